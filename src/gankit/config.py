@@ -1,0 +1,246 @@
+"""Typed configuration: frozen dataclasses are the single source of defaults (DESIGN §2).
+
+A config is built from a preset (``src/gankit/presets/NAME.yaml``, also reachable as ``configs/``), a YAML file,
+and ``--set section.key=value`` overrides. Unknown keys, wrong types and out-of-range values raise
+:class:`~gankit.errors.ConfigError` with a one-line message naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import ConfigError
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+def _opt(default: Any, *, choices: tuple | None = None, lo: float | None = None, hi: float | None = None,
+         lo_open: bool = False, help: str = "") -> Any:
+    """A dataclass field carrying its validation rules (choices, closed/open lower bound, upper bound)."""
+    return field(default=default, metadata={"choices": choices, "lo": lo, "hi": hi, "lo_open": lo_open, "help": help})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = _opt("mnist5k", help="registry name, or points:PATH / folder:PATH (see `gankit datasets`)")
+    data_dir: str | None = _opt(None, help="folder looked in first for dataset files")
+    download: bool = _opt(False, help="fetch missing official files into the cache (checked by SHA-256)")
+    split: str = _opt("train", help="split to train on")
+    resolution: int = _opt(32, lo=4, hi=1024, help="folder:PATH images are resized and centre-cropped to this")
+    channels: str = _opt("rgb", choices=("gray", "rgb"), help="folder:PATH colour mode")
+    n_samples: int = _opt(50_000, lo=1, help="how many points toy sources draw")
+    mean: float = _opt(0.0, help="gauss1d mean")
+    std: float = _opt(1.0, lo=0.0, lo_open=True, help="gauss1d standard deviation")
+    seed: int = _opt(1234, lo=0, help="seed of the toy draw (independent of train.seed)")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = _opt("paper-mlp", choices=("paper-mlp", "mlp", "dcgan"), help="architecture of G and D")
+    z_dim: int = _opt(100, lo=1, help="noise dimension")
+    prior: str = _opt("uniform", choices=("uniform", "normal"), help="uniform on [-√3, √3] (paper) or N(0, I)")
+    hidden: int = _opt(128, lo=1, help="mlp: hidden width")
+    layers: int = _opt(2, lo=1, hi=16, help="mlp: hidden layers")
+    width: int = _opt(64, lo=1, help="dcgan: base channel count")
+    dropout: bool = _opt(True, help="paper-mlp: the paper's dropout on D (keep 0.8 input, 0.5 hidden)")
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    g_loss: str = _opt("non-saturating", choices=("non-saturating", "minimax"),
+                       help="generator loss: -log D(G(z)) or the value function's log(1 - D(G(z)))")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str = _opt("sgd", choices=("sgd", "adam"), help="optimiser of both G and D")
+    lr: float = _opt(0.1, lo=0.0, lo_open=True, help="initial learning rate")
+    lr_decay: float = _opt(1.0, lo=1.0, help="lr is divided by this after every update (paper: 1.000004)")
+    lr_floor: float = _opt(1e-6, lo=0.0, help="lr never decays below this")
+    momentum: float = _opt(0.5, lo=0.0, hi=1.0, help="sgd: initial momentum")
+    momentum_final: float = _opt(0.7, lo=0.0, hi=1.0, help="sgd: momentum reached at momentum_saturate epoch")
+    momentum_start: float = _opt(1.0, lo=0.0, help="sgd: epoch at which momentum starts to rise")
+    momentum_saturate: float = _opt(250.0, lo=0.0, help="sgd: epoch at which momentum reaches momentum_final")
+    beta1: float = _opt(0.5, lo=0.0, hi=1.0, help="adam: beta1")
+    beta2: float = _opt(0.999, lo=0.0, hi=1.0, help="adam: beta2")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    k: int = _opt(1, lo=1, help="discriminator updates per generator update (Algorithm 1)")
+    batch_size: int = _opt(100, lo=1, help="m: real and noise samples per update")
+    steps: int | None = _opt(None, lo=1, help="stop after this many generator updates")
+    epochs: float | None = _opt(None, lo=0.0, lo_open=True, help="stop after this many passes over the data")
+    nimg: int | None = _opt(None, lo=1, help="stop after this many real samples shown to D")
+    minutes: float | None = _opt(None, lo=0.0, lo_open=True, help="stop after this much wall-clock time")
+    seed: int = _opt(0, lo=0, help="the run's one seed")
+    device: str = _opt("auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when present, else cpu")
+    log_every: int = _opt(100, lo=1, help="steps between metrics.jsonl rows")
+    sample_every: int = _opt(1000, lo=1, help="steps between fixed-noise grids")
+    checkpoint_every: int = _opt(1000, lo=1, help="steps between checkpoints (one is always written at the end)")
+    keep_checkpoints: int = _opt(3, lo=1, help="checkpoints kept besides `latest`")
+    grid_size: int = _opt(64, lo=1, hi=1024, help="samples in each fixed-noise grid")
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        t = self.train
+        if t.steps is None and t.epochs is None and t.nimg is None and t.minutes is None:
+            raise ConfigError("train: no stop condition; set one of train.steps, train.epochs, train.nimg, train.minutes")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SECTIONS: dict[str, type] = {f.name: f.type if isinstance(f.type, type) else globals()[f.type] for f in fields(Config)}
+
+
+# ----------------------------------------------------------------------------------------------------------- checks
+
+def _allowed_types(tp: Any) -> tuple[tuple[type, ...], bool]:
+    """(python types accepted, whether None is accepted) for an annotation like ``int | None``."""
+    if isinstance(tp, str):
+        tp = eval(tp, {"__builtins__": {}}, {"int": int, "float": float, "str": str, "bool": bool, "None": None})
+    args = typing.get_args(tp) if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union else (tp,)
+    nullable = type(None) in args or None in args
+    return tuple(a for a in args if a not in (type(None), None)), nullable
+
+
+def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
+    allowed, nullable = _allowed_types(f.type)
+    meta = f.metadata
+    if value is None:
+        if nullable:
+            return None
+        raise ConfigError(f"{key}: must not be null; expected {allowed[0].__name__}")
+    tname = allowed[0].__name__
+    if allowed[0] is bool:
+        ok = isinstance(value, bool)
+    elif allowed[0] is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif allowed[0] is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+        if ok and not math.isfinite(value):
+            raise ConfigError(f"{key}: must be a finite number, got {value!r}")
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(f"{key}: expected {tname}{' or null' if nullable else ''}, got {type(value).__name__} {value!r}")
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, meta['choices']))}")
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is not None and (value < lo or (meta.get("lo_open") and value == lo)):
+        bound = f"> {lo}" if meta.get("lo_open") else f">= {lo}"
+        raise ConfigError(f"{key}: {value!r} is out of range; must be {bound}" + (f" and <= {hi}" if hi is not None else ""))
+    if hi is not None and value > hi:
+        raise ConfigError(f"{key}: {value!r} is out of range; must be <= {hi}")
+    return value
+
+
+def _build_section(name: str, cls: type, values: Mapping[str, Any]) -> Any:
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{name}: expected a mapping of keys, got {type(values).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown config key {name}.{key}; {name} has: {', '.join(known)}")
+        kwargs[key] = _check_value(f"{name}.{key}", known[key], value)
+    return cls(**kwargs)
+
+
+def from_dict(values: Mapping[str, Any]) -> Config:
+    """Build and validate a :class:`Config` from nested mappings; missing keys take the dataclass defaults."""
+    if values is None:
+        values = {}
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"config: expected a mapping of sections, got {type(values).__name__}")
+    sections = {}
+    for name, sub in values.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"unknown config section {name!r}; sections are: {', '.join(SECTIONS)}")
+        sections[name] = _build_section(name, SECTIONS[name], sub or {})
+    return Config(**sections)
+
+
+# ------------------------------------------------------------------------------------------------- presets, overrides
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(e, 'problem', e)})") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at top level")
+    return data or {}
+
+
+def load_source(source: str | None) -> dict:
+    """Raw nested dict of a preset name or a ``.yaml`` path (``None`` → the ``quickstart`` preset)."""
+    source = source or "quickstart"
+    path = Path(source)
+    if source.endswith((".yaml", ".yml")) or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"config file {source} does not exist")
+        return _read_yaml(path)
+    preset = PRESET_DIR / f"{source}.yaml"
+    if not preset.is_file():
+        raise ConfigError(f"unknown preset {source!r}; presets are: {', '.join(preset_names())} (or pass a .yaml file)")
+    return _read_yaml(preset)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply ``section.key=value`` strings to a raw nested dict; values are parsed as YAML scalars."""
+    out = {k: dict(v or {}) if isinstance(v, Mapping) else v for k, v in raw.items()}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) != 2 or not all(parts):
+            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. train.steps=500)")
+        section, name = parts
+        if section not in SECTIONS:
+            raise ConfigError(f"unknown config section {section!r} in {item!r}; sections are: {', '.join(SECTIONS)}")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        out.setdefault(section, {})
+        if not isinstance(out[section], dict):
+            raise ConfigError(f"{section}: expected a mapping of keys")
+        out[section][name] = value
+    return out
+
+
+def load_config(source: str | None = None, overrides: list[str] = ()) -> Config:
+    """Preset name or YAML path, plus overrides → validated :class:`Config`."""
+    return from_dict(apply_overrides(load_source(source), list(overrides)))
+
+
+def to_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

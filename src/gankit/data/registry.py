@@ -1,0 +1,69 @@
+"""Registry of named data sources. ``NAME`` or ``NAME:PATH`` (for sources that take a path) → :class:`Dataset`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..config import DataConfig
+from ..errors import DatasetError
+from .base import Dataset, SourceStatus
+
+Loader = Callable[[DataConfig, str], Dataset]
+Locator = Callable[[DataConfig, str], SourceStatus]
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    summary: str  # one line for `gankit datasets`
+    load: Loader  # (config, path after "NAME:" or "") -> Dataset
+    locate: Locator  # (config, path) -> where it is / whether present, without loading it
+    takes_path: bool = False
+
+
+_SOURCES: dict[str, Source] = {}
+
+
+def _built_in(cfg: DataConfig, path: str) -> SourceStatus:
+    return SourceStatus(True, "built in (generated)")
+
+
+def register(name: str, summary: str, *, takes_path: bool = False, locate: Locator | None = None):
+    """Decorator registering ``load(cfg, path) -> Dataset`` under ``name``."""
+
+    def wrap(load: Loader) -> Loader:
+        assert name not in _SOURCES, f"data source {name} registered twice"
+        _SOURCES[name] = Source(name, summary, load, locate or _built_in, takes_path)
+        return load
+
+    return wrap
+
+
+def sources() -> list[Source]:
+    return list(_SOURCES.values())
+
+
+def resolve(spec: str) -> tuple[Source, str]:
+    """Split ``NAME[:PATH]`` and find its source; unknown names raise a one-line error listing the choices."""
+    name, sep, path = spec.partition(":")
+    source = _SOURCES.get(name)
+    if source is None:
+        choices = ", ".join(s.name + (":PATH" if s.takes_path else "") for s in _SOURCES.values())
+        raise DatasetError(f"unknown dataset {spec!r}; choices: {choices}")
+    if source.takes_path and not path:
+        raise DatasetError(f"dataset {name} needs a path: {name}:PATH")
+    if not source.takes_path and sep:
+        raise DatasetError(f"dataset {name} takes no path (got {spec!r})")
+    return source, path
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    """Resolve ``cfg.name`` to in-memory tensors (DESIGN §2)."""
+    source, path = resolve(cfg.name)
+    return source.load(cfg, path)
+
+
+def locate(cfg: DataConfig) -> SourceStatus:
+    source, path = resolve(cfg.name)
+    return source.locate(cfg, path)

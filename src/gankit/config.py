@@ -57,6 +57,8 @@ class ModelConfig:
 class ObjectiveConfig:
     g_loss: str = _opt("non-saturating", choices=("non-saturating", "minimax"),
                        help="generator loss: -log D(G(z)) or the value function's log(1 - D(G(z)))")
+    d_weight: float = _opt(1.0, lo=0.0, lo_open=True,
+                           help="D loss = d_weight·(BCE(real, 1) + BCE(fake, 0)); the paper's code uses 0.5")
 
 
 @dataclass(frozen=True)

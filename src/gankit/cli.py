@@ -1,0 +1,200 @@
+"""``gankit`` command line: thin commands over the library (train, sample, datasets, config).
+
+Errors print one line and exit non-zero; ``GANKIT_DEBUG=1`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import sys
+import time
+import traceback
+import zipfile
+from pathlib import Path
+
+from .errors import GankitError
+
+EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gankit", description="Generative Adversarial Nets, exact, fast and safe.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a GAN (default preset: quickstart)")
+    t.add_argument("config", nargs="?", default=None, help="preset name or CONFIG.yaml (default: quickstart)")
+    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.steps=500 (repeatable)")
+    t.add_argument("--run-dir", default=None, help="run folder (default: runs/NAME-YYYYmmdd-HHMMSS)")
+    t.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="overrides train.device")
+    t.add_argument("--data-dir", default=None, help="folder looked in first for dataset files (data.data_dir)")
+    t.add_argument("--download", action="store_true", help="fetch missing official dataset files (data.download)")
+    t.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue a run from its latest checkpoint")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("sample", help="draw samples from a trained run")
+    s.add_argument("run", help="run folder")
+    s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    s.add_argument("--checkpoint", default="latest", help="latest (default) or a step number")
+    s.add_argument("--out", default=None, help="PNG path (image grid, or a plot for points); default RUN/sample.png")
+    s.add_argument("--npz", default=None, help="also write the samples (key 'x') to this .npz")
+
+    d = sub.add_parser("datasets", help="list data sources, whether each is present, where and its size")
+    d.add_argument("--data-dir", default=None, help="also look in this folder")
+
+    c = sub.add_parser("config", help="print a preset's resolved config as YAML")
+    c.add_argument("config", nargs="?", default=None, help="preset name or CONFIG.yaml (default: quickstart)")
+    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    return p
+
+
+def _positive(name: str, value: int) -> int:
+    if value < 1:
+        raise GankitError(f"--{name} must be at least 1, got {value}")
+    return value
+
+
+# ------------------------------------------------------------------------------------------------------- train
+
+def _progress_bar(quiet: bool):
+    """A tqdm bar fed by the trainer's progress callback (CLI only, DESIGN §2)."""
+    if quiet:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    state = {"bar": None}
+
+    def update(trainer, row) -> None:
+        bar = state["bar"]
+        if bar is None:
+            bar = state["bar"] = tqdm(total=trainer.total_steps(), initial=trainer.step - 1, unit="step",
+                                      dynamic_ncols=True, file=sys.stderr)
+        bar.update(1)
+        if row is not None:
+            bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
+                            D_x=f"{row['d_real']:.2f}", D_Gz=f"{row['d_fake']:.2f}", refresh=False)
+
+    return update, lambda: state["bar"] and state["bar"].close()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .train import Trainer
+
+    overrides = list(args.overrides)
+    if args.device:
+        overrides.append(f"train.device={args.device}")
+    progress, close = _progress_bar(args.quiet)
+    if args.resume:
+        if args.config or args.run_dir or args.data_dir or args.download:
+            raise GankitError("--resume takes the run's own config; pass only --set train.<stop or interval>=...")
+        trainer = Trainer.resume(args.resume, overrides, progress=progress)
+    else:
+        if args.data_dir:
+            overrides.append(f"data.data_dir={args.data_dir}")
+        if args.download:
+            overrides.append("data.download=true")
+        cfg = load_config(args.config, overrides)
+        name = Path(args.config).stem if args.config else "quickstart"
+        run_dir = args.run_dir or os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        trainer = Trainer(cfg, run_dir, progress=progress)
+    print(f"run folder: {trainer.run_dir}  device: {trainer.device}  start step: {trainer.step}", file=sys.stderr)
+    try:
+        row = trainer.fit()
+    finally:
+        close()
+    if row:
+        print(f"done: step {row['step']}, {row['nimg']:,} images, {row['time_s']:.1f} s; "
+              f"D(x) {row['d_real']:.3f}  D(G(z)) {row['d_fake']:.3f}; samples in {trainer.run_dir / 'samples'}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------------ sample
+
+def _npz_bytes(array) -> bytes:
+    """A .npz holding ``x``, byte-for-byte reproducible (fixed zip timestamps, unlike numpy.savez)."""
+    import numpy as np
+
+    payload = io.BytesIO()
+    np.lib.format.write_array(payload, np.ascontiguousarray(array), allow_pickle=False)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(zipfile.ZipInfo("x.npy", date_time=(1980, 1, 1, 0, 0, 0)), payload.getvalue())
+    return out.getvalue()
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .train.restore import load_generator, sample
+
+    n = _positive("n", args.n)
+    G, dataset_kind, real = load_generator(Path(args.run), args.checkpoint)
+    x = sample(G, n, args.seed)
+    from .data import to_uint8
+    from .fileio import write_atomic
+    from .viz.grids import grid_image, png_bytes, points_plot
+
+    out = Path(args.out) if args.out else Path(args.run) / "sample.png"
+    if dataset_kind == "image":
+        write_atomic(out, png_bytes(grid_image(to_uint8(x, G.value_range))))
+    else:
+        write_atomic(out, points_plot(x, real, title=f"{n} samples, seed {args.seed}"))
+    print(f"wrote {out}")
+    if args.npz:
+        array = to_uint8(x, G.value_range).numpy() if dataset_kind == "image" else x.numpy()
+        write_atomic(Path(args.npz), _npz_bytes(array))
+        print(f"wrote {args.npz}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- datasets, config
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .config import DataConfig
+    from .data import sources
+
+    rows = []
+    for s in sources():
+        if s.takes_path:
+            rows.append((f"{s.name}:PATH", "-", "your own files", s.summary))
+            continue
+        status = s.locate(DataConfig(name=s.name, data_dir=args.data_dir), "")
+        rows.append((s.name, "yes" if status.present else "no", status.where, status.size or s.summary))
+    widths = [max(len(r[i]) for r in rows + [("source", "present", "where", "size")]) for i in range(3)]
+    print(f"{'source':<{widths[0]}}  {'present':<{widths[1]}}  {'where':<{widths[2]}}  size / description")
+    for r in rows:
+        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from .config import load_config, to_yaml
+
+    sys.stdout.write(to_yaml(load_config(args.config, args.overrides)))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "datasets": cmd_datasets, "config": cmd_config}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="gankit: %(levelname)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (GankitError, ValueError, OSError) as e:
+        if os.environ.get("GANKIT_DEBUG") == "1":
+            traceback.print_exc()
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"gankit: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

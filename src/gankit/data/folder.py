@@ -1,0 +1,131 @@
+"""``folder:PATH``: every image under a folder, recursively, as uint8 [N, C, R, R] (R = ``data.resolution``).
+
+Files are chosen by extension (.png .jpg .jpeg .bmp .gif .webp, any case; hidden files and folders skipped) and
+taken in sorted path order. Each is opened with Pillow, converted to ``data.channels`` (``gray`` → C = 1,
+``rgb`` → C = 3; alpha is dropped, a GIF gives its first frame), resized with Pillow's antialiased bicubic filter so
+that its short side is R, and centre-cropped to R×R. Unreadable, corrupt or truncated files are skipped, counted and
+reported in one logged warning; a folder with no readable image is a :class:`DatasetError`.
+
+Labels: when the images sit in two or more immediate subfolders and none directly in PATH (``PATH/cat/…``,
+``PATH/dog/…``), the sorted subfolder names are the classes 0, 1, …; otherwise there are no labels.
+Splits: ``train`` only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..config import DataConfig
+from ..errors import DatasetError
+from .base import Dataset, SourceStatus, Split
+from .registry import register
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
+_MODES = {"gray": "L", "rgb": "RGB"}
+
+
+def list_images(root: Path) -> list[Path]:
+    """Image files under ``root`` by extension, recursively, hidden entries skipped, sorted."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(Path(folder, f) for f in files
+                     if not f.startswith(".") and os.path.splitext(f)[1].lower() in EXTENSIONS)
+    return sorted(found)
+
+
+def class_labels(root: Path, paths: list[Path]) -> tuple[list[str], np.ndarray] | None:
+    """(sorted class names, int64 [N] labels) from the first path component under ``root``, or None."""
+    tops = [p.relative_to(root).parts for p in paths]
+    if any(len(parts) < 2 for parts in tops):
+        return None  # some images sit directly in root
+    classes = sorted({parts[0] for parts in tops})
+    if len(classes) < 2:
+        return None
+    index = {c: i for i, c in enumerate(classes)}
+    return classes, np.array([index[parts[0]] for parts in tops], dtype=np.int64)
+
+
+def load_image(path: Path, resolution: int, mode: str) -> np.ndarray:
+    """One image → uint8 [C, R, R]: convert to ``mode`` (L or RGB), short side → R (bicubic), centre crop."""
+    with Image.open(path) as im:
+        im.draft(mode, (resolution, resolution))  # JPEG: decode at a reduced scale when much larger than needed
+        im = im.convert(mode)  # forces the full decode: truncated data raises here
+    w, h = im.size
+    scale = resolution / min(w, h)
+    size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
+    if size != (w, h):
+        im = im.resize(size, Image.Resampling.BICUBIC)
+    left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
+    im = im.crop((left, top, left + resolution, top + resolution))
+    arr = np.asarray(im, dtype=np.uint8)
+    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+
+
+def _try_load(path: Path, resolution: int, mode: str) -> np.ndarray | str:
+    try:
+        return load_image(path, resolution, mode)
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- Pillow raises many types on corrupt data (OSError, SyntaxError, ...)
+        return f"{type(e).__name__}: {e}"
+
+
+def _root(path: str) -> Path:
+    return Path(path).expanduser()
+
+
+@register("folder", "every image in a folder (recursively), resized and centre-cropped; subfolders = classes",
+          takes_path=True, locate=lambda cfg, path: locate_folder(cfg, path))
+def load_folder(cfg: DataConfig, path: str) -> Dataset:
+    """folder:PATH → train uint8 [N, C, R, R] (C = 1 gray / 3 rgb, R = data.resolution), labels if subfolders."""
+    root = _root(path)
+    if not root.is_dir():
+        raise DatasetError(f"folder:{path}: no such folder {root}")
+    paths = list_images(root)
+    if not paths:
+        raise DatasetError(f"folder:{path}: no images (.png .jpg .jpeg .bmp .gif .webp) under {root}")
+    mode, res = _MODES[cfg.channels], cfg.resolution
+    x = np.empty((len(paths), 1 if mode == "L" else 3, res, res), dtype=np.uint8)
+    ok = np.zeros(len(paths), dtype=bool)
+    failures: list[tuple[Path, str]] = []
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # Pillow decodes without the GIL
+        for i, result in enumerate(pool.map(lambda p: _try_load(p, res, mode), paths)):
+            if isinstance(result, str):
+                failures.append((paths[i], result))
+            else:
+                x[i], ok[i] = result, True
+    if failures:
+        first, why = failures[0]
+        log.warning("folder %s: skipped %d of %d images that could not be read (first: %s: %s)",
+                    root, len(failures), len(paths), first, why)
+    if not ok.any():
+        raise DatasetError(f"folder:{path}: none of the {len(paths)} image files could be read "
+                           f"(first: {failures[0][0]}: {failures[0][1]})")
+    labelled = class_labels(root, paths)
+    y = torch.from_numpy(labelled[1][ok]) if labelled else None
+    split = Split(torch.from_numpy(x[ok] if not ok.all() else x), y)
+    return Dataset("folder", "image", {"train": split}, source=str(root),
+                   num_classes=len(labelled[0]) if labelled else None)
+
+
+def locate_folder(cfg: DataConfig, path: str) -> SourceStatus:
+    """Whether the folder exists and how many image files it holds (by extension; nothing is decoded)."""
+    root = _root(path)
+    if not root.is_dir():
+        return SourceStatus(False, f"looked for folder {root}")
+    paths = list_images(root)
+    c = 1 if cfg.channels == "gray" else 3
+    labelled = class_labels(root, paths)
+    classes = f", {len(labelled[0])} classes" if labelled else ""
+    return SourceStatus(len(paths) > 0, str(root),
+                        f"{len(paths):,} image files → {c}×{cfg.resolution}×{cfg.resolution}{classes}")

@@ -1,0 +1,44 @@
+"""What every generator and discriminator exposes (DESIGN §2). Models know nothing of training.
+
+A generator maps noise ``z`` float32 [n, z_dim] to samples [n, *out_shape] in ``value_range``
+("unit" = [0, 1], "symmetric" = [-1, 1], "none" = unbounded points) and samples its own prior.
+A discriminator maps samples [n, *in_shape] to logits float32 [n] (D(x) = sigmoid(logit)).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+PRIORS = ("uniform", "normal")
+UNIFORM_HALF_WIDTH = math.sqrt(3.0)  # the paper's prior: uniform on [-√3, √3]^d (zero mean, unit variance)
+
+
+def sample_prior(prior: str, n: int, z_dim: int, *, generator: torch.Generator | None = None,
+                 device: torch.device | str | None = None) -> torch.Tensor:
+    """float32 [n, z_dim] from ``uniform`` on [-√3, √3] or ``normal`` N(0, 1)."""
+    if prior == "uniform":
+        u = torch.rand(n, z_dim, generator=generator, device=device)
+        return (2.0 * u - 1.0) * UNIFORM_HALF_WIDTH
+    if prior == "normal":
+        return torch.randn(n, z_dim, generator=generator, device=device)
+    raise ValueError(f"prior {prior!r} is not one of {', '.join(PRIORS)}")
+
+
+class Generator(nn.Module):
+    """Base of gankit generators: holds ``z_dim``, ``out_shape``, ``value_range``, ``prior``; subclasses define forward."""
+
+    def __init__(self, *, z_dim: int, out_shape: tuple[int, ...], value_range: str, prior: str = "uniform") -> None:
+        super().__init__()
+        if prior not in PRIORS:
+            raise ValueError(f"prior {prior!r} is not one of {', '.join(PRIORS)}")
+        self.z_dim, self.out_shape, self.value_range, self.prior = z_dim, tuple(out_shape), value_range, prior
+
+    def sample_z(self, n: int, *, generator: torch.Generator | None = None,
+                 device: torch.device | str | None = None) -> torch.Tensor:
+        """Noise float32 [n, z_dim] from this generator's prior, on ``device`` (default: the module's device)."""
+        if device is None:
+            device = next(self.parameters()).device
+        return sample_prior(self.prior, n, self.z_dim, generator=generator, device=device)

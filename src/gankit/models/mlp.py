@@ -1,0 +1,114 @@
+"""Fully connected models: the paper's MNIST pair (Goodfellow et al., 2014, DESIGN §3) and small toy MLPs.
+
+Paper G: z [n, 100] → ReLU 1200 → ReLU 1200 → sigmoid 784, weights U(-0.05, 0.05), biases 0 except the output
+bias, which is the logit of the data's pixel marginals. Paper D: dropout(keep 0.8) → maxout 240×5 →
+dropout(keep 0.5) → maxout 240×5 → dropout(keep 0.5) → linear 1 (a logit; D(x) = sigmoid), weights
+U(-0.005, 0.005), biases 0. Dropout is inverted (kept units scaled by 1/keep: 1.25 and 2), on D only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .base import Generator
+
+PAPER_G_HIDDEN, PAPER_G_INIT = 1200, 0.05
+PAPER_D_UNITS, PAPER_D_PIECES, PAPER_D_INIT = 240, 5, 0.005
+PAPER_D_KEEP_INPUT, PAPER_D_KEEP_HIDDEN = 0.8, 0.5
+MARGINAL_CLIP = 1e-5  # pixel means are clipped to [1e-5, 1 - 1e-5] before the logit
+
+
+def _uniform_init_(module: nn.Module, half_width: float) -> None:
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.uniform_(layer.weight, -half_width, half_width)
+            nn.init.zeros_(layer.bias)
+
+
+def marginal_logits(pixel_mean: torch.Tensor) -> torch.Tensor:
+    """Logit of per-pixel means in [0, 1] (clipped to [1e-5, 1 - 1e-5]): the paper's output-bias init."""
+    p = pixel_mean.double().clamp(MARGINAL_CLIP, 1.0 - MARGINAL_CLIP)
+    return (p.log() - (-p).log1p()).float()
+
+
+class PaperGenerator(Generator):
+    """The paper's MNIST generator. z float32 [n, z_dim] → samples [n, *out_shape] in [0, 1]."""
+
+    def __init__(self, *, out_shape: tuple[int, ...] = (1, 28, 28), z_dim: int = 100, hidden: int = PAPER_G_HIDDEN,
+                 pixel_mean: torch.Tensor | None = None, prior: str = "uniform") -> None:
+        super().__init__(z_dim=z_dim, out_shape=out_shape, value_range="unit", prior=prior)
+        out_dim = math.prod(out_shape)
+        self.net = nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, out_dim))
+        _uniform_init_(self, PAPER_G_INIT)
+        if pixel_mean is not None:
+            with torch.no_grad():
+                self.net[-1].bias.copy_(marginal_logits(pixel_mean.reshape(out_dim)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(z)).view(len(z), *self.out_shape)
+
+
+class Maxout(nn.Module):
+    """Maxout layer (Goodfellow et al., 2013): [n, d_in] → [n, units], the max over ``pieces`` affine maps."""
+
+    def __init__(self, in_features: int, units: int, pieces: int) -> None:
+        super().__init__()
+        self.units, self.pieces = units, pieces
+        self.linear = nn.Linear(in_features, units * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).view(len(x), self.units, self.pieces).amax(dim=2)
+
+
+class PaperDiscriminator(nn.Module):
+    """The paper's maxout discriminator. x [n, *in_shape] in [0, 1] → logits float32 [n]."""
+
+    def __init__(self, *, in_shape: tuple[int, ...] = (1, 28, 28), units: int = PAPER_D_UNITS,
+                 pieces: int = PAPER_D_PIECES, dropout: bool = True) -> None:
+        super().__init__()
+        in_dim = math.prod(in_shape)
+        drop_in = 1.0 - PAPER_D_KEEP_INPUT if dropout else 0.0
+        drop_hidden = 1.0 - PAPER_D_KEEP_HIDDEN if dropout else 0.0
+        self.net = nn.Sequential(nn.Dropout(drop_in), Maxout(in_dim, units, pieces),
+                                 nn.Dropout(drop_hidden), Maxout(units, units, pieces),
+                                 nn.Dropout(drop_hidden), nn.Linear(units, 1))
+        _uniform_init_(self, PAPER_D_INIT)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.reshape(len(x), -1)).view(len(x))
+
+
+def _mlp(in_dim: int, hidden: int, layers: int, out_dim: int, act: type[nn.Module]) -> nn.Sequential:
+    dims = [in_dim] + [hidden] * layers
+    blocks: list[nn.Module] = []
+    for a, b in zip(dims[:-1], dims[1:]):
+        blocks += [nn.Linear(a, b), act()]
+    return nn.Sequential(*blocks, nn.Linear(dims[-1], out_dim))
+
+
+class MLPGenerator(Generator):
+    """Small MLP generator for toy points (``value_range="none"``, linear output) or images (tanh, [-1, 1])."""
+
+    def __init__(self, *, out_shape: tuple[int, ...], z_dim: int = 2, hidden: int = 128, layers: int = 2,
+                 value_range: str = "none", prior: str = "normal") -> None:
+        super().__init__(z_dim=z_dim, out_shape=out_shape, value_range=value_range, prior=prior)
+        self.net = _mlp(z_dim, hidden, layers, math.prod(out_shape), nn.ReLU)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.net(z).view(len(z), *self.out_shape)
+        return torch.tanh(x) if self.value_range == "symmetric" else x
+
+
+class MLPDiscriminator(nn.Module):
+    """Small MLP discriminator: x [n, *in_shape] → logits float32 [n]."""
+
+    def __init__(self, *, in_shape: tuple[int, ...], hidden: int = 128, layers: int = 2) -> None:
+        super().__init__()
+        self.net = _mlp(math.prod(in_shape), hidden, layers, 1, lambda: nn.LeakyReLU(0.2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.reshape(len(x), -1)).view(len(x))

@@ -1,0 +1,6 @@
+"""Training: Algorithm 1 (algorithm.py), the loop around it (loop.py), checkpoints (checkpoint.py)."""
+
+from .algorithm import Players, d_step, g_step, training_iteration
+from .loop import Trainer, resolve_device
+
+__all__ = ["Players", "Trainer", "d_step", "g_step", "resolve_device", "training_iteration"]

@@ -1,0 +1,129 @@
+"""Checkpoints: tensors in ``.safetensors``, everything else in JSON beside it (DESIGN §2). No pickle.
+
+Layout in ``RUN/checkpoints/``: ``step-000001000.safetensors`` + ``step-000001000.json`` per checkpoint and a
+``latest`` file naming the newest. Each file is written to a temporary name, fsynced and ``os.replace``d; the JSON
+(which carries the SHA-256 of the tensor file) is written after the tensors and ``latest`` last, so a crash at any
+moment leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from .. import __version__
+from ..errors import CheckpointError
+from ..fileio import write_atomic
+
+FORMAT = "gankit-checkpoint"
+FORMAT_VERSION = 1
+_NAME = re.compile(r"^step-(\d{9,})$")
+
+
+@dataclass
+class Checkpoint:
+    """``tensors``: flat name → tensor (CPU); ``meta``: JSON-able dict (step, nimg, config, ...)."""
+
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+    name: str = ""
+
+
+def step_name(step: int) -> str:
+    return f"step-{step:09d}"
+
+
+def list_checkpoints(folder: Path) -> list[str]:
+    """Names of complete checkpoints (JSON present), oldest first."""
+    if not folder.is_dir():
+        return []
+    names = [p.stem for p in folder.glob("step-*.json") if _NAME.match(p.stem)]
+    return sorted(names, key=lambda n: int(_NAME.match(n).group(1)))
+
+
+def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int) -> str:
+    """Write checkpoint ``step`` atomically, point ``latest`` at it, keep the newest ``keep``; returns its name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = step_name(step)
+    blob = st_save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()})
+    write_atomic(folder / f"{name}.safetensors", blob)
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "gankit_version": __version__, **meta,
+            "tensors": f"{name}.safetensors", "sha256": hashlib.sha256(blob).hexdigest()}
+    write_atomic(folder / f"{name}.json", json.dumps(meta, indent=1, sort_keys=True).encode())
+    write_atomic(folder / "latest", (name + "\n").encode())
+    for old in list_checkpoints(folder)[:-keep]:
+        (folder / f"{old}.json").unlink(missing_ok=True)
+        (folder / f"{old}.safetensors").unlink(missing_ok=True)
+    return name
+
+
+def load(folder: Path, which: str | int = "latest") -> Checkpoint:
+    """Read checkpoint ``which`` (``"latest"``, a step number or a ``step-…`` name) and verify its SHA-256."""
+    folder = Path(folder)
+    if which == "latest":
+        pointer = folder / "latest"
+        if not pointer.is_file():
+            raise CheckpointError(f"no checkpoint in {folder} (no 'latest' file)")
+        name = pointer.read_text().strip()
+    elif isinstance(which, int) or str(which).isdigit():
+        name = step_name(int(which))
+    else:
+        name = str(which)
+    if not _NAME.match(name):
+        raise CheckpointError(f"{folder}/latest names {name!r}, which is not a checkpoint name")
+    meta_path = folder / f"{name}.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except FileNotFoundError:
+        have = ", ".join(list_checkpoints(folder)) or "none"
+        raise CheckpointError(f"checkpoint {meta_path} does not exist; present: {have}") from None
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {meta_path} is unreadable: {e}") from None
+    if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{meta_path} is not a gankit checkpoint of format version {FORMAT_VERSION}")
+    blob_path = folder / meta["tensors"]
+    try:
+        blob = blob_path.read_bytes()
+    except OSError as e:
+        raise CheckpointError(f"cannot read {blob_path}: {e.strerror}") from None
+    if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
+        raise CheckpointError(f"{blob_path} does not match the SHA-256 recorded in {meta_path.name} (corrupt)")
+    return Checkpoint(st_load(blob), meta, name)
+
+
+# ----------------------------------------------------------------------------------------------------- optimisers
+
+def optimizer_to_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimiser's state_dict into tensors (``prefix.state.I.KEY``) and a JSON-able rest."""
+    sd = opt.state_dict()
+    tensors, plain = {}, {}
+    for idx, entries in sd["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.state.{idx}.{key}"] = value
+            else:
+                plain[f"{idx}.{key}"] = value
+    return tensors, {"param_groups": sd["param_groups"], "state": plain}
+
+
+def optimizer_from_flat(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                        meta: dict[str, Any]) -> None:
+    """Inverse of :func:`optimizer_to_flat`; loads into ``opt`` (tensors move to the parameters' devices)."""
+    state: dict[int, dict[str, Any]] = {}
+    head = f"{prefix}.state."
+    for name, value in tensors.items():
+        if name.startswith(head):
+            idx, key = name[len(head):].split(".", 1)
+            state.setdefault(int(idx), {})[key] = value
+    for name, value in meta["state"].items():
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})

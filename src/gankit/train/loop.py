@@ -1,0 +1,266 @@
+"""The training loop around Algorithm 1: data on the device, schedules, stop conditions, logging, sample grids,
+checkpoints and exact resume. Counters: ``step`` = generator updates, ``nimg`` = real samples shown to D.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..config import Config, load_config, to_yaml
+from ..data import Dataset, load_dataset, to_model_range, to_uint8
+from ..errors import ConfigError, RunDirError
+from ..fileio import write_atomic
+from ..models import Generator, build_models
+from ..objectives import G_LOSSES, d_loss
+from ..viz.grids import grid_image, png_bytes, points_plot
+from . import checkpoint as ckpt
+from .algorithm import Players, training_iteration
+from .logger import MetricsLog
+from .optim import build_optimizer
+from .sampler import MinibatchSampler
+from .schedules import lr_at, momentum_at
+
+log = logging.getLogger(__name__)
+
+STREAMS = {"init": 0, "noise": 1, "data": 2, "viz": 3, "eval": 4}  # one seed, one generator per purpose
+RESUME_KEYS = {"steps", "epochs", "nimg", "minutes", "log_every", "sample_every", "checkpoint_every",
+               "keep_checkpoints", "device"}
+POINTS_PLOT_N = 2000
+
+Progress = Callable[["Trainer", "dict[str, Any] | None"], None]
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """Seed of one random stream derived from the run's seed."""
+    return (seed * 1_000_003 + STREAMS[stream] * 7_919) % (2**63 - 1)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → cuda if present, else cpu; asking for cuda without one is an error, never a silent fallback."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device: cuda was asked for but no CUDA device is available (use auto or cpu)")
+    return torch.device(name)
+
+
+class Trainer:
+    """Trains G and D on ``cfg`` into ``run_dir``. Pass ``G``/``D`` to train your own modules (G must subclass
+    :class:`gankit.models.Generator`, D must return logits [n]); pass ``dataset`` to skip the registry."""
+
+    def __init__(self, cfg: Config, run_dir: str | Path, *, G: Generator | None = None, D: nn.Module | None = None,
+                 dataset: Dataset | None = None, progress: Progress | None = None, resume: bool = False) -> None:
+        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        t = cfg.train
+        self.device = resolve_device(t.device)
+        self.dataset = dataset if dataset is not None else load_dataset(cfg.data)
+        split = self.dataset.split(cfg.data.split)
+        torch.manual_seed(stream_seed(t.seed, "init"))  # model init, then dropout draws
+        if G is None or D is None:
+            pixel_mean = split.x.float().mean(0) / 255.0 if split.x.dtype == torch.uint8 else None
+            G, D = build_models(cfg.model, sample_shape=self.dataset.sample_shape, kind=self.dataset.kind,
+                                pixel_mean=pixel_mean)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.x = to_model_range(split.x, self.G.value_range).to(self.device)
+        self.n_train = len(self.x)
+        self.players = Players(self.G, self.D, build_optimizer(cfg.optim, self.G.parameters()),
+                               build_optimizer(cfg.optim, self.D.parameters()), d_loss,
+                               G_LOSSES[cfg.objective.g_loss], cfg.objective.d_weight)
+        self.noise_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "noise"))
+        self.data_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "data"))
+        try:
+            self.sampler = MinibatchSampler(self.n_train, t.batch_size, self.data_gen, self.device)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        viz_gen = torch.Generator().manual_seed(stream_seed(t.seed, "viz"))
+        n_viz = POINTS_PLOT_N if self.dataset.kind == "points" else t.grid_size
+        self.fixed_z = self.G.sample_z(n_viz, generator=viz_gen, device="cpu").to(self.device)
+        self.step, self.nimg, self.elapsed_s = 0, 0, 0.0
+        self.last_checkpoint_step = -1
+        if resume:
+            self._restore(ckpt.load(self.run_dir / "checkpoints"))
+        self._prepare_run_dir(resume)
+
+    # ------------------------------------------------------------------------------------------ construction helpers
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, overrides: list[str] = (), **kwargs: Any) -> "Trainer":
+        """Continue the run in ``run_dir`` from its latest checkpoint. ``overrides`` may change only the stop
+        conditions, intervals and device (``train.steps=...``); anything else would break exact continuation."""
+        run_dir = Path(run_dir)
+        if not (run_dir / "config.yaml").is_file():
+            raise RunDirError(f"cannot resume {run_dir}: it has no config.yaml (not a gankit run folder)")
+        for item in overrides:
+            key = item.partition("=")[0].strip()
+            if not key.startswith("train.") or key[len("train."):] not in RESUME_KEYS:
+                allowed = ", ".join(f"train.{k}" for k in sorted(RESUME_KEYS))
+                raise ConfigError(f"--resume allows overriding only {allowed}; got {key}")
+        cfg = load_config(str(run_dir / "config.yaml"), list(overrides))
+        return cls(cfg, run_dir, resume=True, **kwargs)
+
+    def _prepare_run_dir(self, resume: bool) -> None:
+        """Create the run folder and write config.yaml first (also proves the folder is writable)."""
+        if not resume and self.run_dir.exists() and any(self.run_dir.iterdir()):
+            raise RunDirError(f"run folder {self.run_dir} exists and is not empty; choose another --run-dir "
+                              f"or continue it with --resume {self.run_dir}")
+        try:
+            (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
+            write_atomic(self.run_dir / "config.yaml", to_yaml(self.cfg).encode())
+        except OSError as e:
+            raise RunDirError(f"run folder {self.run_dir} is not writable: {e.strerror}") from None
+
+    # --------------------------------------------------------------------------------------------------- counters
+
+    @property
+    def epochs_done(self) -> int:
+        return self.nimg // self.n_train
+
+    def total_steps(self) -> int | None:
+        """Generator updates until a step/epoch/image stop (None when only ``minutes`` is set)."""
+        t, per_step = self.cfg.train, self.cfg.train.k * self.cfg.train.batch_size
+        bounds = [t.steps] if t.steps else []
+        if t.epochs:
+            bounds.append(math.ceil(t.epochs * self.n_train / per_step))
+        if t.nimg:
+            bounds.append(math.ceil(t.nimg / per_step))
+        return min(bounds) if bounds else None
+
+    def done(self) -> bool:
+        t = self.cfg.train
+        total = self.total_steps()
+        return (total is not None and self.step >= total) or (t.minutes is not None and self.elapsed_s >= 60 * t.minutes)
+
+    # ------------------------------------------------------------------------------------------------------ loop
+
+    def _real_batch(self) -> torch.Tensor:
+        return self.x[self.sampler.next()]
+
+    def _noise_batch(self) -> torch.Tensor:
+        return self.G.sample_z(self.cfg.train.batch_size, generator=self.noise_gen, device=self.device)
+
+    def _set_hyperparameters(self) -> dict[str, float]:
+        lr, momentum = lr_at(self.cfg.optim, self.step), momentum_at(self.cfg.optim, self.epochs_done)
+        for opt in (self.players.opt_g, self.players.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
+                if "momentum" in group:
+                    group["momentum"] = momentum
+        return {"lr": lr, "momentum": momentum if self.cfg.optim.name == "sgd" else None}
+
+    def fit(self) -> dict[str, Any]:
+        """Train until a stop condition holds; returns the last logged row."""
+        t = self.cfg.train
+        metrics = MetricsLog(self.run_dir, resume_step=self.step)
+        sums: dict[str, torch.Tensor] = {}
+        count, last_row = 0, {}
+        mark_time, mark_nimg = time.monotonic(), self.nimg
+        started = mark_time - self.elapsed_s
+        self.G.train()
+        self.D.train()
+        try:
+            while not self.done():
+                hyper = self._set_hyperparameters()
+                stats = training_iteration(self.players, t.k, self._real_batch, self._noise_batch)
+                self.step += 1
+                self.nimg += t.k * t.batch_size
+                self.elapsed_s = time.monotonic() - started
+                for key, value in stats.items():
+                    sums[key] = sums[key] + value if key in sums else value.clone()
+                count += 1
+                row = None
+                if self.step % t.log_every == 0 or self.done():
+                    now = time.monotonic()
+                    row = self._row(sums, count, hyper, (self.nimg - mark_nimg) / max(now - mark_time, 1e-9))
+                    metrics.write(row)
+                    sums, count, last_row, mark_time, mark_nimg = {}, 0, row, now, self.nimg
+                if self.step % t.sample_every == 0:
+                    self.save_samples()
+                if self.step % t.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if self.progress is not None:
+                    self.progress(self, row)
+            if self.step > 0 and not (self.run_dir / "samples" / f"{ckpt.step_name(self.step)}.png").exists():
+                self.save_samples()
+            if self.last_checkpoint_step != self.step:
+                self.save_checkpoint()
+        finally:
+            metrics.close()
+        return last_row
+
+    def _row(self, sums: dict[str, torch.Tensor], count: int, hyper: dict, img_per_s: float) -> dict[str, Any]:
+        means = {k: v.item() / count for k, v in sums.items()}  # the only host sync: once per log interval
+        row = {"step": self.step, "nimg": self.nimg, "epoch": self.nimg / self.n_train, "time_s": self.elapsed_s,
+               **means, **{k: v for k, v in hyper.items() if v is not None}, "img_per_s": img_per_s}
+        return row
+
+    # ------------------------------------------------------------------------------------------- samples, state
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """G(z) in eval mode (restores the previous mode)."""
+        was_training = self.G.training
+        self.G.eval()
+        try:
+            return self.G(z)
+        finally:
+            self.G.train(was_training)
+
+    def save_samples(self) -> Path:
+        """Fixed-noise picture ``samples/step-….png``: an image grid, or a plot of points against the data."""
+        out = self.generate(self.fixed_z)
+        path = self.run_dir / "samples" / f"{ckpt.step_name(self.step)}.png"
+        if self.dataset.kind == "image":
+            data = png_bytes(grid_image(to_uint8(out, self.G.value_range).cpu()))
+        else:
+            data = points_plot(out, self.x[:POINTS_PLOT_N], title=f"step {self.step}")
+        write_atomic(path, data)
+        return path
+
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Everything needed to continue exactly: (tensors, JSON-able metadata)."""
+        tensors = {f"G.{k}": v for k, v in self.G.state_dict().items()}
+        tensors.update({f"D.{k}": v for k, v in self.D.state_dict().items()})
+        opt_g, meta_g = ckpt.optimizer_to_flat("opt_g", self.players.opt_g)
+        opt_d, meta_d = ckpt.optimizer_to_flat("opt_d", self.players.opt_d)
+        perm, cursor = self.sampler.state()
+        tensors.update(opt_g)
+        tensors.update(opt_d)
+        tensors.update({"rng.noise": self.noise_gen.get_state(), "rng.data": self.data_gen.get_state(),
+                        "rng.torch": torch.get_rng_state(), "sampler.perm": perm})
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        meta = {"step": self.step, "nimg": self.nimg, "elapsed_s": self.elapsed_s, "sampler_cursor": cursor,
+                "opt_g": meta_g, "opt_d": meta_d, "config": self.cfg.to_dict(), "device": str(self.device),
+                "kind": self.dataset.kind, "sample_shape": list(self.dataset.sample_shape)}
+        return tensors, meta
+
+    def save_checkpoint(self) -> str:
+        tensors, meta = self.state_tensors()
+        name = ckpt.save(self.run_dir / "checkpoints", self.step, tensors, meta, self.cfg.train.keep_checkpoints)
+        self.last_checkpoint_step = self.step
+        log.info("checkpoint %s written", name)
+        return name
+
+    def _restore(self, c: ckpt.Checkpoint) -> None:
+        def sub(prefix: str) -> dict[str, torch.Tensor]:
+            return {k[len(prefix):]: v for k, v in c.tensors.items() if k.startswith(prefix)}
+
+        self.G.load_state_dict(sub("G."))
+        self.D.load_state_dict(sub("D."))
+        ckpt.optimizer_from_flat("opt_g", self.players.opt_g, c.tensors, c.meta["opt_g"])
+        ckpt.optimizer_from_flat("opt_d", self.players.opt_d, c.tensors, c.meta["opt_d"])
+        self.noise_gen.set_state(c.tensors["rng.noise"])
+        self.data_gen.set_state(c.tensors["rng.data"])
+        torch.set_rng_state(c.tensors["rng.torch"])
+        if self.device.type == "cuda" and "rng.cuda" in c.tensors:
+            torch.cuda.set_rng_state(c.tensors["rng.cuda"], self.device)
+        self.sampler.restore(c.tensors["sampler.perm"], c.meta["sampler_cursor"])
+        self.step, self.nimg, self.elapsed_s = c.meta["step"], c.meta["nimg"], c.meta["elapsed_s"]
+        self.last_checkpoint_step = self.step

@@ -1,0 +1,44 @@
+"""Optimisers. ``sgd`` follows pylearn2's momentum rule, as the paper's code used it:
+
+    v ← μ·v − lr·g;   θ ← θ + v
+
+(PyTorch's SGD keeps v ← μ·v + g and steps −lr·v, which differs whenever lr changes, as it does every update in
+the paper's schedule.) ``adam`` is ``torch.optim.Adam``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+
+from ..config import OptimConfig
+
+
+class MomentumSGD(torch.optim.Optimizer):
+    """SGD with pylearn2 momentum; state ``velocity`` per parameter (zeros before the first step)."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], *, lr: float, momentum: float = 0.0) -> None:
+        super().__init__(params, {"lr": lr, "momentum": momentum})
+
+    @torch.no_grad()
+    def step(self, closure=None):  # noqa: D102  (torch.optim signature)
+        for group in self.param_groups:
+            lr, mu = group["lr"], group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if "velocity" not in state:
+                    state["velocity"] = torch.zeros_like(p)
+                v = state["velocity"]
+                v.mul_(mu).add_(p.grad, alpha=-lr)
+                p.add_(v)
+        return None
+
+
+def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """The optimiser named by ``cfg.name`` with its initial hyper-parameters (schedules set them per update)."""
+    if cfg.name == "sgd":
+        return MomentumSGD(params, lr=cfg.lr, momentum=cfg.momentum)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))

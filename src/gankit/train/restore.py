@@ -1,0 +1,35 @@
+"""Generators back from a run folder's checkpoints, for sampling and evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..config import from_dict
+from ..data import load_dataset
+from ..errors import RunDirError
+from ..models import Generator, build_models
+from . import checkpoint as ckpt
+
+
+def load_generator(run_dir: Path, which: str | int = "latest") -> tuple[Generator, str, torch.Tensor | None]:
+    """(G in eval mode on CPU, data kind "image"/"points", up to 2,000 real points for plots or None)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirError(f"run folder {run_dir} does not exist")
+    c = ckpt.load(run_dir / "checkpoints", which)
+    cfg = from_dict(c.meta["config"])
+    kind, shape = c.meta["kind"], tuple(c.meta["sample_shape"])
+    G, _ = build_models(cfg.model, sample_shape=shape, kind=kind)
+    G.load_state_dict({k[2:]: v for k, v in c.tensors.items() if k.startswith("G.")})
+    real = load_dataset(cfg.data).train.x[:2000] if kind == "points" else None
+    return G.eval(), kind, real
+
+
+@torch.no_grad()
+def sample(G: Generator, n: int, seed: int, batch: int = 1000) -> torch.Tensor:
+    """n samples from G with noise from a CPU generator seeded ``seed`` (same seed → same samples)."""
+    gen = torch.Generator().manual_seed(seed)
+    z = G.sample_z(n, generator=gen, device="cpu")
+    return torch.cat([G(z[i:i + batch]) for i in range(0, n, batch)])

@@ -1,0 +1,64 @@
+"""Sample pictures: image grids as PNG (Pillow) and, for toy points, a histogram or scatter plot (matplotlib)."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+
+def grid_image(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> Image.Image:
+    """uint8 [N, C, H, W] (C = 1 or 3) → one PIL image, ``nrow`` per row (default ⌈√N⌉), ``pad`` px white gaps."""
+    assert images.dtype == torch.uint8 and images.dim() == 4 and images.shape[1] in (1, 3), images.shape
+    n, c, h, w = images.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    canvas = torch.full((c, rows * (h + pad) + pad, nrow * (w + pad) + pad), 255, dtype=torch.uint8)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        canvas[:, y:y + h, x:x + w] = images[i]
+    array = canvas.permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(array[:, :, 0] if c == 1 else array, mode="L" if c == 1 else "RGB")
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """Deterministic PNG bytes (no timestamps or metadata)."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def points_plot(samples: torch.Tensor, real: torch.Tensor | None = None, title: str = "") -> bytes:
+    """PNG of float32 [N, 1] (histograms) or [N, 2] (scatter) samples, with real data behind in grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=80)
+    s = samples.detach().cpu().float().numpy()
+    r = None if real is None else real.detach().cpu().float().numpy()
+    if s.shape[1] == 1:
+        lo = min(s.min(), r.min()) if r is not None else s.min()
+        hi = max(s.max(), r.max()) if r is not None else s.max()
+        bins = torch.linspace(float(lo), float(hi), 61).numpy()
+        if r is not None:
+            ax.hist(r[:, 0], bins=bins, density=True, color="0.6", alpha=0.6, label="data")
+        ax.hist(s[:, 0], bins=bins, density=True, histtype="step", color="green", label="G(z)")
+        ax.legend()
+    else:
+        if r is not None:
+            ax.scatter(r[:, 0], r[:, 1], s=2, c="0.6", label="data")
+        ax.scatter(s[:, 0], s[:, 1], s=2, c="green", label="G(z)")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.legend(loc="upper right")
+    ax.set_title(title)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+

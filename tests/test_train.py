@@ -1,0 +1,148 @@
+"""Algorithm 1 trainer: learning on toy data, bit-exact resume, run folder contents, stop conditions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from gankit.config import load_config
+from gankit.models import MLPDiscriminator, MLPGenerator
+from gankit.train import Trainer
+from gankit.train.logger import read_metrics
+from tests.conftest import quick_config
+
+
+def test_gauss1d_learns_mean_and_std(tmp_path):
+    cfg = load_config("gauss1d", ["train.steps=1500", "train.sample_every=100000"])
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.fit()
+    x = trainer.generate(trainer.G.sample_z(20000, generator=torch.Generator().manual_seed(1)))
+    assert abs(x.mean().item() - 1.5) < 0.1, x.mean()
+    assert abs(x.std().item() - 0.5) < 0.1, x.std()
+
+
+def test_ring8_samples_move_from_prior_to_ring(tmp_path):
+    cfg = load_config("ring8", ["train.steps=600", "train.sample_every=100000"])
+    trainer = Trainer(cfg, tmp_path / "run")
+    z = trainer.G.sample_z(2000, generator=torch.Generator().manual_seed(1))
+    before = trainer.generate(z).norm(dim=1)
+    trainer.fit()
+    after = trainer.generate(z).norm(dim=1)
+    # the ring has radius 1 and σ 0.01: distance to the circle must shrink a lot
+    assert (after - 1).abs().mean() < 0.5 * (before - 1).abs().mean()
+    assert (after - 1).abs().mean() < 0.35
+
+
+def _saved_tensors(run) -> dict[str, torch.Tensor]:
+    name = (run / "checkpoints" / "latest").read_text().strip()
+    return load_file(str(run / "checkpoints" / f"{name}.safetensors"))
+
+
+def test_resume_is_bit_identical(tmp_path, tiny_images):
+    """2N steps in one go == N steps, resume, N more (dropout, data order, optimiser state, schedules included)."""
+    cfg = quick_config(train={"steps": 16, "checkpoint_every": 100})
+    Trainer(cfg, tmp_path / "one", dataset=tiny_images).fit()
+    Trainer(quick_config(train={"steps": 8, "checkpoint_every": 100}), tmp_path / "two", dataset=tiny_images).fit()
+    Trainer.resume(tmp_path / "two", ["train.steps=16"], dataset=tiny_images).fit()
+    one, two = _saved_tensors(tmp_path / "one"), _saved_tensors(tmp_path / "two")
+    assert one.keys() == two.keys()
+    assert any(k.startswith("opt_d.state") for k in one) and "sampler.perm" in one
+    for key in one:
+        assert torch.equal(one[key], two[key]), key
+    # tiny data: 300 samples / batch 20 = 15 steps per epoch, so the resumed half crossed an epoch boundary
+    assert [r["step"] for r in read_metrics(tmp_path / "one")] == [3, 6, 9, 12, 15, 16]
+    assert [r["step"] for r in read_metrics(tmp_path / "two")] == [3, 6, 8, 9, 12, 15, 16]  # 8: end of the first half
+
+
+def test_resume_changes_training_if_state_were_lost(tmp_path, tiny_images):
+    """The resume test can fail: a run restarted without its RNG state diverges from the one-go run."""
+    Trainer(quick_config(train={"steps": 16}), tmp_path / "one", dataset=tiny_images).fit()
+    Trainer(quick_config(train={"steps": 8}), tmp_path / "two", dataset=tiny_images).fit()
+    trainer = Trainer.resume(tmp_path / "two", ["train.steps=16"], dataset=tiny_images)
+    torch.manual_seed(123)  # clobber the dropout stream
+    trainer.fit()
+    one, two = _saved_tensors(tmp_path / "one"), _saved_tensors(tmp_path / "two")
+    assert not torch.equal(one["D.net.1.linear.weight"], two["D.net.1.linear.weight"])
+
+
+def test_run_folder_contents(tmp_path, tiny_images):
+    run = tmp_path / "run"
+    Trainer(quick_config(), run, dataset=tiny_images).fit()
+    assert (run / "config.yaml").is_file()
+    rows = read_metrics(run)
+    assert [r["step"] for r in rows] == [3, 6, 9, 10]
+    for key in ("d_loss", "g_loss", "d_real", "d_fake", "lr", "momentum", "grad_norm_d", "grad_norm_g", "img_per_s",
+                "nimg", "epoch"):
+        assert key in rows[0], key
+    assert rows[-1]["nimg"] == 10 * 20
+    assert rows[0]["lr"] == pytest.approx(0.1 / 1.000004 ** 2)  # lr of the third update
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-000000005.png", "step-000000010.png"]
+    assert (run / "checkpoints" / "latest").read_text().strip() == "step-000000010"
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    meta = json.loads((run / "checkpoints" / "step-000000010.json").read_text())
+    assert meta["step"] == 10 and meta["nimg"] == 200 and meta["config"]["train"]["steps"] == 10
+
+
+@pytest.mark.parametrize("stop, expected_steps", [({"steps": 7}, 7), ({"epochs": 1.0}, 15), ({"nimg": 100}, 5),
+                                                   ({"k": 2, "nimg": 100}, 3)])
+def test_stop_conditions(tmp_path, tiny_images, stop, expected_steps):
+    train = {"steps": None, **stop}
+    trainer = Trainer(quick_config(train=train), tmp_path / "run", dataset=tiny_images)
+    trainer.fit()
+    assert trainer.step == expected_steps
+
+
+def test_minutes_stop(tmp_path, tiny_images):
+    trainer = Trainer(quick_config(train={"steps": None, "minutes": 0.001}), tmp_path / "run", dataset=tiny_images)
+    trainer.fit()
+    assert 1 <= trainer.step and trainer.elapsed_s >= 0.06
+
+
+def test_k_discriminator_steps_per_generator_step(tmp_path, tiny_images):
+    trainer = Trainer(quick_config(train={"k": 3, "steps": 2}), tmp_path / "run", dataset=tiny_images)
+    calls = {"d": 0, "g": 0}
+    d_forward = trainer.D.forward
+
+    def counting(x):
+        calls["d" if torch.is_grad_enabled() and trainer.D.net[1].linear.weight.requires_grad else "g"] += 1
+        return d_forward(x)
+
+    trainer.D.forward = counting
+    trainer.fit()
+    assert calls == {"d": 2 * 3 * 2, "g": 2}  # each D step sees a real and a fake batch
+    assert trainer.nimg == 2 * 3 * 20
+
+
+def test_user_modules_through_python_api(tmp_path):
+    from gankit.config import from_dict
+    from gankit.data import Dataset, Split
+
+    data = Dataset("pts", "points", {"train": Split(torch.randn(200, 3))})
+    G = MLPGenerator(out_shape=(3,), z_dim=4, hidden=16, layers=1)
+    D = MLPDiscriminator(in_shape=(3,), hidden=16, layers=1)
+    cfg = from_dict({"optim": {"name": "adam", "lr": 1e-3}, "train": {"steps": 5, "batch_size": 50}})
+    trainer = Trainer(cfg, tmp_path / "run", G=G, D=D, dataset=data)
+    trainer.fit()
+    assert trainer.G is G and trainer.step == 5
+
+
+def test_existing_nonempty_run_dir_is_refused(tmp_path, tiny_images):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "precious.txt").write_text("keep me")
+    from gankit.errors import RunDirError
+
+    with pytest.raises(RunDirError, match="exists and is not empty"):
+        Trainer(quick_config(), run, dataset=tiny_images)
+    assert sorted(p.name for p in run.iterdir()) == ["precious.txt"]
+
+
+def test_resume_refuses_changes_that_break_exactness(tmp_path, tiny_images):
+    from gankit.errors import ConfigError
+
+    Trainer(quick_config(train={"steps": 2}), tmp_path / "run", dataset=tiny_images).fit()
+    with pytest.raises(ConfigError, match="--resume allows overriding only"):
+        Trainer.resume(tmp_path / "run", ["optim.lr=0.5"], dataset=tiny_images)

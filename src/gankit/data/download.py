@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import DatasetError
+from ..fileio import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +32,6 @@ def sha256_file(path: Path | str) -> str:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _reason(e: BaseException) -> str:
@@ -97,7 +85,7 @@ def fetch(url: str, dest: Path | str, sha256: str, *, timeout: float = TIMEOUT_S
             raise DatasetError(f"{dest.name} from {url} failed its SHA-256 check: expected {sha256.lower()}, "
                                f"got {got}; the download was deleted")
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
         log.info("downloaded %s (%s bytes, SHA-256 ok)", dest, f"{n:,}")
         return dest
     finally:

@@ -146,3 +146,22 @@ def test_resume_refuses_changes_that_break_exactness(tmp_path, tiny_images):
     Trainer(quick_config(train={"steps": 2}), tmp_path / "run", dataset=tiny_images).fit()
     with pytest.raises(ConfigError, match="--resume allows overriding only"):
         Trainer.resume(tmp_path / "run", ["optim.lr=0.5"], dataset=tiny_images)
+
+
+@pytest.mark.parametrize("arch", ["paper-mlp", "mlp", "dcgan"])
+def test_every_architecture_trains_on_28px_images(tmp_path, arch):
+    from gankit.data import Dataset, Split
+
+    x = torch.randint(0, 256, (64, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    data = Dataset("tiny28", "image", {"train": Split(x)})
+    cfg = quick_config(model={"arch": arch, "width": 8, "hidden": 16}, optim={"name": "adam", "lr": 1e-3},
+                       train={"steps": 3, "batch_size": 16})
+    trainer = Trainer(cfg, tmp_path / "run", dataset=data)
+    before = [p.detach().clone() for p in trainer.G.parameters()]
+    trainer.fit()
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters()))
+    expected_range = "unit" if arch == "paper-mlp" else "symmetric"
+    assert trainer.G.value_range == expected_range
+    lo = 0.0 if expected_range == "unit" else -1.0
+    assert trainer.x.min().item() >= lo and trainer.x.max().item() <= 1.0
+    assert (tmp_path / "run" / "samples" / "step-000000003.png").is_file()

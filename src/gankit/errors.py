@@ -19,3 +19,7 @@ class CheckpointError(GankitError):
 
 class RunDirError(GankitError):
     """A run folder cannot be created, written or resumed."""
+
+
+class MetricError(GankitError, ValueError):
+    """A metric cannot be computed as asked (too few samples, missing weights, mismatched shapes)."""

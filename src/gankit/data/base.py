@@ -15,6 +15,7 @@ from typing import Literal, Mapping
 import torch
 
 from ..errors import DatasetError
+from ..fileio import cache_dir
 
 Kind = Literal["image", "points"]
 
@@ -69,14 +70,6 @@ class SourceStatus:
     present: bool
     where: str  # a path, "built in", or the places looked in
     size: str = ""  # e.g. "60,000 + 10,000 images 1×28×28"
-
-
-def cache_dir() -> Path:
-    """The user cache: ``$GANKIT_CACHE``, else ``$XDG_CACHE_HOME/gankit``, else ``~/.cache/gankit``."""
-    if os.environ.get("GANKIT_CACHE"):
-        return Path(os.environ["GANKIT_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "gankit"
 
 
 def search_roots(data_dir: str | None, extra: tuple[str, ...] = ()) -> list[Path]:

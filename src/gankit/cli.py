@@ -43,6 +43,21 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="PNG path (image grid, or a plot for points); default RUN/sample.png")
     s.add_argument("--npz", default=None, help="also write the samples (key 'x') to this .npz")
 
+    e = sub.add_parser("eval", help="evaluate a run (or an .npz of samples) and write eval.json")
+    e.add_argument("run", nargs="?", default=None, help="run folder (or use --samples)")
+    e.add_argument("--samples", default=None, help=".npz of samples from any program (key 'x')")
+    e.add_argument("--reference", default=None, help="DATASET:SPLIT or .npz (default: the run's data, test split)")
+    e.add_argument("--metrics", default=None, help="comma-separated: parzen,fid,kid,pr,dc,classifier,modes,jsd")
+    e.add_argument("--n", type=int, default=None, help="generated samples (default: each protocol's count)")
+    e.add_argument("--checkpoint", default="latest", help="latest (default) or a step number")
+    e.add_argument("--parzen-sigma", type=float, default=None, help="fix σ instead of selecting it on validation")
+    e.add_argument("--inception", default=None, help="TorchScript Inception weights (default: gankit[fid]'s)")
+    e.add_argument("--kid-subset", type=int, default=1000, help="KID subset size (default 1000)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the evaluation noise (default 0)")
+    e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    e.add_argument("--out", default=None, help="with --samples: where to write the JSON")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+
     d = sub.add_parser("datasets", help="list data sources, whether each is present, where and its size")
     d.add_argument("--data-dir", default=None, help="also look in this folder")
 
@@ -150,6 +165,56 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+# -------------------------------------------------------------------------------------------------------- eval
+
+def _eval_progress(quiet: bool):
+    if quiet:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bars: dict[str, object] = {}
+
+    def update(what: str, done: int, total: int) -> None:
+        bar = bars.get(what)
+        if bar is None:
+            bar = bars[what] = tqdm(total=total, desc=what, unit="img", file=sys.stderr, leave=False)
+        bar.n = done
+        bar.refresh()
+
+    return update, lambda: [b.close() for b in bars.values()]
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import EvalOptions, evaluate_run, evaluate_samples, format_table
+    from .train import resolve_device
+
+    if (args.run is None) == (args.samples is None):
+        raise GankitError("give a run folder or --samples A.npz (exactly one)")
+    if args.n is not None:
+        _positive("n", args.n)
+    if args.parzen_sigma is not None and not args.parzen_sigma > 0:
+        raise GankitError(f"--parzen-sigma must be positive, got {args.parzen_sigma}")
+    progress, close = _eval_progress(args.quiet)
+    opts = EvalOptions(metrics=[m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None,
+                       n=args.n, reference=args.reference, parzen_sigma=args.parzen_sigma, inception=args.inception,
+                       kid_subset=_positive("kid-subset", args.kid_subset), seed=args.seed,
+                       device=str(resolve_device(args.device)), progress=progress)
+    try:
+        if args.samples:
+            result = evaluate_samples(args.samples, opts, args.out)
+            written = result["written"]
+        else:
+            result = evaluate_run(args.run, opts, args.checkpoint)
+            written = str(Path(args.run) / "eval.json")
+    finally:
+        close()
+    print(format_table(result["rows"]))
+    for note in result["notes"]:
+        print(f"note: {note}")
+    print(f"wrote {written}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- datasets, config
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -177,7 +242,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "datasets": cmd_datasets, "config": cmd_config}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "datasets": cmd_datasets, "config": cmd_config}
 
 
 def main(argv: list[str] | None = None) -> int:

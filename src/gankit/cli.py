@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", default="latest", help="latest (default) or a step number")
     e.add_argument("--parzen-sigma", type=float, default=None, help="fix σ instead of selecting it on validation")
     e.add_argument("--inception", default=None, help="TorchScript Inception weights (default: gankit[fid]'s)")
+    e.add_argument("--n-ref", type=int, default=None, help="use only the first N reference images (default: all)")
     e.add_argument("--kid-subset", type=int, default=1000, help="KID subset size (default 1000)")
     e.add_argument("--seed", type=int, default=0, help="seed of the evaluation noise (default 0)")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -198,6 +199,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     opts = EvalOptions(metrics=[m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None,
                        n=args.n, reference=args.reference, parzen_sigma=args.parzen_sigma, inception=args.inception,
                        kid_subset=_positive("kid-subset", args.kid_subset), seed=args.seed,
+                       n_ref=None if args.n_ref is None else _positive("n-ref", args.n_ref),
                        device=str(resolve_device(args.device)), progress=progress)
     try:
         if args.samples:

@@ -45,6 +45,7 @@ class EvalOptions:
     parzen_sigma: float | None = None
     inception: str | None = None
     kid_subset: int = 1000
+    n_ref: int | None = None  # cap on reference images for Inception/classifier metrics (first n_ref of the split)
     seed: int = 0
     device: str = "cpu"
     progress: Progress | None = None
@@ -268,6 +269,8 @@ def compute(samples: Samples, metrics: list[str], reference: str, data_cfg: Data
         assert data_cfg is not None
         return point_rows(samples, data_cfg, metrics)
     dataset, split, ref_images = resolve_reference(reference, data_cfg)
+    if opts.n_ref is not None:
+        ref_images = ref_images[:opts.n_ref]
     ref_name = reference if dataset is None else f"{dataset.name}:{split}"
     rows: list[dict[str, Any]] = []
     if "parzen" in metrics:
@@ -301,12 +304,24 @@ def evaluate_run(run_dir: str | Path, opts: EvalOptions, checkpoint: str = "late
     default_split = "test" if data_cfg.name not in POINT_METRICS else "train"
     reference = opts.reference or f"{data_cfg.name}:{default_split}"
     rows = compute(samples, metrics, reference, data_cfg, opts)
-    result = {"run": str(run_dir), "checkpoint": f"step-{meta['step']:09d}", "step": meta["step"], "seed": opts.seed,
-              "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows, "notes": opts.notes}
+    checkpoint_name = f"step-{meta['step']:09d}"
     for row in rows:
-        row["checkpoint"] = result["checkpoint"]
-    write_atomic(run_dir / "eval.json", json.dumps(result, indent=1).encode())
+        row.update(checkpoint=checkpoint_name, seed=opts.seed)
+    result = {"run": str(run_dir), "checkpoint": checkpoint_name, "step": meta["step"], "seed": opts.seed,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows, "notes": opts.notes}
+    write_atomic(run_dir / "eval.json", json.dumps(_merged(run_dir / "eval.json", result), indent=1).encode())
     return result
+
+
+def _merged(path: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """eval.json keeps the newest row of every metric: rows of earlier evaluations not recomputed now stay."""
+    try:
+        earlier = json.loads(path.read_text())["rows"]
+    except (OSError, ValueError, KeyError, TypeError):
+        earlier = []
+    fresh = {r["metric"] for r in result["rows"]}
+    kept = [r for r in earlier if isinstance(r, dict) and r.get("metric") not in fresh]
+    return {**result, "rows": kept + result["rows"]}
 
 
 def evaluate_samples(path: str | Path, opts: EvalOptions, out: str | Path | None = None) -> dict[str, Any]:

@@ -89,6 +89,7 @@ class TrainConfig:
     sample_every: int = _opt(1000, lo=1, help="steps between fixed-noise grids")
     checkpoint_every: int = _opt(1000, lo=1, help="steps between checkpoints (one is always written at the end)")
     keep_checkpoints: int = _opt(3, lo=1, help="checkpoints kept besides `latest`")
+    snapshot_every: int = _opt(0, lo=0, help="1-D/2-D runs: steps between figure snapshots (0: off)")
     grid_size: int = _opt(64, lo=1, hi=1024, help="samples in each fixed-noise grid")
 
 

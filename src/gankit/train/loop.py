@@ -26,6 +26,7 @@ from .logger import MetricsLog
 from .optim import build_optimizer
 from .sampler import MinibatchSampler
 from .schedules import lr_at, momentum_at
+from .snapshots import save_snapshot, snapshot_grid, take_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class Trainer:
         self.fixed_z = self.G.sample_z(n_viz, generator=viz_gen, device="cpu").to(self.device)
         self.step, self.nimg, self.elapsed_s = 0, 0, 0.0
         self.last_checkpoint_step = -1
+        self.snapshot_grid = snapshot_grid(self.x[:POINTS_PLOT_N].cpu()) if self._snapshots_on() else None
         if resume:
             self._restore(ckpt.load(self.run_dir / "checkpoints"))
         self._prepare_run_dir(resume)
@@ -115,6 +117,12 @@ class Trainer:
             write_atomic(self.run_dir / "config.yaml", to_yaml(self.cfg).encode())
         except OSError as e:
             raise RunDirError(f"run folder {self.run_dir} is not writable: {e.strerror}") from None
+
+    def _snapshots_on(self) -> bool:
+        return self.cfg.train.snapshot_every > 0 and self.dataset.kind == "points" and self.x.shape[1] <= 2
+
+    def save_snapshot(self) -> None:
+        save_snapshot(self.run_dir, self.step, take_snapshot(self.G, self.D, self.snapshot_grid, self.fixed_z))
 
     # --------------------------------------------------------------------------------------------------- counters
 
@@ -164,6 +172,8 @@ class Trainer:
         started = mark_time - self.elapsed_s
         self.G.train()
         self.D.train()
+        if self.step == 0 and self._snapshots_on():
+            self.save_snapshot()
         try:
             while not self.done():
                 hyper = self._set_hyperparameters()
@@ -182,6 +192,8 @@ class Trainer:
                     sums, count, last_row, mark_time, mark_nimg = {}, 0, row, now, self.nimg
                 if self.step % t.sample_every == 0:
                     self.save_samples()
+                if self._snapshots_on() and (self.step % t.snapshot_every == 0 or self.done()):
+                    self.save_snapshot()
                 if self.step % t.checkpoint_every == 0:
                     self.save_checkpoint()
                 if self.progress is not None:

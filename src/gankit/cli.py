@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default=None, help="with --samples: where to write the JSON")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    f = sub.add_parser("figures", help="write the run's figures (PNG/GIF) into RUN/figures/")
+    f.add_argument("run", help="run folder")
+    r = sub.add_parser("report", help="write RUN/report.html, one self-contained page")
+    r.add_argument("run", help="run folder")
+
     d = sub.add_parser("datasets", help="list data sources, whether each is present, where and its size")
     d.add_argument("--data-dir", default=None, help="also look in this folder")
 
@@ -217,6 +222,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------- figures, report
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from .figures import make_figures
+
+    for path in make_figures(Path(args.run)):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .figures import make_report
+
+    print(f"wrote {make_report(Path(args.run))}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- datasets, config
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -244,7 +266,8 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "datasets": cmd_datasets, "config": cmd_config}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "figures": cmd_figures,
+            "report": cmd_report, "datasets": cmd_datasets, "config": cmd_config}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from PIL import Image
 from gankit.viz import figure1d
 from gankit.viz.figure1d import (figure1, figure1_gif, figure1_steps, jsd_on_grid, kde, optimal_discriminator,
                                  theory_overlay)
-from gankit.viz.toy2d import toy2d_frame, toy2d_gif
+from gankit.viz.toy2d import _lattice, toy2d_frame, toy2d_gif
 
 MEAN, STD = 1.0, 0.5
 
@@ -99,15 +99,9 @@ def test_toy2d_frame_png_and_lattice_orientation():
     png = toy2d_frame(snap, torch.ones(5, 2), "step 0")
     opened(png, "PNG")
     assert toy2d_frame(snap, torch.ones(5, 2), "step 0") == png
-    xs_out, ys_out, d = figure_lattice(snap)
+    xs_out, ys_out, d = _lattice(snap)
     assert torch.equal(xs_out, xs) and torch.equal(ys_out, ys)
     assert d[:, :5].sum() == 0 and d[:, 5:].min() == 1  # rows = y, columns = x: D depends on x only
-
-
-def figure_lattice(snap):
-    from gankit.viz.toy2d import _lattice
-
-    return _lattice(snap)
 
 
 def test_theory_overlay_png():

@@ -28,14 +28,13 @@ def _vec(t: torch.Tensor) -> torch.Tensor:
 def kde(samples: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """Gaussian KDE of 1-D ``samples`` ([N] or [N, 1], N ≥ 2) evaluated at ``grid`` ([G] or [G, 1]) → float64 [G].
 
-    Bandwidth by Scott's rule, h = N^(-1/5)·std (unbiased std, as scipy.stats.gaussian_kde). If the samples have
-    (almost) collapsed, h is floored at the grid spacing so that the spike stays visible and integrable on the grid.
+    Bandwidth by Scott's rule, h = N^(-1/5)·std (unbiased std, as scipy.stats.gaussian_kde), floored at half the
+    grid spacing so that a (nearly) collapsed generator still gives a spike that the grid resolves and integrates.
     """
     s, g = _vec(samples), _vec(grid)
-    h = s.numel() ** -0.2 * float(s.std()) if s.numel() > 1 else 0.0
+    scott = s.numel() ** -0.2 * float(s.std()) if s.numel() > 1 else 0.0
     spacing = float(g.max() - g.min()) / max(g.numel() - 1, 1)
-    if not h > spacing * 1e-3:
-        h = max(spacing, 1e-6)
+    h = max(scott, 0.5 * spacing, 1e-12)
     out = torch.empty_like(g)
     chunk = max(1, 4_000_000 // max(s.numel(), 1))
     for i in range(0, g.numel(), chunk):
@@ -158,7 +157,8 @@ def _figure(ncols: int, width: float):
 
 def figure1(snapshots: Snapshots, data_mean: float, data_std: float, *, steps: list[int] | None = None) -> bytes:
     """PNG of the paper's Figure 1 from a 1-D run: panels (a)… side by side, one per chosen step (see
-    ``figure1_steps``), with a shared y-axis. ``snapshots``: (step, dict) pairs; no arrows where ``z_line`` is absent."""
+    ``figure1_steps``), sharing x and y axes; p_g taller than twice p_data's peak is clipped (an early, collapsed G).
+    ``snapshots``: (step, dict) pairs; no z → x arrows where ``z_line`` is absent (z_dim > 1)."""
     by_step = dict(snapshots)
     chosen = figure1_steps(list(by_step), steps)
     snaps = [by_step[s] for s in chosen]
@@ -190,6 +190,7 @@ def figure1_gif(snapshots: Snapshots, data_mean: float, data_std: float, *, max_
     ``max_frames``, titled "step N", with axes fixed across frames."""
     if not snapshots:
         raise ValueError("figure1_gif needs at least one snapshot")
+    snapshots = sorted(snapshots, key=lambda t: t[0])
     picked = [snapshots[i] for i in _even(len(snapshots), max_frames)]
     lims = _limits([s for _, s in picked], data_mean, data_std)
     plt, fig, axes = _figure(1, 4.6)

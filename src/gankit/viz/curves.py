@@ -6,9 +6,10 @@ D(x) and D(G(z)) carries a reference line at ½. The figure is a deterministic P
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any
+
+from .grids import figure_png
 
 DPI = 80
 
@@ -124,7 +125,7 @@ def training_curves(rows: list[dict], eval_rows: list[dict] | None = None) -> by
             panel(ax, rows)
         axes[-1, 0].set_xlabel("step (generator updates)")
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", metadata={"Software": None})
-        plt.close(fig)
-    return buf.getvalue()
+        try:
+            return figure_png(fig)
+        finally:
+            plt.close(fig)

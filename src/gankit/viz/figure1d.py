@@ -16,6 +16,8 @@ import math
 import torch
 from PIL import Image
 
+from .grids import even_indices, figure_png, gif_bytes
+
 Snapshots = list[tuple[int, dict[str, torch.Tensor]]]
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _PLOT_POINTS = 600
@@ -93,12 +95,6 @@ def figure1_steps(available: list[int], steps: list[int] | None = None) -> list[
     return [_nearest(available, s) for s in steps]
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    return buf.getvalue()
-
-
 def _limits(snaps: list[dict[str, torch.Tensor]], mean: float, std: float) -> tuple[float, float, float]:
     """Shared x range (grid, data ± 4σ, x_line) and y top (D's 1, p_data, p_g capped at 2·max p_data)."""
     lo, hi = mean - 4 * std, mean + 4 * std
@@ -173,16 +169,9 @@ def figure1(snapshots: Snapshots, data_mean: float, data_std: float, *, steps: l
         handles, labels = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, fontsize=10)
         fig.subplots_adjust(left=0.04, right=0.99, top=0.92, bottom=0.1)
-        return _png(fig)
+        return figure_png(fig)
     finally:
         plt.close(fig)
-
-
-def _even(n: int, k: int) -> list[int]:
-    if k < 1:
-        raise ValueError(f"max_frames must be ≥ 1, got {k}")
-    k = min(n, k)
-    return [n - 1] if k == 1 else [i * (n - 1) // (k - 1) for i in range(k)]
 
 
 def figure1_gif(snapshots: Snapshots, data_mean: float, data_std: float, *, max_frames: int = 60) -> bytes:
@@ -191,7 +180,7 @@ def figure1_gif(snapshots: Snapshots, data_mean: float, data_std: float, *, max_
     if not snapshots:
         raise ValueError("figure1_gif needs at least one snapshot")
     snapshots = sorted(snapshots, key=lambda t: t[0])
-    picked = [snapshots[i] for i in _even(len(snapshots), max_frames)]
+    picked = [snapshots[i] for i in even_indices(len(snapshots), max_frames)]
     lims = _limits([s for _, s in picked], data_mean, data_std)
     plt, fig, axes = _figure(1, 4.6)
     frames = []
@@ -202,13 +191,10 @@ def figure1_gif(snapshots: Snapshots, data_mean: float, data_std: float, *, max_
             _draw_panel(axes[0, 0], axes[1, 0], snap, data_mean, data_std, lims, f"step {step}")
             axes[0, 0].legend(loc="upper right", fontsize=7, frameon=False)
             fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.03)
-            frames.append(Image.open(io.BytesIO(_png(fig))).convert("RGB"))
+            frames.append(Image.open(io.BytesIO(figure_png(fig))).convert("RGB"))
     finally:
         plt.close(fig)
-    buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=200, loop=0,
-                   optimize=False)
-    return buf.getvalue()
+    return gif_bytes(frames, 200)
 
 
 def _integration_grid(samples: torch.Tensor, mean: float, std: float) -> torch.Tensor:
@@ -251,6 +237,6 @@ def theory_overlay(snapshots: Snapshots, data_mean: float, data_std: float) -> b
         right.set(xlabel="step", title="virtual training criterion")
         right.legend(loc="best", fontsize=8, frameon=False)
         fig.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.13, wspace=0.2)
-        return _png(fig)
+        return figure_png(fig)
     finally:
         plt.close(fig)

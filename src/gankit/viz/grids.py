@@ -57,8 +57,31 @@ def points_plot(samples: torch.Tensor, real: torch.Tensor | None = None, title: 
         ax.set_aspect("equal", adjustable="datalim")
         ax.legend(loc="upper right")
     ax.set_title(title)
+    try:
+        return figure_png(fig)
+    finally:
+        plt.close(fig)
+
+
+def figure_png(fig) -> bytes:
+    """A matplotlib figure as deterministic PNG bytes (no software/date metadata)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
-    plt.close(fig)
+    return buf.getvalue()
+
+
+def even_indices(n: int, k: int) -> list[int]:
+    """At most ``k`` (≥ 1) indices of range(n), evenly spread; with k ≥ 2 both 0 and n − 1 are kept."""
+    if k < 1:
+        raise ValueError(f"max_frames must be ≥ 1, got {k}")
+    k = min(n, k)
+    return [n - 1] if k == 1 else [i * (n - 1) // (k - 1) for i in range(k)]
+
+
+def gif_bytes(frames: list[Image.Image], duration_ms: int) -> bytes:
+    """Animated GIF (loops forever) of equally sized frames, deterministic bytes."""
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0,
+                   optimize=False)
     return buf.getvalue()
 

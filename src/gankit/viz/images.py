@@ -12,7 +12,7 @@ import io
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .grids import grid_image, png_bytes
+from .grids import even_indices, gif_bytes, grid_image, png_bytes
 
 GIF_FRAME_MS = 250
 SEPARATOR = (255, 215, 0)  # the yellow line before the nearest-neighbour column
@@ -25,13 +25,6 @@ def _upscale(image: Image.Image, scale: int) -> Image.Image:
     if scale == 1:
         return image
     return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
-
-
-def _even_subsample(n: int, max_frames: int) -> list[int]:
-    """At most ``max_frames`` indices of range(n), evenly spread, always keeping 0 and n − 1."""
-    if n <= max_frames:
-        return list(range(n))
-    return [i * (n - 1) // (max_frames - 1) for i in range(max_frames)]
 
 
 def grid_gif(frames: list[bytes], labels: list[str], *, max_frames: int = 60, scale: int = 2) -> bytes:
@@ -48,7 +41,7 @@ def grid_gif(frames: list[bytes], labels: list[str], *, max_frames: int = 60, sc
         raise ValueError(f"grid_gif got {len(frames)} frames but {len(labels)} labels")
     if max_frames < 2:
         raise ValueError(f"max_frames must be at least 2 (first and last frame), got {max_frames}")
-    keep = _even_subsample(len(frames), max_frames)
+    keep = even_indices(len(frames), max_frames)
     images = [Image.open(io.BytesIO(frames[i])) for i in keep]
     sizes = {im.size for im in images}
     if len(sizes) != 1:
@@ -64,10 +57,7 @@ def grid_gif(frames: list[bytes], labels: list[str], *, max_frames: int = 60, sc
         canvas.paste(body, (0, strip))
         ImageDraw.Draw(canvas).text((2, 2), labels[i], fill=black, font=font)
         out.append(canvas)
-    buf = io.BytesIO()
-    out[0].save(buf, format="GIF", save_all=True, append_images=out[1:], duration=GIF_FRAME_MS, loop=0,
-                optimize=False)
-    return buf.getvalue()
+    return gif_bytes(out, GIF_FRAME_MS)
 
 
 def nearest_neighbours(samples: torch.Tensor, train: torch.Tensor, *, chunk: int = 4096) -> torch.Tensor:

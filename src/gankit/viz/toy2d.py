@@ -13,6 +13,8 @@ import math
 import torch
 from PIL import Image
 
+from .grids import even_indices, figure_png, gif_bytes
+
 _FIGSIZE, _DPI = (5.4, 4.6), 100
 
 
@@ -64,28 +66,15 @@ def _canvas():
     return plt, fig, ax, cax
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    return buf.getvalue()
-
-
 def toy2d_frame(snapshot: dict[str, torch.Tensor], real: torch.Tensor, title: str) -> bytes:
     """PNG: D(x) over the snapshot's lattice as a heatmap (0 blue … 1 red, with colourbar), the ``real`` points
     (float [N, 2], small grey) and G's ``samples`` (small green) on top, equal aspect, titled ``title``."""
     plt, fig, ax, cax = _canvas()
     try:
         _draw(fig, ax, cax, snapshot, real, title)
-        return _png(fig)
+        return figure_png(fig)
     finally:
         plt.close(fig)
-
-
-def _even(n: int, k: int) -> list[int]:
-    if k < 1:
-        raise ValueError(f"max_frames must be ≥ 1, got {k}")
-    k = min(n, k)
-    return [n - 1] if k == 1 else [i * (n - 1) // (k - 1) for i in range(k)]
 
 
 def toy2d_gif(snapshots: list[dict[str, torch.Tensor]], real: torch.Tensor, titles: list[str], *,
@@ -97,7 +86,7 @@ def toy2d_gif(snapshots: list[dict[str, torch.Tensor]], real: torch.Tensor, titl
         raise ValueError("toy2d_gif needs at least one snapshot")
     if len(titles) != len(snapshots):
         raise ValueError(f"titles has {len(titles)} entries for {len(snapshots)} snapshots")
-    picked = [(snapshots[i], titles[i]) for i in _even(len(snapshots), max_frames)]
+    picked = [(snapshots[i], titles[i]) for i in even_indices(len(snapshots), max_frames)]
     picked = [(s[1] if isinstance(s, tuple) else s, t) for s, t in picked]
     extent = _extent(*_lattice(picked[0][0])[:2])
     plt, fig, ax, cax = _canvas()
@@ -107,10 +96,7 @@ def toy2d_gif(snapshots: list[dict[str, torch.Tensor]], real: torch.Tensor, titl
             ax.clear()
             cax.clear()
             _draw(fig, ax, cax, snap, real, title, extent)
-            frames.append(Image.open(io.BytesIO(_png(fig))).convert("RGB"))
+            frames.append(Image.open(io.BytesIO(figure_png(fig))).convert("RGB"))
     finally:
         plt.close(fig)
-    buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=200, loop=0,
-                   optimize=False)
-    return buf.getvalue()
+    return gif_bytes(frames, 200)

@@ -84,3 +84,9 @@ def test_config_is_frozen():
     c = load_config("gauss1d")
     with pytest.raises(Exception):
         c.train.steps = 3
+
+
+def test_augment_policy_is_validated():
+    assert load_config("quickstart", ["train.augment=color,cutout"]).train.augment == "color,cutout"
+    with pytest.raises(ConfigError, match="train.augment: 'flip' is not one of color, translation, cutout"):
+        load_config("quickstart", ["train.augment=color,flip"])

@@ -20,6 +20,7 @@ import yaml
 from .errors import ConfigError
 
 PRESET_DIR = Path(__file__).parent / "presets"
+AUGMENT_POLICIES = ("color", "translation", "cutout")  # DiffAugment (gankit.augment)
 
 
 def _opt(default: Any, *, choices: tuple | None = None, lo: float | None = None, hi: float | None = None,
@@ -51,6 +52,7 @@ class ModelConfig:
     layers: int = _opt(2, lo=1, hi=16, help="mlp: hidden layers")
     width: int = _opt(64, lo=1, help="dcgan: base channel count")
     dropout: bool = _opt(True, help="paper-mlp: the paper's dropout on D (keep 0.8 input, 0.5 hidden)")
+    spectral_norm: bool = _opt(False, help="spectral normalisation of every D layer (Miyato et al. 2018)")
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,24 @@ class ObjectiveConfig:
                        help="generator loss: -log D(G(z)) or the value function's log(1 - D(G(z)))")
     d_weight: float = _opt(1.0, lo=0.0, lo_open=True,
                            help="D loss = d_weight·(BCE(real, 1) + BCE(fake, 0)); the paper's code uses 0.5")
+    loss: str = _opt("gan", choices=("gan", "lsgan", "wgan", "hinge", "ragan"),
+                     help="adversarial objective: the paper's (gan), least squares, Wasserstein, hinge, "
+                          "relativistic average")
+    label_smoothing: float = _opt(0.0, lo=0.0, hi=0.5, help="gan: one-sided, D's real target is 1 - this")
+    gp: float = _opt(0.0, lo=0.0, help="WGAN-GP gradient penalty weight (0: off)")
+    dragan: float = _opt(0.0, lo=0.0, help="DRAGAN penalty weight (0: off)")
+    r1: float = _opt(0.0, lo=0.0, help="R1 penalty γ on real data (0: off)")
+    r2: float = _opt(0.0, lo=0.0, help="R2 penalty γ on generated data (0: off)")
+    reg_every: int = _opt(1, lo=1, help="lazy regularisation: penalties every N D updates, scaled by N")
+    clip: float = _opt(0.0, lo=0.0, help="WGAN weight clipping of D's parameters to [-clip, clip] (0: off)")
 
 
 @dataclass(frozen=True)
 class OptimConfig:
     name: str = _opt("sgd", choices=("sgd", "adam"), help="optimiser of both G and D")
     lr: float = _opt(0.1, lo=0.0, lo_open=True, help="initial learning rate")
+    lr_g: float | None = _opt(None, lo=0.0, lo_open=True, help="G's learning rate if not optim.lr (TTUR)")
+    lr_d: float | None = _opt(None, lo=0.0, lo_open=True, help="D's learning rate if not optim.lr (TTUR)")
     lr_decay: float = _opt(1.0, lo=1.0, help="lr is divided by this after every update (paper: 1.000004)")
     lr_floor: float = _opt(1e-6, lo=0.0, help="lr never decays below this")
     momentum: float = _opt(0.5, lo=0.0, hi=1.0, help="sgd: initial momentum")
@@ -90,6 +104,10 @@ class TrainConfig:
     checkpoint_every: int = _opt(1000, lo=1, help="steps between checkpoints (one is always written at the end)")
     keep_checkpoints: int = _opt(3, lo=1, help="checkpoints kept besides `latest`")
     snapshot_every: int = _opt(0, lo=0, help="1-D/2-D runs: steps between figure snapshots (0: off)")
+    ema_half_life_kimg: float = _opt(0.0, lo=0.0, help="EMA of G with this half-life in thousands of images (0: off)")
+    ema_rampup: float | None = _opt(0.05, lo=0.0, help="EMA half-life capped at nimg·rampup early on (null: none)")
+    augment: str = _opt("", help="DiffAugment policy, e.g. color,translation,cutout (empty: off)")
+    augment_shared: bool = _opt(False, help="apply the same augmentation draw to the real and fake batch")
     grid_size: int = _opt(64, lo=1, hi=1024, help="samples in each fixed-noise grid")
 
 
@@ -105,6 +123,9 @@ class Config:
         t = self.train
         if t.steps is None and t.epochs is None and t.nimg is None and t.minutes is None:
             raise ConfigError("train: no stop condition; set one of train.steps, train.epochs, train.nimg, train.minutes")
+        unknown = [p for p in t.augment.split(",") if p.strip() and p.strip() not in AUGMENT_POLICIES]
+        if unknown:
+            raise ConfigError(f"train.augment: {unknown[0]!r} is not one of {', '.join(AUGMENT_POLICIES)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,10 +1,18 @@
 """Adversarial losses as pure functions of logits (Goodfellow et al., 2014, eq. 1). Imports only torch.
 
+Also the modern objectives: LSGAN (Mao et al., 2017), WGAN (Arjovsky et al., 2017), hinge (Lim & Ye, 2017;
+Miyato et al., 2018), relativistic average GAN (Jolicoeur-Martineau, 2018), one-sided label smoothing
+(Salimans et al., 2016); `get_objective(name)` pairs a D loss with a G loss.
+
 D(x) = sigmoid(l), so log D = -softplus(-l) and log(1 - D) = -softplus(l); logs of sigmoids are never taken.
 Value function V(D, G) = E[log D(x)] + E[log(1 - D(G(z)))]; D maximises it, G minimises it.
 """
 
 from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -26,3 +34,99 @@ def g_loss_non_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 G_LOSSES = {"minimax": g_loss_minimax, "non-saturating": g_loss_non_saturating}
+
+
+# --- Modern objectives. Real/fake arguments are D's raw outputs (logits or critic values), shape [n]. ---
+
+
+def d_loss_lsgan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """LSGAN D loss (Mao et al., 2017; a=0, b=1) on raw outputs, no sigmoid."""
+    # L_D = ½E[(D(x) − 1)²] + ½E[D(G(z))²]
+    return 0.5 * (real_logits - 1).pow(2).mean() + 0.5 * fake_logits.pow(2).mean()
+
+
+def g_loss_lsgan(fake_logits: torch.Tensor) -> torch.Tensor:
+    """LSGAN G loss (Mao et al., 2017; c=1) on raw outputs."""
+    # L_G = ½E[(D(G(z)) − 1)²]
+    return 0.5 * (fake_logits - 1).pow(2).mean()
+
+
+def d_loss_wasserstein(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """WGAN critic loss (Arjovsky et al., 2017): minus the Kantorovich-Rubinstein estimate of W(P_r, P_g)."""
+    # L_D = E[f(G(z))] − E[f(x)]
+    return fake_scores.mean() - real_scores.mean()
+
+
+def g_loss_wasserstein(fake_scores: torch.Tensor) -> torch.Tensor:
+    """WGAN generator loss (Arjovsky et al., 2017)."""
+    # L_G = −E[f(G(z))]
+    return -fake_scores.mean()
+
+
+def d_loss_hinge(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Hinge D loss (Lim & Ye, 2017; Miyato et al., 2018)."""
+    # L_D = E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))]
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def g_loss_hinge(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Hinge G loss (Lim & Ye, 2017; Miyato et al., 2018)."""
+    # L_G = −E[D(G(z))]
+    return -fake_logits.mean()
+
+
+def d_loss_ragan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Relativistic average standard GAN D loss (Jolicoeur-Martineau, 2018); σ(C(x) − E C(x_f)) is D's probability."""
+    # L_D = −E[log σ(C(x_r) − E C(x_f))] − E[log(1 − σ(C(x_f) − E C(x_r)))]
+    return F.softplus(-(real_logits - fake_logits.mean())).mean() + F.softplus(fake_logits - real_logits.mean()).mean()
+
+
+def g_loss_ragan(fake_logits: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
+    """Relativistic average standard GAN G loss (Jolicoeur-Martineau, 2018): D's loss with real and fake swapped."""
+    # L_G = −E[log σ(C(x_f) − E C(x_r))] − E[log(1 − σ(C(x_r) − E C(x_f)))]
+    return F.softplus(-(fake_logits - real_logits.mean())).mean() + F.softplus(real_logits - fake_logits.mean()).mean()
+
+
+def d_loss_smoothed(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 0.9) -> torch.Tensor:
+    """D loss with one-sided label smoothing (Salimans et al., 2016): real target t, fake target stays 0."""
+    # L_D = E[t·softplus(−l_r) + (1 − t)·softplus(l_r)] + E[softplus(l_f)]  (BCE with targets t and 0)
+    real_bce = real_target * F.softplus(-real_logits) + (1.0 - real_target) * F.softplus(real_logits)
+    return real_bce.mean() + F.softplus(fake_logits).mean()
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A D loss and G loss pair. With `g_needs_real` the trainer calls `g_loss(fake_logits, real_logits)`."""
+
+    name: str
+    d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    g_loss: Callable[..., torch.Tensor]
+    g_needs_real: bool = False
+
+
+OBJECTIVES = ("gan", "lsgan", "wgan", "hinge", "ragan")
+
+
+def get_objective(name: str, *, g_loss: str = "non-saturating", label_smoothing: float = 0.0) -> Objective:
+    """The objective called `name` (one of OBJECTIVES). `g_loss` and `label_smoothing` (real target
+    1 − label_smoothing, in [0, 1)) apply to "gan" only. Raises ValueError for an unknown or invalid choice."""
+    if name not in OBJECTIVES:
+        raise ValueError(f"objective {name!r} is unknown; choices: {', '.join(OBJECTIVES)}")
+    if name == "gan":
+        if g_loss not in G_LOSSES:
+            raise ValueError(f"g_loss {g_loss!r} is unknown; choices: {', '.join(G_LOSSES)}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        if label_smoothing > 0:
+            target = 1.0 - label_smoothing
+            d = functools.partial(d_loss_smoothed, real_target=target)
+        else:
+            d = d_loss
+        return Objective("gan", d, G_LOSSES[g_loss])
+    table = {
+        "lsgan": Objective("lsgan", d_loss_lsgan, g_loss_lsgan),
+        "wgan": Objective("wgan", d_loss_wasserstein, g_loss_wasserstein),
+        "hinge": Objective("hinge", d_loss_hinge, g_loss_hinge),
+        "ragan": Objective("ragan", d_loss_ragan, g_loss_ragan, g_needs_real=True),
+    }
+    return table[name]

@@ -23,17 +23,30 @@ from ..models.base import Generator
 Stats = dict[str, torch.Tensor]
 
 
+Augment = Callable[[torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, torch.Tensor | None]]
+Penalty = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 @dataclass
 class Players:
-    """The two players, their optimisers and losses. ``d_loss(real_logits, fake_logits)``, ``g_loss(fake_logits)``."""
+    """The two players, their optimisers and losses. ``d_loss(real_logits, fake_logits)``, ``g_loss(fake_logits)``
+    (or ``g_loss(fake_logits, real_logits)`` when ``g_needs_real``). Optional: ``penalty(D, real, fake)`` added to
+    D's loss every ``penalty_every`` D updates (scaled by it: lazy regularisation), ``augment(real, fake)`` applied
+    to what D sees (``real`` None in the G step), ``clip`` of D's weights after each D update (WGAN)."""
 
     G: Generator
     D: nn.Module
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    g_loss: Callable[[torch.Tensor], torch.Tensor]
+    g_loss: Callable[..., torch.Tensor]
     d_weight: float = 1.0
+    g_needs_real: bool = False
+    penalty: Penalty | None = None
+    penalty_every: int = 1
+    augment: Augment | None = None
+    clip: float = 0.0
+    d_updates: int = 0  # counter for lazy regularisation (restored from step·k on resume)
 
 
 def _grad_norm(module: nn.Module) -> torch.Tensor:
@@ -45,21 +58,41 @@ def d_step(p: Players, real: torch.Tensor, z: torch.Tensor) -> Stats:
     """One discriminator update on m real samples ``real`` and m noise vectors ``z``."""
     with torch.no_grad():
         fake = p.G(z)
+    if p.augment is not None:
+        real, fake = p.augment(real, fake)
     real_logits, fake_logits = p.D(real), p.D(fake)
     loss = p.d_weight * p.d_loss(real_logits, fake_logits)
+    stats = {"d_loss": loss.detach()}
+    if p.penalty is not None and p.d_updates % p.penalty_every == 0:
+        penalty = p.penalty(p.D, real, fake)
+        stats["penalty"] = penalty.detach()
+        loss = loss + p.penalty_every * penalty
     p.opt_d.zero_grad(set_to_none=True)
     loss.backward()
-    stats = {"d_loss": loss.detach(), "d_real": torch.sigmoid(real_logits.detach()).mean(),
-             "d_fake": torch.sigmoid(fake_logits.detach()).mean(), "grad_norm_d": _grad_norm(p.D)}
+    stats.update(d_real=torch.sigmoid(real_logits.detach()).mean(), d_fake=torch.sigmoid(fake_logits.detach()).mean(),
+                 grad_norm_d=_grad_norm(p.D))
     p.opt_d.step()
+    p.d_updates += 1
+    if p.clip > 0:
+        with torch.no_grad():
+            for param in p.D.parameters():
+                param.clamp_(-p.clip, p.clip)
     return stats
 
 
-def g_step(p: Players, z: torch.Tensor) -> Stats:
-    """One generator update on m noise vectors ``z``; D's parameters get no gradient."""
+def g_step(p: Players, z: torch.Tensor, real: torch.Tensor | None = None) -> Stats:
+    """One generator update on m noise vectors ``z`` (``real`` only for relativistic losses); D gets no gradient."""
     p.D.requires_grad_(False)
     try:
-        loss = p.g_loss(p.D(p.G(z)))
+        fake = p.G(z)
+        if p.augment is not None:
+            fake = p.augment(fake, None)[0]
+        if p.g_needs_real:
+            with torch.no_grad():
+                real_logits = p.D(real if p.augment is None else p.augment(real, None)[0])
+            loss = p.g_loss(p.D(fake), real_logits)
+        else:
+            loss = p.g_loss(p.D(fake))
         p.opt_g.zero_grad(set_to_none=True)
         loss.backward()
     finally:
@@ -74,4 +107,5 @@ def training_iteration(p: Players, k: int, real_batch: Callable[[], torch.Tensor
     """k discriminator updates, then one generator update; returns the last D step's and the G step's stats."""
     for _ in range(k):
         d_stats = d_step(p, real_batch(), noise_batch())
-    return {**d_stats, **g_step(p, noise_batch())}
+    real = real_batch() if p.g_needs_real else None
+    return {**d_stats, **g_step(p, noise_batch(), real)}

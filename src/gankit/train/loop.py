@@ -18,10 +18,11 @@ from ..data import Dataset, load_dataset, to_model_range, to_uint8
 from ..errors import ConfigError, RunDirError
 from ..fileio import write_atomic
 from ..models import Generator, build_models
-from ..objectives import G_LOSSES, d_loss
+from ..objectives import get_objective
 from ..viz.grids import grid_image, png_bytes, points_plot
 from . import checkpoint as ckpt
 from .algorithm import Players, training_iteration
+from .ema import EMA
 from .logger import MetricsLog
 from .optim import build_optimizer
 from .sampler import MinibatchSampler
@@ -30,7 +31,7 @@ from .snapshots import save_snapshot, snapshot_grid, take_snapshot
 
 log = logging.getLogger(__name__)
 
-STREAMS = {"init": 0, "noise": 1, "data": 2, "viz": 3, "eval": 4}  # one seed, one generator per purpose
+STREAMS = {"init": 0, "noise": 1, "data": 2, "viz": 3, "eval": 4, "aug": 5, "reg": 6}  # one seed, one generator per purpose
 RESUME_KEYS = {"steps", "epochs", "nimg", "minutes", "log_every", "sample_every", "checkpoint_every",
                "keep_checkpoints", "device"}
 POINTS_PLOT_N = 2000
@@ -68,14 +69,26 @@ class Trainer:
             pixel_mean = split.x.float().mean(0) / 255.0 if split.x.dtype == torch.uint8 else None
             G, D = build_models(cfg.model, sample_shape=self.dataset.sample_shape, kind=self.dataset.kind,
                                 pixel_mean=pixel_mean)
+        if cfg.model.spectral_norm:
+            from ..models.spectral import apply_spectral_norm
+
+            D = apply_spectral_norm(D)
         self.G, self.D = G.to(self.device), D.to(self.device)
         self.x = to_model_range(split.x, self.G.value_range).to(self.device)
         self.n_train = len(self.x)
+        o = cfg.objective
+        objective = get_objective(o.loss, g_loss=o.g_loss, label_smoothing=o.label_smoothing)
         self.players = Players(self.G, self.D, build_optimizer(cfg.optim, self.G.parameters()),
-                               build_optimizer(cfg.optim, self.D.parameters()), d_loss,
-                               G_LOSSES[cfg.objective.g_loss], cfg.objective.d_weight)
+                               build_optimizer(cfg.optim, self.D.parameters()), objective.d_loss,
+                               objective.g_loss, o.d_weight, objective.g_needs_real,
+                               penalty=self._penalty if (o.gp or o.dragan or o.r1 or o.r2) else None,
+                               penalty_every=o.reg_every, augment=self._augment if t.augment else None, clip=o.clip)
         self.noise_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "noise"))
         self.data_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "data"))
+        self.aug_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "aug"))
+        self.reg_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "reg"))
+        self.ema = EMA(self.G, half_life_img=1000 * t.ema_half_life_kimg, rampup=t.ema_rampup) \
+            if t.ema_half_life_kimg > 0 else None
         try:
             self.sampler = MinibatchSampler(self.n_train, t.batch_size, self.data_gen, self.device)
         except ValueError as e:
@@ -118,11 +131,41 @@ class Trainer:
         except OSError as e:
             raise RunDirError(f"run folder {self.run_dir} is not writable: {e.strerror}") from None
 
+    @property
+    def G_eval(self) -> Generator:
+        """The generator used for pictures, snapshots and evaluation: the EMA copy when there is one."""
+        return self.ema.shadow if self.ema is not None else self.G
+
+    def _penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        from ..regularizers import dragan_penalty, gradient_penalty, r1_penalty, r2_penalty
+
+        o, total = self.cfg.objective, torch.zeros((), device=self.device)
+        if o.gp:
+            total = total + gradient_penalty(D, real, fake, weight=o.gp, generator=self.reg_gen)
+        if o.dragan:
+            total = total + dragan_penalty(D, real, weight=o.dragan, generator=self.reg_gen)
+        if o.r1:
+            total = total + r1_penalty(D, real, gamma=o.r1)
+        if o.r2:
+            total = total + r2_penalty(D, fake, gamma=o.r2)
+        return total
+
+    def _augment(self, a: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """DiffAugment (Zhao et al. 2020) of what D sees; ``train.augment_shared``: one draw for both batches."""
+        from ..augment import diff_augment
+
+        policy = self.cfg.train.augment
+        a, params = diff_augment(a, policy, generator=self.aug_gen)
+        if b is not None:
+            shared = params if self.cfg.train.augment_shared else None
+            b = diff_augment(b, policy, generator=self.aug_gen, params=shared)[0]
+        return a, b
+
     def _snapshots_on(self) -> bool:
         return self.cfg.train.snapshot_every > 0 and self.dataset.kind == "points" and self.x.shape[1] <= 2
 
     def save_snapshot(self) -> None:
-        save_snapshot(self.run_dir, self.step, take_snapshot(self.G, self.D, self.snapshot_grid, self.fixed_z))
+        save_snapshot(self.run_dir, self.step, take_snapshot(self.G_eval, self.D, self.snapshot_grid, self.fixed_z))
 
     # --------------------------------------------------------------------------------------------------- counters
 
@@ -154,13 +197,15 @@ class Trainer:
         return self.G.sample_z(self.cfg.train.batch_size, generator=self.noise_gen, device=self.device)
 
     def _set_hyperparameters(self) -> dict[str, float]:
-        lr, momentum = lr_at(self.cfg.optim, self.step), momentum_at(self.cfg.optim, self.epochs_done)
-        for opt in (self.players.opt_g, self.players.opt_d):
+        o = self.cfg.optim
+        lr_d, lr_g = lr_at(o, self.step, o.lr_d), lr_at(o, self.step, o.lr_g)
+        momentum = momentum_at(o, self.epochs_done)
+        for opt, lr in ((self.players.opt_g, lr_g), (self.players.opt_d, lr_d)):
             for group in opt.param_groups:
                 group["lr"] = lr
                 if "momentum" in group:
                     group["momentum"] = momentum
-        return {"lr": lr, "momentum": momentum if self.cfg.optim.name == "sgd" else None}
+        return {"lr": lr_d, "lr_g": lr_g if lr_g != lr_d else None, "momentum": momentum if o.name == "sgd" else None}
 
     def fit(self) -> dict[str, Any]:
         """Train until a stop condition holds; returns the last logged row."""
@@ -179,7 +224,9 @@ class Trainer:
                 hyper = self._set_hyperparameters()
                 stats = training_iteration(self.players, t.k, self._real_batch, self._noise_batch)
                 self.step += 1
-                self.nimg += t.k * t.batch_size
+                self.nimg += (t.k + self.players.g_needs_real) * t.batch_size
+                if self.ema is not None:
+                    self.ema.update(self.G, t.batch_size, self.nimg)
                 self.elapsed_s = time.monotonic() - started
                 for key, value in stats.items():
                     sums[key] = sums[key] + value if key in sums else value.clone()
@@ -215,18 +262,19 @@ class Trainer:
     # ------------------------------------------------------------------------------------------- samples, state
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        """G(z) in eval mode (restores the previous mode)."""
-        was_training = self.G.training
-        self.G.eval()
+    def generate(self, z: torch.Tensor, G: Generator | None = None) -> torch.Tensor:
+        """G(z) in eval mode (restores the previous mode); ``G`` defaults to the trained generator."""
+        G = G if G is not None else self.G
+        was_training = G.training
+        G.eval()
         try:
-            return self.G(z)
+            return G(z)
         finally:
-            self.G.train(was_training)
+            G.train(was_training)
 
     def save_samples(self) -> Path:
         """Fixed-noise picture ``samples/step-….png``: an image grid, or a plot of points against the data."""
-        out = self.generate(self.fixed_z)
+        out = self.generate(self.fixed_z, self.G_eval)
         path = self.run_dir / "samples" / f"{ckpt.step_name(self.step)}.png"
         if self.dataset.kind == "image":
             data = png_bytes(grid_image(to_uint8(out, self.G.value_range).cpu()))
@@ -245,7 +293,10 @@ class Trainer:
         tensors.update(opt_g)
         tensors.update(opt_d)
         tensors.update({"rng.noise": self.noise_gen.get_state(), "rng.data": self.data_gen.get_state(),
+                        "rng.aug": self.aug_gen.get_state(), "rng.reg": self.reg_gen.get_state(),
                         "rng.torch": torch.get_rng_state(), "sampler.perm": perm})
+        if self.ema is not None:
+            tensors.update({f"G_ema.{k}": v for k, v in self.ema.state_dict().items()})
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         meta = {"step": self.step, "nimg": self.nimg, "elapsed_s": self.elapsed_s, "sampler_cursor": cursor,
@@ -270,9 +321,14 @@ class Trainer:
         ckpt.optimizer_from_flat("opt_d", self.players.opt_d, c.tensors, c.meta["opt_d"])
         self.noise_gen.set_state(c.tensors["rng.noise"])
         self.data_gen.set_state(c.tensors["rng.data"])
+        self.aug_gen.set_state(c.tensors["rng.aug"])
+        self.reg_gen.set_state(c.tensors["rng.reg"])
+        if self.ema is not None:
+            self.ema.load_state_dict(sub("G_ema."))
         torch.set_rng_state(c.tensors["rng.torch"])
         if self.device.type == "cuda" and "rng.cuda" in c.tensors:
             torch.cuda.set_rng_state(c.tensors["rng.cuda"], self.device)
         self.sampler.restore(c.tensors["sampler.perm"], c.meta["sampler_cursor"])
         self.step, self.nimg, self.elapsed_s = c.meta["step"], c.meta["nimg"], c.meta["elapsed_s"]
+        self.players.d_updates = self.step * self.cfg.train.k
         self.last_checkpoint_step = self.step

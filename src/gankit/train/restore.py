@@ -14,7 +14,8 @@ from . import checkpoint as ckpt
 
 
 def load_generator(run_dir: Path, which: str | int = "latest") -> tuple[Generator, str, torch.Tensor | None]:
-    """(G in eval mode on CPU, data kind "image"/"points", up to 2,000 real points for plots or None)."""
+    """(G in eval mode on CPU — its EMA copy when the run kept one —, data kind "image"/"points", up to 2,000 real
+    points for plots or None)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDirError(f"run folder {run_dir} does not exist")
@@ -22,7 +23,8 @@ def load_generator(run_dir: Path, which: str | int = "latest") -> tuple[Generato
     cfg = from_dict(c.meta["config"])
     kind, shape = c.meta["kind"], tuple(c.meta["sample_shape"])
     G, _ = build_models(cfg.model, sample_shape=shape, kind=kind)
-    G.load_state_dict({k[2:]: v for k, v in c.tensors.items() if k.startswith("G.")})
+    prefix = "G_ema." if any(k.startswith("G_ema.") for k in c.tensors) else "G."  # the EMA when trained with one
+    G.load_state_dict({k[len(prefix):]: v for k, v in c.tensors.items() if k.startswith(prefix)})
     real = load_dataset(cfg.data).train.x[:2000] if kind == "points" else None
     return G.eval(), kind, real
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from ..config import OptimConfig
 
 
-def lr_at(cfg: OptimConfig, updates: int) -> float:
-    """Learning rate for the update after ``updates`` earlier ones: max(lr / decay^updates, floor)."""
+def lr_at(cfg: OptimConfig, updates: int, base: float | None = None) -> float:
+    """Learning rate for the update after ``updates`` earlier ones: max(base / decay^updates, floor);
+    ``base`` defaults to ``cfg.lr`` (pass ``cfg.lr_g``/``cfg.lr_d`` for separate rates)."""
+    base = cfg.lr if base is None else base
     if cfg.lr_decay == 1.0:
-        return cfg.lr
-    return max(cfg.lr / cfg.lr_decay ** updates, cfg.lr_floor)
+        return base
+    return max(base / cfg.lr_decay ** updates, cfg.lr_floor)
 
 
 def momentum_at(cfg: OptimConfig, epochs_done: int) -> float:

@@ -1,0 +1,133 @@
+"""Differentiable augmentation (DiffAugment; Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient GAN
+Training", NeurIPS).
+
+The same family of transforms is applied to real and generated images before D, and everything is differentiable
+w.r.t. the images so that G's gradient flows through the augmentation. Policies (applied in the order given):
+
+- ``color``: brightness x + b, b ~ U[−0.5, 0.5]; saturation (x − m_c)·s + m_c, s ~ U[0, 2], m_c the mean over
+  channels at each pixel; contrast (x − m)·c + m, c ~ U[0.5, 1.5], m the mean over the whole image.
+- ``translation``: integer shift (ty, tx) each ~ U{−r, …, r}, r = round(size/8), zero padding.
+- ``cutout``: zero an (H/2)×(W/2) rectangle placed uniformly at random fully inside the image.
+
+All random draws are per image, come from `generator` on x's device, and are returned so that passing them back
+as `params=` repeats exactly the same transform (e.g. on another batch of the same shape).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .config import AUGMENT_POLICIES as POLICIES
+from .errors import ConfigError
+
+__all__ = ["POLICIES", "diff_augment"]
+
+_KEYS = {"color": ("brightness", "saturation", "contrast"), "translation": ("translation",), "cutout": ("cutout",)}
+
+
+def _parse(policy: str) -> list[str]:
+    items = [p.strip() for p in policy.split(",") if p.strip()]
+    for p in items:
+        if p not in POLICIES:
+            raise ConfigError(f"augment policy: unknown item {p!r}; choose a comma-separated subset of {POLICIES}")
+    return items
+
+
+def _draw(item: str, x: Tensor, generator: torch.Generator | None) -> dict[str, Tensor]:
+    n, _, h, w = x.shape
+    dev = x.device
+
+    def u(lo: float, hi: float) -> Tensor:
+        r = torch.rand(n, 1, 1, 1, generator=generator, device=dev, dtype=x.dtype)
+        return lo + (hi - lo) * r
+
+    if item == "color":
+        return {"brightness": u(-0.5, 0.5), "saturation": u(0.0, 2.0), "contrast": u(0.5, 1.5)}
+    if item == "translation":
+        ry, rx = int(h / 8 + 0.5), int(w / 8 + 0.5)
+        ty = torch.randint(-ry, ry + 1, (n,), generator=generator, device=dev)
+        tx = torch.randint(-rx, rx + 1, (n,), generator=generator, device=dev)
+        return {"translation": torch.stack([ty, tx], dim=1)}
+    ch, cw = _cut_size(h, w)
+    oy = torch.randint(0, h - ch + 1, (n,), generator=generator, device=dev)
+    ox = torch.randint(0, w - cw + 1, (n,), generator=generator, device=dev)
+    return {"cutout": torch.stack([oy, ox], dim=1)}
+
+
+def _cut_size(h: int, w: int) -> tuple[int, int]:
+    return int(h * 0.5 + 0.5), int(w * 0.5 + 0.5)
+
+
+def _color(x: Tensor, p: dict[str, Tensor]) -> Tensor:
+    x = x + p["brightness"]
+    m = x.mean(dim=1, keepdim=True)
+    x = (x - m) * p["saturation"] + m
+    m = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - m) * p["contrast"] + m
+
+
+def _translate(x: Tensor, t: Tensor) -> Tensor:
+    """out[n, :, y, x] = in[n, :, y − ty_n, x − tx_n], zero outside; gather from a zero-padded copy."""
+    n, _, h, w = x.shape
+    ry, rx = int(h / 8 + 0.5), int(w / 8 + 0.5)
+    t = t.to(x.device)
+    ty, tx = t[:, 0].clamp(-ry, ry), t[:, 1].clamp(-rx, rx)
+    xp = F.pad(x, [rx, rx, ry, ry])
+    rows = torch.arange(h, device=x.device)[None, :] - ty[:, None] + ry  # [N, H]
+    cols = torch.arange(w, device=x.device)[None, :] - tx[:, None] + rx  # [N, W]
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    out = xp[batch, :, rows[:, :, None], cols[:, None, :]]  # [N, H, W, C]
+    return out.permute(0, 3, 1, 2)
+
+
+def _cutout(x: Tensor, o: Tensor) -> Tensor:
+    _, _, h, w = x.shape
+    ch, cw = _cut_size(h, w)
+    o = o.to(x.device)
+    ys = torch.arange(h, device=x.device)[None, :]
+    xs = torch.arange(w, device=x.device)[None, :]
+    in_y = (ys >= o[:, :1]) & (ys < o[:, :1] + ch)  # [N, H]
+    in_x = (xs >= o[:, 1:]) & (xs < o[:, 1:] + cw)  # [N, W]
+    keep = ~(in_y[:, :, None] & in_x[:, None, :])  # [N, H, W]
+    return x * keep[:, None].to(x.dtype)
+
+
+def diff_augment(x: Tensor, policy: str, *, generator: torch.Generator | None = None,
+                 params: dict | None = None) -> tuple[Tensor, dict]:
+    """Apply DiffAugment `policy` to images `x` (float [N, C, H, W], any range; [-1, 1] in the paper).
+
+    Args:
+        x: float images [N, C, H, W]; not modified in place.
+        policy: comma-separated subset of "color,translation,cutout"; "" returns x unchanged.
+        generator: source of all random draws (must live on x's device); None uses the global RNG.
+        params: the dict returned by an earlier call; when given, its values are reused (no new draws).
+
+    Returns:
+        (augmented images [N, C, H, W] with x's dtype/device, differentiable w.r.t. x; params dict with tensors
+        brightness/saturation/contrast [N,1,1,1], translation [N,2] (ty, tx) int64, cutout [N,2] (top, left) int64).
+    """
+    items = _parse(policy)
+    if x.ndim != 4 or not x.is_floating_point():
+        raise ValueError(f"diff_augment: x must be float [N, C, H, W], got {x.dtype} {tuple(x.shape)}")
+    out: dict[str, Tensor] = {}
+    for item in items:
+        if params is None:
+            p = _draw(item, x, generator)
+        else:
+            missing = [k for k in _KEYS[item] if k not in params]
+            if missing:
+                raise ValueError(f"diff_augment: params lack {missing} needed by policy item {item!r}")
+            p = {k: params[k] for k in _KEYS[item]}
+            for k, v in p.items():
+                if v.shape[0] != x.shape[0]:
+                    raise ValueError(f"diff_augment: params[{k!r}] is for {v.shape[0]} images, x has {x.shape[0]}")
+        out.update(p)
+        if item == "color":
+            x = _color(x, {k: v.to(device=x.device, dtype=x.dtype) for k, v in p.items()})
+        elif item == "translation":
+            x = _translate(x, p["translation"])
+        else:
+            x = _cutout(x, p["cutout"])
+    return x, out

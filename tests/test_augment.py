@@ -1,0 +1,102 @@
+"""DiffAugment (Zhao et al. 2020)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gankit.augment import diff_augment
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("policy", ["color", "translation", "cutout", "color,translation,cutout"])
+def test_shape_and_gradient(policy: str) -> None:
+    x = torch.randn(4, 3, 16, 12, generator=_gen(1), requires_grad=True)
+    x0 = x.detach().clone()
+    y, params = diff_augment(x, policy, generator=_gen())
+    assert y.shape == x.shape and y.dtype == x.dtype
+    y.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    torch.testing.assert_close(x.detach(), x0, rtol=0, atol=0)  # no in-place on the input
+    assert params
+
+
+def test_same_seed_same_output_and_different_seed_differs() -> None:
+    x = torch.rand(5, 3, 16, 16, generator=_gen(2))
+    policy = "color,translation,cutout"
+    a, _ = diff_augment(x, policy, generator=_gen(7))
+    b, _ = diff_augment(x, policy, generator=_gen(7))
+    c, _ = diff_augment(x, policy, generator=_gen(8))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not torch.equal(a, c)
+
+
+def test_params_reuse_translation_moves_pixel_identically() -> None:
+    n, h, w = 16, 16, 16
+    one_hot = torch.zeros(n, 1, h, w)
+    one_hot[:, 0, 7, 9] = 1.0
+    y1, params = diff_augment(one_hot, "translation", generator=_gen(3))
+    t = params["translation"]
+    assert t.shape == (n, 2) and t.abs().max() <= 2 and t.abs().sum() > 0
+    for i in range(n):
+        expected = torch.zeros(h, w)
+        expected[7 + t[i, 0], 9 + t[i, 1]] = 1.0
+        torch.testing.assert_close(y1[i, 0], expected, rtol=0, atol=0)
+    other = torch.rand(n, 1, h, w, generator=_gen(4))
+    other[:, 0, 7, 9] = 5.0
+    y2, params2 = diff_augment(other, "translation", params=params)
+    assert torch.equal(params2["translation"], t)
+    for i in range(n):
+        assert y2[i, 0, 7 + t[i, 0], 9 + t[i, 1]] == 5.0
+
+
+def test_params_reuse_full_policy() -> None:
+    policy = "color,translation,cutout"
+    x1, x2 = torch.rand(2, 4, 3, 8, 8, generator=_gen(5))
+    y1, p = diff_augment(x1, policy, generator=_gen(6))
+    y2, _ = diff_augment(x2, policy, params=p)
+    y1b, _ = diff_augment(x1, policy, params=p)
+    torch.testing.assert_close(y1b, y1, rtol=0, atol=0)
+    assert not torch.equal(y1, y2)
+    # geometry shared: on strictly positive images, the zeroed (padded + cut) pixels coincide
+    g1, q = diff_augment(x1 + 0.1, "translation,cutout", generator=_gen(12))
+    g2, _ = diff_augment(x2 + 0.1, "translation,cutout", params=q)
+    assert (g1 == 0).any() and torch.equal(g1 == 0, g2 == 0)
+
+
+def test_translation_zero_padding() -> None:
+    x = torch.ones(32, 1, 8, 8)
+    y, p = diff_augment(x, "translation", generator=_gen(9))
+    t = p["translation"]
+    zeros = (y == 0).flatten(1).sum(1)
+    expected = 64 - (8 - t[:, 0].abs()) * (8 - t[:, 1].abs())
+    assert torch.equal(zeros, expected)
+
+
+def test_cutout_zeros_quarter() -> None:
+    x = torch.ones(20, 3, 8, 12)
+    y, p = diff_augment(x, "cutout", generator=_gen(10))
+    assert torch.equal((y[:, 0] == 0).flatten(1).sum(1), torch.full((20,), 4 * 6))
+    assert torch.equal(y[:, 0], y[:, 2])  # same square on all channels
+    assert (p["cutout"][:, 0] <= 4).all() and (p["cutout"][:, 1] <= 6).all()
+
+
+def test_color_ranges() -> None:
+    x = torch.zeros(200, 3, 4, 4)
+    _, p = diff_augment(x, "color", generator=_gen(11))
+    assert p["brightness"].min() >= -0.5 and p["brightness"].max() <= 0.5
+    assert p["saturation"].min() >= 0 and p["saturation"].max() <= 2
+    assert p["contrast"].min() >= 0.5 and p["contrast"].max() <= 1.5
+    y, _ = diff_augment(x, "color", params=p)  # constant image: only brightness acts
+    torch.testing.assert_close(y, p["brightness"].expand_as(y))
+
+
+def test_empty_policy_identity_and_unknown_item() -> None:
+    x = torch.rand(2, 3, 4, 4)
+    y, p = diff_augment(x, "")
+    assert y is x and p == {}
+    with pytest.raises(ValueError, match="translation"):
+        diff_augment(x, "color,flip")

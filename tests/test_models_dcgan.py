@@ -143,3 +143,17 @@ def test_parameter_counts_by_hand() -> None:
     assert n_params(g64) == conv_g + 2 * (512 + 256 + 128 + 64) + 3 == 3_576_707
     conv_d = 3 * 64 * 16 + 64 * 128 * 16 + 128 * 256 * 16 + 256 * 512 * 16 + 512 * 16
     assert n_params(d64) == conv_d + 2 * (128 + 256 + 512) + 64 + 1 == 2_765_633
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer", "none"])
+def test_discriminator_norm_options(norm):
+    D = DCGANDiscriminator(channels=1, resolution=28, width=8, norm=norm)
+    kinds = {type(m) for m in D.modules()}
+    assert (torch.nn.BatchNorm2d in kinds) == (norm == "batch")
+    assert (torch.nn.GroupNorm in kinds) == (norm == "layer")
+    # per-sample norms: a sample's logit does not depend on the rest of the batch, even in train mode
+    x = torch.randn(4, 1, 28, 28)
+    if norm != "batch":
+        assert torch.allclose(D(x)[:1], D(x[:1]), atol=1e-5)
+    with pytest.raises(ValueError, match="norm 'group' is not one of batch, layer, none"):
+        DCGANDiscriminator(norm="group")

@@ -45,13 +45,14 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    arch: str = _opt("paper-mlp", choices=("paper-mlp", "mlp", "dcgan"), help="architecture of G and D")
+    arch: str = _opt("paper-mlp", choices=("paper-mlp", "mlp", "dcgan", "resnet"), help="architecture of G and D")
     z_dim: int = _opt(100, lo=1, help="noise dimension")
     prior: str = _opt("uniform", choices=("uniform", "normal"), help="uniform on [-√3, √3] (paper) or N(0, I)")
     hidden: int = _opt(128, lo=1, help="mlp: hidden width")
     layers: int = _opt(2, lo=1, hi=16, help="mlp: hidden layers")
     width: int = _opt(64, lo=1, help="dcgan: base channel count")
     dropout: bool = _opt(True, help="paper-mlp: the paper's dropout on D (keep 0.8 input, 0.5 hidden)")
+    d_norm: str = _opt("batch", choices=("batch", "layer", "none"), help="dcgan: D's normalisation layers")
     spectral_norm: bool = _opt(False, help="spectral normalisation of every D layer (Miyato et al. 2018)")
 
 

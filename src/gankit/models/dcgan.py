@@ -71,21 +71,32 @@ class DCGANGenerator(Generator):
         return self.net(z.view(z.shape[0], self.z_dim, 1, 1))
 
 
+D_NORMS = ("batch", "layer", "none")
+
+
+def _norm(kind: str, ch: int) -> list[nn.Module]:
+    return {"batch": [nn.BatchNorm2d(ch)], "layer": [nn.GroupNorm(1, ch)], "none": []}[kind]
+
+
 class DCGANDiscriminator(nn.Module):
     """Images float32 [n, channels, resolution, resolution] (in [-1, 1]) → logits float32 [n]; D(x) = sigmoid(logit).
 
-    Conv(channels → width, 4, 2, 1) + LeakyReLU(0.2); then stride-2 convs doubling channels, each + BN + LeakyReLU,
-    down to s×s (s = 4, or 7 when R = 28); a last Conv(kernel s) to one logit. Convolutions before BN carry no bias.
+    Conv(channels → width, 4, 2, 1) + LeakyReLU(0.2); then stride-2 convs doubling channels, each + norm + LeakyReLU,
+    down to s×s (s = 4, or 7 when R = 28); a last Conv(kernel s) to one logit. ``norm``: "batch" (DCGAN), "layer"
+    (GroupNorm with one group: per-sample, as WGAN-GP advises, since gradient penalties assume D treats samples
+    independently) or "none". Convolutions before a norm carry no bias.
     """
 
-    def __init__(self, *, channels: int = 1, resolution: int = 64, width: int = 64) -> None:
+    def __init__(self, *, channels: int = 1, resolution: int = 64, width: int = 64, norm: str = "batch") -> None:
         super().__init__()
+        if norm not in D_NORMS:
+            raise ValueError(f"norm {norm!r} is not one of {', '.join(D_NORMS)}")
         start, steps = _plan(resolution)
         self.in_shape = (channels, resolution, resolution)
         ch = width
         layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         for _ in range(steps - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2),
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"), *_norm(norm, ch * 2),
                        nn.LeakyReLU(0.2, inplace=True)]
             ch *= 2
         layers.append(nn.Conv2d(ch, 1, start, 1, 0))

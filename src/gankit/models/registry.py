@@ -67,4 +67,15 @@ def _dcgan(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
         raise ValueError(f"model.arch dcgan needs square images, got samples of shape {sample_shape}")
     c, r = sample_shape[0], sample_shape[1]
     g = DCGANGenerator(z_dim=cfg.z_dim, channels=c, resolution=r, width=cfg.width, prior=cfg.prior)
-    return g, DCGANDiscriminator(channels=c, resolution=r, width=cfg.width)
+    return g, DCGANDiscriminator(channels=c, resolution=r, width=cfg.width, norm=cfg.d_norm)
+
+
+@register("resnet")
+def _resnet(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
+    from .resnet import ResNetDiscriminator, ResNetGenerator
+
+    if kind != "image" or len(sample_shape) != 3 or sample_shape[1] != sample_shape[2]:
+        raise ValueError(f"model.arch resnet needs square images, got samples of shape {sample_shape}")
+    c, r = sample_shape[0], sample_shape[1]
+    g = ResNetGenerator(z_dim=cfg.z_dim, channels=c, resolution=r, width=cfg.width, prior=cfg.prior)
+    return g, ResNetDiscriminator(channels=c, resolution=r, width=cfg.width)

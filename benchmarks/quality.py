@@ -19,7 +19,7 @@ import torch
 
 from gankit.config import load_config
 from gankit.evaluation import EvalOptions, evaluate_run
-from gankit.train import Trainer
+from gankit.train import Trainer, resolve_device
 
 METRICS = ["fid", "kid", "pr", "dc", "classifier"]
 COLUMNS = ["fid", "kid", "precision", "recall", "density", "coverage", "class_kl", "classes_covered"]
@@ -33,8 +33,9 @@ def run(preset: str, args: argparse.Namespace, root: Path) -> dict:
     started = time.monotonic()
     trainer.fit()
     train_s = time.monotonic() - started
+    device = str(resolve_device(args.device))
     result = evaluate_run(root / preset, EvalOptions(metrics=METRICS, n=args.n, n_ref=args.n_ref,
-                                                     kid_subset=min(1000, args.n), device=args.device))
+                                                     kid_subset=min(1000, args.n), device=device))
     values = {r["metric"]: r["value"] for r in result["rows"]}
     return {"preset": preset, "steps": trainer.step, "train_s": train_s, **values}
 
@@ -47,8 +48,11 @@ def main() -> None:
     p.add_argument("--n", type=int, default=10_000, help="generated images evaluated")
     p.add_argument("--n-ref", type=int, default=10_000, help="test images as reference")
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     root = Path(args.out or tempfile.mkdtemp(prefix="gankit-quality-"))
     rows = [run(preset, args, root) for preset in args.presets]
     device = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else \

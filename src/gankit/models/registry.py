@@ -59,13 +59,18 @@ def _mlp(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
     return g, MLPDiscriminator(in_shape=sample_shape, hidden=cfg.hidden, layers=cfg.layers)
 
 
+def _square_image(arch: str, sample_shape: tuple[int, ...], kind: str) -> tuple[int, int]:
+    """(channels, resolution) of square images, or a one-line error naming the architecture."""
+    if kind != "image" or len(sample_shape) != 3 or sample_shape[1] != sample_shape[2]:
+        raise ValueError(f"model.arch {arch} needs square images, got samples of shape {sample_shape}")
+    return sample_shape[0], sample_shape[1]
+
+
 @register("dcgan")
 def _dcgan(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
     from .dcgan import DCGANDiscriminator, DCGANGenerator
 
-    if kind != "image" or len(sample_shape) != 3 or sample_shape[1] != sample_shape[2]:
-        raise ValueError(f"model.arch dcgan needs square images, got samples of shape {sample_shape}")
-    c, r = sample_shape[0], sample_shape[1]
+    c, r = _square_image("dcgan", sample_shape, kind)
     g = DCGANGenerator(z_dim=cfg.z_dim, channels=c, resolution=r, width=cfg.width, prior=cfg.prior)
     return g, DCGANDiscriminator(channels=c, resolution=r, width=cfg.width, norm=cfg.d_norm)
 
@@ -74,8 +79,6 @@ def _dcgan(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
 def _resnet(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
     from .resnet import ResNetDiscriminator, ResNetGenerator
 
-    if kind != "image" or len(sample_shape) != 3 or sample_shape[1] != sample_shape[2]:
-        raise ValueError(f"model.arch resnet needs square images, got samples of shape {sample_shape}")
-    c, r = sample_shape[0], sample_shape[1]
+    c, r = _square_image("resnet", sample_shape, kind)
     g = ResNetGenerator(z_dim=cfg.z_dim, channels=c, resolution=r, width=cfg.width, prior=cfg.prior)
     return g, ResNetDiscriminator(channels=c, resolution=r, width=cfg.width)

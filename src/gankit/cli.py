@@ -41,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     s.add_argument("--checkpoint", default="latest", help="latest (default) or a step number")
     s.add_argument("--out", default=None, help="PNG path (image grid, or a plot for points); default RUN/sample.png")
-    s.add_argument("--npz", default=None, help="also write the samples (key 'x') to this .npz")
+    s.add_argument("--npz", default=None, help="also write the samples (key 'x'; labels 'y' if conditional) to this .npz")
+    s.add_argument("--class", dest="label", type=int, default=None,
+                   help="conditional runs: draw only this class (default: classes in turn, one grid column each)")
 
     e = sub.add_parser("eval", help="evaluate a run (or an .npz of samples) and write eval.json")
     e.add_argument("run", nargs="?", default=None, help="run folder (or use --samples)")
@@ -136,37 +138,43 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------------ sample
 
-def _npz_bytes(array) -> bytes:
-    """A .npz holding ``x``, byte-for-byte reproducible (fixed zip timestamps, unlike numpy.savez)."""
+def _npz_bytes(arrays: dict) -> bytes:
+    """A .npz of ``arrays`` (name → array), byte-for-byte reproducible (fixed zip timestamps, unlike numpy.savez)."""
     import numpy as np
 
-    payload = io.BytesIO()
-    np.lib.format.write_array(payload, np.ascontiguousarray(array), allow_pickle=False)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr(zipfile.ZipInfo("x.npy", date_time=(1980, 1, 1, 0, 0, 0)), payload.getvalue())
+        for name, array in arrays.items():
+            payload = io.BytesIO()
+            np.lib.format.write_array(payload, np.ascontiguousarray(array), allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), payload.getvalue())
     return out.getvalue()
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from .train.restore import load_generator, sample
+    from .train.restore import labels_for, load_generator, sample
 
     n = _positive("n", args.n)
     G, dataset_kind, real = load_generator(Path(args.run), args.checkpoint)
-    x = sample(G, n, args.seed)
+    labels = labels_for(G, n, args.label)
+    x = sample(G, n, args.seed, labels=labels)
     from .data import to_uint8
     from .fileio import write_atomic
     from .viz.grids import grid_image, png_bytes, points_plot
 
     out = Path(args.out) if args.out else Path(args.run) / "sample.png"
+    what = f"{n} samples, seed {args.seed}" + (f", class {args.label}" if args.label is not None else "")
     if dataset_kind == "image":
-        write_atomic(out, png_bytes(grid_image(to_uint8(x, G.value_range))))
+        per_class_columns = G.num_classes if G.num_classes and args.label is None else None
+        write_atomic(out, png_bytes(grid_image(to_uint8(x, G.value_range), nrow=per_class_columns)))
     else:
-        write_atomic(out, points_plot(x, real, title=f"{n} samples, seed {args.seed}"))
-    print(f"wrote {out}")
+        write_atomic(out, points_plot(x, real, title=what))
+    print(f"wrote {out} ({what})")
     if args.npz:
-        array = to_uint8(x, G.value_range).numpy() if dataset_kind == "image" else x.numpy()
-        write_atomic(Path(args.npz), _npz_bytes(array))
+        arrays = {"x": to_uint8(x, G.value_range).numpy() if dataset_kind == "image" else x.numpy()}
+        if labels is not None:
+            arrays["y"] = labels.numpy()
+        write_atomic(Path(args.npz), _npz_bytes(arrays))
         print(f"wrote {args.npz}")
     return 0
 

@@ -54,6 +54,8 @@ class ModelConfig:
     dropout: bool = _opt(True, help="paper-mlp: the paper's dropout on D (keep 0.8 input, 0.5 hidden)")
     d_norm: str = _opt("batch", choices=("batch", "layer", "none"), help="dcgan: D's normalisation layers")
     spectral_norm: bool = _opt(False, help="spectral normalisation of every D layer (Miyato et al. 2018)")
+    conditional: str = _opt("none", choices=("none", "concat", "projection", "acgan"),
+                            help="class-conditional G and D: concatenation cGAN, projection D, or AC-GAN")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class ObjectiveConfig:
     r2: float = _opt(0.0, lo=0.0, help="R2 penalty γ on generated data (0: off)")
     reg_every: int = _opt(1, lo=1, help="lazy regularisation: penalties every N D updates, scaled by N")
     clip: float = _opt(0.0, lo=0.0, help="WGAN weight clipping of D's parameters to [-clip, clip] (0: off)")
+    ac_weight: float = _opt(1.0, lo=0.0, help="acgan: weight of the auxiliary classification loss in D's and G's loss")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from .errors import RunDirError
 from .fileio import write_atomic
 from .train import checkpoint as ckpt
 from .train.logger import read_metrics
-from .train.restore import load_generator
+from .train.restore import labels_for, load_generator
 from .train.snapshots import load_snapshots
 
 NEAREST_SAMPLES, INTERP_ROWS, INTERP_STEPS = 30, 8, 10
@@ -91,7 +91,9 @@ def _image_figures(run_dir: Path, cfg: Config, out: Path, written: list[Path]) -
     t = torch.linspace(0, 1, INTERP_STEPS).view(1, INTERP_STEPS, 1)
     z = ends[:, :1] * (1 - t) + ends[:, 1:] * t
     with torch.no_grad():
-        images = to_uint8(G(z.reshape(INTERP_ROWS * INTERP_STEPS, -1)), G.value_range)
+        z = z.reshape(INTERP_ROWS * INTERP_STEPS, -1)
+        labels = labels_for(G, INTERP_ROWS)  # a conditional G: one class per row
+        images = to_uint8(G(z) if labels is None else G(z, labels.repeat_interleave(INTERP_STEPS)), G.value_range)
     _write(out, "interpolation.png", interpolation_figure(images.view(INTERP_ROWS, INTERP_STEPS, *images.shape[1:])),
            written)
 

@@ -2,7 +2,10 @@
 
 A generator maps noise ``z`` float32 [n, z_dim] to samples [n, *out_shape] in ``value_range``
 ("unit" = [0, 1], "symmetric" = [-1, 1], "none" = unbounded points) and samples its own prior.
-A discriminator maps samples [n, *in_shape] to logits float32 [n] (D(x) = sigmoid(logit)).
+A discriminator maps samples [n, *in_shape] to logits float32 [n] (D(x) = sigmoid(logit)); gankit's own split this
+into ``features(x)`` [n, F] and ``logit(h)`` [n], which the conditional wrappers build on.
+Class-conditional models (``num_classes`` > 0) take labels int64 [n] in [0, num_classes) as a second argument:
+``G(z, y)`` and ``D(x, y)``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ def sample_prior(prior: str, n: int, z_dim: int, *, generator: torch.Generator |
 
 
 class Generator(nn.Module):
-    """Base of gankit generators: holds ``z_dim``, ``out_shape``, ``value_range``, ``prior``; subclasses define forward."""
+    """Base of gankit generators: holds ``z_dim``, ``out_shape``, ``value_range``, ``prior`` and ``num_classes``
+    (0: unconditional, ``forward(z)``; else ``forward(z, y)``); subclasses define forward."""
+
+    num_classes: int = 0
 
     def __init__(self, *, z_dim: int, out_shape: tuple[int, ...], value_range: str, prior: str = "uniform") -> None:
         super().__init__()

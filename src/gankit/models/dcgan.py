@@ -11,6 +11,7 @@ doubling from ``width``, and a last convolution to one logit (no sigmoid). Weigh
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gankit.models.base import Generator
@@ -103,8 +104,17 @@ class DCGANDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         dcgan_init_(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x float32 [n, C, R, R] → logits float32 [n]."""
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x float32 [n, C, R, R] → the last s×s feature map, flattened: float32 [n, channels·s·s]."""
         if tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(f"input has shape {tuple(x.shape)}; expected [n, {', '.join(map(str, self.in_shape))}]")
-        return self.net(x).reshape(x.shape[0])
+        return self.net[:-1](x).flatten(1)
+
+    def logit(self, h: torch.Tensor) -> torch.Tensor:
+        """Flattened features [n, channels·s·s] → logits [n] (the last s×s convolution is a linear map of them)."""
+        last = self.net[-1]
+        return F.linear(h, last.weight.reshape(1, -1), last.bias).reshape(h.shape[0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x float32 [n, C, R, R] → logits float32 [n]."""
+        return self.logit(self.features(x))

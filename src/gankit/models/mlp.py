@@ -78,8 +78,16 @@ class PaperDiscriminator(nn.Module):
                                  nn.Dropout(drop_hidden), nn.Linear(units, 1))
         _uniform_init_(self, PAPER_D_INIT)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x [n, *in_shape] → the last hidden layer (after its dropout) float32 [n, units]."""
+        return self.net[:-1](x.reshape(len(x), -1))
+
+    def logit(self, h: torch.Tensor) -> torch.Tensor:
+        """Features [n, units] → logits [n]."""
+        return self.net[-1](h).view(len(h))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.reshape(len(x), -1)).view(len(x))
+        return self.logit(self.features(x))
 
 
 def _mlp(in_dim: int, hidden: int, layers: int, out_dim: int, act: type[nn.Module]) -> nn.Sequential:
@@ -110,5 +118,13 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         self.net = _mlp(math.prod(in_shape), hidden, layers, 1, lambda: nn.LeakyReLU(0.2))
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x [n, *in_shape] → the last hidden layer float32 [n, hidden]."""
+        return self.net[:-1](x.reshape(len(x), -1))
+
+    def logit(self, h: torch.Tensor) -> torch.Tensor:
+        """Features [n, hidden] → logits [n]."""
+        return self.net[-1](h).view(len(h))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.reshape(len(x), -1)).view(len(x))
+        return self.logit(self.features(x))

@@ -5,6 +5,8 @@ A user's own modules skip the registry: pass them to :class:`gankit.train.Traine
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Callable
 
 import torch
@@ -32,15 +34,44 @@ def architectures() -> list[str]:
     return list(_ARCHS)
 
 
+FLAT_ARCHS = ("paper-mlp", "mlp")  # D flattens its input: a concat-conditional D gets the one-hot appended to it
+
+
 def build_models(cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: str,
-                 pixel_mean: torch.Tensor | None = None) -> tuple[Generator, nn.Module]:
+                 pixel_mean: torch.Tensor | None = None, num_classes: int = 0) -> tuple[Generator, nn.Module]:
     """Build G and D for samples of ``sample_shape`` ((C, H, W) images or (d,) points).
 
     ``pixel_mean``: the training data's mean in [0, 1], shape ``sample_shape`` (paper G's output bias).
+    ``num_classes``: the labels' class count, needed when ``cfg.conditional`` is not "none" (see conditional.py).
     """
     if cfg.arch not in _ARCHS:
         raise ValueError(f"model.arch {cfg.arch!r} is not one of {', '.join(_ARCHS)}")
-    return _ARCHS[cfg.arch](cfg, sample_shape=tuple(sample_shape), kind=kind, pixel_mean=pixel_mean)
+    build, sample_shape = _ARCHS[cfg.arch], tuple(sample_shape)
+    if cfg.conditional == "none":
+        return build(cfg, sample_shape=sample_shape, kind=kind, pixel_mean=pixel_mean)
+    return _conditional(cfg, build, sample_shape, kind, pixel_mean, num_classes)
+
+
+def _conditional(cfg: ModelConfig, build: Builder, sample_shape: tuple[int, ...], kind: str,
+                 pixel_mean: torch.Tensor | None, num_classes: int) -> tuple[Generator, nn.Module]:
+    from .conditional import (ACGANDiscriminator, ConcatDiscriminator, ConditionalGenerator,
+                              ProjectionDiscriminator, feature_dim)
+
+    if num_classes < 2:
+        raise ValueError(f"model.conditional={cfg.conditional} needs a dataset with class labels (2 or more classes)")
+    G0, D0 = build(dataclasses.replace(cfg, z_dim=cfg.z_dim + num_classes), sample_shape=sample_shape, kind=kind,
+                   pixel_mean=pixel_mean)
+    G = ConditionalGenerator(G0, num_classes)
+    if cfg.conditional == "concat":
+        flat = cfg.arch in FLAT_ARCHS
+        d_shape = (math.prod(sample_shape) + num_classes,) if flat else \
+            (sample_shape[0] + num_classes, *sample_shape[1:])
+        _, D0 = build(cfg, sample_shape=d_shape, kind=kind, pixel_mean=None)
+        return G, ConcatDiscriminator(D0, num_classes, channels=not flat)
+    width = feature_dim(D0, sample_shape)
+    if cfg.conditional == "projection":
+        return G, ProjectionDiscriminator(D0, num_classes, width)
+    return G, ACGANDiscriminator(D0, num_classes, width)
 
 
 @register("paper-mlp")

@@ -117,9 +117,16 @@ class ResNetDiscriminator(nn.Module):
                                     DownBlock(ch, ch, down=False), DownBlock(ch, ch, down=False))
         self.linear = _xavier(nn.Linear(ch, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x float32 [n, C, 32, 32] → logits float32 [n]."""
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x float32 [n, C, 32, 32] → globally sum-pooled features float32 [n, 2·width]."""
         if tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(f"input has shape {tuple(x.shape)}; expected [n, {', '.join(map(str, self.in_shape))}]")
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling → [n, ch]
-        return self.linear(h).reshape(x.shape[0])
+        return F.relu(self.blocks(x)).sum(dim=(2, 3))
+
+    def logit(self, h: torch.Tensor) -> torch.Tensor:
+        """Features [n, 2·width] → logits [n]."""
+        return self.linear(h).reshape(h.shape[0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x float32 [n, C, 32, 32] → logits float32 [n]."""
+        return self.logit(self.features(x))

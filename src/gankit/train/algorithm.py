@@ -7,20 +7,27 @@
         sample m noise samples z ~ p_g(z)
         update G by descending its stochastic gradient (of log(1 - D(G(z))), or of -log D(G(z)))
 
+Class-conditional models (G.num_classes > 0) get labels: in a D step the generated samples take the real
+minibatch's labels y, and D judges (x, y) pairs; in the G step the caller draws the labels. An AC-GAN D
+(``forward_with_classes``) adds ``ac_weight`` × the cross-entropy of its class predictions to both players' losses.
+
 Each step returns detached scalar tensors (no host sync); the caller decides when to read them.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..models.base import Generator
 
 Stats = dict[str, torch.Tensor]
+Labels = torch.Tensor | None  # int64 [m] class labels for conditional models, else None
 
 
 Augment = Callable[[torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, torch.Tensor | None]]
@@ -32,7 +39,8 @@ class Players:
     """The two players, their optimisers and losses. ``d_loss(real_logits, fake_logits)``, ``g_loss(fake_logits)``
     (or ``g_loss(fake_logits, real_logits)`` when ``g_needs_real``). Optional: ``penalty(D, real, fake)`` added to
     D's loss every ``penalty_every`` D updates (scaled by it: lazy regularisation), ``augment(real, fake)`` applied
-    to what D sees (``real`` None in the G step), ``clip`` of D's weights after each D update (WGAN)."""
+    to what D sees (``real`` None in the G step), ``clip`` of D's weights after each D update (WGAN),
+    ``ac_weight`` of an AC-GAN D's classification loss."""
 
     G: Generator
     D: nn.Module
@@ -46,6 +54,7 @@ class Players:
     penalty_every: int = 1
     augment: Augment | None = None
     clip: float = 0.0
+    ac_weight: float = 1.0
     d_updates: int = 0  # counter for lazy regularisation (restored from step·k on resume)
 
 
@@ -54,17 +63,32 @@ def _grad_norm(module: nn.Module) -> torch.Tensor:
     return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
 
 
-def d_step(p: Players, real: torch.Tensor, z: torch.Tensor) -> Stats:
-    """One discriminator update on m real samples ``real`` and m noise vectors ``z``."""
+def generate(G: Generator, z: torch.Tensor, y: Labels) -> torch.Tensor:
+    return G(z) if y is None else G(z, y)
+
+
+def judge(p: Players, x: torch.Tensor, y: Labels) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """D's logits [m] for samples x with labels y, and an AC-GAN D's class cross-entropy (else None)."""
+    if y is not None and hasattr(p.D, "forward_with_classes"):
+        logits, class_logits = p.D.forward_with_classes(x)
+        return logits, F.cross_entropy(class_logits, y)
+    return (p.D(x) if y is None else p.D(x, y)), None
+
+
+def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None) -> Stats:
+    """One discriminator update on m real samples ``real`` (labels ``y``) and m noise vectors ``z``."""
     with torch.no_grad():
-        fake = p.G(z)
+        fake = generate(p.G, z, y)
     if p.augment is not None:
         real, fake = p.augment(real, fake)
-    real_logits, fake_logits = p.D(real), p.D(fake)
+    (real_logits, real_ce), (fake_logits, fake_ce) = judge(p, real, y), judge(p, fake, y)
     loss = p.d_weight * p.d_loss(real_logits, fake_logits)
     stats = {"d_loss": loss.detach()}
+    if real_ce is not None:
+        loss = loss + p.ac_weight * (real_ce + fake_ce)
+        stats["d_class_loss"] = real_ce.detach()
     if p.penalty is not None and p.d_updates % p.penalty_every == 0:
-        penalty = p.penalty(p.D, real, fake)
+        penalty = p.penalty(p.D if y is None else functools.partial(p.D, y=y), real, fake)
         stats["penalty"] = penalty.detach()
         loss = loss + p.penalty_every * penalty
     p.opt_d.zero_grad(set_to_none=True)
@@ -80,32 +104,43 @@ def d_step(p: Players, real: torch.Tensor, z: torch.Tensor) -> Stats:
     return stats
 
 
-def g_step(p: Players, z: torch.Tensor, real: torch.Tensor | None = None) -> Stats:
-    """One generator update on m noise vectors ``z`` (``real`` only for relativistic losses); D gets no gradient."""
+def g_step(p: Players, z: torch.Tensor, y: Labels = None,
+           real: tuple[torch.Tensor, Labels] | None = None) -> Stats:
+    """One generator update on m noise vectors ``z`` with labels ``y`` (``real`` = (x, labels) only for
+    relativistic losses); D gets no gradient."""
     p.D.requires_grad_(False)
     try:
-        fake = p.G(z)
+        fake = generate(p.G, z, y)
         if p.augment is not None:
             fake = p.augment(fake, None)[0]
+        fake_logits, fake_ce = judge(p, fake, y)
         if p.g_needs_real:
+            x_real, y_real = real
             with torch.no_grad():
-                real_logits = p.D(real if p.augment is None else p.augment(real, None)[0])
-            loss = p.g_loss(p.D(fake), real_logits)
+                real_logits = judge(p, x_real if p.augment is None else p.augment(x_real, None)[0], y_real)[0]
+            loss = p.g_loss(fake_logits, real_logits)
         else:
-            loss = p.g_loss(p.D(fake))
+            loss = p.g_loss(fake_logits)
+        stats = {"g_loss": loss.detach()}
+        if fake_ce is not None:
+            loss = loss + p.ac_weight * fake_ce
+            stats["g_class_loss"] = fake_ce.detach()
         p.opt_g.zero_grad(set_to_none=True)
         loss.backward()
     finally:
         p.D.requires_grad_(True)
-    stats = {"g_loss": loss.detach(), "grad_norm_g": _grad_norm(p.G)}
+    stats["grad_norm_g"] = _grad_norm(p.G)
     p.opt_g.step()
     return stats
 
 
-def training_iteration(p: Players, k: int, real_batch: Callable[[], torch.Tensor],
-                       noise_batch: Callable[[], torch.Tensor]) -> Stats:
-    """k discriminator updates, then one generator update; returns the last D step's and the G step's stats."""
+def training_iteration(p: Players, k: int, real_batch: Callable[[], tuple[torch.Tensor, Labels]],
+                       noise_batch: Callable[[], torch.Tensor],
+                       label_batch: Callable[[], Labels] = lambda: None) -> Stats:
+    """k discriminator updates, then one generator update; returns the last D step's and the G step's stats.
+    ``real_batch()`` → (x [m, ...], labels or None); ``label_batch()`` → the G step's labels (None: unconditional)."""
     for _ in range(k):
-        d_stats = d_step(p, real_batch(), noise_batch())
+        x, y = real_batch()
+        d_stats = d_step(p, x, noise_batch(), y)
     real = real_batch() if p.g_needs_real else None
-    return {**d_stats, **g_step(p, noise_batch(), real)}
+    return {**d_stats, **g_step(p, noise_batch(), label_batch(), real)}

@@ -64,11 +64,12 @@ class Trainer:
         self.device = resolve_device(t.device)
         self.dataset = dataset if dataset is not None else load_dataset(cfg.data)
         split = self.dataset.split(cfg.data.split)
+        self.num_classes = self._check_labels(split) if cfg.model.conditional != "none" else 0
         torch.manual_seed(stream_seed(t.seed, "init"))  # model init, then dropout draws
         if G is None or D is None:
             pixel_mean = split.x.float().mean(0) / 255.0 if split.x.dtype == torch.uint8 else None
             G, D = build_models(cfg.model, sample_shape=self.dataset.sample_shape, kind=self.dataset.kind,
-                                pixel_mean=pixel_mean)
+                                pixel_mean=pixel_mean, num_classes=self.num_classes)
         if cfg.model.spectral_norm:
             from ..models.spectral import apply_spectral_norm
 
@@ -76,13 +77,16 @@ class Trainer:
         self.G, self.D = G.to(self.device), D.to(self.device)
         self.x = to_model_range(split.x, self.G.value_range).to(self.device)
         self.n_train = len(self.x)
+        self.y = split.y.to(self.device) if self.num_classes else None
+        self.class_freq = torch.bincount(self.y, minlength=self.num_classes).float() if self.num_classes else None
         o = cfg.objective
         objective = get_objective(o.loss, g_loss=o.g_loss, label_smoothing=o.label_smoothing)
         self.players = Players(self.G, self.D, build_optimizer(cfg.optim, self.G.parameters()),
                                build_optimizer(cfg.optim, self.D.parameters()), objective.d_loss,
                                objective.g_loss, o.d_weight, objective.g_needs_real,
                                penalty=self._penalty if (o.gp or o.dragan or o.r1 or o.r2) else None,
-                               penalty_every=o.reg_every, augment=self._augment if t.augment else None, clip=o.clip)
+                               penalty_every=o.reg_every, augment=self._augment if t.augment else None, clip=o.clip,
+                               ac_weight=o.ac_weight)
         self.noise_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "noise"))
         self.data_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "data"))
         self.aug_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "aug"))
@@ -95,6 +99,12 @@ class Trainer:
             raise ConfigError(str(e)) from None
         viz_gen = torch.Generator().manual_seed(stream_seed(t.seed, "viz"))
         n_viz = POINTS_PLOT_N if self.dataset.kind == "points" else t.grid_size
+        self.fixed_y, self.grid_nrow = None, None
+        if self.num_classes:  # classes in turn: image grids get one column per class
+            if self.dataset.kind == "image":
+                self.grid_nrow = self.num_classes
+                n_viz = self.num_classes * max(1, t.grid_size // self.num_classes)
+            self.fixed_y = torch.arange(n_viz, device=self.device) % self.num_classes
         self.fixed_z = self.G.sample_z(n_viz, generator=viz_gen, device="cpu").to(self.device)
         self.step, self.nimg, self.elapsed_s = 0, 0, 0.0
         self.last_checkpoint_step = -1
@@ -131,6 +141,17 @@ class Trainer:
         except OSError as e:
             raise RunDirError(f"run folder {self.run_dir} is not writable: {e.strerror}") from None
 
+    def _check_labels(self, split) -> int:
+        """Class count of a labelled training split, or a ConfigError naming what is missing."""
+        conditional, name = self.cfg.model.conditional, self.dataset.name
+        if split.y is None or len(split.y) == 0:
+            raise ConfigError(f"model.conditional={conditional} needs class labels, and dataset {name} "
+                              f"({self.cfg.data.split} split) has none")
+        num_classes = self.dataset.num_classes or int(split.y.max()) + 1
+        if split.y.dtype != torch.int64 or int(split.y.min()) < 0 or int(split.y.max()) >= num_classes:
+            raise ConfigError(f"dataset {name}: labels must be int64 in [0, {num_classes})")
+        return num_classes
+
     @property
     def G_eval(self) -> Generator:
         """The generator used for pictures, snapshots and evaluation: the EMA copy when there is one."""
@@ -162,7 +183,8 @@ class Trainer:
         return a, b
 
     def _snapshots_on(self) -> bool:
-        return self.cfg.train.snapshot_every > 0 and self.dataset.kind == "points" and self.x.shape[1] <= 2
+        return (self.cfg.train.snapshot_every > 0 and self.dataset.kind == "points" and self.x.shape[1] <= 2
+                and not self.num_classes)
 
     def save_snapshot(self) -> None:
         save_snapshot(self.run_dir, self.step, take_snapshot(self.G_eval, self.D, self.snapshot_grid, self.fixed_z))
@@ -190,11 +212,19 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------------------ loop
 
-    def _real_batch(self) -> torch.Tensor:
-        return self.x[self.sampler.next()]
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = self.sampler.next()
+        return self.x[idx], (self.y[idx] if self.y is not None else None)
 
     def _noise_batch(self) -> torch.Tensor:
         return self.G.sample_z(self.cfg.train.batch_size, generator=self.noise_gen, device=self.device)
+
+    def _label_batch(self) -> torch.Tensor | None:
+        """The G step's labels: drawn from the training set's class frequencies (None when unconditional)."""
+        if self.class_freq is None:
+            return None
+        return torch.multinomial(self.class_freq, self.cfg.train.batch_size, replacement=True,
+                                 generator=self.noise_gen)
 
     def _set_hyperparameters(self) -> dict[str, float]:
         o = self.cfg.optim
@@ -222,7 +252,8 @@ class Trainer:
         try:
             while not self.done():
                 hyper = self._set_hyperparameters()
-                stats = training_iteration(self.players, t.k, self._real_batch, self._noise_batch)
+                stats = training_iteration(self.players, t.k, self._real_batch, self._noise_batch,
+                                           self._label_batch)
                 self.step += 1
                 self.nimg += (t.k + self.players.g_needs_real) * t.batch_size
                 if self.ema is not None:
@@ -262,22 +293,23 @@ class Trainer:
     # ------------------------------------------------------------------------------------------- samples, state
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, G: Generator | None = None) -> torch.Tensor:
-        """G(z) in eval mode (restores the previous mode); ``G`` defaults to the trained generator."""
+    def generate(self, z: torch.Tensor, G: Generator | None = None, y: torch.Tensor | None = None) -> torch.Tensor:
+        """G(z) (or G(z, y) with labels) in eval mode (restores the previous mode); ``G`` defaults to the trained
+        generator."""
         G = G if G is not None else self.G
         was_training = G.training
         G.eval()
         try:
-            return G(z)
+            return G(z) if y is None else G(z, y)
         finally:
             G.train(was_training)
 
     def save_samples(self) -> Path:
         """Fixed-noise picture ``samples/step-….png``: an image grid, or a plot of points against the data."""
-        out = self.generate(self.fixed_z, self.G_eval)
+        out = self.generate(self.fixed_z, self.G_eval, self.fixed_y)
         path = self.run_dir / "samples" / f"{ckpt.step_name(self.step)}.png"
         if self.dataset.kind == "image":
-            data = png_bytes(grid_image(to_uint8(out, self.G.value_range).cpu()))
+            data = png_bytes(grid_image(to_uint8(out, self.G.value_range).cpu(), nrow=self.grid_nrow))
         else:
             data = points_plot(out, self.x[:POINTS_PLOT_N], title=f"step {self.step}")
         write_atomic(path, data)
@@ -301,7 +333,8 @@ class Trainer:
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         meta = {"step": self.step, "nimg": self.nimg, "elapsed_s": self.elapsed_s, "sampler_cursor": cursor,
                 "opt_g": meta_g, "opt_d": meta_d, "config": self.cfg.to_dict(), "device": str(self.device),
-                "kind": self.dataset.kind, "sample_shape": list(self.dataset.sample_shape)}
+                "kind": self.dataset.kind, "sample_shape": list(self.dataset.sample_shape),
+                "num_classes": self.num_classes}
         return tensors, meta
 
     def save_checkpoint(self) -> str:

@@ -22,16 +22,36 @@ def load_generator(run_dir: Path, which: str | int = "latest") -> tuple[Generato
     c = ckpt.load(run_dir / "checkpoints", which)
     cfg = from_dict(c.meta["config"])
     kind, shape = c.meta["kind"], tuple(c.meta["sample_shape"])
-    G, _ = build_models(cfg.model, sample_shape=shape, kind=kind)
+    G, _ = build_models(cfg.model, sample_shape=shape, kind=kind, num_classes=c.meta.get("num_classes", 0))
     prefix = "G_ema." if any(k.startswith("G_ema.") for k in c.tensors) else "G."  # the EMA when trained with one
     G.load_state_dict({k[len(prefix):]: v for k, v in c.tensors.items() if k.startswith(prefix)})
     real = load_dataset(cfg.data).train.x[:2000] if kind == "points" else None
     return G.eval(), kind, real
 
 
+def labels_for(G: Generator, n: int, label: int | None = None) -> torch.Tensor | None:
+    """Labels int64 [n] for a conditional G: all ``label``, or classes 0..C-1 in turn (balanced); None when
+    unconditional (asking an unconditional G for a class is an error)."""
+    if not G.num_classes:
+        if label is not None:
+            raise RunDirError("this run's generator is unconditional: --class needs a run trained with "
+                              "model.conditional=concat, projection or acgan")
+        return None
+    if label is None:
+        return torch.arange(n) % G.num_classes
+    if not 0 <= label < G.num_classes:
+        raise RunDirError(f"class {label} is out of range: this generator has classes 0..{G.num_classes - 1}")
+    return torch.full((n,), label, dtype=torch.int64)
+
+
 @torch.no_grad()
-def sample(G: Generator, n: int, seed: int, batch: int = 1000) -> torch.Tensor:
-    """n samples from G with noise from a CPU generator seeded ``seed`` (same seed → same samples)."""
+def sample(G: Generator, n: int, seed: int, batch: int = 1000, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """n samples from G with noise from a CPU generator seeded ``seed`` (same seed → same samples). A conditional G
+    takes ``labels`` int64 [n] (default: classes in turn, see :func:`labels_for`)."""
     gen = torch.Generator().manual_seed(seed)
     z = G.sample_z(n, generator=gen, device="cpu")
-    return torch.cat([G(z[i:i + batch]) for i in range(0, n, batch)])
+    if G.num_classes and labels is None:
+        labels = labels_for(G, n)
+    if labels is None:
+        return torch.cat([G(z[i:i + batch]) for i in range(0, n, batch)])
+    return torch.cat([G(z[i:i + batch], labels[i:i + batch]) for i in range(0, n, batch)])

@@ -16,9 +16,10 @@ Each step returns detached scalar tensors (no host sync); the caller decides whe
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ContextManager
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +41,8 @@ class Players:
     (or ``g_loss(fake_logits, real_logits)`` when ``g_needs_real``). Optional: ``penalty(D, real, fake)`` added to
     D's loss every ``penalty_every`` D updates (scaled by it: lazy regularisation), ``augment(real, fake)`` applied
     to what D sees (``real`` None in the G step), ``clip`` of D's weights after each D update (WGAN),
-    ``ac_weight`` of an AC-GAN D's classification loss."""
+    ``ac_weight`` of an AC-GAN D's classification loss. ``autocast()`` wraps forward passes (bf16); ``penalty_D`` is
+    the eager D for penalties when ``D`` is compiled (double backward)."""
 
     G: Generator
     D: nn.Module
@@ -55,6 +57,8 @@ class Players:
     augment: Augment | None = None
     clip: float = 0.0
     ac_weight: float = 1.0
+    autocast: Callable[[], ContextManager] = contextlib.nullcontext
+    penalty_D: nn.Module | None = None
     d_updates: int = 0  # counter for lazy regularisation (restored from step·k on resume)
 
 
@@ -71,24 +75,26 @@ def judge(p: Players, x: torch.Tensor, y: Labels) -> tuple[torch.Tensor, torch.T
     """D's logits [m] for samples x with labels y, and an AC-GAN D's class cross-entropy (else None)."""
     if y is not None and hasattr(p.D, "forward_with_classes"):
         logits, class_logits = p.D.forward_with_classes(x)
-        return logits, F.cross_entropy(class_logits, y)
-    return (p.D(x) if y is None else p.D(x, y)), None
+        return logits.float(), F.cross_entropy(class_logits.float(), y)
+    return (p.D(x) if y is None else p.D(x, y)).float(), None
 
 
 def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None) -> Stats:
     """One discriminator update on m real samples ``real`` (labels ``y``) and m noise vectors ``z``."""
-    with torch.no_grad():
-        fake = generate(p.G, z, y)
-    if p.augment is not None:
-        real, fake = p.augment(real, fake)
-    (real_logits, real_ce), (fake_logits, fake_ce) = judge(p, real, y), judge(p, fake, y)
+    with p.autocast():
+        with torch.no_grad():
+            fake = generate(p.G, z, y)
+        if p.augment is not None:
+            real, fake = p.augment(real, fake)
+        (real_logits, real_ce), (fake_logits, fake_ce) = judge(p, real, y), judge(p, fake, y)
     loss = p.d_weight * p.d_loss(real_logits, fake_logits)
     stats = {"d_loss": loss.detach()}
     if real_ce is not None:
         loss = loss + p.ac_weight * (real_ce + fake_ce)
         stats["d_class_loss"] = real_ce.detach()
     if p.penalty is not None and p.d_updates % p.penalty_every == 0:
-        penalty = p.penalty(p.D if y is None else functools.partial(p.D, y=y), real, fake)
+        D = p.penalty_D or p.D
+        penalty = p.penalty(D if y is None else functools.partial(D, y=y), real, fake.float())
         stats["penalty"] = penalty.detach()
         loss = loss + p.penalty_every * penalty
     p.opt_d.zero_grad(set_to_none=True)
@@ -110,17 +116,16 @@ def g_step(p: Players, z: torch.Tensor, y: Labels = None,
     relativistic losses); D gets no gradient."""
     p.D.requires_grad_(False)
     try:
-        fake = generate(p.G, z, y)
-        if p.augment is not None:
-            fake = p.augment(fake, None)[0]
-        fake_logits, fake_ce = judge(p, fake, y)
-        if p.g_needs_real:
-            x_real, y_real = real
-            with torch.no_grad():
-                real_logits = judge(p, x_real if p.augment is None else p.augment(x_real, None)[0], y_real)[0]
-            loss = p.g_loss(fake_logits, real_logits)
-        else:
-            loss = p.g_loss(fake_logits)
+        with p.autocast():
+            fake = generate(p.G, z, y)
+            if p.augment is not None:
+                fake = p.augment(fake, None)[0]
+            fake_logits, fake_ce = judge(p, fake, y)
+            if p.g_needs_real:
+                x_real, y_real = real
+                with torch.no_grad():
+                    real_logits = judge(p, x_real if p.augment is None else p.augment(x_real, None)[0], y_real)[0]
+        loss = p.g_loss(fake_logits, real_logits) if p.g_needs_real else p.g_loss(fake_logits)
         stats = {"g_loss": loss.detach()}
         if fake_ce is not None:
             loss = loss + p.ac_weight * fake_ce

@@ -21,6 +21,7 @@ from ..models import Generator, build_models
 from ..objectives import get_objective
 from ..viz.grids import grid_image, png_bytes, points_plot
 from . import checkpoint as ckpt
+from . import speed
 from .algorithm import Players, training_iteration
 from .ema import EMA
 from .logger import MetricsLog
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 STREAMS = {"init": 0, "noise": 1, "data": 2, "viz": 3, "eval": 4, "aug": 5, "reg": 6}  # one seed, one generator per purpose
 RESUME_KEYS = {"steps", "epochs", "nimg", "minutes", "log_every", "sample_every", "checkpoint_every",
-               "keep_checkpoints", "device"}
+               "keep_checkpoints", "device", "speed", "tf32", "channels_last"}
 POINTS_PLOT_N = 2000
 
 Progress = Callable[["Trainer", "dict[str, Any] | None"], None]
@@ -75,18 +76,22 @@ class Trainer:
 
             D = apply_spectral_norm(D)
         self.G, self.D = G.to(self.device), D.to(self.device)
+        self.speed = speed.plan(t, self.device, cfg.model.arch)
+        G_fast, D_fast = speed.prepare_module(self.G, self.speed), speed.prepare_module(self.D, self.speed)
+        self._batch_format = speed.prepare_batch(self.speed)
         self.x = to_model_range(split.x, self.G.value_range).to(self.device)
         self.n_train = len(self.x)
         self.y = split.y.to(self.device) if self.num_classes else None
         self.class_freq = torch.bincount(self.y, minlength=self.num_classes).float() if self.num_classes else None
         o = cfg.objective
         objective = get_objective(o.loss, g_loss=o.g_loss, label_smoothing=o.label_smoothing)
-        self.players = Players(self.G, self.D, build_optimizer(cfg.optim, self.G.parameters()),
+        self.players = Players(G_fast, D_fast, build_optimizer(cfg.optim, self.G.parameters()),
                                build_optimizer(cfg.optim, self.D.parameters()), objective.d_loss,
                                objective.g_loss, o.d_weight, objective.g_needs_real,
                                penalty=self._penalty if (o.gp or o.dragan or o.r1 or o.r2) else None,
                                penalty_every=o.reg_every, augment=self._augment if t.augment else None, clip=o.clip,
-                               ac_weight=o.ac_weight)
+                               ac_weight=o.ac_weight, autocast=self.speed.autocast,
+                               penalty_D=self.D if D_fast is not self.D else None)
         self.noise_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "noise"))
         self.data_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "data"))
         self.aug_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "aug"))
@@ -214,7 +219,7 @@ class Trainer:
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         idx = self.sampler.next()
-        return self.x[idx], (self.y[idx] if self.y is not None else None)
+        return self._batch_format(self.x[idx]), (self.y[idx] if self.y is not None else None)
 
     def _noise_batch(self) -> torch.Tensor:
         return self.G.sample_z(self.cfg.train.batch_size, generator=self.noise_gen, device=self.device)
@@ -251,13 +256,7 @@ class Trainer:
             self.save_snapshot()
         try:
             while not self.done():
-                hyper = self._set_hyperparameters()
-                stats = training_iteration(self.players, t.k, self._real_batch, self._noise_batch,
-                                           self._label_batch)
-                self.step += 1
-                self.nimg += (t.k + self.players.g_needs_real) * t.batch_size
-                if self.ema is not None:
-                    self.ema.update(self.G, t.batch_size, self.nimg)
+                hyper, stats = self.train_step()
                 self.elapsed_s = time.monotonic() - started
                 for key, value in stats.items():
                     sums[key] = sums[key] + value if key in sums else value.clone()
@@ -283,6 +282,18 @@ class Trainer:
         finally:
             metrics.close()
         return last_row
+
+    def train_step(self) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+        """One iteration of Algorithm 1 with this step's schedules, counters and EMA: (hyper-parameters, stats as
+        device tensors — reading them is the caller's choice)."""
+        t = self.cfg.train
+        hyper = self._set_hyperparameters()
+        stats = training_iteration(self.players, t.k, self._real_batch, self._noise_batch, self._label_batch)
+        self.step += 1
+        self.nimg += (t.k + self.players.g_needs_real) * t.batch_size
+        if self.ema is not None:
+            self.ema.update(self.G, t.batch_size, self.nimg)
+        return hyper, stats
 
     def _row(self, sums: dict[str, torch.Tensor], count: int, hyper: dict, img_per_s: float) -> dict[str, Any]:
         means = {k: v.item() / count for k, v in sums.items()}  # the only host sync: once per log interval

@@ -24,21 +24,26 @@ class MomentumSGD(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):  # noqa: D102  (torch.optim signature)
         for group in self.param_groups:
-            lr, mu = group["lr"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if "velocity" not in state:
-                    state["velocity"] = torch.zeros_like(p)
-                v = state["velocity"]
-                v.mul_(mu).add_(p.grad, alpha=-lr)
-                p.add_(v)
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            velocities = []
+            for p in params:
+                if "velocity" not in self.state[p]:
+                    self.state[p]["velocity"] = torch.zeros_like(p)
+                velocities.append(self.state[p]["velocity"])
+            torch._foreach_mul_(velocities, group["momentum"])  # one kernel per op for all tensors
+            torch._foreach_add_(velocities, [p.grad for p in params], alpha=-group["lr"])
+            torch._foreach_add_(params, velocities)
         return None
 
 
 def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """The optimiser named by ``cfg.name`` with its initial hyper-parameters (schedules set them per update)."""
+    """The optimiser named by ``cfg.name`` with its initial hyper-parameters (schedules set them per update).
+    Multi-tensor steps: foreach kernels, or Adam's fused kernel when every parameter is on CUDA."""
+    params = list(params)
     if cfg.name == "sgd":
         return MomentumSGD(params, lr=cfg.lr, momentum=cfg.momentum)
-    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    fused = bool(params) and all(p.is_cuda for p in params)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), foreach=None if fused else True,
+                            fused=fused or None)

@@ -1,0 +1,178 @@
+"""Training throughput: gankit's step (eager, torch.compile) against a reference loop written the way common
+example code is (a DataLoader over per-sample tensors, noise drawn on the host, ``.item()`` every step), all in the
+same run so the ratios hold on a noisy machine. Also Parzen (10k × 10k × 784) and Inception features/s.
+
+Cases: the paper's MLP GAN (batch 100, its SGD and dropout) and DCGAN-64 (3×64×64, Adam, batch 64 and 512), on
+random in-memory data (throughput does not depend on pixel values).
+
+    python benchmarks/throughput.py [--device auto] [--cases mlp dcgan64 dcgan64-512] [--modes ...]
+                                    [--steps N] [--threads T] [--metrics]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gankit.config import from_dict
+from gankit.data import Dataset, Split
+from gankit.train import Trainer, resolve_device
+
+CASES = {  # name: (config sections, sample shape, training-set size, default timed steps on CPU / CUDA)
+    "mlp": ({"model": {"arch": "paper-mlp"}, "objective": {"d_weight": 0.5},
+             "optim": {"name": "sgd", "lr": 0.1, "lr_decay": 1.000004, "momentum": 0.5},
+             "train": {"batch_size": 100}}, (1, 28, 28), 10_000, (100, 2000)),
+    "dcgan64": ({"model": {"arch": "dcgan", "z_dim": 100, "prior": "normal"},
+                 "optim": {"name": "adam", "lr": 2e-4, "beta1": 0.5}, "train": {"batch_size": 64}},
+                (3, 64, 64), 4_096, (10, 500)),
+    "dcgan64-512": ({"model": {"arch": "dcgan", "z_dim": 100, "prior": "normal"},
+                     "optim": {"name": "adam", "lr": 2e-4, "beta1": 0.5}, "train": {"batch_size": 512}},
+                    (3, 64, 64), 4_096, (2, 100)),
+}
+MODES = ("reference", "eager", "compile", "auto")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _data(shape: tuple[int, ...], n: int) -> Dataset:
+    x = torch.randint(0, 256, (n, *shape), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    return Dataset("random", "image", {"train": Split(x)})
+
+
+def _trainer(case: str, mode: str, device: torch.device, root: Path) -> Trainer:
+    sections, shape, n, _ = CASES[case]
+    cfg = {k: dict(v) for k, v in sections.items()}
+    cfg["train"].update(steps=10**9, device=device.type, speed=mode, log_every=10**9, sample_every=10**9,
+                        checkpoint_every=10**9)
+    return Trainer(from_dict(cfg), tempfile.mkdtemp(prefix=f"{case}-{mode}-", dir=root), dataset=_data(shape, n))
+
+
+def gankit_rate(case: str, mode: str, device: torch.device, steps: int, warmup: int, root: Path) -> float:
+    """Steps/s of Trainer.train_step (the exact step `gankit train` runs), after ``warmup`` steps."""
+    trainer = _trainer(case, mode, device, root)
+    for _ in range(warmup):
+        trainer.train_step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    _sync(device)
+    return steps / (time.perf_counter() - start)
+
+
+def reference_rate(case: str, device: torch.device, steps: int, warmup: int, root: Path) -> float:
+    """Steps/s of a typical example loop on the same G and D (BCE on logits, Adam or SGD as torch ships them)."""
+    trainer = _trainer(case, "eager", device, root)
+    G, D, m = trainer.G, trainer.D, trainer.cfg.train.batch_size
+    samples = [x for x in trainer.x.cpu()]  # per-sample tensors, as torchvision-style datasets yield them
+    loader = torch.utils.data.DataLoader(samples, batch_size=m, shuffle=True, drop_last=True)
+    o = trainer.cfg.optim
+    make = (lambda p: torch.optim.Adam(p, lr=o.lr, betas=(o.beta1, o.beta2))) if o.name == "adam" else \
+        (lambda p: torch.optim.SGD(p, lr=o.lr, momentum=o.momentum))
+    opt_g, opt_d = make(G.parameters()), make(D.parameters())
+    ones, zeros = torch.ones(m, device=device), torch.zeros(m, device=device)
+
+    def run(n: int) -> None:
+        done = 0
+        while done < n:
+            for real in loader:
+                real = real.to(device)
+                z = torch.randn(m, G.z_dim).to(device)
+                fake = G(z)
+                d_loss = F.binary_cross_entropy_with_logits(D(real), ones) + \
+                    F.binary_cross_entropy_with_logits(D(fake.detach()), zeros)
+                opt_d.zero_grad()
+                d_loss.backward()
+                opt_d.step()
+                g_loss = F.binary_cross_entropy_with_logits(D(fake), ones)
+                opt_g.zero_grad()
+                g_loss.backward()
+                opt_g.step()
+                d_loss.item(), g_loss.item()  # logged every step, as example code does
+                done += 1
+                if done == n:
+                    return
+
+    run(warmup)
+    _sync(device)
+    start = time.perf_counter()
+    run(steps)
+    _sync(device)
+    return steps / (time.perf_counter() - start)
+
+
+def metric_rates(device: torch.device) -> None:
+    from gankit.metrics.parzen import parzen_log_likelihood
+
+    gen = torch.Generator().manual_seed(0)
+    centres, x = torch.rand(10_000, 784, generator=gen), torch.rand(10_000, 784, generator=gen)
+    centres, x = centres.to(device), x.to(device)
+    parzen_log_likelihood(centres[:100], x[:100], 0.2)
+    _sync(device)
+    start = time.perf_counter()
+    parzen_log_likelihood(centres, x, 0.2)
+    _sync(device)
+    print(f"parzen 10k × 10k × 784: {time.perf_counter() - start:.2f} s")
+    try:
+        from gankit.metrics.inception import InceptionFeatures
+    except ImportError as e:
+        print(f"inception: skipped ({e})")
+        return
+    extractor = InceptionFeatures(device=str(device))
+    n = 2000 if device.type == "cuda" else 50
+    images = torch.randint(0, 256, (n, 1, 28, 28), generator=gen, dtype=torch.uint8)
+    extractor(images[:10])
+    _sync(device)
+    start = time.perf_counter()
+    extractor(images)
+    _sync(device)
+    print(f"inception features: {n / (time.perf_counter() - start):.1f} images/s ({n} images)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    p.add_argument("--steps", type=int, default=None, help="timed steps per cell (default: per case and device)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 3 on CPU, 20 on CUDA)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--metrics", action="store_true", help="also time Parzen and Inception features")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    cuda = device.type == "cuda"
+    name = torch.cuda.get_device_name(device) if cuda else \
+        f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    print(f"machine: {name}; torch {torch.__version__}")
+    root = Path(tempfile.mkdtemp(prefix="gankit-throughput-"))
+    print(f"{'case':<12} {'batch':>5} " + " ".join(f"{m + ' steps/s':>18}" for m in args.modes)
+          + f" {'best img/s':>11} {'best/ref':>9}")
+    for case in args.cases:
+        steps = args.steps or CASES[case][3][cuda]
+        warmup = args.warmup if args.warmup is not None else (20 if cuda else 3)
+        batch = CASES[case][0]["train"]["batch_size"]
+        rates = {}
+        for mode in args.modes:
+            rates[mode] = reference_rate(case, device, steps, warmup, root) if mode == "reference" else \
+                gankit_rate(case, mode, device, steps, warmup, root)
+        best = max(v for k, v in rates.items() if k != "reference")
+        ratio = f"{best / rates['reference']:>9.2f}" if "reference" in rates else f"{'-':>9}"
+        print(f"{case:<12} {batch:>5} " + " ".join(f"{rates[m]:>18.2f}" for m in args.modes)
+              + f" {best * batch:>11.0f} {ratio}", flush=True)
+    if args.metrics:
+        metric_rates(device)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""How a training step runs fast without changing what it computes (beyond floating-point rounding).
+
+``train.speed``: ``eager`` runs the modules as they are; ``compile`` hands G and D to ``torch.compile`` (the
+optimisers, EMA and gradient penalties stay eager: penalties need double backward, which compiled graphs do not
+support, so they use the eager D — the same parameters); ``auto`` is eager on CPU (on this project's CPU machine
+compilation cost more than it saved for short runs; see benchmarks/throughput.py) and compile on CUDA.
+``train.precision: bf16`` wraps forward passes in autocast (losses and master weights stay float32).
+``train.channels_last`` stores convolutional models and image batches channels-last (auto: on CUDA).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Callable, ContextManager
+
+import torch
+from torch import nn
+
+from ..config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+CONV_ARCHS = ("dcgan", "resnet")
+
+
+@dataclass(frozen=True)
+class SpeedPlan:
+    """What the trainer does: ``mode`` eager|compile, ``channels_last``, ``autocast`` factory, and why."""
+
+    mode: str
+    channels_last: bool
+    precision: str
+    device_type: str
+    reason: str
+    fallback: bool = False
+
+    def autocast(self) -> ContextManager:
+        """Context for forward passes: bf16 autocast when asked for, else nothing."""
+        if self.precision == "bf16":
+            return torch.autocast(self.device_type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
+def plan(t: TrainConfig, device: torch.device, arch: str) -> SpeedPlan:
+    """Resolve ``train.speed`` / ``train.channels_last`` for ``device`` and ``arch``; the reason is logged."""
+    if t.speed == "auto":
+        mode = "compile" if device.type == "cuda" else "eager"
+        reason = f"train.speed=auto on {device.type}: {mode}"
+    else:
+        mode, reason = t.speed, f"train.speed={t.speed}"
+    channels_last = arch in CONV_ARCHS and (t.channels_last == "on" or (t.channels_last == "auto"
+                                                                          and device.type == "cuda"))
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = t.tf32
+        torch.backends.cudnn.allow_tf32 = t.tf32
+    result = SpeedPlan(mode, channels_last, t.precision, device.type, reason, fallback=t.speed == "auto")
+    log.info("speed: %s; precision %s; channels_last %s", reason, t.precision, channels_last)
+    return result
+
+
+def prepare_module(module: nn.Module, p: SpeedPlan) -> nn.Module:
+    """The module to call in the hot loop (same parameters): channels-last and/or compiled as planned."""
+    if p.channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    if p.mode == "compile":
+        import torch._dynamo.config as dynamo_config
+        import torch._inductor.config as inductor_config
+
+        if p.fallback:  # speed=auto: a graph that fails to compile runs eager (dynamo logs why)
+            dynamo_config.suppress_errors = True
+
+        inductor_config.fallback_random = True  # dropout draws the same numbers as eager (exact resume holds)
+        return torch.compile(module)
+    return module
+
+
+def prepare_batch(p: SpeedPlan) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Per-batch transform of image tensors [m, C, H, W] to the planned memory format (identity otherwise)."""
+    if p.channels_last:
+        return lambda x: x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+    return lambda x: x

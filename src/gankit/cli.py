@@ -15,7 +15,7 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from .errors import GankitError
+from .errors import GankitError, TrainingInterrupted
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
@@ -286,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except TrainingInterrupted as e:
+        print(f"gankit: {e}", file=sys.stderr)
+        return e.exit_code
     except (GankitError, ValueError, OSError) as e:
         if os.environ.get("GANKIT_DEBUG") == "1":
             traceback.print_exc()

@@ -23,3 +23,15 @@ class RunDirError(GankitError):
 
 class MetricError(GankitError, ValueError):
     """A metric cannot be computed as asked (too few samples, missing weights, mismatched shapes)."""
+
+
+class TrainingInterrupted(GankitError):
+    """Training stopped on SIGINT/SIGTERM after writing a checkpoint; ``exit_code`` is 128 + the signal number."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class TrainingDiverged(GankitError):
+    """Losses or weights became NaN/Inf and the divergence policy stopped (or gave up rolling back)."""

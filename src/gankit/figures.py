@@ -23,6 +23,7 @@ from .fileio import write_atomic
 from .train import checkpoint as ckpt
 from .train.logger import read_metrics
 from .train.restore import labels_for, load_generator
+from .train.guard import read_doctor
 from .train.snapshots import load_snapshots
 
 NEAREST_SAMPLES, INTERP_ROWS, INTERP_STEPS = 30, 8, 10
@@ -151,7 +152,7 @@ def make_report(run_dir: str | Path) -> Path:
     html = build_report(title=f"gankit run {run_dir.name}", config_yaml=(run_dir / "config.yaml").read_text(),
                         metrics_rows=rows, eval_rows=evals,
                         figures=[(p.name, p.read_bytes()) for p in sorted(figures)],
-                        timings=timings, environment=environment)
+                        timings=timings, environment=environment, doctor_rows=read_doctor(run_dir))
     write_atomic(run_dir / "report.html", html.encode())
     return run_dir / "report.html"
 

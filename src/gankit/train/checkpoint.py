@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from safetensors.torch import save as st_save
 from .. import __version__
 from ..errors import CheckpointError
 from ..fileio import write_atomic
+
+log = logging.getLogger(__name__)
 
 FORMAT = "gankit-checkpoint"
 FORMAT_VERSION = 1
@@ -87,8 +90,10 @@ def load(folder: Path, which: str | int = "latest") -> Checkpoint:
         raise CheckpointError(f"checkpoint {meta_path} does not exist; present: {have}") from None
     except (OSError, ValueError) as e:
         raise CheckpointError(f"checkpoint {meta_path} is unreadable: {e}") from None
-    if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{meta_path} is not a gankit checkpoint of format version {FORMAT_VERSION}")
+    if meta.get("tensors") != f"{name}.safetensors" or not isinstance(meta.get("sha256"), str):
+        raise CheckpointError(f"{meta_path} names another tensor file or lacks its SHA-256")
     blob_path = folder / meta["tensors"]
     try:
         blob = blob_path.read_bytes()
@@ -96,7 +101,32 @@ def load(folder: Path, which: str | int = "latest") -> Checkpoint:
         raise CheckpointError(f"cannot read {blob_path}: {e.strerror}") from None
     if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
         raise CheckpointError(f"{blob_path} does not match the SHA-256 recorded in {meta_path.name} (corrupt)")
-    return Checkpoint(st_load(blob), meta, name)
+    try:
+        tensors = st_load(blob)
+    except Exception as e:  # noqa: BLE001 -- safetensors raises its own error types on malformed files
+        raise CheckpointError(f"{blob_path} is not a valid safetensors file ({type(e).__name__})") from None
+    return Checkpoint(tensors, meta, name)
+
+
+def load_latest_good(folder: Path) -> Checkpoint | None:
+    """The newest checkpoint that reads and verifies: ``latest`` first, then older ones, newest first. Each one
+    skipped (truncated, corrupt, missing) is logged as a warning; None when the folder holds no checkpoint."""
+    folder = Path(folder)
+    candidates = list(reversed(list_checkpoints(folder)))
+    try:
+        pointed = (folder / "latest").read_text().strip()
+    except OSError:
+        pointed = None
+    if pointed in candidates:
+        candidates.remove(pointed)
+    if pointed:
+        candidates.insert(0, pointed)
+    for name in candidates:
+        try:
+            return load(folder, name)
+        except CheckpointError as e:
+            log.warning("skipping checkpoint %s: %s", name, e)
+    return None
 
 
 # ----------------------------------------------------------------------------------------------------- optimisers

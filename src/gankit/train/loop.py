@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
+import signal
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -15,7 +17,7 @@ from torch import nn
 
 from ..config import Config, load_config, to_yaml
 from ..data import Dataset, load_dataset, to_model_range, to_uint8
-from ..errors import ConfigError, RunDirError
+from ..errors import ConfigError, RunDirError, TrainingDiverged, TrainingInterrupted
 from ..fileio import write_atomic
 from ..models import Generator, build_models
 from ..objectives import get_objective
@@ -24,6 +26,7 @@ from . import checkpoint as ckpt
 from . import speed
 from .algorithm import Players, training_iteration
 from .ema import EMA
+from .guard import Doctor, SignalGuard, all_finite, diversity
 from .logger import MetricsLog
 from .optim import build_optimizer
 from .sampler import MinibatchSampler
@@ -34,7 +37,8 @@ log = logging.getLogger(__name__)
 
 STREAMS = {"init": 0, "noise": 1, "data": 2, "viz": 3, "eval": 4, "aug": 5, "reg": 6}  # one seed, one generator per purpose
 RESUME_KEYS = {"steps", "epochs", "nimg", "minutes", "log_every", "sample_every", "checkpoint_every",
-               "keep_checkpoints", "device", "speed", "tf32", "channels_last"}
+               "keep_checkpoints", "device", "speed", "tf32", "channels_last", "on_divergence", "max_rollbacks",
+               "doctor"}
 POINTS_PLOT_N = 2000
 
 Progress = Callable[["Trainer", "dict[str, Any] | None"], None]
@@ -112,11 +116,19 @@ class Trainer:
             self.fixed_y = torch.arange(n_viz, device=self.device) % self.num_classes
         self.fixed_z = self.G.sample_z(n_viz, generator=viz_gen, device="cpu").to(self.device)
         self.step, self.nimg, self.elapsed_s = 0, 0, 0.0
+        self.lr_scale, self.rollbacks = 1.0, 0
         self.last_checkpoint_step = -1
         self.snapshot_grid = snapshot_grid(self.x[:POINTS_PLOT_N].cpu()) if self._snapshots_on() else None
         if resume:
-            self._restore(ckpt.load(self.run_dir / "checkpoints"))
+            good = ckpt.load_latest_good(self.run_dir / "checkpoints")
+            if good is None:
+                log.warning("%s has no readable checkpoint: starting again from step 0", self.run_dir)
+            else:
+                self._restore(good)
         self._prepare_run_dir(resume)
+        self.doctor = Doctor(self.run_dir, probabilistic_d=o.loss in ("gan", "ragan"),
+                             real_diversity=diversity(self.x[:256])) if t.doctor else None
+        self._metrics: MetricsLog | None = None
 
     # ------------------------------------------------------------------------------------------ construction helpers
 
@@ -136,26 +148,27 @@ class Trainer:
         return cls(cfg, run_dir, resume=True, **kwargs)
 
     def _prepare_run_dir(self, resume: bool) -> None:
-        """Create the run folder and write config.yaml first (also proves the folder is writable)."""
+        """Refuse to start when the disk cannot hold the checkpoints this run keeps; create the run folder and write
+        config.yaml first (proves the folder is writable)."""
         if not resume and self.run_dir.exists() and any(self.run_dir.iterdir()):
             raise RunDirError(f"run folder {self.run_dir} exists and is not empty; choose another --run-dir "
                               f"or continue it with --resume {self.run_dir}")
+        self._check_free_space()
         try:
             (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
             write_atomic(self.run_dir / "config.yaml", to_yaml(self.cfg).encode())
         except OSError as e:
             raise RunDirError(f"run folder {self.run_dir} is not writable: {e.strerror}") from None
 
-    def _check_labels(self, split) -> int:
-        """Class count of a labelled training split, or a ConfigError naming what is missing."""
-        conditional, name = self.cfg.model.conditional, self.dataset.name
-        if split.y is None or len(split.y) == 0:
-            raise ConfigError(f"model.conditional={conditional} needs class labels, and dataset {name} "
-                              f"({self.cfg.data.split} split) has none")
-        num_classes = self.dataset.num_classes or int(split.y.max()) + 1
-        if split.y.dtype != torch.int64 or int(split.y.min()) < 0 or int(split.y.max()) >= num_classes:
-            raise ConfigError(f"dataset {name}: labels must be int64 in [0, {num_classes})")
-        return num_classes
+    def _check_free_space(self) -> None:
+        keep = self.cfg.train.keep_checkpoints
+        per_checkpoint = sum(v.numel() * v.element_size() for v in self.state_tensors()[0].values())
+        needed = (keep + 2) * per_checkpoint  # the kept ones, the one being written, and a margin
+        existing = next(p for p in (self.run_dir.absolute(), *self.run_dir.absolute().parents) if p.exists())
+        free = shutil.disk_usage(existing).free
+        if free < needed:
+            raise RunDirError(f"run folder {self.run_dir}: {free / 2**20:.1f} MiB free, but keeping {keep} "
+                              f"checkpoints of {per_checkpoint / 2**20:.1f} MiB needs about {needed / 2**20:.1f} MiB")
 
     @property
     def G_eval(self) -> Generator:
@@ -233,7 +246,7 @@ class Trainer:
 
     def _set_hyperparameters(self) -> dict[str, float]:
         o = self.cfg.optim
-        lr_d, lr_g = lr_at(o, self.step, o.lr_d), lr_at(o, self.step, o.lr_g)
+        lr_d, lr_g = self.lr_scale * lr_at(o, self.step, o.lr_d), self.lr_scale * lr_at(o, self.step, o.lr_g)
         momentum = momentum_at(o, self.epochs_done)
         for opt, lr in ((self.players.opt_g, lr_g), (self.players.opt_d, lr_d)):
             for group in opt.param_groups:
@@ -243,45 +256,106 @@ class Trainer:
         return {"lr": lr_d, "lr_g": lr_g if lr_g != lr_d else None, "momentum": momentum if o.name == "sgd" else None}
 
     def fit(self) -> dict[str, Any]:
-        """Train until a stop condition holds; returns the last logged row."""
+        """Train until a stop condition holds; returns the last logged row. SIGINT/SIGTERM stop at a step boundary
+        with a checkpoint (TrainingInterrupted); NaN/Inf follows ``train.on_divergence`` (TrainingDiverged)."""
+        self.G.train()
+        self.D.train()
+        if self.last_checkpoint_step < 0:  # a fresh run: step 0 is the first good state to roll back to
+            self.save_checkpoint()
+        if self.step == 0 and self._snapshots_on():
+            self.save_snapshot()
+        self._metrics = MetricsLog(self.run_dir, resume_step=self.step)
+        try:
+            with SignalGuard() as signals:
+                last_row = self._loop(signals)
+            if self.step > 0 and not (self.run_dir / "samples" / f"{ckpt.step_name(self.step)}.png").exists():
+                self.save_samples()
+            if self.last_checkpoint_step != self.step:
+                self._checked_checkpoint()
+        finally:
+            self._metrics.close()
+        return last_row
+
+    def _loop(self, signals: SignalGuard) -> dict[str, Any]:
         t = self.cfg.train
-        metrics = MetricsLog(self.run_dir, resume_step=self.step)
         sums: dict[str, torch.Tensor] = {}
         count, last_row = 0, {}
         mark_time, mark_nimg = time.monotonic(), self.nimg
         started = mark_time - self.elapsed_s
-        self.G.train()
-        self.D.train()
-        if self.step == 0 and self._snapshots_on():
-            self.save_snapshot()
-        try:
-            while not self.done():
-                hyper, stats = self.train_step()
-                self.elapsed_s = time.monotonic() - started
-                for key, value in stats.items():
-                    sums[key] = sums[key] + value if key in sums else value.clone()
-                count += 1
-                row = None
-                if self.step % t.log_every == 0 or self.done():
-                    now = time.monotonic()
-                    row = self._row(sums, count, hyper, (self.nimg - mark_nimg) / max(now - mark_time, 1e-9))
-                    metrics.write(row)
-                    sums, count, last_row, mark_time, mark_nimg = {}, 0, row, now, self.nimg
-                if self.step % t.sample_every == 0:
-                    self.save_samples()
-                if self._snapshots_on() and (self.step % t.snapshot_every == 0 or self.done()):
-                    self.save_snapshot()
-                if self.step % t.checkpoint_every == 0:
-                    self.save_checkpoint()
-                if self.progress is not None:
-                    self.progress(self, row)
-            if self.step > 0 and not (self.run_dir / "samples" / f"{ckpt.step_name(self.step)}.png").exists():
+        while not self.done():
+            hyper, stats = self.train_step()
+            self.elapsed_s = time.monotonic() - started
+            for key, value in stats.items():
+                sums[key] = sums[key] + value if key in sums else value.clone()
+            count += 1
+            row, rolled_back = None, False
+            if self.step % t.log_every == 0 or self.done():
+                now = time.monotonic()
+                row = self._row(sums, count, hyper, (self.nimg - mark_nimg) / max(now - mark_time, 1e-9))
+                sums, count, mark_time, mark_nimg = {}, 0, now, self.nimg
+                bad = [k for k in ("d_loss", "g_loss", "penalty") if k in row and not math.isfinite(row[k])]
+                if bad:
+                    self._on_divergence(f"non-finite {', '.join(bad)}")
+                    rolled_back = True
+                else:
+                    self._metrics.write(row)
+                    last_row = row
+                    if self.doctor is not None:
+                        self.doctor.check_row(row)
+            if not rolled_back and (self.step % t.checkpoint_every == 0 or signals.requested):
+                rolled_back = not self._checked_checkpoint()
+            if rolled_back:
+                started, mark_time, mark_nimg = time.monotonic() - self.elapsed_s, time.monotonic(), self.nimg
+                continue
+            if self.step % t.sample_every == 0:
                 self.save_samples()
-            if self.last_checkpoint_step != self.step:
-                self.save_checkpoint()
-        finally:
-            metrics.close()
+            if self._snapshots_on() and (self.step % t.snapshot_every == 0 or self.done()):
+                self.save_snapshot()
+            if self.progress is not None:
+                self.progress(self, row)
+            if signals.requested:
+                name = signal.Signals(signals.requested).name
+                raise TrainingInterrupted(f"stopped by {name} at step {self.step}; checkpoint "
+                                          f"{ckpt.step_name(self.step)} written; continue with: "
+                                          f"gankit train --resume {self.run_dir}", 128 + signals.requested)
         return last_row
+
+    def _checked_checkpoint(self) -> bool:
+        """Write a checkpoint if the weights are finite (True); otherwise apply the divergence policy (False)."""
+        if not all_finite(list(self.G.parameters()) + list(self.D.parameters())):
+            self._on_divergence("non-finite weights")
+            return False
+        self.save_checkpoint()
+        return True
+
+    def _on_divergence(self, what: str) -> None:
+        """``train.on_divergence``: roll back to the newest good checkpoint with learning rates × the factor, or
+        stop; TrainingDiverged when stopping or after ``max_rollbacks``."""
+        t, folder = self.cfg.train, self.run_dir / "checkpoints"
+        where = f"{what} at step {self.step}"
+        if t.on_divergence == "stop" or self.rollbacks >= t.max_rollbacks:
+            why = "train.on_divergence=stop" if t.on_divergence == "stop" else \
+                f"gave up after {self.rollbacks} rollbacks (train.max_rollbacks)"
+            self._note(self.step, "diverged", f"{where}; stopped: {why}")
+            raise TrainingDiverged(f"training diverged: {where}; stopped ({why}); the last good checkpoint is "
+                                   f"{ckpt.step_name(self.last_checkpoint_step)} in {folder}")
+        good = ckpt.load_latest_good(folder)
+        if good is None:
+            raise TrainingDiverged(f"training diverged: {where}, and {folder} holds no readable checkpoint")
+        rollbacks, scale = self.rollbacks + 1, self.lr_scale * t.rollback_lr_factor
+        bad_step = self.step
+        self._restore(good)
+        self.rollbacks, self.lr_scale = rollbacks, scale
+        self._note(bad_step, "rollback", f"{where}: rolled back to step {self.step}, learning rates × {scale:g} "
+                                         f"(rollback {rollbacks} of at most {t.max_rollbacks})")
+        self._metrics.close()
+        self._metrics = MetricsLog(self.run_dir, resume_step=self.step)
+
+    def _note(self, step: int, kind: str, message: str) -> None:
+        if self.doctor is not None:
+            self.doctor.warn(step, kind, message)
+        else:
+            log.warning("step %d: %s", step, message)
 
     def train_step(self) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
         """One iteration of Algorithm 1 with this step's schedules, counters and EMA: (hyper-parameters, stats as
@@ -318,6 +392,8 @@ class Trainer:
     def save_samples(self) -> Path:
         """Fixed-noise picture ``samples/step-….png``: an image grid, or a plot of points against the data."""
         out = self.generate(self.fixed_z, self.G_eval, self.fixed_y)
+        if self.doctor is not None:
+            self.doctor.check_samples(self.step, out)
         path = self.run_dir / "samples" / f"{ckpt.step_name(self.step)}.png"
         if self.dataset.kind == "image":
             data = png_bytes(grid_image(to_uint8(out, self.G.value_range).cpu(), nrow=self.grid_nrow))
@@ -345,7 +421,7 @@ class Trainer:
         meta = {"step": self.step, "nimg": self.nimg, "elapsed_s": self.elapsed_s, "sampler_cursor": cursor,
                 "opt_g": meta_g, "opt_d": meta_d, "config": self.cfg.to_dict(), "device": str(self.device),
                 "kind": self.dataset.kind, "sample_shape": list(self.dataset.sample_shape),
-                "num_classes": self.num_classes}
+                "num_classes": self.num_classes, "lr_scale": self.lr_scale, "rollbacks": self.rollbacks}
         return tensors, meta
 
     def save_checkpoint(self) -> str:
@@ -374,5 +450,6 @@ class Trainer:
             torch.cuda.set_rng_state(c.tensors["rng.cuda"], self.device)
         self.sampler.restore(c.tensors["sampler.perm"], c.meta["sampler_cursor"])
         self.step, self.nimg, self.elapsed_s = c.meta["step"], c.meta["nimg"], c.meta["elapsed_s"]
+        self.lr_scale, self.rollbacks = c.meta.get("lr_scale", 1.0), c.meta.get("rollbacks", 0)
         self.players.d_updates = self.step * self.cfg.train.k
         self.last_checkpoint_step = self.step

@@ -103,19 +103,31 @@ def _figures_section(figures: list[tuple[str, bytes]]) -> str:
     return "\n".join(parts)
 
 
+def _doctor_section(rows: list[dict]) -> str:
+    if not rows:
+        return "<p>No warnings: the training doctor saw nothing wrong.</p>"
+    body = "".join(f"<tr><td class=\"num\">{_esc(_fmt(r.get('step')))}</td><td>{_esc(r.get('kind', '?'))}</td>"
+                   f"<td>{_esc(r.get('message', ''))}</td></tr>" for r in rows)
+    return ('<table id="doctor-table"><thead><tr><th scope="col">step</th><th scope="col">kind</th>'
+            f'<th scope="col">message</th></tr></thead><tbody>{body}</tbody></table>')
+
+
 def build_report(*, title: str, config_yaml: str, metrics_rows: list[dict], eval_rows: list[dict] | None,
-                 figures: list[tuple[str, bytes]], timings: dict[str, str], environment: dict[str, str]) -> str:
+                 figures: list[tuple[str, bytes]], timings: dict[str, str], environment: dict[str, str],
+                 doctor_rows: list[dict] | None = None) -> str:
     """The run's report as one self-contained HTML document (a str; write it as UTF-8).
 
     ``metrics_rows``: the dicts of ``metrics.jsonl`` (the last one is summarised). ``eval_rows``: rows of
     ``eval.json`` (metric, value, uncertainty, n, reference, checkpoint), shown as ``<table id="metrics-table">``;
     None or empty gives a note to run ``gankit eval RUN``. ``figures``: (caption, PNG/GIF/JPEG bytes) in display
     order, embedded as ``data:`` URIs of the MIME type read from the magic bytes (ValueError for anything else).
-    ``timings``, ``environment``: label → text. ``config_yaml`` is shown verbatim in a ``<pre>``.
+    ``timings``, ``environment``: label → text. ``doctor_rows``: the training doctor's warnings (step, kind,
+    message), shown as ``<table id="doctor-table">``. ``config_yaml`` is shown verbatim in a ``<pre>``.
     """
     sections = [
         ("Evaluation", _metrics_section(eval_rows)),
         ("Training", _training_section(metrics_rows)),
+        ("Doctor", _doctor_section(doctor_rows or [])),
         ("Figures", _figures_section(figures)),
         ("Timings", _key_value_table(timings, "timings")),
         ("Environment", _key_value_table(environment, "environment")),

@@ -112,7 +112,7 @@ def test_corrupt_latest_falls_back_with_a_warning(tmp_path, tiny_images, caplog,
     elif damage == "json":
         (folder / "step-000000012.json").write_text("{not json")
     else:
-        (folder / "latest").write_bytes(b"\x00garbage")
+        (folder / "latest").write_bytes(b"\x80\x00garbage")  # not even UTF-8
     with caplog.at_level(logging.WARNING):
         trainer = Trainer.resume(run, ["train.steps=16"], dataset=tiny_images)
     expected = 12 if damage == "pointer" else 8
@@ -220,3 +220,19 @@ def test_resume_without_any_checkpoint_starts_over(tmp_path, tiny_images, caplog
     assert trainer.step == 0 and "no readable checkpoint" in caplog.text
     trainer.fit()
     assert json.loads((run / "checkpoints" / "step-000000002.json").read_text())["step"] == 2
+
+
+def test_sample_uses_the_previous_good_checkpoint(tmp_path, tiny_images, capsys, caplog):
+    from gankit.cli import main
+
+    run = tmp_path / "run"
+    Trainer(quick_config(train={"steps": 8, "checkpoint_every": 4}), run, dataset=tiny_images).fit()
+    blob = run / "checkpoints" / "step-000000008.safetensors"
+    blob.write_bytes(blob.read_bytes()[:100])
+    with caplog.at_level(logging.WARNING):
+        assert main(["sample", str(run), "--n", "4"]) == 0
+    assert "skipping checkpoint step-000000008" in caplog.text
+    for name in ("step-000000000", "step-000000004"):
+        (run / "checkpoints" / f"{name}.json").unlink()
+    assert main(["sample", str(run), "--n", "4"]) == 1
+    assert "holds no readable checkpoint" in capsys.readouterr().err

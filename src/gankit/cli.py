@@ -32,8 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="overrides train.device")
     t.add_argument("--data-dir", default=None, help="folder looked in first for dataset files (data.data_dir)")
     t.add_argument("--download", action="store_true", help="fetch missing official dataset files (data.download)")
+    t.add_argument("--strict", action="store_true",
+                   help="folder: data: an unreadable image is an error instead of being skipped (data.strict)")
     t.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue a run from its latest checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--nproc", type=int, default=None,
+                   help="data-parallel processes on this machine, launched through torchrun (one per GPU)")
 
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run", help="run folder")
@@ -104,16 +108,45 @@ def _progress_bar(quiet: bool):
     return update, lambda: state["bar"] and state["bar"].close()
 
 
+def _launch(args: argparse.Namespace, argv: list[str]) -> int:
+    """Re-run this ``gankit train`` command under torchrun with ``--nproc`` processes (a fixed run folder, so every
+    rank uses the same one)."""
+    import subprocess
+
+    n = _positive("nproc", args.nproc)
+    rest, skip = [], False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            rest.append(a)
+    if not args.resume and not args.run_dir:
+        name = Path(args.config).stem if args.config else "quickstart"
+        rest += ["--run-dir", os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+               "-m", "gankit", *rest]
+    print(f"launching: {' '.join(command)}", file=sys.stderr)
+    return subprocess.run(command).returncode
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import load_config
     from .train import Trainer
 
+    if args.nproc is not None:
+        return _launch(args, args.argv)
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not (args.run_dir or args.resume):
+        raise GankitError("under torchrun, pass --run-dir (or use gankit train --nproc N) so all ranks share one "
+                          "run folder")
     overrides = list(args.overrides)
     if args.device:
         overrides.append(f"train.device={args.device}")
-    progress, close = _progress_bar(args.quiet)
+    progress, close = _progress_bar(args.quiet or rank > 0)
     if args.resume:
-        if args.config or args.run_dir or args.data_dir or args.download:
+        if args.config or args.run_dir or args.data_dir or args.download or args.strict:
             raise GankitError("--resume takes the run's own config; pass only --set train.<stop or interval>=...")
         trainer = Trainer.resume(args.resume, overrides, progress=progress)
     else:
@@ -121,16 +154,26 @@ def cmd_train(args: argparse.Namespace) -> int:
             overrides.append(f"data.data_dir={args.data_dir}")
         if args.download:
             overrides.append("data.download=true")
+        if args.strict:
+            overrides.append("data.strict=true")
         cfg = load_config(args.config, overrides)
         name = Path(args.config).stem if args.config else "quickstart"
         run_dir = args.run_dir or os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
         trainer = Trainer(cfg, run_dir, progress=progress)
-    print(f"run folder: {trainer.run_dir}  device: {trainer.device}  start step: {trainer.step}", file=sys.stderr)
+    if rank == 0:
+        print(f"run folder: {trainer.run_dir}  device: {trainer.device}  start step: {trainer.step}"
+              + (f"  processes: {world}" if world > 1 else ""), file=sys.stderr)
+    from .train import distributed
+
     try:
         row = trainer.fit()
+    except BaseException:
+        distributed.shutdown(wait=False)
+        raise
     finally:
         close()
-    if row:
+    distributed.shutdown()
+    if row and rank == 0:
         print(f"done: step {row['step']}, {row['nimg']:,} images, {row['time_s']:.1f} s; "
               f"D(x) {row['d_real']:.3f}  D(G(z)) {row['d_fake']:.3f}; samples in {trainer.run_dir / 'samples'}")
     return 0
@@ -281,6 +324,7 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "figures
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="gankit: %(levelname)s: %(message)s")
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

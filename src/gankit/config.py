@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -41,6 +42,7 @@ class DataConfig:
     mean: float = _opt(0.0, help="gauss1d mean")
     std: float = _opt(1.0, lo=0.0, lo_open=True, help="gauss1d standard deviation")
     seed: int = _opt(1234, lo=0, help="seed of the toy draw (independent of train.seed)")
+    strict: bool = _opt(False, help="folder: an unreadable image is an error instead of being skipped and counted")
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,14 @@ class TrainConfig:
     tf32: bool = _opt(True, help="CUDA: allow TF32 in matmuls and convolutions")
     channels_last: str = _opt("auto", choices=("auto", "on", "off"),
                               help="channels_last memory format for convolutional models (auto: on CUDA only)")
+    on_divergence: str = _opt("rollback", choices=("rollback", "stop"),
+                              help="NaN/Inf in losses or weights: restore the last good checkpoint with lower "
+                                   "learning rates, or stop")
+    rollback_lr_factor: float = _opt(0.5, lo=0.0, hi=1.0, lo_open=True,
+                                     help="learning rates are multiplied by this at each rollback")
+    max_rollbacks: int = _opt(3, lo=0, help="give up (stop with an error) after this many rollbacks")
+    doctor: bool = _opt(True, help="warn about D overpowering G, mode collapse and non-finite gradients")
+    sync_batchnorm: bool = _opt(False, help="distributed on CUDA: BatchNorm statistics over the global batch")
 
 
 @dataclass(frozen=True)
@@ -146,13 +156,27 @@ SECTIONS: dict[str, type] = {f.name: f.type if isinstance(f.type, type) else glo
 
 # ----------------------------------------------------------------------------------------------------------- checks
 
+_ANNOTATION_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "None": type(None)}
+
+
 def _allowed_types(tp: Any) -> tuple[tuple[type, ...], bool]:
     """(python types accepted, whether None is accepted) for an annotation like ``int | None``."""
-    if isinstance(tp, str):
-        tp = eval(tp, {"__builtins__": {}}, {"int": int, "float": float, "str": str, "bool": bool, "None": None})
-    args = typing.get_args(tp) if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union else (tp,)
+    if isinstance(tp, str):  # `from __future__ import annotations`: "int | None" is looked up, never evaluated
+        args = tuple(_ANNOTATION_TYPES[name.strip()] for name in tp.split("|"))
+    else:
+        union = isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union
+        args = typing.get_args(tp) if union else (tp,)
     nullable = type(None) in args or None in args
     return tuple(a for a in args if a not in (type(None), None)), nullable
+
+
+def _show(value: Any) -> str:
+    """repr of a value for a one-line message, cut to 60 characters (a value can be a 1,000-digit integer)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond sys.get_int_max_str_digits()
+        text = f"<{value.bit_length()}-bit integer>"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
@@ -169,21 +193,25 @@ def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif allowed[0] is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and isinstance(value, int) and abs(value) > sys.float_info.max:
+            raise ConfigError(f"{key}: must be a finite number, got an integer too large for a float ({_show(value)})")
         value = float(value) if ok else value
         if ok and not math.isfinite(value):
             raise ConfigError(f"{key}: must be a finite number, got {value!r}")
     else:
         ok = isinstance(value, str)
     if not ok:
-        raise ConfigError(f"{key}: expected {tname}{' or null' if nullable else ''}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{key}: expected {tname}{' or null' if nullable else ''}, "
+                          f"got {type(value).__name__} {_show(value)}")
     if meta.get("choices") and value not in meta["choices"]:
-        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, meta['choices']))}")
+        raise ConfigError(f"{key}: {_show(value)} is not one of {', '.join(map(str, meta['choices']))}")
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is not None and (value < lo or (meta.get("lo_open") and value == lo)):
         bound = f"> {lo}" if meta.get("lo_open") else f">= {lo}"
-        raise ConfigError(f"{key}: {value!r} is out of range; must be {bound}" + (f" and <= {hi}" if hi is not None else ""))
+        raise ConfigError(f"{key}: {_show(value)} is out of range; must be {bound}"
+                          + (f" and <= {hi}" if hi is not None else ""))
     if hi is not None and value > hi:
-        raise ConfigError(f"{key}: {value!r} is out of range; must be <= {hi}")
+        raise ConfigError(f"{key}: {_show(value)} is out of range; must be <= {hi}")
     return value
 
 
@@ -194,7 +222,8 @@ def _build_section(name: str, cls: type, values: Mapping[str, Any]) -> Any:
     kwargs = {}
     for key, value in values.items():
         if key not in known:
-            raise ConfigError(f"unknown config key {name}.{key}; {name} has: {', '.join(known)}")
+            shown = key if isinstance(key, str) and key.isprintable() and len(key) <= 60 else _show(key)
+            raise ConfigError(f"unknown config key {name}.{shown}; {name} has: {', '.join(known)}")
         kwargs[key] = _check_value(f"{name}.{key}", known[key], value)
     return cls(**kwargs)
 
@@ -208,7 +237,7 @@ def from_dict(values: Mapping[str, Any]) -> Config:
     sections = {}
     for name, sub in values.items():
         if name not in SECTIONS:
-            raise ConfigError(f"unknown config section {name!r}; sections are: {', '.join(SECTIONS)}")
+            raise ConfigError(f"unknown config section {_show(name)}; sections are: {', '.join(SECTIONS)}")
         sections[name] = _build_section(name, SECTIONS[name], sub or {})
     return Config(**sections)
 
@@ -219,17 +248,31 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
+def _safe_load(text: str) -> Any:
+    """``yaml.safe_load`` whose every failure is a YAMLError: PyYAML's constructors raise plain ValueError or
+    KeyError on bad tagged scalars (``!!int abc``, ``!!bool maybe``) and deep nesting exhausts the stack."""
+    try:
+        return yaml.safe_load(text)
+    except (ValueError, LookupError) as e:
+        raise yaml.YAMLError(f"{type(e).__name__}: {e}") from None
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: is not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x})") from None
     try:
-        data = yaml.safe_load(text)
+        data = _safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(e, 'problem', e)})") from None
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())  # one line, e.g. a ReaderError's
+        raise ConfigError(f"{path}:{where} is not valid YAML ({problem})") from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at top level")
     return data or {}
@@ -256,12 +299,13 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         key, sep, text = item.partition("=")
         parts = key.strip().split(".")
         if not sep or len(parts) != 2 or not all(parts):
-            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. train.steps=500)")
+            raise ConfigError(f"override {_show(item)} must look like section.key=value (e.g. train.steps=500)")
         section, name = parts
         if section not in SECTIONS:
-            raise ConfigError(f"unknown config section {section!r} in {item!r}; sections are: {', '.join(SECTIONS)}")
+            raise ConfigError(f"unknown config section {_show(section)} in {_show(item)}; "
+                              f"sections are: {', '.join(SECTIONS)}")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = _safe_load(text) if text.strip() else None
         except yaml.YAMLError:
             value = text
         out.setdefault(section, {})

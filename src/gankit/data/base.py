@@ -44,6 +44,7 @@ class Dataset:
     splits: Mapping[str, Split]
     source: str = ""  # where the data came from, for messages and `gankit datasets`
     num_classes: int | None = None
+    skipped: int = 0  # files the source could not read and left out (folder:PATH without data.strict)
 
     def __post_init__(self) -> None:
         assert "train" in self.splits, f"{self.name}: a dataset needs a train split"

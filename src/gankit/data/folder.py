@@ -3,8 +3,9 @@
 Files are chosen by extension (.png .jpg .jpeg .bmp .gif .webp, any case; hidden files and folders skipped) and
 taken in sorted path order. Each is opened with Pillow, converted to ``data.channels`` (``gray`` → C = 1,
 ``rgb`` → C = 3; alpha is dropped, a GIF gives its first frame), resized with Pillow's antialiased bicubic filter so
-that its short side is R, and centre-cropped to R×R. Unreadable, corrupt or truncated files are skipped, counted and
-reported in one logged warning; a folder with no readable image is a :class:`DatasetError`.
+that its short side is R, and centre-cropped to R×R. Unreadable, corrupt or truncated files are skipped, counted
+(``Dataset.skipped``) and reported in one logged warning; a folder with no readable image is a :class:`DatasetError`.
+With ``data.strict``, the first unreadable file (in path order) is instead a :class:`DatasetError` naming it and why.
 
 Labels: when the images sit in two or more immediate subfolders and none directly in PATH (``PATH/cat/…``,
 ``PATH/dog/…``), the sorted subfolder names are the classes 0, 1, …; otherwise there are no labels.
@@ -77,7 +78,7 @@ def _try_load(path: Path, resolution: int, mode: str) -> np.ndarray | str:
     except MemoryError:
         raise
     except Exception as e:  # noqa: BLE001 -- Pillow raises many types on corrupt data (OSError, SyntaxError, ...)
-        return f"{type(e).__name__}: {e}"
+        return " ".join(f"{type(e).__name__}: {e}".split())  # one line
 
 
 def _root(path: str) -> Path:
@@ -101,6 +102,10 @@ def load_folder(cfg: DataConfig, path: str) -> Dataset:
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # Pillow decodes without the GIL
         for i, result in enumerate(pool.map(lambda p: _try_load(p, res, mode), paths)):
             if isinstance(result, str):
+                if cfg.strict:
+                    pool.shutdown(cancel_futures=True)
+                    raise DatasetError(f"folder:{path}: cannot read {paths[i]} ({result}); "
+                                       f"set data.strict=false to skip unreadable images")
                 failures.append((paths[i], result))
             else:
                 x[i], ok[i] = result, True
@@ -115,7 +120,7 @@ def load_folder(cfg: DataConfig, path: str) -> Dataset:
     y = torch.from_numpy(labelled[1][ok]) if labelled else None
     split = Split(torch.from_numpy(x[ok] if not ok.all() else x), y)
     return Dataset("folder", "image", {"train": split}, source=str(root),
-                   num_classes=len(labelled[0]) if labelled else None)
+                   num_classes=len(labelled[0]) if labelled else None, skipped=len(failures))
 
 
 def locate_folder(cfg: DataConfig, path: str) -> SourceStatus:

@@ -11,6 +11,7 @@ allocated, so a damaged or hostile header cannot make the reader reserve more me
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 from typing import BinaryIO
@@ -99,6 +100,8 @@ def read_idx(path: Path | str, magic: int) -> np.ndarray:
         with _open(path) as f:
             dims = _header(f, path, magic)
             count = int(np.prod(dims, dtype=object))
+            if math.prod(d for d in dims if d) > np.iinfo(np.intp).max:  # numpy refuses such a shape even if empty
+                raise DatasetError(f"{path}: IDX header sizes {list(dims)} are too large for an array")
             header_bytes = 4 + 4 * len(dims)
             if path.suffix == ".gz":
                 flat = _read_body_gz(f, path, count)

@@ -2,8 +2,9 @@
 
 Formats: ``.csv`` (numbers only, comma separated, one point per line, an optional single header line, blank lines
 ignored) or ``.npy`` (a numeric array [N] or [N, d], loaded with ``allow_pickle=False``). Every problem (missing
-file, empty, ragged rows, a value that is not a number, NaN or ±Inf, too many dimensions) is a one-line
-:class:`DatasetError` naming the file and the line or row. Splits: ``train`` only.
+file, empty, ragged rows, a value that is not a number, NaN or ±Inf, too many dimensions, a file over 256 MiB or a
+.npy header declaring more data than the file holds) is a one-line :class:`DatasetError` naming the file and the line
+or row. Splits: ``train`` only.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .base import Dataset, SourceStatus, Split
 from .registry import register
 
 MAX_DIM = 16
+MAX_BYTES = 256 * 2**20  # a CSV this size already takes a few GB as Python floats while parsed
 
 
 def _float(field: str) -> float | None:
@@ -63,6 +65,7 @@ def read_csv(path: Path) -> np.ndarray:
 def read_npy(path: Path) -> np.ndarray:
     """.npy [N] or [N, d] numeric → float32 [N, d] (a 1-D array is N points of dimension 1)."""
     try:
+        _check_npy_size(path)
         arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
         raise DatasetError(f"{path}: cannot read .npy points (numeric arrays only, no pickles): {e}") from None
@@ -74,6 +77,19 @@ def read_npy(path: Path) -> np.ndarray:
     if arr.ndim != 2:
         raise DatasetError(f"{path}: .npy points must be [N] or [N, d], got shape {list(arr.shape)}")
     return _to_float32(arr)
+
+
+def _check_npy_size(path: Path) -> None:
+    """Refuse a .npy whose header declares more data than the file holds, before numpy allocates that much."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+        held = path.stat().st_size - f.tell()
+    declared = math.prod(shape) * dtype.itemsize
+    if not dtype.hasobject and declared > held:  # object arrays are refused by np.load (no pickles)
+        raise DatasetError(f"{path}: .npy header declares shape {list(shape)} ({declared:,} bytes of data), "
+                           f"the file holds {held:,} bytes (truncated or damaged)")
 
 
 def _to_float32(arr: np.ndarray) -> np.ndarray:
@@ -110,6 +126,9 @@ def load_points(cfg: DataConfig, path: str) -> Dataset:
     p = _path(path)
     if not p.is_file():
         raise DatasetError(f"points:{path}: no such file {p}")
+    if p.stat().st_size > MAX_BYTES:
+        raise DatasetError(f"{p}: the file is {p.stat().st_size:,} bytes; points:PATH reads at most {MAX_BYTES:,} "
+                           f"bytes (use a random subsample)")
     x = read_npy(p) if p.suffix.lower() == ".npy" else read_csv(p)
     x = validate(x, p)
     return Dataset("points", "points", {"train": Split(torch.from_numpy(np.ascontiguousarray(x)))}, source=str(p))

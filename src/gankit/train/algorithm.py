@@ -42,7 +42,8 @@ class Players:
     D's loss every ``penalty_every`` D updates (scaled by it: lazy regularisation), ``augment(real, fake)`` applied
     to what D sees (``real`` None in the G step), ``clip`` of D's weights after each D update (WGAN),
     ``ac_weight`` of an AC-GAN D's classification loss. ``autocast()`` wraps forward passes (bf16); ``penalty_D`` is
-    the eager D for penalties when ``D`` is compiled (double backward)."""
+    the eager D for penalties when ``D`` is compiled (double backward); ``sync(module)`` averages a player's
+    gradients across processes before its optimiser step (data-parallel training)."""
 
     G: Generator
     D: nn.Module
@@ -59,6 +60,7 @@ class Players:
     ac_weight: float = 1.0
     autocast: Callable[[], ContextManager] = contextlib.nullcontext
     penalty_D: nn.Module | None = None
+    sync: Callable[[nn.Module], None] | None = None
     d_updates: int = 0  # counter for lazy regularisation (restored from step·k on resume)
 
 
@@ -99,6 +101,8 @@ def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None) ->
         loss = loss + p.penalty_every * penalty
     p.opt_d.zero_grad(set_to_none=True)
     loss.backward()
+    if p.sync is not None:
+        p.sync(p.D)
     stats.update(d_real=torch.sigmoid(real_logits.detach()).mean(), d_fake=torch.sigmoid(fake_logits.detach()).mean(),
                  grad_norm_d=_grad_norm(p.D))
     p.opt_d.step()
@@ -134,6 +138,8 @@ def g_step(p: Players, z: torch.Tensor, y: Labels = None,
         loss.backward()
     finally:
         p.D.requires_grad_(True)
+    if p.sync is not None:
+        p.sync(p.G)
     stats["grad_norm_g"] = _grad_norm(p.G)
     p.opt_g.step()
     return stats

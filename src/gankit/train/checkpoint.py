@@ -75,7 +75,10 @@ def load(folder: Path, which: str | int = "latest") -> Checkpoint:
         pointer = folder / "latest"
         if not pointer.is_file():
             raise CheckpointError(f"no checkpoint in {folder} (no 'latest' file)")
-        name = pointer.read_text().strip()
+        try:
+            name = pointer.read_text().strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise CheckpointError(f"{pointer} is unreadable ({type(e).__name__})") from None
     elif isinstance(which, int) or str(which).isdigit():
         name = step_name(int(which))
     else:
@@ -115,7 +118,7 @@ def load_latest_good(folder: Path) -> Checkpoint | None:
     candidates = list(reversed(list_checkpoints(folder)))
     try:
         pointed = (folder / "latest").read_text().strip()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         pointed = None
     if pointed in candidates:
         candidates.remove(pointed)

@@ -23,7 +23,7 @@ from ..models import Generator, build_models
 from ..objectives import get_objective
 from ..viz.grids import grid_image, png_bytes, points_plot
 from . import checkpoint as ckpt
-from . import speed
+from . import distributed, speed
 from .algorithm import Players, training_iteration
 from .ema import EMA
 from .guard import Doctor, SignalGuard, all_finite, diversity
@@ -58,6 +58,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+class _NoLog:
+    """Ranks other than 0 log nothing."""
+
+    def write(self, row: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class Trainer:
     """Trains G and D on ``cfg`` into ``run_dir``. Pass ``G``/``D`` to train your own modules (G must subclass
     :class:`gankit.models.Generator`, D must return logits [n]); pass ``dataset`` to skip the registry."""
@@ -67,6 +77,10 @@ class Trainer:
         self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
         t = cfg.train
         self.device = resolve_device(t.device)
+        self.dist = distributed.from_env(self.device.type)
+        if self.dist.active and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self._local = distributed.local_slice(self.dist, t.batch_size)  # this rank's rows of each global batch
         self.dataset = dataset if dataset is not None else load_dataset(cfg.data)
         split = self.dataset.split(cfg.data.split)
         self.num_classes = self._check_labels(split) if cfg.model.conditional != "none" else 0
@@ -79,6 +93,13 @@ class Trainer:
             from ..models.spectral import apply_spectral_norm
 
             D = apply_spectral_norm(D)
+        if t.sync_batchnorm and self.dist.active:
+            if self.device.type != "cuda":
+                raise ConfigError("train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm runs on GPUs only)")
+            G = nn.SyncBatchNorm.convert_sync_batchnorm(G)
+            D = nn.SyncBatchNorm.convert_sync_batchnorm(D)
+        if self.dist.rank:  # identical initial weights on every rank; dropout draws differ per rank
+            torch.manual_seed(stream_seed(t.seed, "init") + self.dist.rank)
         self.G, self.D = G.to(self.device), D.to(self.device)
         self.speed = speed.plan(t, self.device, cfg.model.arch)
         G_fast, D_fast = speed.prepare_module(self.G, self.speed), speed.prepare_module(self.D, self.speed)
@@ -95,7 +116,8 @@ class Trainer:
                                penalty=self._penalty if (o.gp or o.dragan or o.r1 or o.r2) else None,
                                penalty_every=o.reg_every, augment=self._augment if t.augment else None, clip=o.clip,
                                ac_weight=o.ac_weight, autocast=self.speed.autocast,
-                               penalty_D=self.D if D_fast is not self.D else None)
+                               penalty_D=self.D if D_fast is not self.D else None,
+                               sync=self._average_gradients if self.dist.active else None)
         self.noise_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "noise"))
         self.data_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "data"))
         self.aug_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "aug"))
@@ -125,9 +147,11 @@ class Trainer:
                 log.warning("%s has no readable checkpoint: starting again from step 0", self.run_dir)
             else:
                 self._restore(good)
-        self._prepare_run_dir(resume)
+        if self.dist.is_main:
+            self._prepare_run_dir(resume)
+        distributed.barrier(self.dist)
         self.doctor = Doctor(self.run_dir, probabilistic_d=o.loss in ("gan", "ragan"),
-                             real_diversity=diversity(self.x[:256])) if t.doctor else None
+                             real_diversity=diversity(self.x[:256])) if t.doctor and self.dist.is_main else None
         self._metrics: MetricsLog | None = None
 
     # ------------------------------------------------------------------------------------------ construction helpers
@@ -169,6 +193,17 @@ class Trainer:
         if free < needed:
             raise RunDirError(f"run folder {self.run_dir}: {free / 2**20:.1f} MiB free, but keeping {keep} "
                               f"checkpoints of {per_checkpoint / 2**20:.1f} MiB needs about {needed / 2**20:.1f} MiB")
+
+    def _check_labels(self, split) -> int:
+        """Class count of a labelled training split, or a ConfigError naming what is missing."""
+        conditional, name = self.cfg.model.conditional, self.dataset.name
+        if split.y is None or len(split.y) == 0:
+            raise ConfigError(f"model.conditional={conditional} needs class labels, and dataset {name} "
+                              f"({self.cfg.data.split} split) has none")
+        num_classes = self.dataset.num_classes or int(split.y.max()) + 1
+        if split.y.dtype != torch.int64 or int(split.y.min()) < 0 or int(split.y.max()) >= num_classes:
+            raise ConfigError(f"dataset {name}: labels must be int64 in [0, {num_classes})")
+        return num_classes
 
     @property
     def G_eval(self) -> Generator:
@@ -230,19 +265,23 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------------------ loop
 
+    def _average_gradients(self, module: nn.Module) -> None:
+        distributed.average_gradients(module, self.dist)
+
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        idx = self.sampler.next()
+        idx = self.sampler.next()[self._local]
         return self._batch_format(self.x[idx]), (self.y[idx] if self.y is not None else None)
 
     def _noise_batch(self) -> torch.Tensor:
-        return self.G.sample_z(self.cfg.train.batch_size, generator=self.noise_gen, device=self.device)
+        z = self.G.sample_z(self.cfg.train.batch_size, generator=self.noise_gen, device=self.device)
+        return z[self._local] if self.dist.active else z
 
     def _label_batch(self) -> torch.Tensor | None:
         """The G step's labels: drawn from the training set's class frequencies (None when unconditional)."""
         if self.class_freq is None:
             return None
         return torch.multinomial(self.class_freq, self.cfg.train.batch_size, replacement=True,
-                                 generator=self.noise_gen)
+                                 generator=self.noise_gen)[self._local]
 
     def _set_hyperparameters(self) -> dict[str, float]:
         o = self.cfg.optim
@@ -262,13 +301,14 @@ class Trainer:
         self.D.train()
         if self.last_checkpoint_step < 0:  # a fresh run: step 0 is the first good state to roll back to
             self.save_checkpoint()
-        if self.step == 0 and self._snapshots_on():
+        if self.step == 0 and self._snapshots_on() and self.dist.is_main:
             self.save_snapshot()
-        self._metrics = MetricsLog(self.run_dir, resume_step=self.step)
+        self._metrics = self._open_metrics()
         try:
             with SignalGuard() as signals:
                 last_row = self._loop(signals)
-            if self.step > 0 and not (self.run_dir / "samples" / f"{ckpt.step_name(self.step)}.png").exists():
+            last_grid = self.run_dir / "samples" / f"{ckpt.step_name(self.step)}.png"
+            if self.step > 0 and self.dist.is_main and not last_grid.exists():
                 self.save_samples()
             if self.last_checkpoint_step != self.step:
                 self._checked_checkpoint()
@@ -307,9 +347,9 @@ class Trainer:
             if rolled_back:
                 started, mark_time, mark_nimg = time.monotonic() - self.elapsed_s, time.monotonic(), self.nimg
                 continue
-            if self.step % t.sample_every == 0:
+            if self.step % t.sample_every == 0 and self.dist.is_main:
                 self.save_samples()
-            if self._snapshots_on() and (self.step % t.snapshot_every == 0 or self.done()):
+            if self._snapshots_on() and (self.step % t.snapshot_every == 0 or self.done()) and self.dist.is_main:
                 self.save_snapshot()
             if self.progress is not None:
                 self.progress(self, row)
@@ -318,6 +358,8 @@ class Trainer:
                 raise TrainingInterrupted(f"stopped by {name} at step {self.step}; checkpoint "
                                           f"{ckpt.step_name(self.step)} written; continue with: "
                                           f"gankit train --resume {self.run_dir}", 128 + signals.requested)
+            if self.dist.active:  # a signal seen by any rank stops them all at the same step
+                signals.requested = distributed.any_rank(signals.requested or 0, self.dist, self.device) or None
         return last_row
 
     def _checked_checkpoint(self) -> bool:
@@ -349,12 +391,15 @@ class Trainer:
         self._note(bad_step, "rollback", f"{where}: rolled back to step {self.step}, learning rates × {scale:g} "
                                          f"(rollback {rollbacks} of at most {t.max_rollbacks})")
         self._metrics.close()
-        self._metrics = MetricsLog(self.run_dir, resume_step=self.step)
+        self._metrics = self._open_metrics()
+
+    def _open_metrics(self) -> MetricsLog | _NoLog:
+        return MetricsLog(self.run_dir, resume_step=self.step) if self.dist.is_main else _NoLog()
 
     def _note(self, step: int, kind: str, message: str) -> None:
         if self.doctor is not None:
             self.doctor.warn(step, kind, message)
-        else:
+        elif self.dist.is_main:
             log.warning("step %d: %s", step, message)
 
     def train_step(self) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
@@ -371,6 +416,7 @@ class Trainer:
 
     def _row(self, sums: dict[str, torch.Tensor], count: int, hyper: dict, img_per_s: float) -> dict[str, Any]:
         means = {k: v.item() / count for k, v in sums.items()}  # the only host sync: once per log interval
+        means = distributed.mean_over_ranks(means, self.dist, self.device)
         row = {"step": self.step, "nimg": self.nimg, "epoch": self.nimg / self.n_train, "time_s": self.elapsed_s,
                **means, **{k: v for k, v in hyper.items() if v is not None}, "img_per_s": img_per_s}
         return row
@@ -425,10 +471,18 @@ class Trainer:
         return tensors, meta
 
     def save_checkpoint(self) -> str:
+        """Rank 0 writes the checkpoint (with every rank's dropout RNG state); all ranks wait for it."""
         tensors, meta = self.state_tensors()
-        name = ckpt.save(self.run_dir / "checkpoints", self.step, tensors, meta, self.cfg.train.keep_checkpoints)
+        if self.dist.active:
+            states = distributed.gather_tensor(torch.get_rng_state(), self.dist, self.device)
+            tensors.update({f"rng.torch.rank{r}": s for r, s in enumerate(states)})
+            meta["world_size"] = self.dist.world
+        name = ckpt.step_name(self.step)
+        if self.dist.is_main:
+            ckpt.save(self.run_dir / "checkpoints", self.step, tensors, meta, self.cfg.train.keep_checkpoints)
+            log.info("checkpoint %s written", name)
+        distributed.barrier(self.dist)
         self.last_checkpoint_step = self.step
-        log.info("checkpoint %s written", name)
         return name
 
     def _restore(self, c: ckpt.Checkpoint) -> None:
@@ -445,7 +499,7 @@ class Trainer:
         self.reg_gen.set_state(c.tensors["rng.reg"])
         if self.ema is not None:
             self.ema.load_state_dict(sub("G_ema."))
-        torch.set_rng_state(c.tensors["rng.torch"])
+        torch.set_rng_state(c.tensors.get(f"rng.torch.rank{self.dist.rank}", c.tensors["rng.torch"]))
         if self.device.type == "cuda" and "rng.cuda" in c.tensors:
             torch.cuda.set_rng_state(c.tensors["rng.cuda"], self.device)
         self.sampler.restore(c.tensors["sampler.perm"], c.meta["sampler_cursor"])

@@ -19,7 +19,10 @@ def load_generator(run_dir: Path, which: str | int = "latest") -> tuple[Generato
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDirError(f"run folder {run_dir} does not exist")
-    c = ckpt.load(run_dir / "checkpoints", which)
+    c = ckpt.load(run_dir / "checkpoints", which) if which != "latest" else \
+        ckpt.load_latest_good(run_dir / "checkpoints")  # a damaged latest: the previous good one, with a warning
+    if c is None:
+        raise RunDirError(f"{run_dir} holds no readable checkpoint")
     cfg = from_dict(c.meta["config"])
     kind, shape = c.meta["kind"], tuple(c.meta["sample_shape"])
     G, _ = build_models(cfg.model, sample_shape=shape, kind=kind, num_classes=c.meta.get("num_classes", 0))

@@ -85,3 +85,16 @@ def test_resume_is_bit_identical_with_every_extra(tmp_path, tiny_images):
     assert one.keys() == two.keys() and any(k.startswith("G_ema.") for k in one)
     for key in one:
         assert torch.equal(one[key], two[key]), key
+
+
+def test_lazy_penalty_mean_is_over_the_steps_that_computed_it(tmp_path, tiny_images):
+    """With log_every 4 and reg_every 2 the logged penalty averages the 2 updates that computed it (not 4)."""
+    one = Trainer(quick_config(objective={"loss": "wgan", "gp": 10.0, "reg_every": 2},
+                               train={"steps": 4, "log_every": 1}), tmp_path / "a", dataset=tiny_images)
+    one.fit()
+    every = [r["penalty"] for r in read_metrics(tmp_path / "a") if "penalty" in r]
+    four = Trainer(quick_config(objective={"loss": "wgan", "gp": 10.0, "reg_every": 2},
+                                train={"steps": 4, "log_every": 4}), tmp_path / "b", dataset=tiny_images)
+    four.fit()
+    (row,) = read_metrics(tmp_path / "b")
+    assert row["penalty"] == pytest.approx(sum(every) / len(every), rel=1e-5)

@@ -319,7 +319,8 @@ class Trainer:
     def _loop(self, signals: SignalGuard) -> dict[str, Any]:
         t = self.cfg.train
         sums: dict[str, torch.Tensor] = {}
-        count, last_row = 0, {}
+        counts: dict[str, int] = {}  # per key: a lazy penalty is not logged every step
+        last_row: dict[str, Any] = {}
         mark_time, mark_nimg = time.monotonic(), self.nimg
         started = mark_time - self.elapsed_s
         while not self.done():
@@ -327,12 +328,12 @@ class Trainer:
             self.elapsed_s = time.monotonic() - started
             for key, value in stats.items():
                 sums[key] = sums[key] + value if key in sums else value.clone()
-            count += 1
+                counts[key] = counts.get(key, 0) + 1
             row, rolled_back = None, False
             if self.step % t.log_every == 0 or self.done():
                 now = time.monotonic()
-                row = self._row(sums, count, hyper, (self.nimg - mark_nimg) / max(now - mark_time, 1e-9))
-                sums, count, mark_time, mark_nimg = {}, 0, now, self.nimg
+                row = self._row(sums, counts, hyper, (self.nimg - mark_nimg) / max(now - mark_time, 1e-9))
+                sums, counts, mark_time, mark_nimg = {}, {}, now, self.nimg
                 bad = [k for k in ("d_loss", "g_loss", "penalty") if k in row and not math.isfinite(row[k])]
                 if bad:
                     self._on_divergence(f"non-finite {', '.join(bad)}")
@@ -414,8 +415,9 @@ class Trainer:
             self.ema.update(self.G, t.batch_size, self.nimg)
         return hyper, stats
 
-    def _row(self, sums: dict[str, torch.Tensor], count: int, hyper: dict, img_per_s: float) -> dict[str, Any]:
-        means = {k: v.item() / count for k, v in sums.items()}  # the only host sync: once per log interval
+    def _row(self, sums: dict[str, torch.Tensor], counts: dict[str, int], hyper: dict,
+             img_per_s: float) -> dict[str, Any]:
+        means = {k: v.item() / counts[k] for k, v in sums.items()}  # the only host sync: once per log interval
         means = distributed.mean_over_ranks(means, self.dist, self.device)
         row = {"step": self.step, "nimg": self.nimg, "epoch": self.nimg / self.n_train, "time_s": self.elapsed_s,
                **means, **{k: v for k, v in hyper.items() if v is not None}, "img_per_s": img_per_s}

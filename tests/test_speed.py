@@ -1,4 +1,5 @@
-"""Fast paths compute what eager computes: torch.compile, bf16 autocast, channels-last, foreach optimisers."""
+"""Fast paths compute what eager computes: torch.compile, CUDA graphs, bf16 autocast, channels-last, foreach
+optimisers. The CUDA tests are marked ``gpu`` (run them with ``-m gpu`` on a machine with a GPU)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import logging
 import pytest
 import torch
 
+from gankit.config import from_dict
 from gankit.data import Dataset, Split
+from gankit.errors import ConfigError
 from gankit.train import Trainer
+from gankit.train import checkpoint as ckpt
 from gankit.train.optim import MomentumSGD
 from tests.conftest import quick_config
 
@@ -98,7 +102,7 @@ def test_foreach_momentum_sgd_is_the_pylearn2_rule():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run through the device tool)")
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_cuda_compile_matches_eager(tmp_path, precision):
-    """On CUDA: DCGAN-28 trained 3 steps compiled (channels-last, fused Adam) vs eager, within rounding."""
+    """On CUDA: DCGAN-28 trained 3 steps compiled (fused Adam) vs eager, within rounding."""
     runs = {}
     for mode in ("eager", "compile"):
         cfg = quick_config(model={"arch": "dcgan", "width": 8, "d_norm": "batch"}, optim={"name": "adam", "lr": 1e-4},
@@ -109,3 +113,141 @@ def test_cuda_compile_matches_eager(tmp_path, precision):
         runs[mode] = {k: v.cpu() for k, v in _params(trainer).items()}
     tol = 1e-3 if precision == "fp32" else 5e-2
     _assert_close(runs["eager"], runs["compile"], rtol=tol, atol=tol * 1e-2)
+
+
+def test_momentum_sgd_with_device_tensor_hyperparameters_matches_floats():
+    """Under CUDA graphs lr and momentum are 0-d tensors written in place; the update is the same rule."""
+    torch.manual_seed(0)
+    a = [torch.nn.Parameter(torch.randn(3, 4))]
+    b = [torch.nn.Parameter(a[0].detach().clone())]
+    opt_a = MomentumSGD(a, lr=0.1, momentum=0.5)
+    opt_b = MomentumSGD(b, lr=torch.tensor(0.1), momentum=torch.tensor(0.5))
+    for step in range(4):
+        lr, mu = 0.1 / (1 + step), 0.5 + 0.1 * step
+        opt_a.param_groups[0].update(lr=lr, momentum=mu)
+        opt_b.param_groups[0]["lr"].fill_(lr)
+        opt_b.param_groups[0]["momentum"].fill_(mu)
+        g = torch.randn(3, 4)
+        a[0].grad, b[0].grad = g.clone(), g.clone()
+        opt_a.step()
+        opt_b.step()
+    assert torch.allclose(a[0], b[0], rtol=1e-6, atol=1e-7)
+    assert not torch.equal(a[0], torch.zeros(3, 4))
+
+
+def test_optimizer_checkpoint_keeps_this_process_implementation_flags():
+    """A checkpoint written by a capturable (CUDA-graph) Adam with a tensor lr loads into a plain one: hyper-parameters
+    come back as numbers, and fused/foreach/capturable stay what this process chose."""
+    p = [torch.nn.Parameter(torch.randn(4))]
+    saved = torch.optim.Adam(p, lr=torch.tensor(0.01), foreach=False, capturable=True)  # (steps only on CUDA)
+    tensors, meta = ckpt.optimizer_to_flat("opt", saved)
+    assert meta["param_groups"][0]["lr"] == pytest.approx(0.01) and isinstance(meta["param_groups"][0]["lr"], float)
+    q = [torch.nn.Parameter(torch.randn(4))]
+    plain = torch.optim.Adam(q, lr=0.5, foreach=True)
+    ckpt.optimizer_from_flat("opt", plain, tensors, meta)
+    group = plain.param_groups[0]
+    assert group["capturable"] is False and group["foreach"] is True and group["lr"] == pytest.approx(0.01)
+
+
+def test_cudagraph_needs_cuda(tmp_path, tiny_images):
+    with pytest.raises(ConfigError, match="train.speed=cudagraph: CUDA graphs need a CUDA device"):
+        Trainer(quick_config(train={"speed": "cudagraph"}), tmp_path / "run", dataset=tiny_images)
+
+
+def test_speed_rejects_unknown_mode():
+    with pytest.raises(ConfigError, match="train.speed"):
+        from_dict({"train": {"speed": "cuda-graph"}})
+
+
+# ------------------------------------------------------------------------------------------------- CUDA (gpu mark)
+
+needs_cuda = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+
+
+def _points(n: int = 256, dim: int = 2) -> Dataset:
+    gen = torch.Generator().manual_seed(1)
+    return Dataset("blobs", "points", {"train": Split(torch.randn(n, dim, generator=gen), torch.arange(n) % 4)})
+
+
+CUDAGRAPH_CASES = {
+    # the paper's MLP GAN (dropout from the default CUDA generator) with its SGD schedules moving every step
+    "paper-mlp-sgd": ({"model": {"arch": "paper-mlp"}, "train": {"batch_size": 16, "k": 2}},
+                      lambda: _images28(256), 1e-4),
+    # AC-GAN with an R1 penalty every step, EMA, ns loss, Adam: labels, penalties and the EMA around the graph
+    "acgan-r1-ema": ({"model": {"arch": "mlp", "hidden": 32, "conditional": "acgan"},
+                      "objective": {"loss": "gan", "r1": 0.1}, "optim": {"name": "adam", "lr": 1e-3},
+                      "train": {"batch_size": 32, "ema_half_life_kimg": 0.5}}, _points, 1e-4),
+    # DCGAN with batch norm, channels-last and DiffAugment: BN statistics and augmentation draws inside the graph
+    "dcgan-augment": ({"model": {"arch": "dcgan", "width": 8, "d_norm": "batch"},
+                       "optim": {"name": "adam", "lr": 2e-4, "beta1": 0.5},
+                       "train": {"batch_size": 16, "augment": "translation,cutout"}},
+                      lambda: _images28(256), 1e-3),
+}
+
+
+def _cuda_config(sections: dict, mode: str, steps: int, precision: str = "fp32"):
+    cfg = {"model": {"arch": "paper-mlp"}, "objective": {"d_weight": 0.5},
+           "optim": {"name": "sgd", "lr": 0.1, "lr_decay": 1.000004, "momentum": 0.5, "momentum_final": 0.7,
+                     "momentum_start": 1, "momentum_saturate": 5},
+           "train": {"steps": steps, "log_every": 5, "sample_every": 10**6, "checkpoint_every": 10**6,
+                     "device": "cuda", "speed": mode, "tf32": False, "precision": precision}}
+    for name, values in sections.items():
+        cfg.setdefault(name, {}).update(values)
+    return from_dict(cfg)
+
+
+@pytest.mark.parametrize("case", sorted(CUDAGRAPH_CASES))
+def test_cudagraph_matches_eager(tmp_path, case):
+    """30 iterations replayed from one captured CUDA graph (after 3 eager warm-up steps; epoch boundaries run
+    eagerly) end where 30 eager iterations end, within float32 rounding, and log the same losses."""
+    sections, data, tol = CUDAGRAPH_CASES[case]
+    runs = {}
+    for mode in ("eager", "cudagraph"):
+        trainer = Trainer(_cuda_config(sections, mode, steps=30), tmp_path / mode, dataset=data())
+        runs[mode] = (trainer, trainer.fit())
+    graphed = runs["cudagraph"][0]
+    assert graphed.captured is not None and graphed.captured.replays >= 15
+    _assert_close(_params(runs["eager"][0]), _params(graphed), rtol=tol, atol=tol * 1e-2)
+    for key in ("d_loss", "g_loss"):
+        assert runs["cudagraph"][1][key] == pytest.approx(runs["eager"][1][key], rel=tol * 10, abs=tol)
+
+
+def test_cudagraph_bf16_close_to_eager_bf16(tmp_path):
+    sections, data, _ = CUDAGRAPH_CASES["dcgan-augment"]
+    params = {}
+    for mode in ("eager", "cudagraph"):
+        trainer = Trainer(_cuda_config(sections, mode, steps=12, precision="bf16"), tmp_path / mode, dataset=data())
+        trainer.fit()
+        params[mode] = _params(trainer)
+    _assert_close(params["eager"], params["cudagraph"], rtol=5e-2, atol=5e-4)
+
+
+def test_cudagraph_resume_is_exact(tmp_path):
+    """Stopped at step 12 and resumed (the graph is captured again) to step 24 = an uninterrupted 24-step run."""
+    sections, data, _ = CUDAGRAPH_CASES["acgan-r1-ema"]
+    whole = Trainer(_cuda_config(sections, "cudagraph", steps=24), tmp_path / "whole", dataset=data())
+    whole.fit()
+    first = Trainer(_cuda_config(sections, "cudagraph", steps=12), tmp_path / "split", dataset=data())
+    first.fit()
+    resumed = Trainer.resume(tmp_path / "split", ["train.steps=24"], dataset=data())
+    resumed.fit()
+    assert resumed.captured.replays > 0
+    _assert_close(_params(whole), _params(resumed), rtol=1e-5, atol=1e-7)
+
+
+def test_auto_on_cuda_picks_cudagraph_or_says_why_not(tmp_path, caplog):
+    trainer = Trainer(_cuda_config({"train": {"batch_size": 16}}, "auto", steps=1), tmp_path / "a",
+                      dataset=_images28())
+    assert trainer.speed.mode == "cudagraph"
+    lazy = {"objective": {"d_weight": 0.5, "r1": 1.0, "reg_every": 4}, "train": {"batch_size": 16}}
+    with caplog.at_level(logging.INFO, logger="gankit.train.speed"):
+        trainer = Trainer(_cuda_config(lazy, "auto", steps=1), tmp_path / "b", dataset=_images28())
+    assert trainer.speed.mode == "compile" and "objective.reg_every > 1" in caplog.text
+    with pytest.raises(ConfigError, match="lazy regularisation"):
+        Trainer(_cuda_config(lazy, "cudagraph", steps=1), tmp_path / "c", dataset=_images28())
+
+
+for _test in (test_cudagraph_matches_eager, test_cudagraph_bf16_close_to_eager_bf16, test_cudagraph_resume_is_exact,
+              test_auto_on_cuda_picks_cudagraph_or_says_why_not):
+    for _mark in needs_cuda:
+        _mark(_test)

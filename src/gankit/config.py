@@ -115,12 +115,14 @@ class TrainConfig:
     augment: str = _opt("", help="DiffAugment policy, e.g. color,translation,cutout (empty: off)")
     augment_shared: bool = _opt(False, help="apply the same augmentation draw to the real and fake batch")
     grid_size: int = _opt(64, lo=1, hi=1024, help="samples in each fixed-noise grid")
-    speed: str = _opt("auto", choices=("auto", "eager", "compile"),
-                      help="eager, or torch.compile of G and D; auto: eager on CPU, compile on CUDA (reason logged)")
+    speed: str = _opt("auto", choices=("auto", "eager", "compile", "cudagraph"),
+                      help="eager; torch.compile of G and D; cudagraph: the whole step captured in a CUDA graph; "
+                           "auto: eager on CPU, cudagraph on CUDA when the run allows it, else compile (reason logged)")
     precision: str = _opt("fp32", choices=("fp32", "bf16"), help="bf16: autocast forward passes, fp32 master weights")
     tf32: bool = _opt(True, help="CUDA: allow TF32 in matmuls and convolutions")
     channels_last: str = _opt("auto", choices=("auto", "on", "off"),
-                              help="channels_last memory format for convolutional models (auto: on CUDA only)")
+                              help="channels_last memory format for convolutional models (auto: on CUDA, except with "
+                                   "train.speed=compile)")
     on_divergence: str = _opt("rollback", choices=("rollback", "stop"),
                               help="NaN/Inf in losses or weights: restore the last good checkpoint with lower "
                                    "learning rates, or stop")

@@ -134,6 +134,9 @@ def load_latest_good(folder: Path) -> Checkpoint | None:
 
 # ----------------------------------------------------------------------------------------------------- optimisers
 
+IMPLEMENTATION_FLAGS = ("fused", "foreach", "capturable", "differentiable")
+
+
 def optimizer_to_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Split an optimiser's state_dict into tensors (``prefix.state.I.KEY``) and a JSON-able rest."""
     sd = opt.state_dict()
@@ -144,7 +147,8 @@ def optimizer_to_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str
                 tensors[f"{prefix}.state.{idx}.{key}"] = value
             else:
                 plain[f"{idx}.{key}"] = value
-    return tensors, {"param_groups": sd["param_groups"], "state": plain}
+    groups = [{key: float(v) if isinstance(v, torch.Tensor) else v for key, v in g.items()} for g in sd["param_groups"]]
+    return tensors, {"param_groups": groups, "state": plain}
 
 
 def optimizer_from_flat(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
@@ -159,4 +163,9 @@ def optimizer_from_flat(prefix: str, opt: torch.optim.Optimizer, tensors: dict[s
     for name, value in meta["state"].items():
         idx, key = name.split(".", 1)
         state.setdefault(int(idx), {})[key] = value
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    # how the optimiser runs (fused, foreach, capturable) belongs to this process, not to the run that saved it
+    groups = meta["param_groups"]
+    if len(groups) == len(opt.param_groups):
+        groups = [{**saved, **{k: mine[k] for k in IMPLEMENTATION_FLAGS if k in mine}}
+                  for saved, mine in zip(groups, opt.param_groups)]
+    opt.load_state_dict({"state": state, "param_groups": groups})

@@ -24,7 +24,8 @@ from ..objectives import get_objective
 from ..viz.grids import grid_image, png_bytes, points_plot
 from . import checkpoint as ckpt
 from . import distributed, speed
-from .algorithm import Players, training_iteration
+from .algorithm import Players, Stats, training_iteration
+from .cudagraph import CapturedStep, make_capturable, unsupported
 from .ema import EMA
 from .guard import Doctor, SignalGuard, all_finite, diversity
 from .logger import MetricsLog
@@ -56,6 +57,25 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device: cuda was asked for but no CUDA device is available (use auto or cpu)")
     return torch.device(name)
+
+
+def _assign(group: dict[str, Any], key: str, value: float) -> None:
+    """Set an optimiser hyper-parameter; a device tensor (captured by a CUDA graph) is written in place."""
+    if isinstance(group[key], torch.Tensor):
+        group[key].fill_(value)
+    else:
+        group[key] = value
+
+
+def _accumulate(sums: dict[str, torch.Tensor], counts: dict[str, int], stats: Stats) -> None:
+    """Add a step's stats (device scalars) into the running sums with one multi-tensor kernel; no host sync."""
+    seen = [k for k in stats if k in sums]
+    if seen:
+        torch._foreach_add_([sums[k] for k in seen], [stats[k] for k in seen])
+    for key, value in stats.items():
+        if key not in sums:
+            sums[key] = value.clone()  # a captured step's stats are overwritten by the next replay
+        counts[key] = counts.get(key, 0) + 1
 
 
 class _NoLog:
@@ -101,7 +121,7 @@ class Trainer:
         if self.dist.rank:  # identical initial weights on every rank; dropout draws differ per rank
             torch.manual_seed(stream_seed(t.seed, "init") + self.dist.rank)
         self.G, self.D = G.to(self.device), D.to(self.device)
-        self.speed = speed.plan(t, self.device, cfg.model.arch)
+        self.speed = speed.plan(t, self.device, cfg.model.arch, unsupported(cfg, self.device, self.dist.active))
         G_fast, D_fast = speed.prepare_module(self.G, self.speed), speed.prepare_module(self.D, self.speed)
         self._batch_format = speed.prepare_batch(self.speed)
         self.x = to_model_range(split.x, self.G.value_range).to(self.device)
@@ -122,12 +142,13 @@ class Trainer:
         self.data_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "data"))
         self.aug_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "aug"))
         self.reg_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "reg"))
-        self.ema = EMA(self.G, half_life_img=1000 * t.ema_half_life_kimg, rampup=t.ema_rampup) \
-            if t.ema_half_life_kimg > 0 else None
         try:
             self.sampler = MinibatchSampler(self.n_train, t.batch_size, self.data_gen, self.device)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+        self.captured = self._capture_plan() if self.speed.mode == "cudagraph" else None
+        self.ema = EMA(self.G, half_life_img=1000 * t.ema_half_life_kimg, rampup=t.ema_rampup) \
+            if t.ema_half_life_kimg > 0 else None
         viz_gen = torch.Generator().manual_seed(stream_seed(t.seed, "viz"))
         n_viz = POINTS_PLOT_N if self.dataset.kind == "points" else t.grid_size
         self.fixed_y, self.grid_nrow = None, None
@@ -139,6 +160,7 @@ class Trainer:
         self.fixed_z = self.G.sample_z(n_viz, generator=viz_gen, device="cpu").to(self.device)
         self.step, self.nimg, self.elapsed_s = 0, 0, 0.0
         self.lr_scale, self.rollbacks = 1.0, 0
+        self._hyper_written: tuple[float, float, float] | None = None
         self.last_checkpoint_step = -1
         self.snapshot_grid = snapshot_grid(self.x[:POINTS_PLOT_N].cpu()) if self._snapshots_on() else None
         if resume:
@@ -284,15 +306,31 @@ class Trainer:
                                  generator=self.noise_gen)[self._local]
 
     def _set_hyperparameters(self) -> dict[str, float]:
+        """This step's learning rates and momentum into the optimisers (only when they moved: under CUDA graphs
+        each write is a device fill)."""
         o = self.cfg.optim
         lr_d, lr_g = self.lr_scale * lr_at(o, self.step, o.lr_d), self.lr_scale * lr_at(o, self.step, o.lr_g)
         momentum = momentum_at(o, self.epochs_done)
-        for opt, lr in ((self.players.opt_g, lr_g), (self.players.opt_d, lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = lr
-                if "momentum" in group:
-                    group["momentum"] = momentum
+        if (lr_d, lr_g, momentum) != self._hyper_written:
+            for opt, lr in ((self.players.opt_g, lr_g), (self.players.opt_d, lr_d)):
+                for group in opt.param_groups:
+                    _assign(group, "lr", lr)
+                    if "momentum" in group:
+                        _assign(group, "momentum", momentum)
+            self._hyper_written = (lr_d, lr_g, momentum)
         return {"lr": lr_d, "lr_g": lr_g if lr_g != lr_d else None, "momentum": momentum if o.name == "sgd" else None}
+
+    def _capture_plan(self) -> CapturedStep:
+        """train.speed=cudagraph: device-tensor hyper-parameters, capturable optimisers, and the captured step."""
+        for opt in (self.players.opt_g, self.players.opt_d):
+            make_capturable(opt, self.device)
+        return CapturedStep(self.players, self.cfg.train.k, self.x, self.y, self.sampler, self._batch_format,
+                            self._noise_batch, self._label_batch, self._eager_iteration,
+                            [self.noise_gen, self.aug_gen, self.reg_gen])
+
+    def _eager_iteration(self) -> Stats:
+        return training_iteration(self.players, self.cfg.train.k, self._real_batch, self._noise_batch,
+                                  self._label_batch)
 
     def fit(self) -> dict[str, Any]:
         """Train until a stop condition holds; returns the last logged row. SIGINT/SIGTERM stop at a step boundary
@@ -326,9 +364,7 @@ class Trainer:
         while not self.done():
             hyper, stats = self.train_step()
             self.elapsed_s = time.monotonic() - started
-            for key, value in stats.items():
-                sums[key] = sums[key] + value if key in sums else value.clone()
-                counts[key] = counts.get(key, 0) + 1
+            _accumulate(sums, counts, stats)
             row, rolled_back = None, False
             if self.step % t.log_every == 0 or self.done():
                 now = time.monotonic()
@@ -408,7 +444,7 @@ class Trainer:
         device tensors — reading them is the caller's choice)."""
         t = self.cfg.train
         hyper = self._set_hyperparameters()
-        stats = training_iteration(self.players, t.k, self._real_batch, self._noise_batch, self._label_batch)
+        stats = self.captured() if self.captured is not None else self._eager_iteration()
         self.step += 1
         self.nimg += (t.k + self.players.g_needs_real) * t.batch_size
         if self.ema is not None:
@@ -495,6 +531,11 @@ class Trainer:
         self.D.load_state_dict(sub("D."))
         ckpt.optimizer_from_flat("opt_g", self.players.opt_g, c.tensors, c.meta["opt_g"])
         ckpt.optimizer_from_flat("opt_d", self.players.opt_d, c.tensors, c.meta["opt_d"])
+        self._hyper_written = None
+        if self.captured is not None:  # loading replaced the optimiser state tensors the graph had captured
+            for opt in (self.players.opt_g, self.players.opt_d):
+                make_capturable(opt, self.device)
+            self.captured.invalidate()
         self.noise_gen.set_state(c.tensors["rng.noise"])
         self.data_gen.set_state(c.tensors["rng.data"])
         self.aug_gen.set_state(c.tensors["rng.aug"])

@@ -16,7 +16,8 @@ from ..config import OptimConfig
 
 
 class MomentumSGD(torch.optim.Optimizer):
-    """SGD with pylearn2 momentum; state ``velocity`` per parameter (zeros before the first step)."""
+    """SGD with pylearn2 momentum; state ``velocity`` per parameter (zeros before the first step). ``lr`` and
+    ``momentum`` may be floats or 0-d device tensors."""
 
     def __init__(self, params: Iterable[torch.nn.Parameter], *, lr: float, momentum: float = 0.0) -> None:
         super().__init__(params, {"lr": lr, "momentum": momentum})
@@ -32,8 +33,12 @@ class MomentumSGD(torch.optim.Optimizer):
                 if "velocity" not in self.state[p]:
                     self.state[p]["velocity"] = torch.zeros_like(p)
                 velocities.append(self.state[p]["velocity"])
+            grads, lr = [p.grad for p in params], group["lr"]
             torch._foreach_mul_(velocities, group["momentum"])  # one kernel per op for all tensors
-            torch._foreach_add_(velocities, [p.grad for p in params], alpha=-group["lr"])
+            if isinstance(lr, torch.Tensor):  # device tensor (CUDA graphs): the value is read at run time
+                torch._foreach_sub_(velocities, torch._foreach_mul(grads, lr))
+            else:
+                torch._foreach_add_(velocities, grads, alpha=-lr)
             torch._foreach_add_(params, velocities)
         return None
 

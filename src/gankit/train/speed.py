@@ -2,10 +2,13 @@
 
 ``train.speed``: ``eager`` runs the modules as they are; ``compile`` hands G and D to ``torch.compile`` (the
 optimisers, EMA and gradient penalties stay eager: penalties need double backward, which compiled graphs do not
-support, so they use the eager D — the same parameters); ``auto`` is eager on CPU (on this project's CPU machine
-compilation cost more than it saved for short runs; see benchmarks/throughput.py) and compile on CUDA.
+support, so they use the eager D — the same parameters); ``cudagraph`` captures the whole iteration in a CUDA graph
+(:mod:`gankit.train.cudagraph`); ``auto`` is eager on CPU (on this project's CPU machine compilation cost more than
+it saved for short runs; see benchmarks/throughput.py) and, on CUDA, cudagraph when the run can be captured, else
+compile.
 ``train.precision: bf16`` wraps forward passes in autocast (losses and master weights stay float32).
-``train.channels_last`` stores convolutional models and image batches channels-last (auto: on CUDA).
+``train.channels_last`` stores convolutional models and image batches channels-last (auto: on CUDA, not under
+compile).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 from torch import nn
 
 from ..config import TrainConfig
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +31,7 @@ CONV_ARCHS = ("dcgan", "resnet")
 
 @dataclass(frozen=True)
 class SpeedPlan:
-    """What the trainer does: ``mode`` eager|compile, ``channels_last``, ``autocast`` factory, and why."""
+    """What the trainer does: ``mode`` eager|compile|cudagraph, ``channels_last``, ``autocast`` factory, and why."""
 
     mode: str
     channels_last: bool
@@ -37,21 +41,30 @@ class SpeedPlan:
     fallback: bool = False
 
     def autocast(self) -> ContextManager:
-        """Context for forward passes: bf16 autocast when asked for, else nothing."""
+        """Context for forward passes: bf16 autocast when asked for, else nothing. Under CUDA graphs the cast-weight
+        cache is off (a cached cast would be replayed stale)."""
         if self.precision == "bf16":
-            return torch.autocast(self.device_type, dtype=torch.bfloat16)
+            return torch.autocast(self.device_type, dtype=torch.bfloat16, cache_enabled=self.mode != "cudagraph")
         return contextlib.nullcontext()
 
 
-def plan(t: TrainConfig, device: torch.device, arch: str) -> SpeedPlan:
-    """Resolve ``train.speed`` / ``train.channels_last`` for ``device`` and ``arch``; the reason is logged."""
-    if t.speed == "auto":
-        mode = "compile" if device.type == "cuda" else "eager"
-        reason = f"train.speed=auto on {device.type}: {mode}"
+def plan(t: TrainConfig, device: torch.device, arch: str, cudagraph_blocker: str | None) -> SpeedPlan:
+    """Resolve ``train.speed`` / ``train.channels_last`` for ``device`` and ``arch``; the reason is logged.
+    ``cudagraph_blocker``: why this run cannot be captured in a CUDA graph (None: it can)."""
+    if t.speed == "cudagraph" and cudagraph_blocker:
+        raise ConfigError(f"train.speed=cudagraph: {cudagraph_blocker}; use train.speed=eager, compile or auto")
+    if t.speed == "auto" and device.type == "cuda":
+        mode = "compile" if cudagraph_blocker else "cudagraph"
+        reason = f"train.speed=auto on cuda: {mode}" + (f" (no CUDA graph: {cudagraph_blocker})"
+                                                        if cudagraph_blocker else "")
+    elif t.speed == "auto":
+        mode, reason = "eager", f"train.speed=auto on {device.type}: eager"
     else:
         mode, reason = t.speed, f"train.speed={t.speed}"
-    channels_last = arch in CONV_ARCHS and (t.channels_last == "on" or (t.channels_last == "auto"
-                                                                          and device.type == "cuda"))
+    # auto: channels-last on CUDA, except under torch.compile (torch 2.11's inductor failed a stride assertion in
+    # the channels-last convolution backward of DCGAN on an H100)
+    channels_last = arch in CONV_ARCHS and (t.channels_last == "on" or (t.channels_last == "auto" and
+                                                                         device.type == "cuda" and mode != "compile"))
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = t.tf32
         torch.backends.cudnn.allow_tf32 = t.tf32
@@ -72,6 +85,9 @@ def prepare_module(module: nn.Module, p: SpeedPlan) -> nn.Module:
             dynamo_config.suppress_errors = True
 
         inductor_config.fallback_random = True  # dropout draws the same numbers as eager (exact resume holds)
+        # inductor's own switch of convolutions to channels-last failed a stride assertion in convolution backward
+        # (torch 2.11, H100, fp32 DCGAN); layouts stay as train.channels_last set them
+        inductor_config.layout_optimization = False
         return torch.compile(module)
     return module
 

@@ -1,6 +1,7 @@
 """Training throughput: gankit's step (eager, torch.compile, CUDA graph; ``MODE+bf16`` adds bf16 autocast) against
 a reference loop written the way common example code is (a DataLoader over per-sample tensors, noise drawn on the
-host, ``.item()`` every step), all in the same run so the ratios hold on a noisy machine. Also Parzen
+host, ``.item()`` every step, G's update on the D step's fakes) and the same loop with fresh noise for G's update as
+Algorithm 1 has it (``reference-fresh``), all in the same run so the ratios hold on a noisy machine. Also Parzen
 (10k × 10k × 784) and Inception features/s.
 
 Cases: the paper's MLP GAN (batch 100, its SGD and dropout) and DCGAN-64 (3×64×64, Adam, batch 64 and 512), on
@@ -36,9 +37,10 @@ CASES = {  # name: (config sections, sample shape, training-set size, default ti
                      "optim": {"name": "adam", "lr": 2e-4, "beta1": 0.5}, "train": {"batch_size": 512}},
                     (3, 64, 64), 4_096, (2, 100)),
 }
-MODES = ("reference", "eager", "compile", "cudagraph", "auto", "eager+bf16", "compile+bf16", "cudagraph+bf16")
-DEFAULT_MODES = {False: ("reference", "eager", "compile", "auto"),  # CPU: no CUDA graphs, no fast bf16
-                 True: ("reference", "eager", "compile", "cudagraph", "cudagraph+bf16")}  # auto: printed
+MODES = ("reference", "reference-fresh", "eager", "compile", "cudagraph", "auto", "eager+bf16", "compile+bf16",
+         "cudagraph+bf16")
+DEFAULT_MODES = {False: ("reference", "reference-fresh", "eager", "compile", "auto"),  # CPU: no CUDA graphs, bf16
+                 True: ("reference", "reference-fresh", "eager", "compile", "cudagraph", "cudagraph+bf16")}
 
 
 def _sync(device: torch.device) -> None:
@@ -73,8 +75,11 @@ def gankit_rate(case: str, mode: str, device: torch.device, steps: int, warmup: 
     return steps / (time.perf_counter() - start)
 
 
-def reference_rate(case: str, device: torch.device, steps: int, warmup: int, root: Path) -> float:
-    """Steps/s of a typical example loop on the same G and D (BCE on logits, Adam or SGD as torch ships them)."""
+def reference_rate(case: str, device: torch.device, steps: int, warmup: int, root: Path,
+                   fresh_noise: bool = False) -> float:
+    """Steps/s of a typical example loop on the same G and D (BCE on logits, Adam or SGD as torch ships them).
+    Like most example code it reuses the D step's fakes for G's update; ``fresh_noise`` draws new noise for it, as
+    Algorithm 1 (and gankit) does — one more G forward pass per iteration."""
     trainer = _trainer(case, "eager", device, root)
     G, D, m = trainer.G, trainer.D, trainer.cfg.train.batch_size
     samples = [x for x in trainer.x.cpu()]  # per-sample tensors, as torchvision-style datasets yield them
@@ -97,6 +102,8 @@ def reference_rate(case: str, device: torch.device, steps: int, warmup: int, roo
                 opt_d.zero_grad()
                 d_loss.backward()
                 opt_d.step()
+                if fresh_noise:
+                    fake = G(torch.randn(m, G.z_dim).to(device))
                 g_loss = F.binary_cross_entropy_with_logits(D(fake), ones)
                 opt_g.zero_grad()
                 g_loss.backward()
@@ -169,17 +176,18 @@ def main() -> None:
     print(f"machine: {name}; torch {torch.__version__}; steps/s per mode")
     root = Path(tempfile.mkdtemp(prefix="gankit-throughput-"))
     print(f"{'case':<12} {'batch':>5} " + " ".join(f"{m:>14}" for m in modes)
-          + f" {'best img/s':>11} {'best/ref':>9}")
+          + f" {'best img/s':>11} {'best/ref':>9} {'best/fresh':>9}")
     for case in args.cases:
         steps = args.steps or CASES[case][3][cuda]
         warmup = args.warmup if args.warmup is not None else (20 if cuda else 3)
         batch = CASES[case][0]["train"]["batch_size"]
         rates = {}
         for mode in modes:
-            rates[mode] = reference_rate(case, device, steps, warmup, root) if mode == "reference" else \
-                gankit_rate(case, mode, device, steps, warmup, root)
-        best = max(v for k, v in rates.items() if k != "reference")
-        ratio = f"{best / rates['reference']:>9.2f}" if "reference" in rates else f"{'-':>9}"
+            rates[mode] = reference_rate(case, device, steps, warmup, root, fresh_noise=mode == "reference-fresh") \
+                if mode.startswith("reference") else gankit_rate(case, mode, device, steps, warmup, root)
+        best = max(v for k, v in rates.items() if not k.startswith("reference"))
+        ratio = " ".join(f"{best / rates[r]:>9.2f}" if r in rates else f"{'-':>9}"
+                         for r in ("reference", "reference-fresh"))
         print(f"{case:<12} {batch:>5} " + " ".join(f"{rates[m]:>14.2f}" for m in modes)
               + f" {best * batch:>11.0f} {ratio}", flush=True)
     if cuda and "auto" not in modes:

@@ -144,7 +144,7 @@ def _nan_run(tmp_path, tiny_images, policy: str, hook: _NaNAt, steps: int = 20) 
 
 
 def test_nan_rollback_restores_and_lowers_the_lr(tmp_path, tiny_images):
-    trainer = _nan_run(tmp_path, tiny_images, "rollback", _NaNAt(at=3 * 7 + 1))  # 3 D calls per step: step 8
+    trainer = _nan_run(tmp_path, tiny_images, "rollback", _NaNAt(at=2 * 7 + 1))  # 2 D calls per step: step 8
     trainer.fit()
     assert trainer.step == 20 and trainer.rollbacks == 1 and trainer.lr_scale == 0.5
     notes = read_doctor(tmp_path / "run")
@@ -158,7 +158,7 @@ def test_nan_rollback_restores_and_lowers_the_lr(tmp_path, tiny_images):
 
 
 def test_nan_stop_policy(tmp_path, tiny_images):
-    trainer = _nan_run(tmp_path, tiny_images, "stop", _NaNAt(at=22))
+    trainer = _nan_run(tmp_path, tiny_images, "stop", _NaNAt(at=2 * 7 + 1))
     with pytest.raises(TrainingDiverged, match="non-finite d_loss, g_loss at step 8; stopped .train.on_divergence=stop.; "
                                                "the last good checkpoint is step-000000005"):
         trainer.fit()
@@ -166,7 +166,7 @@ def test_nan_stop_policy(tmp_path, tiny_images):
 
 
 def test_nan_rollback_gives_up(tmp_path, tiny_images):
-    trainer = _nan_run(tmp_path, tiny_images, "rollback", _NaNAt(at=22, times=None))
+    trainer = _nan_run(tmp_path, tiny_images, "rollback", _NaNAt(at=2 * 7 + 1, times=None))
     with pytest.raises(TrainingDiverged, match="gave up after 3 rollbacks"):
         trainer.fit()
     kinds = [n["kind"] for n in read_doctor(tmp_path / "run")]

@@ -42,11 +42,11 @@ def test_auto_is_eager_on_cpu_and_says_why(tmp_path, tiny_images, caplog):
 
 def test_compile_matches_eager_with_dropout_and_r1(tmp_path, tiny_images):
     """Paper G + maxout D with dropout (same random draws under compile) and a lazy R1 penalty (eager D, double
-    backward): 4 steps compiled equal 4 eager steps to float32 rounding."""
+    backward): 4 steps compiled equal 4 eager steps to float32 rounding. With the paper's SGD: Adam divides by
+    √v, which turns rounding in near-zero gradients into lr-sized steps (seen: 6e-4 on G's weights)."""
     runs = {}
     for mode in ("eager", "compile"):
-        cfg = quick_config(train={"steps": 4, "speed": mode}, objective={"r1": 1.0, "reg_every": 2},
-                           optim={"name": "adam", "lr": 1e-3})
+        cfg = quick_config(train={"steps": 4, "speed": mode}, objective={"r1": 1.0, "reg_every": 2})
         trainer = Trainer(cfg, tmp_path / mode, dataset=tiny_images)
         trainer.fit()
         runs[mode] = (trainer, _params(trainer))

@@ -106,13 +106,13 @@ def test_k_discriminator_steps_per_generator_step(tmp_path, tiny_images):
     calls = {"d": 0, "g": 0}
     d_forward = trainer.D.forward
 
-    def counting(x):
-        calls["d" if torch.is_grad_enabled() and trainer.D.net[1].linear.weight.requires_grad else "g"] += 1
+    def counting(x):  # rows D judges, in its own steps and in G's
+        calls["d" if torch.is_grad_enabled() and trainer.D.net[1].linear.weight.requires_grad else "g"] += len(x)
         return d_forward(x)
 
     trainer.D.forward = counting
     trainer.fit()
-    assert calls == {"d": 2 * 3 * 2, "g": 2}  # each D step sees a real and a fake batch
+    assert calls == {"d": 2 * 3 * (20 + 20), "g": 2 * 20}  # each D step sees a real and a fake batch of 20
     assert trainer.nimg == 2 * 3 * 20
 
 
@@ -165,3 +165,47 @@ def test_every_architecture_trains_on_28px_images(tmp_path, arch):
     lo = 0.0 if expected_range == "unit" else -1.0
     assert trainer.x.min().item() >= lo and trainer.x.max().item() <= 1.0
     assert (tmp_path / "run" / "samples" / "step-000000003.png").is_file()
+
+
+@pytest.mark.parametrize("conditional", ["none", "projection", "acgan"])
+def test_joint_real_fake_pass_equals_two_passes(tmp_path, conditional):
+    """A D step judging [real; fake] in one pass (gankit's D without batch norm) updates D as two passes would."""
+    import copy
+
+    from gankit.data import Dataset, Split
+    from gankit.train.algorithm import d_step
+
+    data = Dataset("pts", "points", {"train": Split(torch.randn(64, 2), torch.arange(64) % 4)})
+    cfg = quick_config(model={"arch": "mlp", "hidden": 16, "conditional": conditional},
+                       optim={"name": "adam", "lr": 1e-2}, train={"batch_size": 16})
+    trainer = Trainer(cfg, tmp_path / "run", dataset=data)
+    assert trainer.players.joint_d
+    real, y = trainer._real_batch()
+    z = trainer._noise_batch()
+    y = y if conditional != "none" else None
+    results = {}
+    for joint in (True, False):
+        players = copy.deepcopy(trainer.players)
+        players.joint_d = joint
+        stats = d_step(players, real, z, y)
+        results[joint] = (stats, [p.detach() for p in players.D.parameters()])
+    for key, value in results[True][0].items():
+        assert torch.allclose(value, results[False][0][key], rtol=1e-5, atol=1e-7), key
+    for a, b in zip(results[True][1], results[False][1]):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_joint_pass_only_for_gankit_ds_without_batch_norm(tmp_path, tiny_images):
+    from gankit.data import Dataset, Split
+
+    paper = Trainer(quick_config(train={"steps": 1}), tmp_path / "paper", dataset=tiny_images)
+    assert paper.players.joint_d  # maxout + dropout: samples do not interact
+    images = Dataset("im", "image", {"train": Split(torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8))})
+    dcgan = Trainer(quick_config(model={"arch": "dcgan", "width": 8, "d_norm": "batch"},
+                                 train={"steps": 1, "batch_size": 16}), tmp_path / "dcgan", dataset=images)
+    assert not dcgan.players.joint_d  # batch norm: real and fake keep separate batch statistics
+    data = Dataset("pts", "points", {"train": Split(torch.randn(200, 3))})
+    user = Trainer(quick_config(model={"arch": "mlp"}, train={"steps": 1, "batch_size": 50}), tmp_path / "user",
+                   G=MLPGenerator(out_shape=(3,), z_dim=4, hidden=16, layers=1),
+                   D=MLPDiscriminator(in_shape=(3,), hidden=16, layers=1), dataset=data)
+    assert not user.players.joint_d  # a user's D might couple samples in ways gankit cannot see

@@ -48,3 +48,8 @@ class Generator(nn.Module):
         if device is None:
             device = next(self.parameters()).device
         return sample_prior(self.prior, n, self.z_dim, generator=generator, device=device)
+
+
+def batch_coupled(module: nn.Module) -> bool:
+    """True when, in training, one sample's output depends on the other samples of its batch (batch norm)."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())

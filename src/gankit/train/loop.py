@@ -19,7 +19,7 @@ from ..config import Config, load_config, to_yaml
 from ..data import Dataset, load_dataset, to_model_range, to_uint8
 from ..errors import ConfigError, RunDirError, TrainingDiverged, TrainingInterrupted
 from ..fileio import write_atomic
-from ..models import Generator, build_models
+from ..models import Generator, batch_coupled, build_models
 from ..objectives import get_objective
 from ..viz.grids import grid_image, png_bytes, points_plot
 from . import checkpoint as ckpt
@@ -105,6 +105,7 @@ class Trainer:
         split = self.dataset.split(cfg.data.split)
         self.num_classes = self._check_labels(split) if cfg.model.conditional != "none" else 0
         torch.manual_seed(stream_seed(t.seed, "init"))  # model init, then dropout draws
+        own_D = D is None  # a user's D may couple the samples of a batch in ways gankit cannot see
         if G is None or D is None:
             pixel_mean = split.x.float().mean(0) / 255.0 if split.x.dtype == torch.uint8 else None
             G, D = build_models(cfg.model, sample_shape=self.dataset.sample_shape, kind=self.dataset.kind,
@@ -137,7 +138,8 @@ class Trainer:
                                penalty_every=o.reg_every, augment=self._augment if t.augment else None, clip=o.clip,
                                ac_weight=o.ac_weight, autocast=self.speed.autocast,
                                penalty_D=self.D if D_fast is not self.D else None,
-                               sync=self._average_gradients if self.dist.active else None)
+                               sync=self._average_gradients if self.dist.active else None,
+                               joint_d=own_D and not batch_coupled(self.D))
         self.noise_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "noise"))
         self.data_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "data"))
         self.aug_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "aug"))

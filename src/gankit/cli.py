@@ -1,4 +1,4 @@
-"""``gankit`` command line: thin commands over the library (train, sample, datasets, config).
+"""``gankit`` command line: thin commands over the library (train, sample, eval, datasets, config, playground).
 
 Errors print one line and exit non-zero; ``GANKIT_DEBUG=1`` shows the traceback.
 """
@@ -72,6 +72,14 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("datasets", help="list data sources, whether each is present, where and its size")
     d.add_argument("--data-dir", default=None, help="also look in this folder")
+
+    g = sub.add_parser("playground", help="web page to watch and steer training of 1-D/2-D GANs live")
+    g.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    g.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    g.add_argument("--runs-dir", default="playground-runs",
+                   help="folder 'save as run' writes run folders into (default ./playground-runs)")
+    g.add_argument("--idle-timeout", type=float, default=60.0,
+                   help="seconds a session without open tabs keeps training before it is freed (default 60)")
 
     c = sub.add_parser("config", help="print a preset's resolved config as YAML")
     c.add_argument("config", nargs="?", default=None, help="preset name or CONFIG.yaml (default: quickstart)")
@@ -290,6 +298,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# -------------------------------------------------------------------------------------------------- playground
+
+def cmd_playground(args: argparse.Namespace) -> int:
+    from .playground import serve
+
+    if not 0 <= args.port <= 65535:
+        raise GankitError(f"--port must be 0..65535, got {args.port}")
+    if not args.idle_timeout > 0:
+        raise GankitError(f"--idle-timeout must be positive, got {args.idle_timeout}")
+    serve(args.host, args.port, Path(args.runs_dir), args.idle_timeout,
+          announce=lambda url: print(f"gankit playground: {url}  (Ctrl-C to stop)", flush=True))
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- datasets, config
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -318,7 +340,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "figures": cmd_figures,
-            "report": cmd_report, "datasets": cmd_datasets, "config": cmd_config}
+            "report": cmd_report, "datasets": cmd_datasets, "config": cmd_config, "playground": cmd_playground}
 
 
 def main(argv: list[str] | None = None) -> int:

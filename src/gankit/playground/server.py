@@ -1,0 +1,304 @@
+"""The playground's web server (aiohttp): the page, one WebSocket per browser tab, uploads, idle-session cleanup.
+
+Routes: ``GET /`` the page (``/?session=ID`` joins a session), ``GET /static/*`` its script and style, ``GET /ws``
+the WebSocket, ``POST /api/upload?session=ID&name=FILE`` a CSV body (at most 5 MiB). Every socket of a session gets
+its messages; a socket that falls behind skips frames, never setup, state or event messages. A session with no socket
+for ``idle_timeout`` seconds stops training and is freed. Requests from pages of another origin are refused (another
+site open in the same browser must not drive a local server).
+
+Server → page messages (JSON): ``hello`` {session, notice, choices, presets, speed_range}, ``setup`` and ``frame``
+(see :mod:`gankit.playground.views`; frames add ``point``), ``history`` {points}, ``state`` {running, speed, step},
+``error`` {message}, ``notice`` {message}, ``saved`` {path, step}. Page → server: see :meth:`Session.command`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import secrets
+import signal
+import socket
+import time
+from collections import deque
+from pathlib import Path
+from typing import Callable
+
+from aiohttp import WSMsgType, web
+
+from ..errors import DatasetError, GankitError
+from .session import SPEED_RANGE, CommandError, Session
+from .settings import CHOICES, presets
+from .uploads import MAX_BYTES, clean_name, parse_upload, too_large
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+MAX_SESSIONS = 32
+MAX_COMMAND_BYTES = 64 * 2**10
+HISTORY_CAP = 2000  # curve points kept per session; past it every other one is dropped (the page does the same)
+DRAIN_LIMIT = 64 * 2**20  # an oversized upload is read (and dropped) up to this, so the browser gets the reply
+
+
+class Viewer:
+    """One WebSocket: messages go out in order; consecutive frames collapse into the newest."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws, self.queue, self.frame, self.wake = ws, deque(), None, asyncio.Event()
+
+    def push(self, text: str, droppable: bool = False) -> None:
+        if droppable:
+            self.frame = text
+        else:
+            if self.frame is not None:
+                self.queue.append(self.frame)
+                self.frame = None
+            self.queue.append(text)
+        self.wake.set()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.queue or self.frame is not None:
+                    if self.queue:
+                        text = self.queue.popleft()
+                    else:
+                        text, self.frame = self.frame, None
+                    await self.ws.send_str(text)
+        except (ConnectionError, RuntimeError):  # the socket closed under us
+            return
+
+
+class Room:
+    """A session and its sockets, on the event loop: the latest setup/state/frame and the curve history, so a tab
+    that joins late draws the same picture."""
+
+    def __init__(self, sid: str) -> None:
+        self.id, self.session = sid, None
+        self.viewers: set[Viewer] = set()
+        self.cache: dict[str, str] = {}
+        self.history: list[list] = []
+        self.idle_since = time.monotonic()
+
+    def deliver(self, kind: str, text: str, point: list | None) -> None:
+        if kind == "setup":
+            self.history = []
+            self.cache.pop("frame", None)
+        if kind in ("setup", "state", "frame"):
+            self.cache[kind] = text
+        if point is not None:
+            self.history.append(point)
+            if len(self.history) > HISTORY_CAP:
+                self.history = self.history[::2]
+        for v in self.viewers:
+            v.push(text, droppable=kind == "frame")
+
+    def join(self, viewer: Viewer, hello: dict) -> None:
+        viewer.push(json.dumps(hello))
+        if "setup" in self.cache:
+            viewer.push(self.cache["setup"])
+            viewer.push(json.dumps({"type": "history", "points": self.history}))
+        for kind in ("state", "frame"):
+            if kind in self.cache:
+                viewer.push(self.cache[kind])
+        self.viewers.add(viewer)
+
+    def leave(self, viewer: Viewer) -> None:
+        self.viewers.discard(viewer)
+        if not self.viewers:
+            self.idle_since = time.monotonic()
+
+
+class Playground:
+    """All sessions of one server."""
+
+    def __init__(self, runs_dir: Path, idle_timeout: float) -> None:
+        self.runs_dir, self.idle_timeout = Path(runs_dir).absolute(), idle_timeout
+        self.rooms: dict[str, Room] = {}
+
+    def room_for(self, requested: str | None) -> tuple[Room, str | None]:
+        """The session ``requested``, or a new one (with a notice when the requested one has ended)."""
+        if requested in self.rooms:
+            return self.rooms[requested], None
+        if len(self.rooms) >= MAX_SESSIONS:
+            raise CommandError(f"this server already runs {MAX_SESSIONS} sessions; close a tab and reload")
+        room = Room(secrets.token_hex(6))
+        loop = asyncio.get_running_loop()
+
+        def publish(kind: str, text: str, point: list | None) -> None:
+            try:
+                loop.call_soon_threadsafe(room.deliver, kind, text, point)
+            except RuntimeError:  # the event loop has closed: the server is shutting down
+                pass
+
+        room.session = Session(room.id, self.runs_dir, publish)
+        self.rooms[room.id] = room
+        notice = f"session {str(requested)[:40]} has ended; this is a new one" if requested else None
+        return room, notice
+
+    async def free(self, room: Room) -> None:
+        self.rooms.pop(room.id, None)
+        await asyncio.get_running_loop().run_in_executor(None, room.session.close)
+        log.info("playground session %s freed", room.id)
+
+    async def reap(self) -> None:
+        """Free sessions left without sockets for ``idle_timeout`` seconds, checking a few times per timeout."""
+        while True:
+            await asyncio.sleep(min(1.0, self.idle_timeout / 4))
+            now = time.monotonic()
+            for room in list(self.rooms.values()):
+                if not room.viewers and now - room.idle_since >= self.idle_timeout:
+                    await self.free(room)
+
+
+PLAYGROUND = web.AppKey("playground", Playground)
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    return origin is None or origin.split("://", 1)[-1] == request.host
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    if not _same_origin(request):
+        raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+    pg = request.app[PLAYGROUND]
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_COMMAND_BYTES)
+    await ws.prepare(request)
+    try:
+        room, notice = pg.room_for(request.query.get("session"))
+    except CommandError as e:
+        await ws.send_str(json.dumps({"type": "error", "message": str(e)}))
+        await ws.close()
+        return ws
+    viewer = Viewer(ws)
+    sender = asyncio.create_task(viewer.run())
+    room.join(viewer, {"type": "hello", "session": room.id, "notice": notice, "choices": CHOICES,
+                       "presets": presets(), "speed_range": SPEED_RANGE})
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            try:
+                room.session.command(json.loads(msg.data))
+            except (GankitError, ValueError) as e:  # ValueError: not JSON
+                viewer.push(json.dumps({"type": "error", "message": str(e).splitlines()[0]}))
+    finally:
+        room.leave(viewer)
+        sender.cancel()
+    return ws
+
+
+async def _read_capped(request: web.Request) -> tuple[bytes, int]:
+    """(the body's first MAX_BYTES + 1 bytes, its size up to DRAIN_LIMIT)."""
+    kept, size = bytearray(), 0
+    async for chunk in request.content.iter_chunked(2**16):
+        size += len(chunk)
+        if len(kept) <= MAX_BYTES:
+            kept += chunk[:MAX_BYTES + 1 - len(kept)]
+        if size > DRAIN_LIMIT:
+            break
+    return bytes(kept), size
+
+
+async def upload(request: web.Request) -> web.Response:
+    if not _same_origin(request):
+        return _error(403, "cross-origin upload refused")
+    room = request.app[PLAYGROUND].rooms.get(request.query.get("session", ""))
+    if room is None:
+        return _error(404, "unknown or ended session; reload the page")
+    name = clean_name(request.query.get("name", ""))
+    data, size = await _read_capped(request)
+    if size > MAX_BYTES:
+        return _error(413, str(too_large(name, size)))
+    try:
+        points = await asyncio.get_running_loop().run_in_executor(None, parse_upload, data, name)
+    except DatasetError as e:
+        return _error(400, str(e))
+    room.session.accept_upload(points)
+    return web.json_response({"name": name, "rows": len(points.x), "dim": points.dim})
+
+
+def build_app(runs_dir: Path, idle_timeout: float = 60.0) -> web.Application:
+    """The aiohttp application; sessions are freed on cleanup."""
+    app = web.Application(client_max_size=MAX_COMMAND_BYTES)
+    pg = app[PLAYGROUND] = Playground(runs_dir, idle_timeout)
+    app.router.add_get("/", index)
+    app.router.add_get("/ws", websocket)
+    app.router.add_post("/api/upload", upload)
+    app.router.add_static("/static", STATIC)
+
+    async def reaper(app: web.Application):
+        task = asyncio.create_task(pg.reap())
+        yield
+        task.cancel()
+
+    async def close_sockets(app: web.Application) -> None:
+        for room in list(pg.rooms.values()):
+            for viewer in list(room.viewers):
+                await viewer.ws.close(message=b"server shutting down")
+
+    async def free_all(app: web.Application) -> None:
+        for room in list(pg.rooms.values()):
+            await pg.free(room)
+
+    app.cleanup_ctx.append(reaper)
+    app.on_shutdown.append(close_sockets)
+    app.on_cleanup.append(free_all)
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback one (127.0.0.0/8, ::1)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+
+
+async def start(host: str, port: int, runs_dir: Path, idle_timeout: float = 60.0) -> tuple[web.AppRunner, str]:
+    """Start serving on host:port (0: a free port); returns (runner, the page's URL). Warns on a non-loopback host."""
+    if not is_loopback(host):
+        log.warning("the playground is bound to %s, which is not a loopback address: anyone who can reach this port "
+                    "can train models on this machine and write run folders into %s", host or "all interfaces",
+                    Path(runs_dir).absolute())
+    runner = web.AppRunner(build_app(runs_dir, idle_timeout), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    bound = runner.addresses[0][1]
+    shown = f"[{host}]" if ":" in host else host
+    return runner, f"http://{shown}:{bound}/"
+
+
+def serve(host: str, port: int, runs_dir: Path, idle_timeout: float = 60.0,
+          announce: Callable[[str], None] = print) -> None:
+    """Run the playground until SIGINT/SIGTERM; ``announce`` gets the URL once the port is open."""
+    async def main() -> None:
+        runner, url = await start(host, port, runs_dir, idle_timeout)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        announce(url)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())

@@ -1,0 +1,283 @@
+"""The playground server end to end on a real loopback port: uploads are checked with one-line errors and never stop
+the server, commands step the trainer exactly, several sockets share a session, idle sessions are freed, and a run
+saved from the page loads with `gankit sample`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from aiohttp import ClientSession, ClientTimeout
+
+from gankit.cli import main as cli_main
+from gankit.data.points import read_csv
+from gankit.playground import start
+from gankit.playground.server import PLAYGROUND, is_loopback
+from gankit.playground.uploads import MAX_BYTES
+from gankit.playground.views import histogram_jsd
+
+TIMEOUT = 30.0
+
+
+@contextlib.asynccontextmanager
+async def served(tmp_path: Path, idle_timeout: float = 60.0, host: str = "127.0.0.1"):
+    """(client session, base URL, the Playground object) of a server on a free port; cleaned up afterwards."""
+    runner, url = await start(host, 0, tmp_path / "runs", idle_timeout)
+    if host != "127.0.0.1":
+        url = re.sub(r"//[^:/]+:", "//127.0.0.1:", url)
+    try:
+        async with ClientSession(timeout=ClientTimeout(total=TIMEOUT)) as http:
+            yield http, url, runner.app[PLAYGROUND]
+    finally:
+        await runner.cleanup()
+
+
+async def until(ws, predicate, timeout: float = TIMEOUT) -> dict:
+    """The first message (JSON) satisfying ``predicate``; fails after ``timeout`` seconds."""
+    async def read() -> dict:
+        while True:
+            msg = await ws.receive_json()
+            if predicate(msg):
+                return msg
+    return await asyncio.wait_for(read(), timeout)
+
+
+def is_frame(step: int | None = None):
+    return lambda m: m["type"] == "frame" and (step is None or m["step"] == step)
+
+
+async def join(http: ClientSession, url: str, session: str | None = None):
+    """A socket on a session (a new one when None), after its first frame: (ws, hello message)."""
+    ws = await http.ws_connect(url + "ws" + (f"?session={session}" if session else ""))
+    hello = await until(ws, lambda m: m["type"] == "hello")
+    await until(ws, is_frame())
+    return ws, hello
+
+
+async def post_csv(http, url, session, data: bytes, name: str = "points.csv"):
+    async with http.post(f"{url}api/upload", params={"session": session, "name": name}, data=data) as r:
+        return r.status, await r.json()
+
+
+def _rows(n: int, d: int, seed: int = 0) -> bytes:
+    x = np.random.default_rng(seed).normal(size=(n, d))
+    return ("\n".join(",".join(f"{v:.6f}" for v in row) for row in x) + "\n").encode()
+
+
+def test_malformed_uploads_get_one_line_errors_and_the_server_keeps_serving(tmp_path):
+    bad = {
+        "binary": (bytes(range(256)) * 8, 400, "not a CSV text file"),
+        "words": (b"x,y\nfoo,bar\n" + _rows(20, 2), 400, "line 2: 'foo' is not a number"),
+        "NaN": (b"x,y\n" + _rows(20, 2) + b"nan,1.0\n", 400, "finite"),
+        "Inf": (_rows(20, 1) + b"inf\n", 400, "finite"),
+        "three-columns": (_rows(20, 3), 400, "1 or 2 columns"),
+        "ragged": (_rows(20, 2) + b"1.0\n", 400, "has 1 values, earlier lines have 2"),
+        "too-few-rows": (_rows(5, 2), 400, "16 to 100,000"),
+        "too-large": (b"1.0,2.0\n" * (MAX_BYTES // 8 + 1000), 413, "too large"),
+        "empty": (b"", 400, "no points"),
+    }
+
+    async def scenario():
+        async with served(tmp_path) as (http, url, _):
+            ws, hello = await join(http, url)
+            for what, (data, status, words) in bad.items():
+                got, body = await post_csv(http, url, hello["session"], data, name=f"{what}.csv")
+                assert got == status, (what, body)
+                message = body["error"]
+                assert words in message and f"{what}.csv" in message and "\n" not in message, (what, message)
+                assert "/tmp" not in message, message  # names the upload, not where it was parsed
+            assert (await post_csv(http, url, "no-such-session", _rows(20, 2)))[0] == 404
+            async with http.get(url) as r:
+                assert r.status == 200 and "gankit playground" in await r.text()
+            await ws.send_json({"cmd": "step"})
+            assert (await until(ws, is_frame()))["step"] == 1  # the session still trains
+            await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_single_step_is_exactly_one_update_and_bad_commands_are_reported(tmp_path):
+    async def scenario():
+        async with served(tmp_path) as (http, url, _):
+            ws, _ = await join(http, url)
+            await ws.send_json({"cmd": "step"})
+            first = await until(ws, is_frame())
+            assert first["step"] == 1 and first["point"][0] == 1 and len(first["samples"]) == 2000
+            assert first["metric"]["name"] == "modes" and len(first["d"]) == 96 * 96
+            await ws.send_json({"cmd": "speed", "value": 5})
+            await ws.send_json({"cmd": "play"})
+            await until(ws, lambda m: m["type"] == "frame" and m["step"] >= 30)
+            await ws.send_json({"cmd": "pause"})
+            paused = await until(ws, lambda m: m["type"] == "state" and not m["running"])
+            await ws.send_json({"cmd": "step"})
+            assert (await until(ws, is_frame()))["step"] == paused["step"] + 1
+            for cmd, words in [({"cmd": "fly"}, "unknown command"), ({"cmd": "speed", "value": 0}, "speed"),
+                               ({"cmd": "reset", "settings": {"k": 0}}, "setting k"),
+                               ({"cmd": "reset", "settings": {"objective": "vae"}}, "setting objective"),
+                               ({"cmd": "reset", "settings": {"dataset": "upload"}}, "upload a CSV"),
+                               ([1, 2], "unknown command")]:
+                await ws.send_json(cmd)
+                assert words in (await until(ws, lambda m: m["type"] == "error"))["message"], cmd
+            await ws.send_str("{not json")
+            await until(ws, lambda m: m["type"] == "error")
+            await ws.send_json({"cmd": "reset", "settings": {"dataset": "gauss1d", "objective": "wgan", "gp": 0.1}})
+            setup = await until(ws, lambda m: m["type"] == "setup")
+            assert setup["dim"] == 1 and setup["settings"]["z_dim"] == 1  # gauss1d's preset fills the rest
+            frame = await until(ws, is_frame(0))
+            assert frame["metric"]["name"] == "jsd" and len(frame["arrows"]["z"]) == 21
+            await ws.close()
+
+    asyncio.run(scenario())
+
+
+def _sample(run: str, tmp_path: Path, n: int = 50) -> np.ndarray:
+    out = tmp_path / "s.npz"
+    assert cli_main(["sample", run, "--n", str(n), "--npz", str(out), "--out", str(tmp_path / "s.png")]) == 0
+    return np.load(out)["x"]
+
+
+def test_save_as_run_of_a_built_in_distribution_loads_with_gankit_sample(tmp_path):
+    async def scenario():
+        async with served(tmp_path) as (http, url, _):
+            ws, _ = await join(http, url)
+            for step in (1, 2, 3):
+                await ws.send_json({"cmd": "step"})
+                await until(ws, is_frame(step))
+            await ws.send_json({"cmd": "save"})
+            saved = await until(ws, lambda m: m["type"] == "saved")
+            await ws.close()
+            return saved
+
+    saved = asyncio.run(scenario())
+    run = Path(saved["path"])
+    assert saved["step"] == 3 and run.parent == tmp_path / "runs" and run.name.startswith("ring8-")
+    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "step-000000003.json").is_file()
+    assert _sample(str(run), tmp_path).shape == (50, 2)
+
+
+def test_save_as_run_of_an_upload_loads_with_gankit_sample(tmp_path):
+    data = b"value\n" + _rows(100, 1, seed=3)
+
+    async def scenario():
+        async with served(tmp_path) as (http, url, _):
+            ws, hello = await join(http, url)
+            status, body = await post_csv(http, url, hello["session"], data, name="my points.csv")
+            assert status == 200 and body == {"name": "my_points.csv", "rows": 100, "dim": 1}
+            setup = await until(ws, lambda m: m["type"] == "setup")
+            assert setup["settings"]["dataset"] == "upload" and setup["dim"] == 1 and len(setup["real"]) == 100
+            assert setup["settings"]["batch_size"] == 100  # the preset's 256 does not fit 100 points
+            notice = await until(ws, lambda m: m["type"] == "notice")
+            assert "batch size lowered to 100" in notice["message"]
+            await ws.send_json({"cmd": "step"})
+            await until(ws, is_frame(1))
+            await ws.send_json({"cmd": "save"})
+            saved = await until(ws, lambda m: m["type"] == "saved")
+            await ws.close()
+            return saved
+
+    saved = asyncio.run(scenario())
+    run = Path(saved["path"])
+    assert run.name.startswith("upload-") and (run / "data.csv").is_file()
+    assert np.array_equal(read_csv(run / "data.csv"), read_csv(_write(tmp_path / "orig.csv", data)))
+    assert _sample(str(run), tmp_path).shape == (50, 1)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_idle_session_stops_and_is_freed(tmp_path):
+    async def scenario():
+        async with served(tmp_path, idle_timeout=0.3) as (http, url, pg):
+            ws, hello = await join(http, url)
+            session = pg.rooms[hello["session"]].session
+            await ws.send_json({"cmd": "play"})
+            await until(ws, lambda m: m["type"] == "frame" and m["step"] > 0)
+            await ws.close()
+            def freed() -> bool:
+                return (hello["session"] not in pg.rooms and not session._thread.is_alive()
+                        and not session.folder.exists())
+
+            deadline = time.monotonic() + 10
+            while not freed() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert freed()
+            ws, again = await join(http, url, hello["session"])  # the old link opens a new session
+            assert again["session"] != hello["session"] and "has ended" in again["notice"]
+            await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_two_sockets_on_one_session_both_get_frames_and_either_commands(tmp_path):
+    async def scenario():
+        async with served(tmp_path) as (http, url, pg):
+            a, hello = await join(http, url)
+            b, hello_b = await join(http, url, hello["session"])
+            assert hello_b["session"] == hello["session"] and len(pg.rooms) == 1
+            await a.send_json({"cmd": "step"})
+            assert [(await until(ws, is_frame()))["step"] for ws in (a, b)] == [1, 1]
+            await b.send_json({"cmd": "step"})
+            assert [(await until(ws, is_frame()))["step"] for ws in (a, b)] == [2, 2]
+            await a.close()
+            await b.send_json({"cmd": "step"})  # one tab closing leaves the session to the other
+            assert (await until(b, is_frame()))["step"] == 3
+            await b.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_non_loopback_bind_warns(tmp_path, caplog):
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.10")
+
+    async def scenario(host: str) -> None:
+        async with served(tmp_path, host=host) as (http, url, _):
+            async with http.get(url) as r:
+                assert r.status == 200
+
+    with caplog.at_level(logging.WARNING, logger="gankit.playground"):
+        asyncio.run(scenario("127.0.0.1"))
+        assert not caplog.records
+        asyncio.run(scenario("0.0.0.0"))
+    assert any("not a loopback address" in r.getMessage() for r in caplog.records)
+
+
+def test_cli_port_zero_prints_the_url_and_stops_cleanly_on_sigint(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "gankit", "playground", "--port", "0", "--runs-dir",
+                             str(tmp_path / "runs")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert url and url.group(1) != "0", line
+
+        async def fetch() -> str:
+            async with ClientSession(timeout=ClientTimeout(total=TIMEOUT)) as http:
+                async with http.get(url.group(0)) as r:
+                    assert r.status == 200
+                    return await r.text()
+        assert "/static/app.js" in asyncio.run(fetch())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=TIMEOUT) == 0, proc.stderr.read()
+
+
+
+def test_histogram_jsd_of_uploads_closed_forms():
+    lo, hi = torch.tensor([0.0, 0.0]), torch.tensor([1.0, 1.0])
+    a = torch.rand(500, 2, generator=torch.Generator().manual_seed(0))
+    assert histogram_jsd(a, a, lo, hi, 8) == pytest.approx(0.0, abs=1e-12)
+    assert histogram_jsd(a * 0.5, a * 0.5 + 0.5, lo, hi, 8) == pytest.approx(math.log(2))  # disjoint cells
+    assert histogram_jsd(a, a + 5.0, lo, hi, 8) == pytest.approx(math.log(2))  # all fakes outside the box

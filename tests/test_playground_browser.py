@@ -8,25 +8,13 @@ import re
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, sync_playwright_or_skip
+
 WAIT_MS = 20_000
-
-
-def _sync_playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    return sync_playwright
 
 
 @pytest.fixture
@@ -49,7 +37,7 @@ def _number(page, selector: str, attribute: str) -> int:
 
 
 def test_playground_trains_steps_and_draws_an_upload(server, tmp_path):
-    sync_playwright = _sync_playwright()
+    sync_playwright = sync_playwright_or_skip()
     points = tmp_path / "blob.csv"
     xy = np.random.default_rng(0).normal(size=(123, 2)) * [2.0, 0.5] + [1.0, -1.0]
     points.write_text("x,y\n" + "\n".join(f"{a:.5f},{b:.5f}" for a, b in xy) + "\n")

@@ -5,26 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 
 from gankit.viz.grids import grid_image, png_bytes
 from gankit.viz.images import grid_gif
 from gankit.viz.report import build_report
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _sync_playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    return sync_playwright
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, sync_playwright_or_skip
 
 
 def _png(value: int, size: int = 4) -> bytes:
@@ -51,7 +38,7 @@ def _report(tmp_path: Path) -> tuple[Path, int]:
 
 
 def test_report_opens_offline_without_errors(tmp_path):
-    sync_playwright = _sync_playwright()
+    sync_playwright = sync_playwright_or_skip()
     path, n_eval = _report(tmp_path)
     errors: list[str] = []
     foreign: list[str] = []

@@ -1,7 +1,7 @@
 """Pack the Inception TorchScript for a machine that the 83 MiB file cannot reach whole (the device tool carries at
 most 64 MiB): the module with zeroed tensors (compresses to almost nothing) plus its tensors in bfloat16.
 
-    python benchmarks/pack_inception.py pack OUT_DIR        # here: writes inception.pt.xz and inception.bf16.safetensors
+    python benchmarks/pack_inception.py pack OUT_DIR        # writes inception.pt.xz, inception.bf16.safetensors
     python benchmarks/pack_inception.py unpack OUT_DIR PT   # there: rebuilds a TorchScript file at PT
 
 The rebuilt weights are the originals rounded to bfloat16: good for timing (speed does not depend on the weights'

@@ -78,6 +78,11 @@ class ObjectiveConfig:
     clip: float = _opt(0.0, lo=0.0, help="WGAN weight clipping of D's parameters to [-clip, clip] (0: off)")
     ac_weight: float = _opt(1.0, lo=0.0, help="acgan: weight of the auxiliary classification loss in D's and G's loss")
 
+    @property
+    def penalised(self) -> bool:
+        """Whether D's loss carries a gradient penalty (gp, dragan, r1 or r2)."""
+        return bool(self.gp or self.dragan or self.r1 or self.r2)
+
 
 @dataclass(frozen=True)
 class OptimConfig:

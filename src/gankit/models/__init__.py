@@ -4,5 +4,6 @@ from .base import Generator, batch_coupled, sample_prior
 from .mlp import MLPDiscriminator, MLPGenerator, Maxout, PaperDiscriminator, PaperGenerator, marginal_logits
 from .registry import architectures, build_models, register
 
-__all__ = ["Generator", "batch_coupled", "sample_prior", "PaperGenerator", "PaperDiscriminator", "Maxout", "MLPGenerator",
+__all__ = ["Generator", "batch_coupled", "sample_prior",
+           "PaperGenerator", "PaperDiscriminator", "Maxout", "MLPGenerator",
            "MLPDiscriminator", "marginal_logits", "architectures", "build_models", "register"]

@@ -30,8 +30,7 @@ def unsupported(cfg: Config, device: torch.device, distributed: bool) -> str | N
         return f"CUDA graphs need a CUDA device (train.device is {device.type})"
     if distributed:
         return "CUDA graphs are not used with distributed training (the gradient all-reduce stays eager)"
-    o = cfg.objective
-    if (o.gp or o.dragan or o.r1 or o.r2) and o.reg_every > 1:
+    if cfg.objective.penalised and cfg.objective.reg_every > 1:
         return "lazy regularisation (objective.reg_every > 1) changes the step from one iteration to the next"
     return None
 

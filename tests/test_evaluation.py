@@ -8,7 +8,6 @@ import struct
 
 import numpy as np
 import pytest
-import torch
 
 from gankit.cli import main
 from gankit.errors import MetricError

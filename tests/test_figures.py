@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
-import pytest
 from PIL import Image
 
 from gankit.cli import main

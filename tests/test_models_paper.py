@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gankit.config import ModelConfig
-from gankit.models import Maxout, PaperDiscriminator, PaperGenerator, build_models, marginal_logits, sample_prior
+from gankit.models import Dropout, Maxout, PaperDiscriminator, PaperGenerator, build_models, marginal_logits, sample_prior
 
 
 def test_parameter_counts():
@@ -59,8 +59,8 @@ def test_generator_output_range_and_prior():
 
 def test_dropout_only_on_d_with_paper_keep_probabilities():
     G, D = PaperGenerator(), PaperDiscriminator()
-    assert not any(isinstance(m, torch.nn.Dropout) for m in G.modules())
-    drops = [m.p for m in D.modules() if isinstance(m, torch.nn.Dropout)]
+    assert not any(isinstance(m, (Dropout, torch.nn.Dropout)) for m in G.modules())
+    drops = [m.p for m in D.modules() if isinstance(m, Dropout)]
     assert drops == [pytest.approx(0.2), pytest.approx(0.5), pytest.approx(0.5)]
     # inverted dropout: kept units scaled by 1/keep (1.25 for the input)
     torch.manual_seed(1)
@@ -74,6 +74,21 @@ def test_dropout_only_on_d_with_paper_keep_probabilities():
     x = torch.rand(4, 1, 28, 28)
     assert torch.equal(D(x), D(x))  # eval mode: deterministic
     assert PaperDiscriminator(dropout=False).net[0].p == 0.0
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_dropout_keep_rate_scale_and_gradient(p):
+    torch.manual_seed(0)
+    x = torch.ones(1000, 1000, requires_grad=True)
+    y = Dropout(p).train()(x)
+    kept = y != 0
+    # 10^6 Bernoulli(1 − p) draws: the kept fraction is within 5 standard deviations of 1 − p
+    assert abs(kept.float().mean().item() - (1 - p)) < 5 * math.sqrt(p * (1 - p) / 1e6)
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / (1 - p)))
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # d(x·mask)/dx = mask: the kept units' gradient is scaled too
+    with pytest.raises(ValueError, match="dropout probability"):
+        Dropout(1.0)
 
 
 def test_maxout_takes_max_over_pieces():

@@ -69,6 +69,13 @@ def test_channels_last_matches_and_checkpoints(tmp_path):
     assert resumed.step == 2
 
 
+def test_channels_last_auto_for_conv_models_except_under_compile(tmp_path, tiny_images):
+    for speed, expected in (("eager", True), ("compile", False)):
+        cfg = quick_config(model={"arch": "dcgan", "width": 8}, train={"steps": 1, "batch_size": 16, "speed": speed})
+        assert Trainer(cfg, tmp_path / speed, dataset=_images28()).speed.channels_last is expected, speed
+    assert not Trainer(quick_config(), tmp_path / "mlp", dataset=tiny_images).speed.channels_last
+
+
 def test_bf16_trains_close_to_fp32(tmp_path, tiny_images):
     rows = {}
     for precision in ("fp32", "bf16"):

@@ -86,6 +86,23 @@ def test_run_folder_contents(tmp_path, tiny_images):
     assert meta["step"] == 10 and meta["nimg"] == 200 and meta["config"]["train"]["steps"] == 10
 
 
+@pytest.mark.parametrize("k", [1, 2])
+def test_gradient_norms_only_on_logged_steps_and_of_that_step(tmp_path, tiny_images, k):
+    """A step's stats carry the gradient norms only when the loop logs after it (every log_every steps and at the
+    last step), and they are the norms of that step's gradients: the last D update's and the G update's."""
+    trainer = Trainer(quick_config(train={"steps": 5, "log_every": 3, "k": k}), tmp_path / "run", dataset=tiny_images)
+    measured = []
+    for step in range(1, 6):
+        _, stats = trainer.train_step()
+        assert ("grad_norm_d" in stats) == ("grad_norm_g" in stats) == trainer.logs_at(step)
+        if "grad_norm_g" in stats:
+            measured.append(step)
+            for name, module in (("grad_norm_d", trainer.D), ("grad_norm_g", trainer.G)):
+                by_hand = torch.cat([p.grad.double().flatten() for p in module.parameters()]).norm()
+                assert stats[name].item() == pytest.approx(by_hand.item(), rel=1e-4), name  # float32 sums
+    assert measured == [3, 5]
+
+
 @pytest.mark.parametrize("stop, expected_steps", [({"steps": 7}, 7), ({"epochs": 1.0}, 15), ({"nimg": 100}, 5),
                                                    ({"k": 2, "nimg": 100}, 3)])
 def test_stop_conditions(tmp_path, tiny_images, stop, expected_steps):

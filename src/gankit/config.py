@@ -126,7 +126,7 @@ class TrainConfig:
     precision: str = _opt("fp32", choices=("fp32", "bf16"), help="bf16: autocast forward passes, fp32 master weights")
     tf32: bool = _opt(True, help="CUDA: allow TF32 in matmuls and convolutions")
     channels_last: str = _opt("auto", choices=("auto", "on", "off"),
-                              help="channels_last memory format for convolutional models (auto: on CUDA, except with "
+                              help="channels_last memory format for convolutional models (auto: on, except with "
                                    "train.speed=compile)")
     on_divergence: str = _opt("rollback", choices=("rollback", "stop"),
                               help="NaN/Inf in losses or weights: restore the last good checkpoint with lower "

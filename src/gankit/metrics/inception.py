@@ -146,7 +146,7 @@ class InceptionFeatures:
                 if feats.shape[0] != chunk.shape[0] or feats[0].numel() != FEATURE_DIM:
                     raise MetricError(f"Inception model returned shape {list(feats.shape)} for {chunk.shape[0]} "
                                       f"images, expected [{chunk.shape[0]}, {FEATURE_DIM}]")
-                out.append(feats.reshape(chunk.shape[0], FEATURE_DIM).float().cpu())
+                out.append(feats.reshape(chunk.shape[0], FEATURE_DIM).float())  # stays on the device: no sync
         if not out:
             return torch.zeros(0, FEATURE_DIM)
-        return torch.cat(out)
+        return torch.cat(out).cpu()  # one copy back (N × 8 KiB) after the last batch

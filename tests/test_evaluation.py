@@ -156,6 +156,11 @@ def test_inception_metrics_on_a_handful_of_images(tmp_path, capsys):
     rows = {r["metric"]: r for r in json.loads((tmp_path / "fake.eval.json").read_text())["rows"]}
     assert set(rows) == {"fid", "kid", "precision", "recall", "density", "coverage"}
     assert rows["fid"]["value"] > 0 and rows["kid"]["uncertainty"] is not None
+    assert rows["fid"]["inception_precision"] == "fp32"
+    assert main(["eval", "--samples", str(fake), "--reference", str(real), "--metrics", "fid", "--precision", "bf16",
+                 "--quiet"]) == 0
+    bf16 = json.loads((tmp_path / "fake.eval.json").read_text())["rows"][0]
+    assert bf16["inception_precision"] == "bf16" and bf16["value"] != rows["fid"]["value"]
     assert main(["eval", "--samples", str(fake), "--reference", str(real), "--metrics", "kid", "--quiet"]) == 1
     assert "KID subset size 1000" in capsys.readouterr().err
 

@@ -12,7 +12,8 @@ python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_devic
 start=$(date +%s)
 timeout "${TEST_S:-150}" python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_speed.py ${TESTS:-} \
     >"$OUT/gpu_tests.log" 2>&1
-echo "gpu tests: exit $? in $(( $(date +%s) - start )) s"; grep -E "passed|failed|Error|error" "$OUT/gpu_tests.log" | tail -15
+echo "gpu tests: exit $? in $(( $(date +%s) - start )) s"
+grep -E "passed|failed|Error|error" "$OUT/gpu_tests.log" | tail -15
 python3 benchmarks/pack_inception.py unpack .gpu /tmp/inception.pt || echo "no Inception pack"
 start=$(date +%s)
 timeout "${BENCH_S:-330}" python3 benchmarks/throughput.py --metrics --inception /tmp/inception.pt \

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from gankit.config import ModelConfig
-from gankit.models import Dropout, Maxout, PaperDiscriminator, PaperGenerator, build_models, marginal_logits, sample_prior
+from gankit.models import (Dropout, Maxout, PaperDiscriminator, PaperGenerator, build_models, marginal_logits,
+                           sample_prior)
 
 
 def test_parameter_counts():

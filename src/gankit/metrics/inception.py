@@ -112,8 +112,9 @@ class InceptionFeatures:
 
     ``path`` is a TorchScript file (default: :func:`default_weights_path`); it is loaded with ``torch.jit.load``
     only (never unpickled as a checkpoint). ``sha256`` is the hex digest of that file, for cache keys.
-    Images are processed ``batch_size`` at a time on ``device`` (default 50 on CPU, 250 on CUDA); on CUDA, convolutions follow PyTorch's cuDNN
-    settings (TF32 allowed by default, ``torch.backends.cudnn.allow_tf32``); nothing global is changed here.
+    Images are processed ``batch_size`` at a time on ``device`` (default 50 on CPU, 250 on CUDA); on CUDA,
+    convolutions follow PyTorch's cuDNN settings (TF32 allowed by default, ``torch.backends.cudnn.allow_tf32``);
+    nothing global is changed here.
     ``precision="bf16"`` runs the network under bf16 autocast (features returned as float32): faster where the
     hardware has bf16 units, but the features move by about 1–2 % of their norm, so FID/KID from them are not the
     reference figures; the default ``fp32`` is.
@@ -145,8 +146,8 @@ class InceptionFeatures:
         self.sha256 = _sha256(self.path)
 
     def __repr__(self) -> str:
-        return (f"InceptionFeatures(path={str(self.path)!r}, device={str(self.device)!r}, batch_size={self.batch_size}, "
-                f"precision={self.precision!r})")
+        return (f"InceptionFeatures(path={str(self.path)!r}, device={str(self.device)!r}, "
+                f"batch_size={self.batch_size}, precision={self.precision!r})")
 
     def __call__(self, images: Tensor) -> Tensor:
         """Pool features of ``images`` (uint8 ``[N, C, H, W]``, C ∈ {1, 3}, any H, W) → float32 ``[N, 2048]``, CPU."""

@@ -55,8 +55,8 @@ class PaperGenerator(Generator):
 
 class Dropout(nn.Module):
     """Inverted dropout: each element is kept with probability 1 − p and scaled by 1/(1 − p), else zeroed; the
-    identity in eval mode. On CPU the mask is one float32 ``rand`` (kept where u ≥ p) plus in-place ops, faster
-    there than torch's ``bernoulli_``; on other devices it is torch's fused dropout kernel. Same distribution either way."""
+    identity in eval mode. On CPU the mask is one float32 ``rand`` (kept where u ≥ p: 1 − p to within 2⁻²⁴) plus
+    in-place ops, faster there than torch's ``bernoulli_``; on other devices, torch's fused dropout kernel."""
 
     def __init__(self, p: float) -> None:
         super().__init__()

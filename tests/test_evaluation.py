@@ -1,4 +1,5 @@
-"""`gankit eval` glue: metric choice, eval.json, --samples mode, errors (the metrics themselves have their own tests)."""
+"""`gankit eval` glue: metric choice, eval.json, --samples mode, errors (the metrics themselves have their own
+tests)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SNGAN ResNet generator/discriminator: shapes, ranges, parameter counts by hand, errors, gradients, registry, training."""
+"""SNGAN ResNet generator/discriminator: shapes, ranges, parameter counts by hand, errors, gradients, registry,
+training."""
 
 from __future__ import annotations
 

@@ -159,8 +159,9 @@ def test_nan_rollback_restores_and_lowers_the_lr(tmp_path, tiny_images):
 
 def test_nan_stop_policy(tmp_path, tiny_images):
     trainer = _nan_run(tmp_path, tiny_images, "stop", _NaNAt(at=2 * 7 + 1))
-    with pytest.raises(TrainingDiverged, match="non-finite d_loss, g_loss at step 8; stopped .train.on_divergence=stop.; "
-                                               "the last good checkpoint is step-000000005"):
+    expected = ("non-finite d_loss, g_loss at step 8; stopped .train.on_divergence=stop.; "
+                "the last good checkpoint is step-000000005")
+    with pytest.raises(TrainingDiverged, match=expected):
         trainer.fit()
     assert ckpt.load(tmp_path / "run" / "checkpoints").meta["step"] == 5
 

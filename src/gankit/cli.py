@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     s.add_argument("--checkpoint", default="latest", help="latest (default) or a step number")
     s.add_argument("--out", default=None, help="PNG path (image grid, or a plot for points); default RUN/sample.png")
-    s.add_argument("--npz", default=None, help="also write the samples (key 'x'; labels 'y' if conditional) to this .npz")
+    s.add_argument("--npz", default=None,
+                   help="also write the samples (key 'x'; labels 'y' if conditional) to this .npz")
     s.add_argument("--class", dest="label", type=int, default=None,
                    help="conditional runs: draw only this class (default: classes in turn, one grid column each)")
 

@@ -149,7 +149,8 @@ class Config:
     def __post_init__(self) -> None:
         t = self.train
         if t.steps is None and t.epochs is None and t.nimg is None and t.minutes is None:
-            raise ConfigError("train: no stop condition; set one of train.steps, train.epochs, train.nimg, train.minutes")
+            raise ConfigError("train: no stop condition; set one of train.steps, train.epochs, train.nimg, "
+                              "train.minutes")
         unknown = [p for p in t.augment.split(",") if p.strip() and p.strip() not in AUGMENT_POLICIES]
         if unknown:
             raise ConfigError(f"train.augment: {unknown[0]!r} is not one of {', '.join(AUGMENT_POLICIES)}")

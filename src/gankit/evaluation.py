@@ -136,7 +136,8 @@ def parzen_rows(samples: Samples, dataset: Dataset | None, ref_name: str, opts: 
                     ("parzen_real_train", dataset.train.x[:len(samples.x)])]
     for metric, centres in centres_sets:
         started = time.monotonic()
-        r = parzen_protocol(_flat_unit(centres).to(device), x_val.to(device), x_test.to(device), sigma=opts.parzen_sigma)
+        r = parzen_protocol(_flat_unit(centres).to(device), x_val.to(device), x_test.to(device),
+                            sigma=opts.parzen_sigma)
         rows.append(_row(metric, r.mean, len(centres), f"{ref_name}:test", started, r.sem, sigma=r.sigma,
                          centres="generated" if metric == "parzen" else "training images"))
     return rows

@@ -36,7 +36,8 @@ from .state import RunState
 
 log = logging.getLogger(__name__)
 
-STREAMS = {"init": 0, "noise": 1, "data": 2, "viz": 3, "eval": 4, "aug": 5, "reg": 6}  # one seed, one generator per purpose
+# one seed, one generator per purpose
+STREAMS = {"init": 0, "noise": 1, "data": 2, "viz": 3, "eval": 4, "aug": 5, "reg": 6}
 RESUME_KEYS = {"steps", "epochs", "nimg", "minutes", "log_every", "sample_every", "checkpoint_every",
                "keep_checkpoints", "device", "speed", "tf32", "channels_last", "on_divergence", "max_rollbacks",
                "doctor"}
@@ -276,7 +277,8 @@ class Trainer(RunState):
     def done(self) -> bool:
         t = self.cfg.train
         total = self.total_steps()
-        return (total is not None and self.step >= total) or (t.minutes is not None and self.elapsed_s >= 60 * t.minutes)
+        return ((total is not None and self.step >= total)
+                or (t.minutes is not None and self.elapsed_s >= 60 * t.minutes))
 
     # ------------------------------------------------------------------------------------------------------ loop
 

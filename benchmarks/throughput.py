@@ -59,13 +59,13 @@ def _data(shape: tuple[int, ...], n: int) -> Dataset:
     return Dataset("random", "image", {"train": Split(x)})
 
 
-def _trainer(case: str, mode: str, device: torch.device, root: Path, channels_last: str = "auto") -> Trainer:
+def _trainer(case: str, mode: str, device: torch.device, root: Path) -> Trainer:
     sections, shape, n, _ = CASES[case]
     cfg = {k: dict(v) for k, v in sections.items()}
     speed, _, option = mode.partition("+")
-    channels_last = "off" if option == "nchw" else channels_last
     cfg["train"].update(steps=10**9, device=device.type, speed=speed, precision="bf16" if option == "bf16" else "fp32",
-                        channels_last=channels_last, log_every=10**9, sample_every=10**9, checkpoint_every=10**9)
+                        channels_last="off" if option == "nchw" else "auto", log_every=10**9, sample_every=10**9,
+                        checkpoint_every=10**9)
     return Trainer(from_dict(cfg), tempfile.mkdtemp(prefix=f"{case}-{speed}-", dir=root), dataset=_data(shape, n))
 
 
@@ -86,7 +86,7 @@ def reference_runner(case: str, device: torch.device, root: Path, fresh_noise: b
     """A typical example loop on the same G and D (BCE on logits, Adam or SGD as torch ships them, the default
     memory format). Like most example code it reuses the D step's fakes for G's update; ``fresh_noise`` draws new
     noise for it, as Algorithm 1 (and gankit) does — one more G forward pass per iteration."""
-    trainer = _trainer(case, "eager", device, root, channels_last="off")
+    trainer = _trainer(case, "eager+nchw", device, root)
     G, D, m = trainer.G, trainer.D, trainer.cfg.train.batch_size
     samples = [x for x in trainer.x.cpu()]  # per-sample tensors, as torchvision-style datasets yield them
     loader = torch.utils.data.DataLoader(samples, batch_size=m, shuffle=True, drop_last=True)

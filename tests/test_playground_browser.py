@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, sync_playwright_or_skip
+from tests.browser import watched_page
 
 WAIT_MS = 20_000
 
@@ -37,47 +37,35 @@ def _number(page, selector: str, attribute: str) -> int:
 
 
 def test_playground_trains_steps_and_draws_an_upload(server, tmp_path):
-    sync_playwright = sync_playwright_or_skip()
     points = tmp_path / "blob.csv"
     xy = np.random.default_rng(0).normal(size=(123, 2)) * [2.0, 0.5] + [1.0, -1.0]
     points.write_text("x,y\n" + "\n".join(f"{a:.5f},{b:.5f}" for a, b in xy) + "\n")
-    errors: list[str] = []
-    foreign: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-            page.on("request", lambda req: None if req.url.startswith((server, server.replace("http", "ws"), "data:"))
-                    else foreign.append(req.url))
-            page.goto(server, wait_until="load", timeout=WAIT_MS)
-            page.wait_for_function("document.getElementById('metric').dataset.updates >= 1", timeout=WAIT_MS)
-            assert page.input_value("select[name=dataset]") == "ring8"
-            assert "session=" in page.url
-            assert _number(page, "#data-view", "data-real-count") == 2000
+    with watched_page((server, server.replace("http", "ws"), "data:")) as (page, errors, foreign):
+        page.goto(server, wait_until="load", timeout=WAIT_MS)
+        page.wait_for_function("document.getElementById('metric').dataset.updates >= 1", timeout=WAIT_MS)
+        assert page.input_value("select[name=dataset]") == "ring8"
+        assert "session=" in page.url
+        assert _number(page, "#data-view", "data-real-count") == 2000
 
-            start = _number(page, "#metric", "data-updates")
-            page.click("#play")
-            page.wait_for_function(f"document.getElementById('metric').dataset.updates >= {start + 2}"
-                                   " && document.getElementById('step').dataset.step > 0", timeout=WAIT_MS)
-            assert re.fullmatch(r"\d/8 modes · \d+\.\d% high quality", page.inner_text("#metric"))
+        start = _number(page, "#metric", "data-updates")
+        page.click("#play")
+        page.wait_for_function(f"document.getElementById('metric').dataset.updates >= {start + 2}"
+                               " && document.getElementById('step').dataset.step > 0", timeout=WAIT_MS)
+        assert re.fullmatch(r"\d/8 modes · \d+\.\d% high quality", page.inner_text("#metric"))
 
-            page.click("#pause")
-            page.wait_for_function("document.body.dataset.running === 'false'", timeout=WAIT_MS)
-            before = _number(page, "#step", "data-step")
-            page.click("#step-once")
-            page.wait_for_function(f"document.getElementById('step').dataset.step != {before}", timeout=WAIT_MS)
-            page.wait_for_timeout(300)  # paused: nothing else may move the counter
-            assert _number(page, "#step", "data-step") == before + 1
+        page.click("#pause")
+        page.wait_for_function("document.body.dataset.running === 'false'", timeout=WAIT_MS)
+        before = _number(page, "#step", "data-step")
+        page.click("#step-once")
+        page.wait_for_function(f"document.getElementById('step').dataset.step != {before}", timeout=WAIT_MS)
+        page.wait_for_timeout(300)  # paused: nothing else may move the counter
+        assert _number(page, "#step", "data-step") == before + 1
 
-            page.set_input_files("#upload", str(points))
-            page.wait_for_function("document.getElementById('data-view').dataset.realCount == 123", timeout=WAIT_MS)
-            assert page.input_value("select[name=dataset]") == "upload"
-            assert "123 training points (blob.csv)" in page.inner_text("#about")
-            page.wait_for_function("document.getElementById('data-view').dataset.fakeCount == 2000", timeout=WAIT_MS)
-            assert page.is_hidden("#error")
-        finally:
-            browser.close()
+        page.set_input_files("#upload", str(points))
+        page.wait_for_function("document.getElementById('data-view').dataset.realCount == 123", timeout=WAIT_MS)
+        assert page.input_value("select[name=dataset]") == "upload"
+        assert "123 training points (blob.csv)" in page.inner_text("#about")
+        page.wait_for_function("document.getElementById('data-view').dataset.fakeCount == 2000", timeout=WAIT_MS)
+        assert page.is_hidden("#error")
     assert errors == [], errors
     assert foreign == [], foreign

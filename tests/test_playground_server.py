@@ -43,6 +43,15 @@ async def served(tmp_path: Path, idle_timeout: float = 60.0, host: str = "127.0.
         await runner.cleanup()
 
 
+def run_served(tmp_path: Path, scenario, **server_options):
+    """``scenario(http, url, playground)`` run to completion against a fresh server (see :func:`served`); its
+    result."""
+    async def main():
+        async with served(tmp_path, **server_options) as (http, url, playground):
+            return await scenario(http, url, playground)
+    return asyncio.run(main())
+
+
 async def until(ws, predicate, timeout: float = TIMEOUT) -> dict:
     """The first message (JSON) satisfying ``predicate``; fails after ``timeout`` seconds."""
     async def read() -> dict:
@@ -88,57 +97,55 @@ def test_malformed_uploads_get_one_line_errors_and_the_server_keeps_serving(tmp_
         "empty": (b"", 400, "no points"),
     }
 
-    async def scenario():
-        async with served(tmp_path) as (http, url, _):
-            ws, hello = await join(http, url)
-            for what, (data, status, words) in bad.items():
-                got, body = await post_csv(http, url, hello["session"], data, name=f"{what}.csv")
-                assert got == status, (what, body)
-                message = body["error"]
-                assert words in message and f"{what}.csv" in message and "\n" not in message, (what, message)
-                assert "/tmp" not in message, message  # names the upload, not where it was parsed
-            assert (await post_csv(http, url, "no-such-session", _rows(20, 2)))[0] == 404
-            async with http.get(url) as r:
-                assert r.status == 200 and "gankit playground" in await r.text()
-            await ws.send_json({"cmd": "step"})
-            assert (await until(ws, is_frame()))["step"] == 1  # the session still trains
-            await ws.close()
+    async def scenario(http, url, _):
+        ws, hello = await join(http, url)
+        for what, (data, status, words) in bad.items():
+            got, body = await post_csv(http, url, hello["session"], data, name=f"{what}.csv")
+            assert got == status, (what, body)
+            message = body["error"]
+            assert words in message and f"{what}.csv" in message and "\n" not in message, (what, message)
+            assert "/tmp" not in message, message  # names the upload, not where it was parsed
+        assert (await post_csv(http, url, "no-such-session", _rows(20, 2)))[0] == 404
+        async with http.get(url) as r:
+            assert r.status == 200 and "gankit playground" in await r.text()
+        await ws.send_json({"cmd": "step"})
+        assert (await until(ws, is_frame()))["step"] == 1  # the session still trains
+        await ws.close()
 
-    asyncio.run(scenario())
+    run_served(tmp_path, scenario)
 
 
 def test_single_step_is_exactly_one_update_and_bad_commands_are_reported(tmp_path):
-    async def scenario():
-        async with served(tmp_path) as (http, url, _):
-            ws, _ = await join(http, url)
-            await ws.send_json({"cmd": "step"})
-            first = await until(ws, is_frame())
-            assert first["step"] == 1 and first["point"][0] == 1 and len(first["samples"]) == 2000
-            assert first["metric"]["name"] == "modes" and len(first["d"]) == 96 * 96
-            await ws.send_json({"cmd": "speed", "value": 5})
-            await ws.send_json({"cmd": "play"})
-            await until(ws, lambda m: m["type"] == "frame" and m["step"] >= 30)
-            await ws.send_json({"cmd": "pause"})
-            paused = await until(ws, lambda m: m["type"] == "state" and not m["running"])
-            await ws.send_json({"cmd": "step"})
-            assert (await until(ws, is_frame()))["step"] == paused["step"] + 1
-            for cmd, words in [({"cmd": "fly"}, "unknown command"), ({"cmd": "speed", "value": 0}, "speed"),
-                               ({"cmd": "reset", "settings": {"k": 0}}, "setting k"),
-                               ({"cmd": "reset", "settings": {"objective": "vae"}}, "setting objective"),
-                               ({"cmd": "reset", "settings": {"dataset": "upload"}}, "upload a CSV"),
-                               ([1, 2], "unknown command")]:
-                await ws.send_json(cmd)
-                assert words in (await until(ws, lambda m: m["type"] == "error"))["message"], cmd
-            await ws.send_str("{not json")
-            await until(ws, lambda m: m["type"] == "error")
-            await ws.send_json({"cmd": "reset", "settings": {"dataset": "gauss1d", "objective": "wgan", "gp": 0.1}})
-            setup = await until(ws, lambda m: m["type"] == "setup")
-            assert setup["dim"] == 1 and setup["settings"]["z_dim"] == 1  # gauss1d's preset fills the rest
-            frame = await until(ws, is_frame(0))
-            assert frame["metric"]["name"] == "jsd" and len(frame["arrows"]["z"]) == 21
-            await ws.close()
+    async def scenario(http, url, _):
+        ws, _ = await join(http, url)
+        await ws.send_json({"cmd": "step"})
+        first = await until(ws, is_frame())
+        assert first["step"] == 1 and first["point"][0] == 1 and len(first["samples"]) == 2000
+        assert first["metric"]["name"] == "modes" and len(first["d"]) == 96 * 96
+        await ws.send_json({"cmd": "speed", "value": 5})
+        await ws.send_json({"cmd": "play"})
+        await until(ws, lambda m: m["type"] == "frame" and m["step"] >= 30)
+        await ws.send_json({"cmd": "pause"})
+        paused = await until(ws, lambda m: m["type"] == "state" and not m["running"])
+        await ws.send_json({"cmd": "step"})
+        assert (await until(ws, is_frame()))["step"] == paused["step"] + 1
+        for cmd, words in [({"cmd": "fly"}, "unknown command"), ({"cmd": "speed", "value": 0}, "speed"),
+                           ({"cmd": "reset", "settings": {"k": 0}}, "setting k"),
+                           ({"cmd": "reset", "settings": {"objective": "vae"}}, "setting objective"),
+                           ({"cmd": "reset", "settings": {"dataset": "upload"}}, "upload a CSV"),
+                           ([1, 2], "unknown command")]:
+            await ws.send_json(cmd)
+            assert words in (await until(ws, lambda m: m["type"] == "error"))["message"], cmd
+        await ws.send_str("{not json")
+        await until(ws, lambda m: m["type"] == "error")
+        await ws.send_json({"cmd": "reset", "settings": {"dataset": "gauss1d", "objective": "wgan", "gp": 0.1}})
+        setup = await until(ws, lambda m: m["type"] == "setup")
+        assert setup["dim"] == 1 and setup["settings"]["z_dim"] == 1  # gauss1d's preset fills the rest
+        frame = await until(ws, is_frame(0))
+        assert frame["metric"]["name"] == "jsd" and len(frame["arrows"]["z"]) == 21
+        await ws.close()
 
-    asyncio.run(scenario())
+    run_served(tmp_path, scenario)
 
 
 def _sample(run: str, tmp_path: Path, n: int = 50) -> np.ndarray:
@@ -148,18 +155,17 @@ def _sample(run: str, tmp_path: Path, n: int = 50) -> np.ndarray:
 
 
 def test_save_as_run_of_a_built_in_distribution_loads_with_gankit_sample(tmp_path):
-    async def scenario():
-        async with served(tmp_path) as (http, url, _):
-            ws, _ = await join(http, url)
-            for step in (1, 2, 3):
-                await ws.send_json({"cmd": "step"})
-                await until(ws, is_frame(step))
-            await ws.send_json({"cmd": "save"})
-            saved = await until(ws, lambda m: m["type"] == "saved")
-            await ws.close()
-            return saved
+    async def scenario(http, url, _):
+        ws, _ = await join(http, url)
+        for step in (1, 2, 3):
+            await ws.send_json({"cmd": "step"})
+            await until(ws, is_frame(step))
+        await ws.send_json({"cmd": "save"})
+        saved = await until(ws, lambda m: m["type"] == "saved")
+        await ws.close()
+        return saved
 
-    saved = asyncio.run(scenario())
+    saved = run_served(tmp_path, scenario)
     run = Path(saved["path"])
     assert saved["step"] == 3 and run.parent == tmp_path / "runs" and run.name.startswith("ring8-")
     assert (run / "config.yaml").is_file() and (run / "checkpoints" / "step-000000003.json").is_file()
@@ -169,24 +175,23 @@ def test_save_as_run_of_a_built_in_distribution_loads_with_gankit_sample(tmp_pat
 def test_save_as_run_of_an_upload_loads_with_gankit_sample(tmp_path):
     data = b"value\n" + _rows(100, 1, seed=3)
 
-    async def scenario():
-        async with served(tmp_path) as (http, url, _):
-            ws, hello = await join(http, url)
-            status, body = await post_csv(http, url, hello["session"], data, name="my points.csv")
-            assert status == 200 and body == {"name": "my_points.csv", "rows": 100, "dim": 1}
-            setup = await until(ws, lambda m: m["type"] == "setup")
-            assert setup["settings"]["dataset"] == "upload" and setup["dim"] == 1 and len(setup["real"]) == 100
-            assert setup["settings"]["batch_size"] == 100  # the preset's 256 does not fit 100 points
-            notice = await until(ws, lambda m: m["type"] == "notice")
-            assert "batch size lowered to 100" in notice["message"]
-            await ws.send_json({"cmd": "step"})
-            await until(ws, is_frame(1))
-            await ws.send_json({"cmd": "save"})
-            saved = await until(ws, lambda m: m["type"] == "saved")
-            await ws.close()
-            return saved
+    async def scenario(http, url, _):
+        ws, hello = await join(http, url)
+        status, body = await post_csv(http, url, hello["session"], data, name="my points.csv")
+        assert status == 200 and body == {"name": "my_points.csv", "rows": 100, "dim": 1}
+        setup = await until(ws, lambda m: m["type"] == "setup")
+        assert setup["settings"]["dataset"] == "upload" and setup["dim"] == 1 and len(setup["real"]) == 100
+        assert setup["settings"]["batch_size"] == 100  # the preset's 256 does not fit 100 points
+        notice = await until(ws, lambda m: m["type"] == "notice")
+        assert "batch size lowered to 100" in notice["message"]
+        await ws.send_json({"cmd": "step"})
+        await until(ws, is_frame(1))
+        await ws.send_json({"cmd": "save"})
+        saved = await until(ws, lambda m: m["type"] == "saved")
+        await ws.close()
+        return saved
 
-    saved = asyncio.run(scenario())
+    saved = run_served(tmp_path, scenario)
     run = Path(saved["path"])
     assert run.name.startswith("upload-") and (run / "data.csv").is_file()
     assert np.array_equal(read_csv(run / "data.csv"), read_csv(_write(tmp_path / "orig.csv", data)))
@@ -199,59 +204,56 @@ def _write(path: Path, data: bytes) -> Path:
 
 
 def test_idle_session_stops_and_is_freed(tmp_path):
-    async def scenario():
-        async with served(tmp_path, idle_timeout=0.3) as (http, url, pg):
-            ws, hello = await join(http, url)
-            session = pg.rooms[hello["session"]].session
-            await ws.send_json({"cmd": "play"})
-            await until(ws, lambda m: m["type"] == "frame" and m["step"] > 0)
-            await ws.close()
-            def freed() -> bool:
-                return (hello["session"] not in pg.rooms and not session._thread.is_alive()
-                        and not session.folder.exists())
+    async def scenario(http, url, pg):
+        ws, hello = await join(http, url)
+        session = pg.rooms[hello["session"]].session
+        await ws.send_json({"cmd": "play"})
+        await until(ws, lambda m: m["type"] == "frame" and m["step"] > 0)
+        await ws.close()
+        def freed() -> bool:
+            return (hello["session"] not in pg.rooms and not session._thread.is_alive()
+                    and not session.folder.exists())
 
-            deadline = time.monotonic() + 10
-            while not freed() and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            assert freed()
-            ws, again = await join(http, url, hello["session"])  # the old link opens a new session
-            assert again["session"] != hello["session"] and "has ended" in again["notice"]
-            await ws.close()
+        deadline = time.monotonic() + 10
+        while not freed() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert freed()
+        ws, again = await join(http, url, hello["session"])  # the old link opens a new session
+        assert again["session"] != hello["session"] and "has ended" in again["notice"]
+        await ws.close()
 
-    asyncio.run(scenario())
+    run_served(tmp_path, scenario, idle_timeout=0.3)
 
 
 def test_two_sockets_on_one_session_both_get_frames_and_either_commands(tmp_path):
-    async def scenario():
-        async with served(tmp_path) as (http, url, pg):
-            a, hello = await join(http, url)
-            b, hello_b = await join(http, url, hello["session"])
-            assert hello_b["session"] == hello["session"] and len(pg.rooms) == 1
-            await a.send_json({"cmd": "step"})
-            assert [(await until(ws, is_frame()))["step"] for ws in (a, b)] == [1, 1]
-            await b.send_json({"cmd": "step"})
-            assert [(await until(ws, is_frame()))["step"] for ws in (a, b)] == [2, 2]
-            await a.close()
-            await b.send_json({"cmd": "step"})  # one tab closing leaves the session to the other
-            assert (await until(b, is_frame()))["step"] == 3
-            await b.close()
+    async def scenario(http, url, pg):
+        a, hello = await join(http, url)
+        b, hello_b = await join(http, url, hello["session"])
+        assert hello_b["session"] == hello["session"] and len(pg.rooms) == 1
+        await a.send_json({"cmd": "step"})
+        assert [(await until(ws, is_frame()))["step"] for ws in (a, b)] == [1, 1]
+        await b.send_json({"cmd": "step"})
+        assert [(await until(ws, is_frame()))["step"] for ws in (a, b)] == [2, 2]
+        await a.close()
+        await b.send_json({"cmd": "step"})  # one tab closing leaves the session to the other
+        assert (await until(b, is_frame()))["step"] == 3
+        await b.close()
 
-    asyncio.run(scenario())
+    run_served(tmp_path, scenario)
 
 
 def test_a_non_loopback_bind_warns(tmp_path, caplog):
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.10")
 
-    async def scenario(host: str) -> None:
-        async with served(tmp_path, host=host) as (http, url, _):
-            async with http.get(url) as r:
-                assert r.status == 200
+    async def scenario(http, url, _) -> None:
+        async with http.get(url) as r:
+            assert r.status == 200
 
     with caplog.at_level(logging.WARNING, logger="gankit.playground"):
-        asyncio.run(scenario("127.0.0.1"))
+        run_served(tmp_path, scenario, host="127.0.0.1")
         assert not caplog.records
-        asyncio.run(scenario("0.0.0.0"))
+        run_served(tmp_path, scenario, host="0.0.0.0")
     assert any("not a loopback address" in r.getMessage() for r in caplog.records)
 
 

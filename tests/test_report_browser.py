@@ -11,7 +11,7 @@ from gankit.viz.grids import grid_image, png_bytes
 from gankit.viz.images import grid_gif
 from gankit.viz.report import build_report
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, sync_playwright_or_skip
+from tests.browser import watched_page
 
 
 def _png(value: int, size: int = 4) -> bytes:
@@ -38,25 +38,14 @@ def _report(tmp_path: Path) -> tuple[Path, int]:
 
 
 def test_report_opens_offline_without_errors(tmp_path):
-    sync_playwright = sync_playwright_or_skip()
     path, n_eval = _report(tmp_path)
-    errors: list[str] = []
-    foreign: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-            page.on("request", lambda req: None if req.url.startswith(("file:", "data:")) else foreign.append(req.url))
-            page.goto(path.as_uri(), wait_until="load", timeout=10_000)
-            images = page.evaluate(
-                "() => Array.from(document.images, i => [i.alt, i.complete && i.naturalWidth > 0, i.naturalWidth])")
-            rows = page.locator("#metrics-table tbody tr").count()
-            title = page.title()
-            config = page.locator("pre#config").inner_text()
-        finally:
-            browser.close()
+    with watched_page(("file:", "data:")) as (page, errors, foreign):
+        page.goto(path.as_uri(), wait_until="load", timeout=10_000)
+        images = page.evaluate(
+            "() => Array.from(document.images, i => [i.alt, i.complete && i.naturalWidth > 0, i.naturalWidth])")
+        rows = page.locator("#metrics-table tbody tr").count()
+        title = page.title()
+        config = page.locator("pre#config").inner_text()
     assert errors == [], errors
     assert foreign == [], foreign
     assert len(images) == 3 and all(ok for _, ok, _ in images), images

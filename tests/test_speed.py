@@ -142,6 +142,34 @@ def test_momentum_sgd_with_device_tensor_hyperparameters_matches_floats():
     assert not torch.equal(a[0], torch.zeros(3, 4))
 
 
+def test_fused_cpu_momentum_sgd_matches_the_foreach_rule(monkeypatch):
+    """On CPU with numeric hyper-parameters MomentumSGD runs torch's fused SGD kernel (buf = v, dampening = 1 + lr,
+    lr' = −1); over a changing lr (down to 1e-6) and momentum it gives the foreach rule's parameters and velocities
+    to float32 rounding."""
+    calls = []
+    fused_sgd = torch._fused_sgd_
+    monkeypatch.setattr(torch, "_fused_sgd_", lambda *a, **kw: calls.append(1) or fused_sgd(*a, **kw))
+    torch.manual_seed(0)
+    fused = [torch.nn.Parameter(torch.randn(30, 7)), torch.nn.Parameter(torch.randn(11))]
+    ref = [torch.nn.Parameter(p.detach().clone()) for p in fused]
+    opt_fused = MomentumSGD(fused, lr=0.1, momentum=0.5)
+    opt_ref = MomentumSGD(ref, lr=torch.tensor(0.1), momentum=torch.tensor(0.5))  # tensors: the foreach path
+    for lr, mu in ((0.1, 0.5), (0.05, 0.55), (1e-6, 0.6), (0.3, 0.7), (0.0999996, 0.7)):
+        opt_fused.param_groups[0].update(lr=lr, momentum=mu)
+        opt_ref.param_groups[0]["lr"].fill_(lr)
+        opt_ref.param_groups[0]["momentum"].fill_(mu)
+        for a, b in zip(fused, ref):
+            a.grad = torch.randn_like(a)
+            b.grad = a.grad.clone()
+        opt_fused.step()
+        opt_ref.step()
+    assert len(calls) == 5
+    for a, b in zip(fused, ref):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(opt_fused.state[a]["velocity"], opt_ref.state[b]["velocity"], rtol=1e-5, atol=1e-7)
+        assert not torch.equal(opt_fused.state[a]["velocity"], torch.zeros_like(a))
+
+
 def test_optimizer_checkpoint_keeps_this_process_implementation_flags():
     """A checkpoint written by a capturable (CUDA-graph) Adam with a tensor lr loads into a plain one: hyper-parameters
     come back as numbers, and fused/foreach/capturable stay what this process chose."""

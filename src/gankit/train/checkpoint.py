@@ -169,3 +169,15 @@ def optimizer_from_flat(prefix: str, opt: torch.optim.Optimizer, tensors: dict[s
         groups = [{**saved, **{k: mine[k] for k in IMPLEMENTATION_FLAGS if k in mine}}
                   for saved, mine in zip(groups, opt.param_groups)]
     opt.load_state_dict({"state": state, "param_groups": groups})
+    _match_parameter_layouts(opt)
+
+
+def _match_parameter_layouts(opt: torch.optim.Optimizer) -> None:
+    """Give each per-element state tensor (moments, velocity) its parameter's memory layout: tensors come back from
+    a checkpoint contiguous, and fused optimiser kernels walk a parameter's state in the parameter's own layout (a
+    channels-last weight with contiguous moments is updated wrongly)."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for key, value in opt.state.get(p, {}).items():
+                if isinstance(value, torch.Tensor) and value.shape == p.shape and value.stride() != p.stride():
+                    opt.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)

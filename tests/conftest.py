@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from gankit.config import from_dict
 from gankit.data import Dataset, Split
@@ -26,3 +27,9 @@ def quick_config(**sections):
     for name, values in sections.items():
         base.setdefault(name, {}).update(values)
     return from_dict(base)
+
+
+def saved_checkpoint(run) -> dict[str, torch.Tensor]:
+    """The tensors of a run folder's latest checkpoint."""
+    name = (run / "checkpoints" / "latest").read_text().strip()
+    return load_file(str(run / "checkpoints" / f"{name}.safetensors"))

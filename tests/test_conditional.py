@@ -16,7 +16,7 @@ from gankit.errors import ConfigError
 from gankit.models import build_models
 from gankit.models.conditional import ACGANDiscriminator, ConcatDiscriminator, ProjectionDiscriminator
 from gankit.train import Players, Trainer, d_step, g_step
-from tests.conftest import quick_config
+from tests.conftest import quick_config, saved_checkpoint
 
 MODES = ["concat", "projection", "acgan"]
 SHAPES = {"mlp": ((2,), "points"), "paper-mlp": ((1, 28, 28), "image"), "dcgan": ((1, 28, 28), "image"),
@@ -182,17 +182,11 @@ def test_conditional_needs_labels(tmp_path):
 
 
 def test_conditional_resume_is_bit_identical(tmp_path, tiny_images):
-    from safetensors.torch import load_file
-
-    def saved(run):
-        name = (run / "checkpoints" / "latest").read_text().strip()
-        return load_file(str(run / "checkpoints" / f"{name}.safetensors"))
-
     over = {"conditional": "acgan"}
     Trainer(quick_config(model=over, train={"steps": 12}), tmp_path / "one", dataset=tiny_images).fit()
     Trainer(quick_config(model=over, train={"steps": 6}), tmp_path / "two", dataset=tiny_images).fit()
     Trainer.resume(tmp_path / "two", ["train.steps=12"], dataset=tiny_images).fit()
-    one, two = saved(tmp_path / "one"), saved(tmp_path / "two")
+    one, two = saved_checkpoint(tmp_path / "one"), saved_checkpoint(tmp_path / "two")
     assert one.keys() == two.keys() and any(k.startswith("D.classifier") for k in one)
     for key in one:
         assert torch.equal(one[key], two[key]), key

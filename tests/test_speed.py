@@ -7,7 +7,6 @@ import logging
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from gankit.config import from_dict
 from gankit.data import Dataset, Split
@@ -15,7 +14,7 @@ from gankit.errors import ConfigError
 from gankit.train import Trainer
 from gankit.train import checkpoint as ckpt
 from gankit.train.optim import MomentumSGD
-from tests.conftest import quick_config
+from tests.conftest import quick_config, saved_checkpoint
 
 
 def _params(trainer: Trainer) -> dict[str, torch.Tensor]:
@@ -27,11 +26,6 @@ def _assert_close(a: dict, b: dict, rtol: float, atol: float) -> None:
     assert a.keys() == b.keys()
     for key in a:
         assert torch.allclose(a[key].float(), b[key].float(), rtol=rtol, atol=atol), key
-
-
-def _saved_state(run) -> dict[str, torch.Tensor]:
-    name = (run / "checkpoints" / "latest").read_text().strip()
-    return load_file(str(run / "checkpoints" / f"{name}.safetensors"))
 
 
 def _images28(n: int = 64) -> Dataset:
@@ -89,7 +83,7 @@ def test_channels_last_resume_is_bit_identical(tmp_path, optim):
     state = resumed.players.opt_d.state[conv]
     assert all(v.stride() == conv.stride() for v in state.values() if v.shape == conv.shape)
     resumed.fit()
-    one, two = _saved_state(tmp_path / "one"), _saved_state(tmp_path / "two")
+    one, two = saved_checkpoint(tmp_path / "one"), saved_checkpoint(tmp_path / "two")
     assert one.keys() == two.keys()
     for key in one:
         assert torch.equal(one[key], two[key]), key

@@ -7,13 +7,12 @@ import statistics
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from gankit.config import load_config
 from gankit.models import MLPDiscriminator, MLPGenerator
 from gankit.train import Trainer
 from gankit.train.logger import read_metrics
-from tests.conftest import quick_config
+from tests.conftest import quick_config, saved_checkpoint
 
 
 def test_gauss1d_learns_mean_and_std(tmp_path):
@@ -51,18 +50,13 @@ def test_ring8_samples_move_from_prior_to_ring(tmp_path):
     assert statistics.median(after) < min(0.5 * before, 0.35), (before, after)
 
 
-def _saved_tensors(run) -> dict[str, torch.Tensor]:
-    name = (run / "checkpoints" / "latest").read_text().strip()
-    return load_file(str(run / "checkpoints" / f"{name}.safetensors"))
-
-
 def test_resume_is_bit_identical(tmp_path, tiny_images):
     """2N steps in one go == N steps, resume, N more (dropout, data order, optimiser state, schedules included)."""
     cfg = quick_config(train={"steps": 16, "checkpoint_every": 100})
     Trainer(cfg, tmp_path / "one", dataset=tiny_images).fit()
     Trainer(quick_config(train={"steps": 8, "checkpoint_every": 100}), tmp_path / "two", dataset=tiny_images).fit()
     Trainer.resume(tmp_path / "two", ["train.steps=16"], dataset=tiny_images).fit()
-    one, two = _saved_tensors(tmp_path / "one"), _saved_tensors(tmp_path / "two")
+    one, two = saved_checkpoint(tmp_path / "one"), saved_checkpoint(tmp_path / "two")
     assert one.keys() == two.keys()
     assert any(k.startswith("opt_d.state") for k in one) and "sampler.perm" in one
     for key in one:
@@ -79,7 +73,7 @@ def test_resume_changes_training_if_state_were_lost(tmp_path, tiny_images):
     trainer = Trainer.resume(tmp_path / "two", ["train.steps=16"], dataset=tiny_images)
     torch.manual_seed(123)  # clobber the dropout stream
     trainer.fit()
-    one, two = _saved_tensors(tmp_path / "one"), _saved_tensors(tmp_path / "two")
+    one, two = saved_checkpoint(tmp_path / "one"), saved_checkpoint(tmp_path / "two")
     assert not torch.equal(one["D.net.1.linear.weight"], two["D.net.1.linear.weight"])
 
 

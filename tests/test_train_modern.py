@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from gankit.train import Trainer
 from gankit.train.logger import read_metrics
-from tests.conftest import quick_config
-
-
-def _latest(run) -> dict[str, torch.Tensor]:
-    name = (run / "checkpoints" / "latest").read_text().strip()
-    return load_file(str(run / "checkpoints" / f"{name}.safetensors"))
+from tests.conftest import quick_config, saved_checkpoint
 
 
 @pytest.mark.parametrize("loss", ["gan", "lsgan", "wgan", "hinge", "ragan"])
@@ -55,7 +49,7 @@ def test_ttur_logs_both_rates(tmp_path, tiny_images):
 def test_spectral_norm_on_d(tmp_path, tiny_images):
     trainer = Trainer(quick_config(model={"spectral_norm": True}), tmp_path / "run", dataset=tiny_images)
     trainer.fit()
-    assert any("parametrizations" in k for k in _latest(tmp_path / "run"))
+    assert any("parametrizations" in k for k in saved_checkpoint(tmp_path / "run"))
 
 
 def test_ema_is_saved_and_used_for_sampling(tmp_path, tiny_images):
@@ -64,7 +58,7 @@ def test_ema_is_saved_and_used_for_sampling(tmp_path, tiny_images):
     cfg = quick_config(optim={"name": "adam", "lr": 1e-3, "lr_decay": 1.0}, train={"ema_half_life_kimg": 0.05})
     trainer = Trainer(cfg, tmp_path / "run", dataset=tiny_images)
     trainer.fit()
-    tensors = _latest(tmp_path / "run")
+    tensors = saved_checkpoint(tmp_path / "run")
     key = "net.0.weight"
     assert torch.equal(tensors[f"G_ema.{key}"], trainer.ema.shadow.state_dict()[key])
     assert not torch.equal(tensors[f"G_ema.{key}"], tensors[f"G.{key}"])
@@ -81,7 +75,7 @@ def test_resume_is_bit_identical_with_every_extra(tmp_path, tiny_images):
     Trainer(cfg16, tmp_path / "one", dataset=tiny_images).fit()
     Trainer(cfg8, tmp_path / "two", dataset=tiny_images).fit()
     Trainer.resume(tmp_path / "two", ["train.steps=16"], dataset=tiny_images).fit()
-    one, two = _latest(tmp_path / "one"), _latest(tmp_path / "two")
+    one, two = saved_checkpoint(tmp_path / "one"), saved_checkpoint(tmp_path / "two")
     assert one.keys() == two.keys() and any(k.startswith("G_ema.") for k in one)
     for key in one:
         assert torch.equal(one[key], two[key]), key

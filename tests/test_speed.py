@@ -69,13 +69,18 @@ def test_channels_last_matches_and_checkpoints(tmp_path):
     assert resumed.step == 2
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[
+    pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")])])
 @pytest.mark.parametrize("optim", [{"name": "adam", "lr": 1e-3}, {"name": "sgd", "lr": 0.01, "momentum": 0.5}])
-def test_channels_last_resume_is_bit_identical(tmp_path, optim):
-    """Optimiser state comes back from a checkpoint contiguous; the fused CPU kernels read it in the parameter's
-    memory layout, so a channels-last run must get it back channels-last: 4 steps in one go == 2, resume, 2 more."""
+def test_channels_last_resume_is_bit_identical(tmp_path, monkeypatch, optim, device):
+    """Optimiser state comes back from a checkpoint contiguous; fused kernels (Adam on CPU and CUDA, SGD on CPU)
+    read it in the parameter's memory layout, so a channels-last run must get it back channels-last: 4 eager steps
+    in one go == 2, resume, 2 more (on CUDA with cuDNN's deterministic algorithms)."""
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
     def config(steps: int):
         return quick_config(model={"arch": "dcgan", "width": 8}, optim=optim,
-                            train={"steps": steps, "batch_size": 16, "channels_last": "on", "checkpoint_every": 100})
+                            train={"steps": steps, "batch_size": 16, "channels_last": "on", "checkpoint_every": 100,
+                                   "device": device, "speed": "eager"})
     Trainer(config(4), tmp_path / "one", dataset=_images28()).fit()
     Trainer(config(2), tmp_path / "two", dataset=_images28()).fit()
     resumed = Trainer.resume(tmp_path / "two", ["train.steps=4"], dataset=_images28())

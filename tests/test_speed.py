@@ -195,6 +195,21 @@ def test_fused_cpu_momentum_sgd_matches_the_foreach_rule(monkeypatch):
         assert not torch.equal(opt_fused.state[a]["velocity"], torch.zeros_like(a))
 
 
+def test_momentum_sgd_with_a_gradient_in_another_memory_layout():
+    """The fused kernel walks parameter, gradient and velocity in one element order; a channels-last weight with a
+    contiguous gradient (assigned by hand: autograd matches layouts) must still get the rule's update."""
+    torch.manual_seed(0)
+    weight = torch.nn.Parameter(torch.randn(8, 4, 3, 3).contiguous(memory_format=torch.channels_last))
+    plain = torch.nn.Parameter(weight.detach().clone().contiguous())
+    opt_a, opt_b = MomentumSGD([weight], lr=0.1, momentum=0.5), MomentumSGD([plain], lr=0.1, momentum=0.5)
+    for _ in range(3):
+        grad = torch.randn(8, 4, 3, 3)
+        weight.grad, plain.grad = grad.clone(), grad.clone()
+        opt_a.step()
+        opt_b.step()
+    torch.testing.assert_close(weight, plain, rtol=0, atol=0)
+
+
 def test_optimizer_checkpoint_keeps_this_process_implementation_flags():
     """A checkpoint written by a capturable (CUDA-graph) Adam with a tensor lr loads into a plain one: hyper-parameters
     come back as numbers, and fused/foreach/capturable stay what this process chose."""

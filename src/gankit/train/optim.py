@@ -39,7 +39,7 @@ class MomentumSGD(torch.optim.Optimizer):
                     self.state[p]["velocity"] = torch.zeros_like(p)
                 velocities.append(self.state[p]["velocity"])
             grads, lr, momentum = [p.grad for p in params], group["lr"], group["momentum"]
-            if _fusable(params, lr, momentum):  # one pass: v ← μ·v − lr·g; θ ← θ + v
+            if _fusable(params, velocities, lr, momentum):  # one pass: v ← μ·v − lr·g; θ ← θ + v
                 torch._fused_sgd_(params, grads, velocities, weight_decay=0.0, momentum=momentum, lr=-1.0,
                                   dampening=1.0 + lr, nesterov=False, maximize=False, is_first_step=False)
                 continue
@@ -52,10 +52,12 @@ class MomentumSGD(torch.optim.Optimizer):
         return None
 
 
-def _fusable(params: list[torch.Tensor], lr, momentum) -> bool:
-    """Whether the fused CPU kernel runs this step: numeric hyper-parameters, every parameter a float CPU tensor."""
+def _fusable(params: list[torch.Tensor], velocities: list[torch.Tensor], lr, momentum) -> bool:
+    """Whether the fused CPU kernel runs this step: numeric hyper-parameters, every parameter a float CPU tensor
+    whose gradient and velocity have its memory layout (the kernel walks all three in the same element order)."""
     return (not isinstance(lr, torch.Tensor) and not isinstance(momentum, torch.Tensor)
-            and all(p.device.type == "cpu" and p.is_floating_point() for p in params))
+            and all(p.device.type == "cpu" and p.is_floating_point() and p.grad.stride() == p.stride() == v.stride()
+                    for p, v in zip(params, velocities)))
 
 
 def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:

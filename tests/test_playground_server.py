@@ -154,16 +154,21 @@ def _sample(run: str, tmp_path: Path, n: int = 50) -> np.ndarray:
     return np.load(out)["x"]
 
 
+async def step_and_save(ws, steps: int) -> dict:
+    """``steps`` single steps (each waits for its frame), then "save as run"; closes the socket, returns the reply."""
+    for step in range(1, steps + 1):
+        await ws.send_json({"cmd": "step"})
+        await until(ws, is_frame(step))
+    await ws.send_json({"cmd": "save"})
+    saved = await until(ws, lambda m: m["type"] == "saved")
+    await ws.close()
+    return saved
+
+
 def test_save_as_run_of_a_built_in_distribution_loads_with_gankit_sample(tmp_path):
     async def scenario(http, url, _):
         ws, _ = await join(http, url)
-        for step in (1, 2, 3):
-            await ws.send_json({"cmd": "step"})
-            await until(ws, is_frame(step))
-        await ws.send_json({"cmd": "save"})
-        saved = await until(ws, lambda m: m["type"] == "saved")
-        await ws.close()
-        return saved
+        return await step_and_save(ws, 3)
 
     saved = run_served(tmp_path, scenario)
     run = Path(saved["path"])
@@ -184,12 +189,7 @@ def test_save_as_run_of_an_upload_loads_with_gankit_sample(tmp_path):
         assert setup["settings"]["batch_size"] == 100  # the preset's 256 does not fit 100 points
         notice = await until(ws, lambda m: m["type"] == "notice")
         assert "batch size lowered to 100" in notice["message"]
-        await ws.send_json({"cmd": "step"})
-        await until(ws, is_frame(1))
-        await ws.send_json({"cmd": "save"})
-        saved = await until(ws, lambda m: m["type"] == "saved")
-        await ws.close()
-        return saved
+        return await step_and_save(ws, 1)
 
     saved = run_served(tmp_path, scenario)
     run = Path(saved["path"])

@@ -1,7 +1,7 @@
 """Time of one optimiser step over real models' parameters: gankit's fused CPU path against the multi-tensor
 (foreach) path it replaced, for the paper's SGD (pylearn2 momentum) and for Adam.
 
-Models: the paper's MNIST G + D (about 5.0 M parameters) and DCGAN-64's G + D (about 6.4 M). Gradients are random
+Models: the paper's MNIST G + D (3.74 M parameters) and DCGAN-64's G + D (6.34 M). Gradients are random
 (the step's cost does not depend on their values). MomentumSGD takes its foreach path when lr and momentum are
 tensors, as under CUDA graphs; Adam's is ``torch.optim.Adam(foreach=True)``. The variants take turns; each figure
 is the median of ``--repeats`` timings of ``--steps`` steps.

@@ -33,3 +33,12 @@ def saved_checkpoint(run) -> dict[str, torch.Tensor]:
     """The tensors of a run folder's latest checkpoint."""
     name = (run / "checkpoints" / "latest").read_text().strip()
     return load_file(str(run / "checkpoints" / f"{name}.safetensors"))
+
+
+def same_checkpoints(run_a, run_b) -> dict[str, torch.Tensor]:
+    """Assert that two run folders' latest checkpoints hold the same tensors, bit for bit; returns the first's."""
+    a, b = saved_checkpoint(run_a), saved_checkpoint(run_b)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    return a

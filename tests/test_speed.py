@@ -14,7 +14,7 @@ from gankit.errors import ConfigError
 from gankit.train import Trainer
 from gankit.train import checkpoint as ckpt
 from gankit.train.optim import MomentumSGD
-from tests.conftest import quick_config, saved_checkpoint
+from tests.conftest import quick_config, same_checkpoints
 
 
 def _params(trainer: Trainer) -> dict[str, torch.Tensor]:
@@ -77,6 +77,7 @@ def test_channels_last_resume_is_bit_identical(tmp_path, monkeypatch, optim, dev
     read it in the parameter's memory layout, so a channels-last run must get it back channels-last: 4 eager steps
     in one go == 2, resume, 2 more (on CUDA with cuDNN's deterministic algorithms)."""
     monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+
     def config(steps: int):
         return quick_config(model={"arch": "dcgan", "width": 8}, optim=optim,
                             train={"steps": steps, "batch_size": 16, "channels_last": "on", "checkpoint_every": 100,
@@ -88,10 +89,7 @@ def test_channels_last_resume_is_bit_identical(tmp_path, monkeypatch, optim, dev
     state = resumed.players.opt_d.state[conv]
     assert all(v.stride() == conv.stride() for v in state.values() if v.shape == conv.shape)
     resumed.fit()
-    one, two = saved_checkpoint(tmp_path / "one"), saved_checkpoint(tmp_path / "two")
-    assert one.keys() == two.keys()
-    for key in one:
-        assert torch.equal(one[key], two[key]), key
+    same_checkpoints(tmp_path / "one", tmp_path / "two")
 
 
 def test_channels_last_auto_for_conv_models_except_under_compile(tmp_path, tiny_images):

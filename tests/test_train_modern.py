@@ -7,7 +7,7 @@ import torch
 
 from gankit.train import Trainer
 from gankit.train.logger import read_metrics
-from tests.conftest import quick_config, saved_checkpoint
+from tests.conftest import quick_config, same_checkpoints, saved_checkpoint
 
 
 @pytest.mark.parametrize("loss", ["gan", "lsgan", "wgan", "hinge", "ragan"])
@@ -75,10 +75,8 @@ def test_resume_is_bit_identical_with_every_extra(tmp_path, tiny_images):
     Trainer(cfg16, tmp_path / "one", dataset=tiny_images).fit()
     Trainer(cfg8, tmp_path / "two", dataset=tiny_images).fit()
     Trainer.resume(tmp_path / "two", ["train.steps=16"], dataset=tiny_images).fit()
-    one, two = saved_checkpoint(tmp_path / "one"), saved_checkpoint(tmp_path / "two")
-    assert one.keys() == two.keys() and any(k.startswith("G_ema.") for k in one)
-    for key in one:
-        assert torch.equal(one[key], two[key]), key
+    one = same_checkpoints(tmp_path / "one", tmp_path / "two")
+    assert any(k.startswith("G_ema.") for k in one)
 
 
 def test_lazy_penalty_mean_is_over_the_steps_that_computed_it(tmp_path, tiny_images):

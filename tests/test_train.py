@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from gankit.config import load_config
+from gankit.data import Dataset, Split
 from gankit.models import MLPDiscriminator, MLPGenerator
 from gankit.train import Trainer
 from gankit.train.logger import read_metrics
@@ -61,6 +62,46 @@ def test_resume_is_bit_identical(tmp_path, tiny_images):
     # tiny data: 300 samples / batch 20 = 15 steps per epoch, so the resumed half crossed an epoch boundary
     assert [r["step"] for r in read_metrics(tmp_path / "one")] == [3, 6, 9, 12, 15, 16]
     assert [r["step"] for r in read_metrics(tmp_path / "two")] == [3, 6, 8, 9, 12, 15, 16]  # 8: end of the first half
+
+
+_DCGAN = {"arch": "dcgan", "width": 8}
+RESUME_CASES = {
+    "sn-hinge-ema-ttur": {"model": {**_DCGAN, "spectral_norm": True, "d_norm": "none", "z_dim": 16,
+                                    "prior": "normal"},
+                          "objective": {"loss": "hinge"}, "train": {"ema_half_life_kimg": 0.1},
+                          "optim": {"name": "adam", "lr": 1e-4, "lr_d": 4e-4, "lr_g": 1e-4, "beta1": 0.0,
+                                    "beta2": 0.9}},
+    "lazy-r1": {"model": {**_DCGAN, "d_norm": "none"}, "objective": {"r1": 1.0, "reg_every": 3},
+                "optim": {"name": "adam", "lr": 2e-4}},
+    "wgan-gp-k2": {"model": {**_DCGAN, "d_norm": "layer"}, "objective": {"loss": "wgan", "gp": 10.0},
+                   "optim": {"name": "adam", "lr": 1e-4}, "train": {"k": 2}},
+    "bf16-dcgan-batchnorm": {"model": {**_DCGAN, "d_norm": "batch"}, "optim": {"name": "adam", "lr": 2e-4},
+                             "train": {"precision": "bf16"}},
+    "bf16-paper": {"train": {"precision": "bf16"}},
+    "acgan-dcgan": {"model": {**_DCGAN, "conditional": "acgan", "d_norm": "none"},
+                    "optim": {"name": "adam", "lr": 2e-4}},
+    "projection-ema": {"model": {**_DCGAN, "conditional": "projection", "d_norm": "none"},
+                       "optim": {"name": "adam", "lr": 2e-4}, "train": {"ema_half_life_kimg": 0.1}},
+    "dcgan-sgd-k2": {"model": _DCGAN, "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.5}, "train": {"k": 2}},
+}
+
+
+@pytest.mark.parametrize("case", sorted(RESUME_CASES))
+def test_resume_is_bit_identical_across_configurations(tmp_path, case):
+    """12 steps in one go == 5, resume, 7 more, for objectives, penalties, EMA, bf16, conditional and k = 2 runs on
+    28×28 images (DCGAN runs channels-last on CPU)."""
+    x = torch.randint(0, 256, (96, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    data = Dataset("tiny28", "image", {"train": Split(x, torch.arange(96) % 10)})
+
+    def config(steps: int):
+        sections = {k: dict(v) for k, v in RESUME_CASES[case].items()}
+        sections["train"] = {**sections.get("train", {}), "steps": steps, "batch_size": 16, "checkpoint_every": 100}
+        return quick_config(**sections)
+
+    Trainer(config(12), tmp_path / "one", dataset=data).fit()
+    Trainer(config(5), tmp_path / "two", dataset=data).fit()
+    Trainer.resume(tmp_path / "two", ["train.steps=12"], dataset=data).fit()
+    same_checkpoints(tmp_path / "one", tmp_path / "two")
 
 
 def test_resume_changes_training_if_state_were_lost(tmp_path, tiny_images):

@@ -62,8 +62,8 @@ def plan(t: TrainConfig, device: torch.device, arch: str, cudagraph_blocker: str
     else:
         mode, reason = t.speed, f"train.speed={t.speed}"
     # auto: channels-last for convolutional models (faster with oneDNN on the CPU, measured by the modes eager and
-    # eager+nchw of benchmarks/throughput.py; cuDNN's tensor-core layout), except under torch.compile (torch 2.11's inductor failed a stride
-    # assertion in the channels-last convolution backward of DCGAN on an H100)
+    # eager+nchw of benchmarks/throughput.py; cuDNN's tensor-core layout), except under torch.compile (torch 2.11's
+    # inductor failed a stride assertion in the channels-last convolution backward of DCGAN on an H100)
     channels_last = arch in CONV_ARCHS and (t.channels_last == "on" or (t.channels_last == "auto" and
                                                                          mode != "compile"))
     if device.type == "cuda":

@@ -18,9 +18,10 @@ from tests.conftest import quick_config, same_checkpoints, saved_checkpoint
 
 def test_gauss1d_learns_mean_and_std(tmp_path):
     """G's samples circle N(1.5, 0.5²) once trained: the median over steps 1000, 1100, …, 2000 of their mean and
-    standard deviation. (One step's moments swing with the game's oscillation — 0.17 to 0.94 for the std across
+    standard deviation. (One step's moments swing with the game's oscillation — 0.16 to 1.05 for the std across
     seeds — so a single snapshot passes or fails by the seed's luck; the median does not. Across seeds 0–7 the
-    medians were 1.45–1.55 and 0.30–0.47: a GAN's samples come out slightly narrower than the data.)"""
+    medians were 1.48–1.55 and 0.30–0.47, `python benchmarks/toy_seeds.py`: the samples come out slightly narrower
+    than the data.)"""
     cfg = load_config("gauss1d", ["train.steps=2000", "train.sample_every=100000"])
     trainer = Trainer(cfg, tmp_path / "run")
     z = trainer.G.sample_z(5000, generator=torch.Generator().manual_seed(1))
@@ -37,8 +38,8 @@ def test_gauss1d_learns_mean_and_std(tmp_path):
 
 def test_ring8_samples_move_from_prior_to_ring(tmp_path):
     """The ring has radius 1 and σ 0.01: the samples' mean distance to the circle must shrink a lot — its median
-    over steps 600, 700, …, 1200, since one step's value swings (0.24 → 0.42 → 0.24 within 200 steps of seed 0).
-    Across seeds 0–5 the median was 0.046–0.296, from 0.69–0.90 before training."""
+    over steps 600, 700, …, 1200, since one step's value swings (seed 0: 0.42, 0.24, 0.38 at steps 600–800).
+    Across seeds 0–5 the median was 0.046–0.296, from 0.69–0.90 before training (`python benchmarks/toy_seeds.py`)."""
     cfg = load_config("ring8", ["train.steps=1200", "train.sample_every=100000"])
     trainer = Trainer(cfg, tmp_path / "run")
     z = trainer.G.sample_z(2000, generator=torch.Generator().manual_seed(1))

@@ -5,31 +5,22 @@ no console errors and no request leaving the server."""
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from tests.browser import watched_page
+from tests.playground_process import playground_process
 
 WAIT_MS = 20_000
 
 
 @pytest.fixture
 def server(tmp_path):
-    """The URL of `gankit playground` on a free loopback port; stopped with SIGINT afterwards."""
-    proc = subprocess.Popen([sys.executable, "-m", "gankit", "playground", "--port", "0", "--runs-dir",
-                             str(tmp_path / "runs")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    found = re.search(r"http://127\.0\.0\.1:\d+/", line)
-    try:
-        assert found, f"no URL in {line!r}: {proc.stderr.read() if proc.poll() is not None else ''}"
-        yield found.group(0)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+    """The URL `gankit playground` printed (loopback, free port, with its token); stopped with SIGINT afterwards."""
+    with playground_process(tmp_path / "runs") as (_, url):
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?token=[\w-]{20,}", url), url
+        yield url
 
 
 def _number(page, selector: str, attribute: str) -> int:
@@ -40,11 +31,12 @@ def test_playground_trains_steps_and_draws_an_upload(server, tmp_path):
     points = tmp_path / "blob.csv"
     xy = np.random.default_rng(0).normal(size=(123, 2)) * [2.0, 0.5] + [1.0, -1.0]
     points.write_text("x,y\n" + "\n".join(f"{a:.5f},{b:.5f}" for a, b in xy) + "\n")
-    with watched_page((server, server.replace("http", "ws"), "data:")) as (page, errors, foreign):
+    base = server.split("?")[0]
+    with watched_page((base, base.replace("http", "ws"), "data:")) as (page, errors, foreign):
         page.goto(server, wait_until="load", timeout=WAIT_MS)
         page.wait_for_function("document.getElementById('metric').dataset.updates >= 1", timeout=WAIT_MS)
         assert page.input_value("select[name=dataset]") == "ring8"
-        assert "session=" in page.url
+        assert "session=" in page.url and server.split("?")[1] in page.url  # the share link keeps the token
         assert _number(page, "#data-view", "data-real-count") == 2000
 
         start = _number(page, "#metric", "data-updates")
@@ -68,4 +60,13 @@ def test_playground_trains_steps_and_draws_an_upload(server, tmp_path):
         page.wait_for_function("document.getElementById('data-view').dataset.fakeCount == 2000", timeout=WAIT_MS)
         assert page.is_hidden("#error")
     assert errors == [], errors
+    assert foreign == [], foreign
+
+
+def test_the_page_without_its_token_says_which_url_to_open(server):
+    base = server.split("?")[0]
+    with watched_page((base, base.replace("http", "ws"), "data:")) as (page, _, foreign):
+        page.goto(base, wait_until="load", timeout=WAIT_MS)
+        page.wait_for_function("document.body.dataset.connected === 'false'", timeout=WAIT_MS)
+        assert "open the full URL that gankit playground printed" in page.inner_text("#status")
     assert foreign == [], foreign

@@ -1,6 +1,7 @@
 """The playground server end to end on a real loopback port: uploads are checked with one-line errors and never stop
-the server, commands step the trainer exactly, several sockets share a session, idle sessions are freed, and a run
-saved from the page loads with `gankit sample`."""
+the server, commands step the trainer exactly, several sockets share a session, idle sessions are freed, a run
+saved from the page loads with `gankit sample`, and requests under another host name (DNS rebinding) or without the
+printed URL's token are refused."""
 
 from __future__ import annotations
 
@@ -9,33 +10,34 @@ import contextlib
 import logging
 import math
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 import pytest
 import torch
-from aiohttp import ClientSession, ClientTimeout
+from aiohttp import ClientSession, ClientTimeout, WSServerHandshakeError
 
 from gankit.cli import main as cli_main
 from gankit.data.points import read_csv
 from gankit.playground import start
-from gankit.playground.server import PLAYGROUND, is_loopback
+from gankit.errors import GankitError
+from gankit.playground.access import is_loopback, split_host
+from gankit.playground.server import PLAYGROUND
 from gankit.playground.uploads import MAX_BYTES
 from gankit.playground.views import histogram_jsd
+from tests.playground_process import playground_process
 
 TIMEOUT = 30.0
 
 
 @contextlib.asynccontextmanager
-async def served(tmp_path: Path, idle_timeout: float = 60.0, host: str = "127.0.0.1"):
-    """(client session, base URL, the Playground object) of a server on a free port; cleaned up afterwards."""
-    runner, url = await start(host, 0, tmp_path / "runs", idle_timeout)
-    if host != "127.0.0.1":
-        url = re.sub(r"//[^:/]+:", "//127.0.0.1:", url)
+async def served(tmp_path: Path, idle_timeout: float = 60.0, host: str = "127.0.0.1", **options):
+    """(client session, the printed URL ``http://127.0.0.1:PORT/?token=…``, the Playground object) of a server on a
+    free port; cleaned up afterwards. ``options``: more keyword arguments of :func:`gankit.playground.start`."""
+    runner, url = await start(host, 0, tmp_path / "runs", idle_timeout, **options)
+    assert url.startswith("http://127.0.0.1:"), url
     try:
         async with ClientSession(timeout=ClientTimeout(total=TIMEOUT)) as http:
             yield http, url, runner.app[PLAYGROUND]
@@ -66,16 +68,22 @@ def is_frame(step: int | None = None):
     return lambda m: m["type"] == "frame" and (step is None or m["step"] == step)
 
 
+def endpoint(url: str, path: str, **params: str) -> str:
+    """``path`` on the server of the printed ``url``, with the URL's token and ``params`` as the query."""
+    base, _, query = url.partition("?")
+    return f"{base}{path}?{query}&{urlencode(params)}"
+
+
 async def join(http: ClientSession, url: str, session: str | None = None):
     """A socket on a session (a new one when None), after its first frame: (ws, hello message)."""
-    ws = await http.ws_connect(url + "ws" + (f"?session={session}" if session else ""))
+    ws = await http.ws_connect(endpoint(url, "ws", **({"session": session} if session else {})))
     hello = await until(ws, lambda m: m["type"] == "hello")
     await until(ws, is_frame())
     return ws, hello
 
 
 async def post_csv(http, url, session, data: bytes, name: str = "points.csv"):
-    async with http.post(f"{url}api/upload", params={"session": session, "name": name}, data=data) as r:
+    async with http.post(endpoint(url, "api/upload", session=session, name=name), data=data) as r:
         return r.status, await r.json()
 
 
@@ -257,24 +265,97 @@ def test_a_non_loopback_bind_warns(tmp_path, caplog):
     assert any("not a loopback address" in r.getMessage() for r in caplog.records)
 
 
-def test_cli_port_zero_prints_the_url_and_stops_cleanly_on_sigint(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "gankit", "playground", "--port", "0", "--runs-dir",
-                             str(tmp_path / "runs")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        url = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        assert url and url.group(1) != "0", line
+def test_cli_port_zero_prints_the_url_with_its_token_and_stops_cleanly_on_sigint(tmp_path):
+    with playground_process(tmp_path / "runs") as (_, url):
+        found = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]{20,})", url)
+        assert found and found.group(1) != "0", url
 
         async def fetch() -> str:
             async with ClientSession(timeout=ClientTimeout(total=TIMEOUT)) as http:
-                async with http.get(url.group(0)) as r:
+                async with http.get(url) as r:
                     assert r.status == 200
                     return await r.text()
         assert "/static/app.js" in asyncio.run(fetch())
-    finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=TIMEOUT) == 0, proc.stderr.read()
 
+
+def test_no_token_is_refused_off_the_loopback(tmp_path, capsys):
+    assert cli_main(["playground", "--host", "0.0.0.0", "--no-token", "--runs-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "--no-token needs a loopback --host" in err and "\n" not in err
+
+
+async def _status(http: ClientSession, method: str, url: str, headers: dict) -> int:
+    """The HTTP status of one request; for ``ws`` the WebSocket handshake's (101 when accepted)."""
+    if method == "ws":
+        try:
+            ws = await http.ws_connect(url, headers=headers)
+        except WSServerHandshakeError as e:
+            return e.status
+        await ws.close()
+        return 101
+    async with http.request(method, url, headers=headers, data=b"1,2\n" * 20) as r:
+        return r.status
+
+
+def _routes(url: str, session: str) -> list[tuple[str, str]]:
+    """Every route of the server, with the printed URL's token: (method, URL)."""
+    return [("GET", url), ("GET", endpoint(url, "static/app.js")), ("ws", endpoint(url, "ws")),
+            ("POST", endpoint(url, "api/upload", session=session, name="p.csv"))]
+
+
+def test_dns_rebinding_is_refused_on_every_route_and_logged_once(tmp_path, caplog):
+    async def scenario(http, url, _):
+        ws, hello = await join(http, url)
+        port = split_host(url.split("/")[2])[1]
+        evil = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+        refused = [await _status(http, m, u, evil) for m, u in _routes(url, hello["session"])]
+        wrong_port = [await _status(http, m, u, {"Host": f"localhost:{port + 1}"})
+                      for m, u in _routes(url, hello["session"])]
+        names = [await _status(http, "GET", url, {"Host": f"{name}:{port}"})
+                 for name in ("localhost", "LOCALHOST", "127.0.0.1", "[::1]")]
+        async with http.get(url, headers=evil) as r:
+            message = (await r.json())["error"]
+        await ws.close()
+        return refused, wrong_port, names, message
+
+    with caplog.at_level(logging.WARNING, logger="gankit.playground"):
+        refused, wrong_port, names, message = run_served(tmp_path, scenario)
+    assert refused == [403] * 4 and wrong_port == [403] * 4, (refused, wrong_port)
+    assert names == [200] * 4
+    assert "does not name this server" in message and "evil.example" in message and "\n" not in message
+    logged = [r.getMessage() for r in caplog.records if "evil.example" in r.getMessage()]
+    assert len(logged) == 1, logged
+
+
+def test_the_websocket_and_the_upload_need_the_token(tmp_path):
+    async def scenario(http, url, _):
+        ws, hello = await join(http, url)
+        base, session = url.split("?")[0], hello["session"]
+        statuses = {}
+        for label, query in [("missing", {}), ("wrong", {"token": "x" * 32}), ("empty", {"token": ""})]:
+            statuses[label] = [await _status(http, "ws", f"{base}ws?{urlencode(query)}", {}),
+                               await _status(http, "POST", f"{base}api/upload?"
+                                             + urlencode({**query, "session": session, "name": "p.csv"}), {})]
+        statuses["right"] = [await _status(http, m, u, {}) for m, u in _routes(url, session)]
+        await ws.close()
+        return statuses
+
+    statuses = run_served(tmp_path, scenario)
+    assert statuses == {"missing": [403, 403], "wrong": [403, 403], "empty": [403, 403],
+                        "right": [200, 200, 101, 200]}, statuses
+
+
+def test_allow_host_adds_a_name_and_no_token_drops_the_token_on_loopback(tmp_path):
+    async def scenario(http, url, _):
+        port = split_host(url.split("/")[2])[1]
+        named = await _status(http, "GET", url, {"Host": f"gankit.test:{port}"})
+        other = await _status(http, "GET", url, {"Host": f"other.test:{port}"})
+        return url, named, other, await _status(http, "ws", endpoint(url.split("?")[0], "ws"), {})
+
+    url, named, other, ws = run_served(tmp_path, scenario, allow_hosts=("gankit.test",), token=False)
+    assert "token" not in url and (named, other, ws) == (200, 403, 101)
+    with pytest.raises(GankitError, match="--no-token needs a loopback"):
+        run_served(tmp_path, scenario, host="0.0.0.0", token=False)
 
 
 def test_histogram_jsd_of_uploads_closed_forms():

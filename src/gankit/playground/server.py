@@ -3,8 +3,9 @@
 Routes: ``GET /`` the page (``/?session=ID`` joins a session), ``GET /static/*`` its script and style, ``GET /ws``
 the WebSocket, ``POST /api/upload?session=ID&name=FILE`` a CSV body (at most 5 MiB). Every socket of a session gets
 its messages; a socket that falls behind skips frames, never setup, state or event messages. A session with no socket
-for ``idle_timeout`` seconds stops training and is freed. Requests from pages of another origin are refused (another
-site open in the same browser must not drive a local server).
+for ``idle_timeout`` seconds stops training and is freed. Another site open in the same browser must not drive a local
+server: every route refuses a ``Host`` that does not name this server, the WebSocket and the upload need the token
+of the printed URL (``?token=…``, see :mod:`.access`), and both refuse requests from pages of another origin.
 
 Server → page messages (JSON): ``hello`` {session, notice, choices, presets, speed_range}, ``setup`` and ``frame``
 (see :mod:`gankit.playground.views`; frames add ``point``), ``history`` {points}, ``state`` {running, speed, step},
@@ -14,12 +15,10 @@ Server → page messages (JSON): ``hello`` {session, notice, choices, presets, s
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import secrets
 import signal
-import socket
 import time
 from collections import deque
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Callable
 from aiohttp import WSMsgType, web
 
 from ..errors import DatasetError, GankitError
+from .access import WILDCARDS, Access, access_for, is_loopback
 from .session import SPEED_RANGE, CommandError, Session
 from .settings import CHOICES, presets
 from .uploads import MAX_BYTES, clean_name, parse_upload, too_large
@@ -155,11 +155,26 @@ class Playground:
 
 
 PLAYGROUND = web.AppKey("playground", Playground)
+ACCESS = web.AppKey("access", Access)
 
 
-def _same_origin(request: web.Request) -> bool:
+@web.middleware
+async def host_allow_list(request: web.Request, handler):
+    """403 for any route when the ``Host`` header does not name this server (DNS rebinding)."""
+    reason = request.app[ACCESS].host_refusal(request.headers.get("Host", ""))
+    if reason is not None:
+        return _error(403, reason)
+    return await handler(request)
+
+
+def _refusal(request: web.Request, what: str) -> str | None:
+    """Why a WebSocket or an upload is refused (another origin, no or a wrong token), or None."""
     origin = request.headers.get("Origin")
-    return origin is None or origin.split("://", 1)[-1] == request.host
+    if origin is not None and origin.split("://", 1)[-1] != request.host:
+        return f"cross-origin {what} refused"
+    if not request.app[ACCESS].token_ok(request.query.get("token")):
+        return f"{what} refused: missing or wrong token; open the URL that gankit playground printed"
+    return None
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -171,8 +186,9 @@ async def index(request: web.Request) -> web.FileResponse:
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    if not _same_origin(request):
-        raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+    reason = _refusal(request, "WebSocket")
+    if reason is not None:
+        return _error(403, reason)
     pg = request.app[PLAYGROUND]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_COMMAND_BYTES)
     await ws.prepare(request)
@@ -213,8 +229,9 @@ async def _read_capped(request: web.Request) -> tuple[bytes, int]:
 
 
 async def upload(request: web.Request) -> web.Response:
-    if not _same_origin(request):
-        return _error(403, "cross-origin upload refused")
+    reason = _refusal(request, "upload")
+    if reason is not None:
+        return _error(403, reason)
     room = request.app[PLAYGROUND].rooms.get(request.query.get("session", ""))
     if room is None:
         return _error(404, "unknown or ended session; reload the page")
@@ -230,9 +247,10 @@ async def upload(request: web.Request) -> web.Response:
     return web.json_response({"name": name, "rows": len(points.x), "dim": points.dim})
 
 
-def build_app(runs_dir: Path, idle_timeout: float = 60.0) -> web.Application:
-    """The aiohttp application; sessions are freed on cleanup."""
-    app = web.Application(client_max_size=MAX_COMMAND_BYTES)
+def build_app(runs_dir: Path, access: Access, idle_timeout: float = 60.0) -> web.Application:
+    """The aiohttp application, guarded by ``access``; sessions are freed on cleanup."""
+    app = web.Application(client_max_size=MAX_COMMAND_BYTES, middlewares=[host_allow_list])
+    app[ACCESS] = access
     pg = app[PLAYGROUND] = Playground(runs_dir, idle_timeout)
     app.router.add_get("/", index)
     app.router.add_get("/ws", websocket)
@@ -259,38 +277,32 @@ def build_app(runs_dir: Path, idle_timeout: float = 60.0) -> web.Application:
     return app
 
 
-def is_loopback(host: str) -> bool:
-    """Whether every address ``host`` names is a loopback one (127.0.0.0/8, ::1)."""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except (socket.gaierror, UnicodeError):
-        return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
-
-
-async def start(host: str, port: int, runs_dir: Path, idle_timeout: float = 60.0) -> tuple[web.AppRunner, str]:
-    """Start serving on host:port (0: a free port); returns (runner, the page's URL). Warns on a non-loopback host."""
-    if not is_loopback(host):
-        log.warning("the playground is bound to %s, which is not a loopback address: anyone who can reach this port "
-                    "can train models on this machine and write run folders into %s", host or "all interfaces",
-                    Path(runs_dir).absolute())
-    runner = web.AppRunner(build_app(runs_dir, idle_timeout), access_log=None)
+async def start(host: str, port: int, runs_dir: Path, idle_timeout: float = 60.0, allow_hosts: tuple[str, ...] = (),
+                token: bool = True) -> tuple[web.AppRunner, str]:
+    """Start serving on host:port (0: a free port); returns (runner, the page's URL with its token). ``allow_hosts``:
+    more names the ``Host`` header may give; ``token=False`` (loopback binds only) drops the token. Warns on a
+    non-loopback host."""
+    access = access_for(host, tuple(allow_hosts), token)
+    runner = web.AppRunner(build_app(runs_dir, access, idle_timeout), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
-    bound = runner.addresses[0][1]
-    shown = f"[{host}]" if ":" in host else host
-    return runner, f"http://{shown}:{bound}/"
+    access.port = runner.addresses[0][1]
+    if not is_loopback(host):
+        log.warning("the playground is bound to %s, which is not a loopback address: anyone who can reach this port "
+                    "and has the token can train models on this machine and write run folders into %s; accepted "
+                    "host names: %s (add more with --allow-host)", host or "all interfaces",
+                    Path(runs_dir).absolute(), access.accepted())
+    shown = "127.0.0.1" if host in WILDCARDS else f"[{host}]" if ":" in host else host
+    query = f"?token={access.token}" if access.token else ""
+    return runner, f"http://{shown}:{access.port}/{query}"
 
 
-def serve(host: str, port: int, runs_dir: Path, idle_timeout: float = 60.0,
-          announce: Callable[[str], None] = print) -> None:
-    """Run the playground until SIGINT/SIGTERM; ``announce`` gets the URL once the port is open."""
+def serve(host: str, port: int, runs_dir: Path, idle_timeout: float = 60.0, allow_hosts: tuple[str, ...] = (),
+          token: bool = True, announce: Callable[[str], None] = print) -> None:
+    """Run the playground until SIGINT/SIGTERM (arguments as :func:`start`); ``announce`` gets the URL once the port
+    is open."""
     async def main() -> None:
-        runner, url = await start(host, port, runs_dir, idle_timeout)
+        runner, url = await start(host, port, runs_dir, idle_timeout, allow_hosts, token)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -6,6 +6,8 @@
   const $ = id => document.getElementById(id);
   const form = $("settings");
   const st = { session: null, setup: null, frame: null, history: [], presets: {}, ws: null, pending: false };
+  const token = new URLSearchParams(location.search).get("token");  // the secret of the URL the server printed
+  const withToken = query => token ? `${query}&token=${encodeURIComponent(token)}` : query;
 
   const send = msg => st.ws && st.ws.readyState === WebSocket.OPEN && st.ws.send(JSON.stringify(msg));
   const showError = text => { $("error").textContent = text; $("error").hidden = false; };
@@ -69,7 +71,7 @@
     hello(m) {
       st.session = m.session;
       st.presets = m.presets;
-      history.replaceState(null, "", `?session=${m.session}`);
+      history.replaceState(null, "", withToken(`?session=${m.session}`));
       $("share").href = location.href;
       $("share").textContent = `session ${m.session}`;
       fillChoices(m.choices);
@@ -119,7 +121,8 @@
     const pending = `uploading ${file.name}…`;  // replaced in place: the server's notices may already follow it
     const settle = text => { $("notice").textContent = $("notice").textContent.replace(pending, text); };
     notice(pending);
-    const url = `/api/upload?session=${encodeURIComponent(st.session)}&name=${encodeURIComponent(file.name)}`;
+    const url = "/api/upload" +
+      withToken(`?session=${encodeURIComponent(st.session)}&name=${encodeURIComponent(file.name)}`);
     try {
       const reply = await fetch(url, { method: "POST", body: file });
       const body = await reply.json();
@@ -133,14 +136,15 @@
   }
 
   function connect() {
-    const session = new URLSearchParams(location.search).get("session");
+    const session = new URLSearchParams(location.search).get("session") || "";
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    st.ws = new WebSocket(`${scheme}://${location.host}/ws${session ? `?session=${encodeURIComponent(session)}` : ""}`);
+    st.ws = new WebSocket(`${scheme}://${location.host}/ws` + withToken(`?session=${encodeURIComponent(session)}`));
     st.ws.onopen = () => { document.body.dataset.connected = "true"; };
     st.ws.onmessage = e => { const m = JSON.parse(e.data); if (handlers[m.type]) handlers[m.type](m); };
     st.ws.onclose = () => {
       document.body.dataset.connected = "false";
-      $("status").textContent = "disconnected: reload the page to start again";
+      $("status").textContent = st.session ? "disconnected: reload the page to start again"
+        : "not connected: open the full URL that gankit playground printed (it ends in ?token=…)";
     };
   }
 

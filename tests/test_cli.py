@@ -97,7 +97,7 @@ def test_train_then_sample_is_byte_identical(tmp_path, capsys):
     assert x.shape == (50, 1) and x.dtype == np.float32
 
 
-def test_sample_image_run_and_resume(tmp_path, capsys):
+def test_resume_continues_and_an_existing_run_is_refused(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", "gauss1d", "--run-dir", str(run)] + QUICK
     assert main(args) == 0
@@ -106,6 +106,59 @@ def test_sample_image_run_and_resume(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "gauss1d", "--run-dir", str(run), "--quiet"]) == 1  # refuses to overwrite
     assert "exists and is not empty" in _error_line(capsys)
+
+
+IMAGE_QUICK = ["--set", "train.steps=4", "--set", "train.batch_size=16", "--set", "train.sample_every=2",
+               "--set", "train.checkpoint_every=2", "--set", "train.grid_size=4", "--quiet"]
+
+
+def test_sample_image_run_and_resume(tmp_path):
+    """An image run (the 8×8 digits, --data, upscaled to 16×16 RGB) samples a PNG grid and uint8 images of the
+    trained shape, and sampling changes once a resumed run has trained on."""
+    import numpy as np
+    from PIL import Image
+
+    run, out = tmp_path / "run", tmp_path / "s"
+    assert main(["train", "quickstart", "--data", "digits", "--set", "data.resolution=16", "--set",
+                 "data.channels=rgb", "--run-dir", str(run)] + IMAGE_QUICK) == 0
+    assert main(["sample", str(run), "--n", "9", "--out", f"{out}0.png", "--npz", f"{out}0.npz"]) == 0
+    x = np.load(f"{out}0.npz")["x"]
+    assert x.shape == (9, 3, 16, 16) and x.dtype == np.uint8 and x.std() > 0
+    assert Image.open(f"{out}0.png").mode == "RGB"
+    assert main(["train", "--resume", str(run), "--set", "train.steps=6", "--quiet"]) == 0
+    assert main(["sample", str(run), "--n", "9", "--out", f"{out}1.png", "--npz", f"{out}1.npz"]) == 0
+    assert not np.array_equal(np.load(f"{out}1.npz")["x"], x)
+
+
+def test_data_option_is_data_name_given_once(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "quickstart", "--data", "folder:~/no-such-folder-for-gankit", "--run-dir", str(run)]) == 1
+    line = _error_line(capsys)
+    assert "no such folder" in line and "~" not in line.split("no such folder")[1]  # ~ expanded
+    assert main(["train", "quickstart", "--data", "digits", "--set", "data.name=mnist5k", "--run-dir", str(run)]) == 1
+    assert "give the data source once" in _error_line(capsys)
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "notes.txt").write_text("no image here")
+    assert main(["train", "quickstart", "--data", f"folder:{tmp_path / 'pics'}", "--run-dir", str(run)]) == 1
+    assert "no images" in _error_line(capsys) and _run_dir_untouched(run)
+
+
+def test_settings_without_effect_are_named(tmp_path, capsys):
+    assert main(["config", "fashion-ns-r1", "--set", "optim.momentum=0.9"]) == 0
+    captured = capsys.readouterr()
+    assert "optim.momentum=0.9 has no effect: it applies when optim.name is sgd (here adam)" in captured.err
+    assert "momentum" not in captured.out.split("# not shown")[0] and "beta1: 0.5" in captured.out
+    assert main(["train", "gauss1d", "--data", "ring8", "--run-dir", str(tmp_path / "r")] + QUICK) == 0
+    assert "data.mean=1.5 has no effect" in capsys.readouterr().err
+
+
+def test_configuration_page_is_current():
+    """docs/configuration.md is `gankit config --keys`; regenerate it with `gankit config --keys >
+    docs/configuration.md` after changing a config field."""
+    from gankit.config_doc import keys_markdown
+
+    page = Path(__file__).parents[1] / "docs" / "configuration.md"
+    assert page.read_text(encoding="utf-8") == keys_markdown()
 
 
 def test_sample_errors(tmp_path, capsys):

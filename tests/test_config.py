@@ -1,5 +1,7 @@
 """Config: presets load, overrides validate, errors name the key and the allowed values."""
 
+import dataclasses
+
 import pytest
 
 from gankit.config import Config, ConfigError, apply_overrides, from_dict, load_config, preset_names, to_yaml
@@ -82,8 +84,33 @@ def test_overrides_do_not_mutate_input():
 
 def test_config_is_frozen():
     c = load_config("gauss1d")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         c.train.steps = 3
+
+
+@pytest.mark.parametrize("text, value", [("1e-4", 1e-4), ("2E-4", 2e-4), ("1_000", 1000.0), (".5", 0.5),
+                                         ("3", 3.0), ("+2.5e-3", 2.5e-3), (" 1e-4 ", 1e-4)])
+def test_numbers_as_people_write_them(tmp_path, text, value):
+    """PyYAML reads ``1e-4`` (no dot) as a string; float fields take it, in ``--set`` and in YAML files alike."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"optim: {{lr: {text!s}}}\ntrain: {{steps: 1}}\n")
+    for cfg in (load_config("ring8", [f"optim.lr={text}"]), load_config(str(path))):
+        assert cfg.optim.lr == value and type(cfg.optim.lr) is float
+
+
+def test_ints_stay_ints_and_words_are_still_refused():
+    cfg = load_config("ring8", ["train.steps=1_000", "train.batch_size=64"])
+    assert (cfg.train.steps, cfg.train.batch_size) == (1000, 64) and type(cfg.train.steps) is int
+    for override, message in [("train.steps=1e3", "train.steps: expected int or null, got str '1e3'"),
+                              ("train.steps=2.0", "train.steps: expected int or null, got float 2.0"),
+                              ("optim.lr=fast", "optim.lr: expected float, got str 'fast'"),
+                              ("optim.lr=1e-4x", "optim.lr: expected float, got str '1e-4x'"),
+                              ("optim.lr=nan", "optim.lr: expected float, got str 'nan'"),
+                              ("optim.lr=1e999", "optim.lr: must be a finite number, got inf"),
+                              ("optim.lr=-1e-4", "optim.lr: -0.0001 is out of range; must be > 0.0")]:
+        with pytest.raises(ConfigError) as e:
+            load_config("ring8", [override])
+        assert str(e.value) == message
 
 
 def test_augment_policy_is_validated():

@@ -330,3 +330,26 @@ def test_folder_labels_from_subfolders(tmp_path):
     assert ds.num_classes == 3 and ds.train.y.tolist() == [0, 1, 1, 2]  # cat, dog, dog, eel (sorted paths)
     status = locate(cfg)
     assert status.present and "4 image files" in status.size and "3 classes" in status.size
+
+
+def test_resolution_and_channels_apply_to_every_image_source():
+    """data.resolution / data.channels reshape any image source in one place (the folder source's own Pillow path);
+    null keeps the source as it is, and a points source refuses them."""
+    from PIL import Image
+
+    from gankit.data.transforms import conform
+
+    native = load_dataset(DataConfig(name="digits"))
+    assert native.sample_shape == (1, 8, 8)
+    same = load_dataset(DataConfig(name="digits", resolution=8, channels="gray"))
+    assert all(torch.equal(same.splits[k].x, native.splits[k].x) for k in native.splits)
+    big = load_dataset(DataConfig(name="digits", resolution=16, channels="rgb"))
+    assert big.sample_shape == (3, 16, 16) and big.splits.keys() == native.splits.keys()
+    first = np.asarray(Image.fromarray(native.train.x[0, 0].numpy()).resize((16, 16), Image.Resampling.BICUBIC))
+    assert np.array_equal(big.train.x[0, 0].numpy(), first) and torch.equal(big.train.x[:, 0], big.train.x[:, 2])
+    rgb = torch.randint(0, 256, (3, 3, 5, 7), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    gray = conform(rgb, 4, "gray")  # 5×7 → short side 4 (4×6), centre crop 4×4
+    pil = Image.fromarray(rgb[1].permute(1, 2, 0).numpy()).convert("L").resize((6, 4), Image.Resampling.BICUBIC)
+    assert gray.shape == (3, 1, 4, 4) and np.array_equal(gray[1, 0].numpy(), np.asarray(pil)[:, 1:5])
+    with pytest.raises(DatasetError, match="data.resolution applies to image sources; ring8 gives points"):
+        load_dataset(DataConfig(name="ring8", resolution=16))

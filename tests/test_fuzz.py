@@ -155,7 +155,8 @@ KEYS = [(s, f.name) for s, cls in SECTIONS.items() for f in fields(cls)]
 NASTY = ["", " ", "~", "null", "nan", ".nan", "inf", "-.inf", "1e999", "1" + "0" * 400, "-" + "9" * 5000, "0x1F",
          "1_000", "true", "no", "[1, 2]", "{a: 1}", "&a [*a]", "[" * 3000, "!!int abc", "!!float x", "!!bool maybe",
          "!!timestamp 2001-13-14", "!!binary ~", "!!python/object:os.system x", "'unterminated", "a: b: c",
-         "\x00", "a\u2028b", "translation,color", "-1", "0", "1", "0.5", "1025"]
+         "\x00", "a\u2028b", "translation,color", "-1", "0", "1", "0.5", "1025", "1e-4", "2E-4", ".5", "1e",
+         "1e-4e", "1_e3", "_1", "1__0"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-10**400, 10**400), st.floats(),
                     st.text(max_size=20), st.sampled_from(NASTY))
 
@@ -181,6 +182,33 @@ def check_config(call) -> None:
     if cfg is not None:
         assert isinstance(cfg, Config)
         assert from_dict(yaml.safe_load(to_yaml(cfg))) == cfg
+
+
+FLOAT_KEYS = [(s, f.name) for s, cls in SECTIONS.items() for f in fields(cls) if str(f.type).startswith("float")]
+WRITTEN = ["{:e}", "{:E}", "{!r}", "{:.3g}", "{:_}"]  # 1.000000e-04, 1.000000E-04, 0.0001, 0.0001, 1_000.0
+
+
+@FUZZ
+@given(key=st.sampled_from(FLOAT_KEYS), x=st.floats(-1e6, 1e6), form=st.sampled_from(WRITTEN), file=st.booleans())
+def test_config_numbers_as_people_write_them(work, key, x, form, file):
+    """A float key given a number in any common notation is that number or an out-of-range error, never a type
+    error; from ``--set`` and from a YAML file alike."""
+    text, (section, name) = form.format(x), key
+    if file:
+        path = work / "number.yaml"
+        body = {"train": "steps: 1", section: f"{name}: {text}"}
+        if section == "train":
+            body["train"] = f"steps: 1, {name}: {text}"
+        path.write_text("".join(f"{s}: {{{b}}}\n" for s, b in body.items()))
+        call = lambda: load_config(str(path))  # noqa: E731
+    else:
+        call = lambda: load_config("quickstart", [f"{section}.{name}={text}"])  # noqa: E731
+    try:
+        cfg = call()
+    except ConfigError as e:
+        assert "out of range" in str(e) or "is not one of" in str(e), (text, str(e))
+    else:
+        assert getattr(getattr(cfg, section), name) == float(text.replace("_", ""))
 
 
 @FUZZ

@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("config", nargs="?", default=None, help="preset name or CONFIG.yaml (default: quickstart)")
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.steps=500 (repeatable)")
+    t.add_argument("--data", default=None, metavar="SOURCE",
+                   help="train on this data source, e.g. folder:~/pictures or points:my.csv (data.name; see "
+                        "`gankit datasets`)")
     t.add_argument("--run-dir", default=None, help="run folder (default: runs/NAME-YYYYmmdd-HHMMSS)")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="overrides train.device")
     t.add_argument("--data-dir", default=None, help="folder looked in first for dataset files (data.data_dir)")
@@ -84,10 +87,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="folder 'save as run' writes run folders into (default ./playground-runs)")
     g.add_argument("--idle-timeout", type=float, default=60.0,
                    help="seconds a session without open tabs keeps training before it is freed (default 60)")
+    g.add_argument("--allow-host", dest="allow_hosts", action="append", default=[], metavar="NAME",
+                   help="another name the page may be opened under, e.g. this machine's LAN name (repeatable)")
+    g.add_argument("--no-token", dest="token", action="store_false",
+                   help="do not require the URL's secret token (loopback --host only)")
 
     c = sub.add_parser("config", help="print a preset's resolved config as YAML")
     c.add_argument("config", nargs="?", default=None, help="preset name or CONFIG.yaml (default: quickstart)")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    c.add_argument("--keys", action="store_true",
+                   help="print every config key with its type, default, allowed values and meaning (Markdown)")
     return p
 
 
@@ -120,6 +129,24 @@ def _progress_bar(quiet: bool):
     return update, lambda: state["bar"] and state["bar"].close()
 
 
+def _default_run_dir(config: str | None) -> str:
+    """runs/NAME-YYYYmmdd-HHMMSS, NAME the preset's or the YAML file's stem."""
+    name = Path(config).stem if config else "quickstart"
+    return os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def _train_overrides(args: argparse.Namespace) -> list[str]:
+    """The --set overrides plus those the short options stand for (--data, --device, --data-dir, ...)."""
+    overrides = list(args.overrides)
+    if args.data is not None:
+        if any(o.strip().startswith("data.name") for o in overrides):
+            raise GankitError("give the data source once: --data SOURCE or --set data.name=SOURCE")
+        overrides.append(f"data.name={args.data}")
+    shorts = [(args.device, f"train.device={args.device}"), (args.data_dir, f"data.data_dir={args.data_dir}"),
+              (args.download, "data.download=true"), (args.strict, "data.strict=true")]
+    return overrides + [override for given, override in shorts if given]
+
+
 def _launch(args: argparse.Namespace, argv: list[str]) -> int:
     """Re-run this ``gankit train`` command under torchrun with ``--nproc`` processes (a fixed run folder, so every
     rank uses the same one)."""
@@ -135,8 +162,7 @@ def _launch(args: argparse.Namespace, argv: list[str]) -> int:
         elif not a.startswith("--nproc="):
             rest.append(a)
     if not args.resume and not args.run_dir:
-        name = Path(args.config).stem if args.config else "quickstart"
-        rest += ["--run-dir", os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")]
+        rest += ["--run-dir", _default_run_dir(args.config)]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
                "-m", "gankit", *rest]
     print(f"launching: {' '.join(command)}", file=sys.stderr)
@@ -153,25 +179,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if world > 1 and not (args.run_dir or args.resume):
         raise GankitError("under torchrun, pass --run-dir (or use gankit train --nproc N) so all ranks share one "
                           "run folder")
-    overrides = list(args.overrides)
-    if args.device:
-        overrides.append(f"train.device={args.device}")
     progress, close = _progress_bar(args.quiet or rank > 0)
     if args.resume:
-        if args.config or args.run_dir or args.data_dir or args.download or args.strict:
+        if args.config or args.run_dir or args.data_dir or args.download or args.strict or args.data:
             raise GankitError("--resume takes the run's own config; pass only --set train.<stop or interval>=...")
-        trainer = Trainer.resume(args.resume, overrides, progress=progress)
+        trainer = Trainer.resume(args.resume, _train_overrides(args), progress=progress)
     else:
-        if args.data_dir:
-            overrides.append(f"data.data_dir={args.data_dir}")
-        if args.download:
-            overrides.append("data.download=true")
-        if args.strict:
-            overrides.append("data.strict=true")
-        cfg = load_config(args.config, overrides)
-        name = Path(args.config).stem if args.config else "quickstart"
-        run_dir = args.run_dir or os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
-        trainer = Trainer(cfg, run_dir, progress=progress)
+        cfg = load_config(args.config, _train_overrides(args))
+        trainer = Trainer(cfg, args.run_dir or _default_run_dir(args.config), progress=progress)
+        for line in cfg.inert_settings():
+            print(f"gankit: warning: {line}", file=sys.stderr)
     if rank == 0:
         print(f"run folder: {trainer.run_dir}  device: {trainer.device}  start step: {trainer.step}"
               + (f"  processes: {world}" if world > 1 else ""), file=sys.stderr)
@@ -311,7 +328,7 @@ def cmd_playground(args: argparse.Namespace) -> int:
         raise GankitError(f"--port must be 0..65535, got {args.port}")
     if not args.idle_timeout > 0:
         raise GankitError(f"--idle-timeout must be positive, got {args.idle_timeout}")
-    serve(args.host, args.port, Path(args.runs_dir), args.idle_timeout,
+    serve(args.host, args.port, Path(args.runs_dir), args.idle_timeout, tuple(args.allow_hosts), args.token,
           announce=lambda url: print(f"gankit playground: {url}  (Ctrl-C to stop)", flush=True))
     return 0
 
@@ -339,7 +356,18 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     from .config import load_config, to_yaml
 
-    sys.stdout.write(to_yaml(load_config(args.config, args.overrides)))
+    if args.keys:
+        from .config_doc import keys_markdown
+
+        sys.stdout.write(keys_markdown())
+        return 0
+    cfg = load_config(args.config, args.overrides)
+    inert = cfg.inert_keys()
+    for line in cfg.inert_settings():
+        print(f"gankit: warning: {line}", file=sys.stderr)
+    sys.stdout.write(to_yaml(cfg, skip=inert))
+    if inert:
+        print(f"# not shown, no effect in this config: {', '.join(inert)}")
     return 0
 
 

@@ -25,9 +25,12 @@ AUGMENT_POLICIES = ("color", "translation", "cutout")  # DiffAugment (gankit.aug
 
 
 def _opt(default: Any, *, choices: tuple | None = None, lo: float | None = None, hi: float | None = None,
-         lo_open: bool = False, help: str = "") -> Any:
-    """A dataclass field carrying its validation rules (choices, closed/open lower bound, upper bound)."""
-    return field(default=default, metadata={"choices": choices, "lo": lo, "hi": hi, "lo_open": lo_open, "help": help})
+         lo_open: bool = False, when: tuple[str, tuple[str, ...]] | None = None, help: str = "") -> Any:
+    """A dataclass field carrying its validation rules (choices, closed/open lower bound, upper bound) and, in
+    ``when`` = (``section.key``, values), the only values of another key under which it has an effect (a value
+    ending in ``:`` matches as a prefix, e.g. ``folder:``)."""
+    return field(default=default, metadata={"choices": choices, "lo": lo, "hi": hi, "lo_open": lo_open, "when": when,
+                                            "help": help})
 
 
 @dataclass(frozen=True)
@@ -36,13 +39,17 @@ class DataConfig:
     data_dir: str | None = _opt(None, help="folder looked in first for dataset files")
     download: bool = _opt(False, help="fetch missing official files into the cache (checked by SHA-256)")
     split: str = _opt("train", help="split to train on")
-    resolution: int = _opt(32, lo=4, hi=1024, help="folder:PATH images are resized and centre-cropped to this")
-    channels: str = _opt("rgb", choices=("gray", "rgb"), help="folder:PATH colour mode")
+    resolution: int | None = _opt(None, lo=4, hi=1024,
+                                  help="image sources: short side scaled to this, then centre-cropped to a square "
+                                       "(null: the source's own size; folder:PATH 32)")
+    channels: str | None = _opt(None, choices=("gray", "rgb"),
+                                help="image sources: gray (1 channel) or rgb (3); null: the source's own "
+                                     "(folder:PATH rgb)")
     n_samples: int = _opt(50_000, lo=1, help="how many points toy sources draw")
-    mean: float = _opt(0.0, help="gauss1d mean")
-    std: float = _opt(1.0, lo=0.0, lo_open=True, help="gauss1d standard deviation")
+    mean: float = _opt(0.0, when=("data.name", ("gauss1d",)), help="gauss1d mean")
+    std: float = _opt(1.0, lo=0.0, lo_open=True, when=("data.name", ("gauss1d",)), help="gauss1d standard deviation")
     seed: int = _opt(1234, lo=0, help="seed of the toy draw (independent of train.seed)")
-    strict: bool = _opt(False, help="folder: an unreadable image is an error instead of being skipped and counted")
+    strict: bool = _opt(False, when=("data.name", ("folder:",)), help="folder: an unreadable image is an error instead of being skipped and counted")
 
 
 @dataclass(frozen=True)
@@ -50,11 +57,11 @@ class ModelConfig:
     arch: str = _opt("paper-mlp", choices=("paper-mlp", "mlp", "dcgan", "resnet"), help="architecture of G and D")
     z_dim: int = _opt(100, lo=1, help="noise dimension")
     prior: str = _opt("uniform", choices=("uniform", "normal"), help="uniform on [-√3, √3] (paper) or N(0, I)")
-    hidden: int = _opt(128, lo=1, help="mlp: hidden width")
-    layers: int = _opt(2, lo=1, hi=16, help="mlp: hidden layers")
-    width: int = _opt(64, lo=1, help="dcgan: base channel count")
-    dropout: bool = _opt(True, help="paper-mlp: the paper's dropout on D (keep 0.8 input, 0.5 hidden)")
-    d_norm: str = _opt("batch", choices=("batch", "layer", "none"), help="dcgan: D's normalisation layers")
+    hidden: int = _opt(128, lo=1, when=("model.arch", ("mlp",)), help="mlp: hidden width")
+    layers: int = _opt(2, lo=1, hi=16, when=("model.arch", ("mlp",)), help="mlp: hidden layers")
+    width: int = _opt(64, lo=1, when=("model.arch", ("dcgan", "resnet")), help="dcgan: base channel count")
+    dropout: bool = _opt(True, when=("model.arch", ("paper-mlp",)), help="paper-mlp: the paper's dropout on D (keep 0.8 input, 0.5 hidden)")
+    d_norm: str = _opt("batch", choices=("batch", "layer", "none"), when=("model.arch", ("dcgan",)), help="dcgan: D's normalisation layers")
     spectral_norm: bool = _opt(False, help="spectral normalisation of every D layer (Miyato et al. 2018)")
     conditional: str = _opt("none", choices=("none", "concat", "projection", "acgan"),
                             help="class-conditional G and D: concatenation cGAN, projection D, or AC-GAN")
@@ -63,20 +70,20 @@ class ModelConfig:
 @dataclass(frozen=True)
 class ObjectiveConfig:
     g_loss: str = _opt("non-saturating", choices=("non-saturating", "minimax"),
-                       help="generator loss: -log D(G(z)) or the value function's log(1 - D(G(z)))")
+                       when=("objective.loss", ("gan",)), help="generator loss: -log D(G(z)) or the value function's log(1 - D(G(z)))")
     d_weight: float = _opt(1.0, lo=0.0, lo_open=True,
                            help="D loss = d_weight·(BCE(real, 1) + BCE(fake, 0)); the paper's code uses 0.5")
     loss: str = _opt("gan", choices=("gan", "lsgan", "wgan", "hinge", "ragan"),
                      help="adversarial objective: the paper's (gan), least squares, Wasserstein, hinge, "
                           "relativistic average")
-    label_smoothing: float = _opt(0.0, lo=0.0, hi=0.5, help="gan: one-sided, D's real target is 1 - this")
+    label_smoothing: float = _opt(0.0, lo=0.0, hi=0.5, when=("objective.loss", ("gan",)), help="gan: one-sided, D's real target is 1 - this")
     gp: float = _opt(0.0, lo=0.0, help="WGAN-GP gradient penalty weight (0: off)")
     dragan: float = _opt(0.0, lo=0.0, help="DRAGAN penalty weight (0: off)")
     r1: float = _opt(0.0, lo=0.0, help="R1 penalty γ on real data (0: off)")
     r2: float = _opt(0.0, lo=0.0, help="R2 penalty γ on generated data (0: off)")
     reg_every: int = _opt(1, lo=1, help="lazy regularisation: penalties every N D updates, scaled by N")
     clip: float = _opt(0.0, lo=0.0, help="WGAN weight clipping of D's parameters to [-clip, clip] (0: off)")
-    ac_weight: float = _opt(1.0, lo=0.0, help="acgan: weight of the auxiliary classification loss in D's and G's loss")
+    ac_weight: float = _opt(1.0, lo=0.0, when=("model.conditional", ("acgan",)), help="acgan: weight of the auxiliary classification loss in D's and G's loss")
 
     @property
     def penalised(self) -> bool:
@@ -92,12 +99,12 @@ class OptimConfig:
     lr_d: float | None = _opt(None, lo=0.0, lo_open=True, help="D's learning rate if not optim.lr (TTUR)")
     lr_decay: float = _opt(1.0, lo=1.0, help="lr is divided by this after every update (paper: 1.000004)")
     lr_floor: float = _opt(1e-6, lo=0.0, help="lr never decays below this")
-    momentum: float = _opt(0.5, lo=0.0, hi=1.0, help="sgd: initial momentum")
-    momentum_final: float = _opt(0.7, lo=0.0, hi=1.0, help="sgd: momentum reached at momentum_saturate epoch")
-    momentum_start: float = _opt(1.0, lo=0.0, help="sgd: epoch at which momentum starts to rise")
-    momentum_saturate: float = _opt(250.0, lo=0.0, help="sgd: epoch at which momentum reaches momentum_final")
-    beta1: float = _opt(0.5, lo=0.0, hi=1.0, help="adam: beta1")
-    beta2: float = _opt(0.999, lo=0.0, hi=1.0, help="adam: beta2")
+    momentum: float = _opt(0.5, lo=0.0, hi=1.0, when=("optim.name", ("sgd",)), help="sgd: initial momentum")
+    momentum_final: float = _opt(0.7, lo=0.0, hi=1.0, when=("optim.name", ("sgd",)), help="sgd: momentum reached at momentum_saturate epoch")
+    momentum_start: float = _opt(1.0, lo=0.0, when=("optim.name", ("sgd",)), help="sgd: epoch at which momentum starts to rise")
+    momentum_saturate: float = _opt(250.0, lo=0.0, when=("optim.name", ("sgd",)), help="sgd: epoch at which momentum reaches momentum_final")
+    beta1: float = _opt(0.5, lo=0.0, hi=1.0, when=("optim.name", ("adam",)), help="adam: beta1")
+    beta2: float = _opt(0.999, lo=0.0, hi=1.0, when=("optim.name", ("adam",)), help="adam: beta2")
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,37 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def get(self, key: str) -> Any:
+        """The value of ``section.key``."""
+        section, name = key.split(".")
+        return getattr(getattr(self, section), name)
+
+    def inert_keys(self) -> list[str]:
+        """``section.key`` of every setting that has no effect in this config (its ``when`` condition is false)."""
+        return [f"{section}.{f.name}" for section in SECTIONS for f in fields(SECTIONS[section])
+                if f.metadata.get("when") and not _holds(self, *f.metadata["when"])]
+
+    def inert_settings(self) -> list[str]:
+        """One line per setting given a non-default value that has no effect in this config."""
+        out = []
+        for key in self.inert_keys():
+            f = _field(key)
+            if self.get(key) != f.default:
+                other, values = f.metadata["when"]
+                out.append(f"{key}={_show(self.get(key))} has no effect: it applies when {other} is "
+                           f"{' or '.join(values)} (here {self.get(other)})")
+        return out
+
+
+def _holds(cfg: Config, key: str, values: tuple[str, ...]) -> bool:
+    value = str(cfg.get(key))
+    return any(value.startswith(v) if v.endswith(":") else value == v for v in values)
+
+
+def _field(key: str) -> dataclasses.Field:
+    section, name = key.split(".")
+    return next(f for f in fields(SECTIONS[section]) if f.name == name)
+
 
 SECTIONS: dict[str, type] = {f.name: f.type if isinstance(f.type, type) else globals()[f.type] for f in fields(Config)}
 
@@ -187,9 +225,23 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _as_number(value: Any, kind: type) -> Any:
+    """A number written as text the way people write it (``1e-4``, ``2E-4``, ``1_000``, ``.5``; YAML reads some of
+    these as strings) → float for a float field, int for an int field when it is a whole number in digits; any other
+    value unchanged."""
+    if not isinstance(value, str) or kind not in (int, float):
+        return value
+    text = value.strip()
+    try:
+        return int(text) if kind is int else float(text) if any(c.isdigit() for c in text) else value
+    except ValueError:
+        return value
+
+
 def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
     allowed, nullable = _allowed_types(f.type)
     meta = f.metadata
+    value = _as_number(value, allowed[0] if allowed else None)
     if value is None:
         if nullable:
             return None
@@ -328,5 +380,10 @@ def load_config(source: str | None = None, overrides: list[str] = ()) -> Config:
     return from_dict(apply_overrides(load_source(source), list(overrides)))
 
 
-def to_yaml(cfg: Config) -> str:
-    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+def to_yaml(cfg: Config, skip: tuple[str, ...] | list[str] = ()) -> str:
+    """The config as YAML, without the ``section.key`` entries in ``skip``."""
+    values = cfg.to_dict()
+    for key in skip:
+        section, name = key.split(".")
+        values[section].pop(name, None)
+    return yaml.safe_dump(values, sort_keys=False)

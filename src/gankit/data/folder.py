@@ -1,8 +1,9 @@
-"""``folder:PATH``: every image under a folder, recursively, as uint8 [N, C, R, R] (R = ``data.resolution``).
+"""``folder:PATH``: every image under a folder, recursively, as uint8 [N, C, R, R] (R = ``data.resolution``, 32
+when null).
 
 Files are chosen by extension (.png .jpg .jpeg .bmp .gif .webp, any case; hidden files and folders skipped) and
 taken in sorted path order. Each is opened with Pillow, converted to ``data.channels`` (``gray`` → C = 1,
-``rgb`` → C = 3; alpha is dropped, a GIF gives its first frame), resized with Pillow's antialiased bicubic filter so
+``rgb`` → C = 3, the default; alpha is dropped, a GIF gives its first frame), resized with Pillow's antialiased bicubic filter so
 that its short side is R, and centre-cropped to R×R. Unreadable, corrupt or truncated files are skipped, counted
 (``Dataset.skipped``) and reported in one logged warning; a folder with no readable image is a :class:`DatasetError`.
 With ``data.strict``, the first unreadable file (in path order) is instead a :class:`DatasetError` naming it and why.
@@ -27,11 +28,17 @@ from ..config import DataConfig
 from ..errors import DatasetError
 from .base import Dataset, SourceStatus, Split
 from .registry import register
+from .transforms import MODES, fit_image
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
-_MODES = {"gray": "L", "rgb": "RGB"}
+DEFAULT_RESOLUTION, DEFAULT_CHANNELS = 32, "rgb"
+
+
+def _form(cfg: DataConfig) -> tuple[str, int]:
+    """(Pillow mode, resolution) the folder's images are read at: the config's, or the defaults where null."""
+    return MODES[cfg.channels or DEFAULT_CHANNELS], cfg.resolution or DEFAULT_RESOLUTION
 
 
 def list_images(root: Path) -> list[Path]:
@@ -61,15 +68,7 @@ def load_image(path: Path, resolution: int, mode: str) -> np.ndarray:
     with Image.open(path) as im:
         im.draft(mode, (resolution, resolution))  # JPEG: decode at a reduced scale when much larger than needed
         im = im.convert(mode)  # forces the full decode: truncated data raises here
-    w, h = im.size
-    scale = resolution / min(w, h)
-    size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
-    if size != (w, h):
-        im = im.resize(size, Image.Resampling.BICUBIC)
-    left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
-    im = im.crop((left, top, left + resolution, top + resolution))
-    arr = np.asarray(im, dtype=np.uint8)
-    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+    return fit_image(im, resolution, mode)
 
 
 def _try_load(path: Path, resolution: int, mode: str) -> np.ndarray | str:
@@ -95,7 +94,7 @@ def load_folder(cfg: DataConfig, path: str) -> Dataset:
     paths = list_images(root)
     if not paths:
         raise DatasetError(f"folder:{path}: no images (.png .jpg .jpeg .bmp .gif .webp) under {root}")
-    mode, res = _MODES[cfg.channels], cfg.resolution
+    mode, res = _form(cfg)
     x = np.empty((len(paths), 1 if mode == "L" else 3, res, res), dtype=np.uint8)
     ok = np.zeros(len(paths), dtype=bool)
     failures: list[tuple[Path, str]] = []
@@ -129,8 +128,8 @@ def locate_folder(cfg: DataConfig, path: str) -> SourceStatus:
     if not root.is_dir():
         return SourceStatus(False, f"looked for folder {root}")
     paths = list_images(root)
-    c = 1 if cfg.channels == "gray" else 3
+    mode, res = _form(cfg)
     labelled = class_labels(root, paths)
     classes = f", {len(labelled[0])} classes" if labelled else ""
     return SourceStatus(len(paths) > 0, str(root),
-                        f"{len(paths):,} image files → {c}×{cfg.resolution}×{cfg.resolution}{classes}")
+                        f"{len(paths):,} image files → {len(mode)}×{res}×{res}{classes}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
 from ..config import DataConfig
 from ..errors import DatasetError
-from .base import Dataset, SourceStatus
+from .base import Dataset, SourceStatus, Split
+from .transforms import conform
 
 Loader = Callable[[DataConfig, str], Dataset]
 Locator = Callable[[DataConfig, str], SourceStatus]
@@ -59,9 +61,17 @@ def resolve(spec: str) -> tuple[Source, str]:
 
 
 def load_dataset(cfg: DataConfig) -> Dataset:
-    """Resolve ``cfg.name`` to in-memory tensors (DESIGN §2)."""
+    """Resolve ``cfg.name`` to in-memory tensors (DESIGN §2), images conformed to ``data.resolution`` and
+    ``data.channels`` (a points source with either set is an error: they would do nothing)."""
     source, path = resolve(cfg.name)
-    return source.load(cfg, path)
+    dataset = source.load(cfg, path)
+    if cfg.resolution is None and cfg.channels is None:
+        return dataset
+    if dataset.kind != "image":
+        key = "data.resolution" if cfg.resolution is not None else "data.channels"
+        raise DatasetError(f"{key} applies to image sources; {cfg.name} gives {dataset.kind} (leave it null)")
+    splits = {name: Split(conform(s.x, cfg.resolution, cfg.channels), s.y) for name, s in dataset.splits.items()}
+    return dataclasses.replace(dataset, splits=splits)
 
 
 def locate(cfg: DataConfig) -> SourceStatus:

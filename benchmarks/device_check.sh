@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# One call on a lent GPU (the device tool): the CUDA tests, then the throughput table with Parzen and Inception.
-# Needs the Inception pack in .gpu/ (python benchmarks/pack_inception.py pack .gpu), carried with the call.
+# On a CUDA machine, in one go: the CUDA tests, then the throughput table with Parzen and Inception.
+# The Inception timings need the Inception pack in .gpu/ (python benchmarks/pack_inception.py pack .gpu).
 # Logs go to $OUT (gpu_tests.log, throughput.log, inception.log).
-# Time limits (s): TEST_S 150, BENCH_S 330, INCEPTION_S 90 — under the device tool's 600 s per call.
+# Time limits (s): TEST_S 150, BENCH_S 330, INCEPTION_S 90 — about 10 minutes in all.
 set -u
 export PYTHONUNBUFFERED=1 PYTHONPATH=src
 OUT=${OUT:-/tmp/gankit-device}

@@ -1,5 +1,6 @@
-"""Pack the Inception TorchScript for a machine that the 83 MiB file cannot reach whole (the device tool carries at
-most 64 MiB): the module with zeroed tensors (compresses to almost nothing) plus its tensors in bfloat16.
+"""Pack the Inception TorchScript into files smaller than the 83 MiB original, for a machine it cannot be copied to
+whole (e.g. where a copy is limited to 64 MiB): the module with zeroed tensors (compresses to almost nothing) plus
+its tensors in bfloat16.
 
     python benchmarks/pack_inception.py pack OUT_DIR        # writes inception.pt.xz, inception.bf16.safetensors
     python benchmarks/pack_inception.py unpack OUT_DIR PT   # there: rebuilds a TorchScript file at PT

@@ -1,4 +1,4 @@
-"""The paper's MNIST models pinned to DESIGN §3 (sizes, init ranges, output bias, dropout)."""
+"""The paper's MNIST models pinned to docs/design.md, "The paper's protocol" (sizes, init ranges, output bias, dropout)."""
 
 import math
 

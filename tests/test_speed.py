@@ -129,7 +129,7 @@ def test_foreach_momentum_sgd_is_the_pylearn2_rule():
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run through the device tool)")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_cuda_compile_matches_eager(tmp_path, precision):
     """On CUDA: DCGAN-28 trained 3 steps compiled (fused Adam) vs eager, within rounding."""

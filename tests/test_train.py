@@ -36,11 +36,12 @@ def test_gauss1d_learns_mean_and_std(tmp_path):
     assert abs(statistics.median(stds) - 0.5) < 0.25, stds
 
 
-def test_ring8_samples_move_from_prior_to_ring(tmp_path):
-    """The ring has radius 1 and σ 0.01: the samples' mean distance to the circle must shrink a lot — its median
-    over steps 600, 700, …, 1200, since one step's value swings (seed 0: 0.42, 0.24, 0.38 at steps 600–800).
-    Across seeds 0–5 the median was 0.046–0.296, from 0.69–0.90 before training (`python benchmarks/toy_seeds.py`)."""
-    cfg = load_config("ring8", ["train.steps=1200", "train.sample_every=100000"])
+RING8_SHRINK = 0.75  # the test's bound on (median distance to the ring after) / (distance before training)
+
+
+def _ring8_shrink(tmp_path, overrides: list[str]) -> tuple[float, list[float]]:
+    """(distance before, distances at steps 600, 700, …, 1200) of 2,000 fixed-noise samples to the unit circle."""
+    cfg = load_config("ring8", ["train.steps=1200", "train.sample_every=100000", *overrides])
     trainer = Trainer(cfg, tmp_path / "run")
     z = trainer.G.sample_z(2000, generator=torch.Generator().manual_seed(1))
     before = (trainer.generate(z).norm(dim=1) - 1).abs().mean().item()
@@ -49,7 +50,20 @@ def test_ring8_samples_move_from_prior_to_ring(tmp_path):
         trainer.train_step()
         if step >= 600 and step % 100 == 0:
             after.append((trainer.generate(z).norm(dim=1) - 1).abs().mean().item())
-    assert statistics.median(after) < min(0.5 * before, 0.35), (before, after)
+    return before, after
+
+
+def test_ring8_samples_move_from_prior_to_ring(tmp_path):
+    """The ring has radius 1 and σ 0.01: the samples' mean distance to the circle must shrink — its median over
+    steps 600, 700, …, 1200 (one step's value swings: seed 0, 0.42, 0.24, 0.38 at steps 600–800) must be below
+    RING8_SHRINK × the distance before training. Evidence (`OMP_NUM_THREADS=1 python benchmarks/toy_seeds.py
+    --gauss1d-seeds 0 --ring8-seeds 8`, log in benchmarks/results/): the worst ratio over seeds 0–7 and the ratio
+    of 0.515 (0.3548 / 0.689) seen for seed 0 on another 2-core machine leave at least 0.23 below the bound.
+    The control (learning rate 1e-7, a trainer that does not learn) stays near 1 and must fail the bound."""
+    before, after = _ring8_shrink(tmp_path / "learns", [])
+    assert statistics.median(after) < RING8_SHRINK * before, (before, after)
+    before, after = _ring8_shrink(tmp_path / "control", ["optim.lr=1e-7"])
+    assert statistics.median(after) > 0.9 * before > RING8_SHRINK * before, (before, after)
 
 
 def test_resume_is_bit_identical(tmp_path, tiny_images):

@@ -109,7 +109,7 @@ def _positive(name: str, value: int) -> int:
 # ------------------------------------------------------------------------------------------------------- train
 
 def _progress_bar(quiet: bool):
-    """A tqdm bar fed by the trainer's progress callback (CLI only, DESIGN §2)."""
+    """A tqdm bar fed by the trainer's progress callback (CLI only, docs/design.md, 'Errors and logging')."""
     if quiet:
         return None, lambda: None
     from tqdm import tqdm

@@ -1,4 +1,4 @@
-"""Typed configuration: frozen dataclasses are the single source of defaults (DESIGN §2).
+"""Typed configuration: frozen dataclasses are the single source of defaults (docs/design.md, "Configuration").
 
 A config is built from a preset (``src/gankit/presets/NAME.yaml``, also reachable as ``configs/``), a YAML file,
 and ``--set section.key=value`` overrides. Unknown keys, wrong types and out-of-range values raise
@@ -49,7 +49,8 @@ class DataConfig:
     mean: float = _opt(0.0, when=("data.name", ("gauss1d",)), help="gauss1d mean")
     std: float = _opt(1.0, lo=0.0, lo_open=True, when=("data.name", ("gauss1d",)), help="gauss1d standard deviation")
     seed: int = _opt(1234, lo=0, help="seed of the toy draw (independent of train.seed)")
-    strict: bool = _opt(False, when=("data.name", ("folder:",)), help="folder: an unreadable image is an error instead of being skipped and counted")
+    strict: bool = _opt(False, when=("data.name", ("folder:",)),
+                        help="folder: an unreadable image is an error instead of being skipped and counted")
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,10 @@ class ModelConfig:
     hidden: int = _opt(128, lo=1, when=("model.arch", ("mlp",)), help="mlp: hidden width")
     layers: int = _opt(2, lo=1, hi=16, when=("model.arch", ("mlp",)), help="mlp: hidden layers")
     width: int = _opt(64, lo=1, when=("model.arch", ("dcgan", "resnet")), help="dcgan: base channel count")
-    dropout: bool = _opt(True, when=("model.arch", ("paper-mlp",)), help="paper-mlp: the paper's dropout on D (keep 0.8 input, 0.5 hidden)")
-    d_norm: str = _opt("batch", choices=("batch", "layer", "none"), when=("model.arch", ("dcgan",)), help="dcgan: D's normalisation layers")
+    dropout: bool = _opt(True, when=("model.arch", ("paper-mlp",)),
+                         help="paper-mlp: the paper's dropout on D (keep 0.8 input, 0.5 hidden)")
+    d_norm: str = _opt("batch", choices=("batch", "layer", "none"), when=("model.arch", ("dcgan",)),
+                       help="dcgan: D's normalisation layers")
     spectral_norm: bool = _opt(False, help="spectral normalisation of every D layer (Miyato et al. 2018)")
     conditional: str = _opt("none", choices=("none", "concat", "projection", "acgan"),
                             help="class-conditional G and D: concatenation cGAN, projection D, or AC-GAN")
@@ -70,20 +73,23 @@ class ModelConfig:
 @dataclass(frozen=True)
 class ObjectiveConfig:
     g_loss: str = _opt("non-saturating", choices=("non-saturating", "minimax"),
-                       when=("objective.loss", ("gan",)), help="generator loss: -log D(G(z)) or the value function's log(1 - D(G(z)))")
+                       when=("objective.loss", ("gan",)),
+                       help="generator loss: -log D(G(z)) or the value function's log(1 - D(G(z)))")
     d_weight: float = _opt(1.0, lo=0.0, lo_open=True,
                            help="D loss = d_weight·(BCE(real, 1) + BCE(fake, 0)); the paper's code uses 0.5")
     loss: str = _opt("gan", choices=("gan", "lsgan", "wgan", "hinge", "ragan"),
                      help="adversarial objective: the paper's (gan), least squares, Wasserstein, hinge, "
                           "relativistic average")
-    label_smoothing: float = _opt(0.0, lo=0.0, hi=0.5, when=("objective.loss", ("gan",)), help="gan: one-sided, D's real target is 1 - this")
+    label_smoothing: float = _opt(0.0, lo=0.0, hi=0.5, when=("objective.loss", ("gan",)),
+                                  help="gan: one-sided, D's real target is 1 - this")
     gp: float = _opt(0.0, lo=0.0, help="WGAN-GP gradient penalty weight (0: off)")
     dragan: float = _opt(0.0, lo=0.0, help="DRAGAN penalty weight (0: off)")
     r1: float = _opt(0.0, lo=0.0, help="R1 penalty γ on real data (0: off)")
     r2: float = _opt(0.0, lo=0.0, help="R2 penalty γ on generated data (0: off)")
     reg_every: int = _opt(1, lo=1, help="lazy regularisation: penalties every N D updates, scaled by N")
     clip: float = _opt(0.0, lo=0.0, help="WGAN weight clipping of D's parameters to [-clip, clip] (0: off)")
-    ac_weight: float = _opt(1.0, lo=0.0, when=("model.conditional", ("acgan",)), help="acgan: weight of the auxiliary classification loss in D's and G's loss")
+    ac_weight: float = _opt(1.0, lo=0.0, when=("model.conditional", ("acgan",)),
+                            help="acgan: weight of the auxiliary classification loss in D's and G's loss")
 
     @property
     def penalised(self) -> bool:
@@ -100,9 +106,12 @@ class OptimConfig:
     lr_decay: float = _opt(1.0, lo=1.0, help="lr is divided by this after every update (paper: 1.000004)")
     lr_floor: float = _opt(1e-6, lo=0.0, help="lr never decays below this")
     momentum: float = _opt(0.5, lo=0.0, hi=1.0, when=("optim.name", ("sgd",)), help="sgd: initial momentum")
-    momentum_final: float = _opt(0.7, lo=0.0, hi=1.0, when=("optim.name", ("sgd",)), help="sgd: momentum reached at momentum_saturate epoch")
-    momentum_start: float = _opt(1.0, lo=0.0, when=("optim.name", ("sgd",)), help="sgd: epoch at which momentum starts to rise")
-    momentum_saturate: float = _opt(250.0, lo=0.0, when=("optim.name", ("sgd",)), help="sgd: epoch at which momentum reaches momentum_final")
+    momentum_final: float = _opt(0.7, lo=0.0, hi=1.0, when=("optim.name", ("sgd",)),
+                                 help="sgd: momentum reached at momentum_saturate epoch")
+    momentum_start: float = _opt(1.0, lo=0.0, when=("optim.name", ("sgd",)),
+                                 help="sgd: epoch at which momentum starts to rise")
+    momentum_saturate: float = _opt(250.0, lo=0.0, when=("optim.name", ("sgd",)),
+                                    help="sgd: epoch at which momentum reaches momentum_final")
     beta1: float = _opt(0.5, lo=0.0, hi=1.0, when=("optim.name", ("adam",)), help="adam: beta1")
     beta2: float = _opt(0.999, lo=0.0, hi=1.0, when=("optim.name", ("adam",)), help="adam: beta2")
 

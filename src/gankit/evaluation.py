@@ -1,4 +1,5 @@
-"""Evaluate a run (or any program's samples) with the metrics of DESIGN §3–§4 and write ``eval.json``.
+"""Evaluate a run (or any program's samples) with the metrics of docs/design.md ('Metrics', 'The paper's protocol') and
+write ``eval.json``.
 
 Glue only: samples come from a run's checkpoint (:mod:`gankit.train.restore`) or an ``.npz``; references from the
 data registry or an ``.npz``; every number is computed by :mod:`gankit.metrics`.

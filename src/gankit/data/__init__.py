@@ -1,4 +1,4 @@
-"""Data sources (DESIGN §2): each resolves to in-memory tensors; see :func:`load_dataset`."""
+"""Data sources (docs/design.md, 'Data sources'): each resolves to in-memory tensors; see :func:`load_dataset`."""
 
 from . import toy  # noqa: F401  (registers gauss1d, ring8, grid25)
 from . import mnist, small, cifar  # noqa: F401, I001  (registration order = `gankit datasets` order)

@@ -1,4 +1,4 @@
-"""The data contract (DESIGN §2): every source resolves to in-memory tensors.
+"""The data contract (docs/design.md, 'Data sources'): every source resolves to in-memory tensors.
 
 Images are ``uint8 [N, C, H, W]`` (values 0..255) with optional ``int64 [N]`` labels; toy data is
 ``float32 [N, d]``. Sources never convert to a model's range: that happens once, in

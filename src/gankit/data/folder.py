@@ -3,8 +3,8 @@ when null).
 
 Files are chosen by extension (.png .jpg .jpeg .bmp .gif .webp, any case; hidden files and folders skipped) and
 taken in sorted path order. Each is opened with Pillow, converted to ``data.channels`` (``gray`` → C = 1,
-``rgb`` → C = 3, the default; alpha is dropped, a GIF gives its first frame), resized with Pillow's antialiased bicubic filter so
-that its short side is R, and centre-cropped to R×R. Unreadable, corrupt or truncated files are skipped, counted
+``rgb`` → C = 3, the default; alpha is dropped, a GIF gives its first frame), resized with Pillow's antialiased
+bicubic filter so that its short side is R, and centre-cropped to R×R. Unreadable, corrupt or truncated files are skipped, counted
 (``Dataset.skipped``) and reported in one logged warning; a folder with no readable image is a :class:`DatasetError`.
 With ``data.strict``, the first unreadable file (in path order) is instead a :class:`DatasetError` naming it and why.
 

@@ -1,7 +1,8 @@
 """MNIST and Fashion-MNIST from the four standard IDX files (raw or ``.gz``).
 
-Splits (DESIGN §3): MNIST exactly as Goodfellow et al. (2014) and their code (goodfeli/adversarial):
-``train`` = train[0:50000], ``validation`` = train[50000:60000], ``test`` = the 10,000 t10k images.
+Splits (docs/design.md, 'The paper's protocol'): MNIST exactly as Goodfellow et al. (2014) and their code
+(goodfeli/adversarial): ``train`` = train[0:50000], ``validation`` = train[50000:60000], ``test`` = the 10,000 t10k
+images.
 Fashion-MNIST (Xiao et al., 2017) uses the same 50,000 / 10,000 / 10,000 split of its 60,000 + 10,000 files.
 Images are uint8 [N, 1, H, W] (28×28 in the official files), 0..255; labels int64 [N] in 0..9.
 

@@ -61,8 +61,8 @@ def resolve(spec: str) -> tuple[Source, str]:
 
 
 def load_dataset(cfg: DataConfig) -> Dataset:
-    """Resolve ``cfg.name`` to in-memory tensors (DESIGN §2), images conformed to ``data.resolution`` and
-    ``data.channels`` (a points source with either set is an error: they would do nothing)."""
+    """Resolve ``cfg.name`` to in-memory tensors (docs/design.md, 'Data sources'), images conformed to
+    ``data.resolution`` and ``data.channels`` (a points source with either set is an error: they would do nothing)."""
     source, path = resolve(cfg.name)
     dataset = source.load(cfg, path)
     if cfg.resolution is None and cfg.channels is None:

@@ -1,4 +1,4 @@
-"""Toy sources: the seed's 1-D Gaussian (Figure 1) and PacGAN's 2-D mixtures (DESIGN §4).
+"""Toy sources: the paper's 1-D Gaussian (Figure 1) and PacGAN's 2-D mixtures (docs/design.md, 'Metrics').
 
 Each draws ``cfg.n_samples`` float32 points once, from its own ``torch.Generator`` seeded by ``cfg.seed``.
 ``ring8``: 8 Gaussians, means on the unit circle, σ = 0.01. ``grid25``: 25 Gaussians on {-4,-2,0,2,4}², σ = 0.05.
@@ -41,7 +41,7 @@ def _three_splits(draw) -> dict[str, Split]:
     return {"train": draw(0), "validation": draw(1), "test": draw(2)}
 
 
-@register("gauss1d", "1-D Gaussian N(data.mean, data.std²), the seed's Figure 1")
+@register("gauss1d", "1-D Gaussian N(data.mean, data.std²), the paper's Figure 1")
 def load_gauss1d(cfg: DataConfig, path: str) -> Dataset:
     def draw(offset: int) -> Split:
         gen = torch.Generator().manual_seed(cfg.seed + offset)

@@ -1,4 +1,4 @@
-"""The one place where data meets a model's size, colours and range (DESIGN §2).
+"""The one place where data meets a model's size, colours and range (docs/design.md, 'Data sources').
 
 :func:`conform`: images to ``data.resolution`` and ``data.channels``. Ranges: ``unit``: [0, 1] (the paper's sigmoid
 generator); ``symmetric``: [-1, 1] (tanh generators); ``none``: toy points.

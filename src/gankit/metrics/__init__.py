@@ -1,1 +1,1 @@
-"""Metrics (DESIGN §4): take tensors or a sample callable; never import models or training."""
+"""Metrics (docs/design.md, 'Metrics'): take tensors or a sample callable; never import models or training."""

@@ -1,4 +1,4 @@
-"""On-disk cache of metric statistics (e.g. real-data Inception mean/covariance for FID, DESIGN §4).
+"""On-disk cache of metric statistics (e.g. real-data Inception mean/covariance for FID; docs/design.md, 'Metrics').
 
 A cached entry is one ``.safetensors`` file under ``cache_dir()/stats``, named by ``kind`` and a hash of its key.
 The key itself is stored in the file's safetensors metadata (``{"kind": kind, "key": <canonical JSON of key>}``)

@@ -1,4 +1,4 @@
-"""Generators and discriminators (DESIGN §2). Models know nothing of training, objectives or metrics."""
+"""Generators and discriminators (docs/design.md, 'Models'). Models know nothing of training, objectives or metrics."""
 
 from .base import Generator, batch_coupled, sample_prior
 from .mlp import Dropout, MLPDiscriminator, MLPGenerator, Maxout, PaperDiscriminator, PaperGenerator, marginal_logits

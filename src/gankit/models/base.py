@@ -1,4 +1,4 @@
-"""What every generator and discriminator exposes (DESIGN §2). Models know nothing of training.
+"""What every generator and discriminator exposes (docs/design.md, 'Models'). Models know nothing of training.
 
 A generator maps noise ``z`` float32 [n, z_dim] to samples [n, *out_shape] in ``value_range``
 ("unit" = [0, 1], "symmetric" = [-1, 1], "none" = unbounded points) and samples its own prior.

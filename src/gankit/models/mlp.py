@@ -1,4 +1,5 @@
-"""Fully connected models: the paper's MNIST pair (Goodfellow et al., 2014, DESIGN §3) and small toy MLPs.
+"""Fully connected models: the paper's MNIST pair (Goodfellow et al., 2014; docs/design.md, 'The paper's protocol')
+and small toy MLPs.
 
 Paper G: z [n, 100] → ReLU 1200 → ReLU 1200 → sigmoid 784, weights U(-0.05, 0.05), biases 0 except the output
 bias, which is the logit of the data's pixel marginals. Paper D: dropout(keep 0.8) → maxout 240×5 →

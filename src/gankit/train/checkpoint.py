@@ -1,4 +1,5 @@
-"""Checkpoints: tensors in ``.safetensors``, everything else in JSON beside it (DESIGN §2). No pickle.
+"""Checkpoints: tensors in ``.safetensors``, everything else in JSON beside it (docs/design.md, 'Checkpoints').
+No pickle.
 
 Layout in ``RUN/checkpoints/``: ``step-000001000.safetensors`` + ``step-000001000.json`` per checkpoint and a
 ``latest`` file naming the newest. Each file is written to a temporary name, fsynced and ``os.replace``d; the JSON

@@ -3,9 +3,9 @@
 ``train.speed``: ``eager`` runs the modules as they are; ``compile`` hands G and D to ``torch.compile`` (the
 optimisers, EMA and gradient penalties stay eager: penalties need double backward, which compiled graphs do not
 support, so they use the eager D — the same parameters); ``cudagraph`` captures the whole iteration in a CUDA graph
-(:mod:`gankit.train.cudagraph`); ``auto`` is eager on CPU (on this project's CPU machine compilation cost more than
-it saved for short runs; see benchmarks/throughput.py) and, on CUDA, cudagraph when the run can be captured, else
-compile.
+(:mod:`gankit.train.cudagraph`); ``auto`` is eager on CPU (on a 2-core x86-64 CPU compilation cost more than it
+saved for short runs; see benchmarks/throughput.py and docs/benchmarks.md) and, on CUDA, cudagraph when the run can be
+captured, else compile.
 ``train.precision: bf16`` wraps forward passes in autocast (losses and master weights stay float32).
 ``train.channels_last`` stores convolutional models and image batches channels-last (auto: yes, except under
 compile).

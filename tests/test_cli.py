@@ -181,8 +181,10 @@ def test_config_and_datasets_commands(capsys):
 
 def test_console_script_exit_code_and_debug_traceback(tmp_path):
     env = {**os.environ, "GANKIT_DEBUG": "0"}
-    r = subprocess.run([sys.executable, "-m", "gankit.cli", "train", "nope"], capture_output=True, text=True, env=env)
+    r = subprocess.run([sys.executable, "-m", "gankit.cli", "train", "nope"], capture_output=True, text=True, env=env,
+                       timeout=120)
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
     env["GANKIT_DEBUG"] = "1"
-    r = subprocess.run([sys.executable, "-m", "gankit.cli", "train", "nope"], capture_output=True, text=True, env=env)
+    r = subprocess.run([sys.executable, "-m", "gankit.cli", "train", "nope"], capture_output=True, text=True, env=env,
+                       timeout=120)
     assert r.returncode == 1 and "Traceback" in r.stderr

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from PIL import Image
 
 from gankit.cli import main
 
 TINY = ["--set", "train.log_every=2", "--set", "train.sample_every=3", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def _temporary_cache(tmp_path, monkeypatch):
+    """The classifier `gankit eval` trains (and anything else cached) goes under tmp_path, not the user's cache."""
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
 
 
 def _figures_twice(run, capsys) -> dict[str, bytes]:
@@ -43,6 +50,7 @@ def test_image_run_figures_and_report(tmp_path, capsys):
     figures = _figures_twice(run, capsys)
     assert set(figures) == {"samples.gif", "nearest.png", "interpolation.png", "curves.png"}
     assert main(["eval", str(run), "--metrics", "classifier", "--n", "40", "--quiet"]) == 0
+    assert list((tmp_path / "cache" / "classifiers").glob("digits-*.safetensors"))  # trained into the temporary cache
     assert main(["report", str(run)]) == 0
     html = (run / "report.html").read_text()
     assert 'id="metrics-table"' in html and "class_kl" in html and "http://" not in html

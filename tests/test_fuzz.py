@@ -10,6 +10,7 @@ import contextlib
 import gzip
 import signal
 import struct
+import time
 import tracemalloc
 from dataclasses import fields
 from pathlib import Path
@@ -38,16 +39,35 @@ def work(tmp_path_factory) -> Path:
 
 @contextlib.contextmanager
 def time_limit(seconds: float):
-    """Raise TimeoutError (failing the test) if the block runs longer than ``seconds``."""
+    """Raise TimeoutError (failing the test) if the block runs longer than ``seconds``. The timer it borrows
+    (SIGALRM, ITIMER_REAL) is pytest-timeout's too: that one is re-armed afterwards with the time it had left, so
+    the per-test limit still holds for the rest of the test."""
     def fire(signum, frame):
         raise TimeoutError(f"took longer than {seconds} s")
     old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
+    outer, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        if outer:  # 0: no outer timer was armed
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 1e-3), interval)
+
+
+def test_time_limit_leaves_the_outer_timer_armed():
+    """An outer SIGALRM timer (pytest-timeout's per-test limit) is still armed after a time_limit block, with the
+    time it had left."""
+    saved = signal.getitimer(signal.ITIMER_REAL)
+    signal.setitimer(signal.ITIMER_REAL, 300)
+    try:
+        with time_limit(5):
+            pass
+        left = signal.getitimer(signal.ITIMER_REAL)[0]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, *saved)
+    assert 290 < left <= 300
 
 
 def expect_error_or(call, error: type[Exception], peak: int | None = None):

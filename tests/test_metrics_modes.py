@@ -84,11 +84,11 @@ def test_order_independence():
 
 
 def test_mode_coverage_errors():
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match="samples must have 2 columns to match the modes, got 3"):
         mode_coverage(torch.zeros(5, 3), RING, 0.01)
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match="std must be a finite number > 0, got 0.0"):
         mode_coverage(torch.zeros(5, 2), RING, 0.0)
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match=r"samples must be a non-empty 2-D tensor \[N, d\], got \(0, 2\)"):
         mode_coverage(torch.zeros(0, 2), RING, 0.01)
 
 
@@ -108,11 +108,11 @@ def test_jsd_disjoint_is_log2():
 
 
 def test_jsd_errors():
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match="p integrates to 0.0 on the grid"):
         jensen_shannon(torch.zeros(10), torch.ones(10), 0.1)
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match="p must be finite and non-negative"):
         jensen_shannon(-torch.ones(10), torch.ones(10), 0.1)
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match="p and q must share one grid, got 10 and 11 values"):
         jensen_shannon(torch.ones(10), torch.ones(11), 0.1)
 
 

@@ -164,5 +164,5 @@ def test_pickle_as_latest_pointer_never_runs(tmp_path):
 def test_pickle_as_latest_pointer_is_a_checkpoint_error(tmp_path):
     folder = _plant(tmp_path / "run", b"\0" * 8)
     (folder / "latest").write_bytes(_evil_bytes("pickle", tmp_path / "MARKER"))
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match=r"latest is unreadable \(UnicodeDecodeError\)"):
         checkpoint.load(folder)

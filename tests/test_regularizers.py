@@ -66,11 +66,52 @@ def test_r1_r2_for_quadratic_critic():
     D = Quadratic()  # ‖∇D(x)‖² = ‖x‖²
     expected = 0.5 * 10.0 * x.flatten(1).pow(2).sum(1).mean().item()
     assert r1_penalty(D, x).item() == pytest.approx(expected, rel=1e-5)
-    fake = x.clone().requires_grad_(True) * 2  # as if from G: the penalty must not reach G
-    r2 = r2_penalty(D, fake)
+    r2 = r2_penalty(D, 2 * x)
     assert r2.item() == pytest.approx(4 * expected, rel=1e-5)
     r2.backward()
     assert D.s.grad is not None
+
+
+PENALTIES = {"gp": lambda D, real, fake: gradient_penalty(D, real, fake, generator=torch.Generator().manual_seed(1)),
+             "dragan": lambda D, real, fake: dragan_penalty(D, real, generator=torch.Generator().manual_seed(1)),
+             "r1": lambda D, real, fake: r1_penalty(D, real), "r2": lambda D, real, fake: r2_penalty(D, fake)}
+
+
+def _g_and_d():
+    """A small G (8 → 6) and a D whose input gradient depends on its input (tanh), so a penalty on G's samples
+    that kept G's graph would give G's parameters a non-zero gradient."""
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 6))
+    D = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 1), nn.Flatten(0))
+    return G, D
+
+
+@pytest.mark.parametrize("penalty", ["gp", "dragan", "r1", "r2"])
+def test_penalty_on_generated_samples_does_not_reach_g(penalty):
+    """Every penalty, given real and fake batches straight out of G (still attached to G's graph), backpropagates
+    into D only: G's parameters get no gradient, and D's gradient and the value equal those on detached inputs."""
+    G, D = _g_and_d()
+    z = torch.randn(2, 5, 8, generator=torch.Generator().manual_seed(2))
+    real, fake = G(z[0]), G(z[1])
+    value = PENALTIES[penalty](D, real, fake)
+    value.backward()
+    assert all(p.grad is None for p in G.parameters())
+    d_grads = [p.grad for p in D.parameters()]  # the output bias gets none: it does not shape ∇_x D
+    D.zero_grad(set_to_none=True)
+    detached = PENALTIES[penalty](D, real.detach(), fake.detach())
+    detached.backward()
+    assert value.item() == detached.item() > 0 and [g is None for g in d_grads] == [False, False, False, True]
+    assert all(torch.equal(a, p.grad) for a, p in zip(d_grads[:3], D.parameters()))
+
+
+def test_an_input_gradient_penalty_that_kept_gs_graph_would_reach_g():
+    """Control for the test above: with this G and D, ‖∇_x D(x)‖² taken at G's samples without detaching them
+    gives every parameter of G a non-zero gradient, so a penalty that forgot to detach would be caught."""
+    G, D = _g_and_d()
+    fake = G(torch.randn(5, 8, generator=torch.Generator().manual_seed(2)))
+    (grad,) = torch.autograd.grad(D(fake).sum(), fake, create_graph=True)
+    grad.pow(2).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
 
 
 @pytest.mark.parametrize("penalty", ["gp", "dragan", "r1", "r2"])

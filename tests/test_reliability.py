@@ -26,17 +26,33 @@ RING8 = ["--set", "data.n_samples=2048", "--set", "train.batch_size=64", "--set"
          "--set", "train.sample_every=100000", "--set", "train.snapshot_every=0", "--quiet"]
 
 
-def _gankit(*args: str) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "gankit", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+@pytest.fixture
+def gankit():
+    """Starts ``python -m gankit ARGS`` (stdout and stderr piped); every process still running at teardown is
+    killed and reaped, so a failing test leaves no training behind."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str) -> subprocess.Popen:
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        started.append(subprocess.Popen([sys.executable, "-m", "gankit", *args], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, env=env))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
 
 
-def _wait_for(predicate, timeout: float = 60.0) -> None:
+def _wait_for(proc: subprocess.Popen, predicate, timeout: float = 60.0) -> None:
+    """Polls ``predicate`` until true; fails (with the child's stderr) if ``proc`` exits first or time runs out."""
     deadline = time.monotonic() + timeout
     while not predicate():
+        if proc.poll() is not None:
+            pytest.fail(f"gankit exited with {proc.returncode} before the awaited moment: {proc.communicate()[1]}")
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def _logged(run: Path) -> bool:
@@ -44,11 +60,24 @@ def _logged(run: Path) -> bool:
     return path.is_file() and path.stat().st_size > 0
 
 
-def test_sigterm_checkpoints_and_exits_143(tmp_path):
+def _last_logged_step(run: Path) -> int:
+    """The step of the last complete row of metrics.jsonl (0 when there is none yet)."""
+    try:
+        text = (run / "metrics.jsonl").read_text()
+    except FileNotFoundError:
+        return 0
+    complete = text[: text.rfind("\n") + 1].splitlines()
+    try:
+        return json.loads(complete[-1])["step"] if complete else 0
+    except (json.JSONDecodeError, KeyError):
+        return 0
+
+
+def test_sigterm_checkpoints_and_exits_143(tmp_path, gankit):
     run = tmp_path / "run"
-    proc = _gankit("train", "ring8", "--run-dir", str(run), "--set", "train.steps=1000000",
-                   "--set", "train.checkpoint_every=1000000", *RING8)
-    _wait_for(lambda: _logged(run))
+    proc = gankit("train", "ring8", "--run-dir", str(run), "--set", "train.steps=1000000",
+                  "--set", "train.checkpoint_every=1000000", *RING8)
+    _wait_for(proc, lambda: _logged(run))
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
@@ -57,43 +86,65 @@ def test_sigterm_checkpoints_and_exits_143(tmp_path):
     step = int(last.split("at step ")[1].split(";")[0])
     c = ckpt.load(run / "checkpoints")
     assert c.meta["step"] == step > 0
-    proc = _gankit("train", "--resume", str(run), "--set", f"train.steps={step + 5}", "--quiet")
+    proc = gankit("train", "--resume", str(run), "--set", f"train.steps={step + 5}", "--quiet")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert ckpt.load(run / "checkpoints").meta["step"] == step + 5
 
 
 def test_sigint_then_second_sigint_aborts():
+    """Inside the guard its handler is installed: a first SIGINT sent to this process is recorded, a second raises
+    KeyboardInterrupt; on exit the previous SIGINT and SIGTERM handlers are back. (Bound methods are new objects
+    on each access: handlers are compared with ==, not `is`.)"""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     guard = SignalGuard()
     with guard:
-        guard._handle(signal.SIGINT, None)
+        assert all(signal.getsignal(sig) == guard._handle for sig in before)
+        signal.raise_signal(signal.SIGINT)  # the Python handler runs before raise_signal returns
         assert guard.requested == signal.SIGINT
         with pytest.raises(KeyboardInterrupt):
-            guard._handle(signal.SIGINT, None)
-    assert signal.getsignal(signal.SIGINT) is not guard._handle  # handlers restored
+            signal.raise_signal(signal.SIGINT)
+    assert {sig: signal.getsignal(sig) for sig in before} == before
 
 
-def test_sigkill_at_random_moments_then_resume(tmp_path):
-    """SIGKILL three times at random moments (checkpoints every 5 steps); each resume continues from the last
-    complete checkpoint and the run finishes with a readable one."""
+def _kill_at(proc: subprocess.Popen, run: Path, step: int, jitter: float) -> None:
+    """SIGKILL ``proc`` ``jitter`` seconds after it has logged ``step``; asserts that the signal hit a running
+    process (not one that had already exited)."""
+    _wait_for(proc, lambda: _last_logged_step(run) >= step)
+    time.sleep(jitter)
+    assert proc.poll() is None, f"the run exited ({proc.returncode}) before the kill"
+    proc.kill()
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+
+
+def _start_step(proc: subprocess.Popen) -> int:
+    """The ``start step: N`` that a (finished or killed) ``gankit train`` printed on stderr."""
+    err = proc.communicate(timeout=30)[1]
+    return int(err.split("start step: ")[1].split()[0])
+
+
+def test_sigkill_at_random_moments_then_resume(tmp_path, gankit):
+    """SIGKILL three times, each time while the run is still training (checkpoints every 5 steps; the kill lands
+    0-50 ms after a random logged step, so sometimes during a checkpoint write); each resume starts from the last
+    complete checkpoint, and the run finishes with a readable one and one uninterrupted history."""
     run, rng, final = tmp_path / "run", random.Random(0), 600
     args = ["--set", f"train.steps={final}", "--set", "train.checkpoint_every=5", "--set", "train.keep_checkpoints=2"]
-    proc = _gankit("train", "ring8", "--run-dir", str(run), *args, *RING8)
-    steps_seen = []
-    for attempt in range(3):
-        _wait_for(lambda: (run / "config.yaml").is_file())
-        time.sleep(rng.uniform(0.3, 2.5))
-        proc.kill()
-        proc.wait(timeout=30)
+    proc = gankit("train", "ring8", "--run-dir", str(run), *args, *RING8)
+    good_steps = []
+    for lo in (30, 200, 370):  # after a random step in [lo, lo + 60]: windows 110 steps apart, 170 before the end
+        _kill_at(proc, run, rng.randint(lo, lo + 60), rng.uniform(0, 0.05))
+        if good_steps:
+            assert _start_step(proc) == good_steps[-1]  # the resume began at the last complete checkpoint
         good = ckpt.load_latest_good(run / "checkpoints")
-        steps_seen.append(good.meta["step"] if good else None)
-        proc = _gankit("train", "--resume", str(run), "--quiet")
+        assert good is not None and 0 < good.meta["step"] < final
+        good_steps.append(good.meta["step"])
+        proc = gankit("train", "--resume", str(run), "--quiet")
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
+    assert f"start step: {good_steps[-1]}" in err
     assert ckpt.load(run / "checkpoints").meta["step"] == final
     steps = [r["step"] for r in read_metrics(run)]
     assert steps == sorted(set(steps)) and steps[-1] == final  # one uninterrupted history
-    assert any(s for s in steps_seen), steps_seen  # at least one kill landed after some checkpoints
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "json", "pointer"])

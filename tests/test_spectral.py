@@ -49,7 +49,8 @@ def test_module_without_layers_unchanged() -> None:
     before = {k: v.clone() for k, v in net.state_dict().items()}
     assert apply_spectral_norm(net) is net
     assert not any(parametrize.is_parametrized(m) for m in net.modules())
-    assert net.state_dict().keys() == before.keys()
+    after = net.state_dict()
+    assert after.keys() == before.keys() and all(torch.equal(after[k], v) for k, v in before.items())
 
 
 def test_trains_and_state_dict_round_trip() -> None:

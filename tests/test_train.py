@@ -248,7 +248,8 @@ def test_every_architecture_trains_on_28px_images(tmp_path, arch):
 
 @pytest.mark.parametrize("conditional", ["none", "projection", "acgan"])
 def test_joint_real_fake_pass_equals_two_passes(tmp_path, conditional):
-    """A D step judging [real; fake] in one pass (gankit's D without batch norm) updates D as two passes would."""
+    """A D step judging [real; fake] in one pass (gankit's D without batch norm) updates D as two passes would; D's
+    first layer sees one batch of 2m rows in the joint step and two of m rows otherwise."""
     import copy
 
     from gankit.data import Dataset, Split
@@ -266,7 +267,11 @@ def test_joint_real_fake_pass_equals_two_passes(tmp_path, conditional):
     for joint in (True, False):
         players = copy.deepcopy(trainer.players)
         players.joint_d = joint
+        rows = []
+        first = next(m for m in players.D.modules() if isinstance(m, torch.nn.Linear))
+        first.register_forward_hook(lambda module, inputs, output: rows.append(len(inputs[0])))
         stats = d_step(players, real, z, y)
+        assert rows == ([32] if joint else [16, 16]), rows
         results[joint] = (stats, [p.detach() for p in players.D.parameters()])
     for key, value in results[True][0].items():
         assert torch.allclose(value, results[False][0][key], rtol=1e-5, atol=1e-7), key

@@ -54,7 +54,7 @@ def test_figure1_default_and_given_steps():
     assert figure1_steps([0, 10, 40, 70, 120]) == [0, 10, 70, 120]
     assert figure1_steps(available, [7, 130, 2999]) == [0, 150, 3000]
     assert figure1_steps([5]) == [5, 5, 5, 5]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="figure1 needs at least one snapshot"):
         figure1_steps([])
 
 
@@ -88,7 +88,7 @@ def test_gifs_have_frames_and_are_deterministic():
     gif2 = toy2d_gif(toy, real, [f"step {i}" for i in range(4)], max_frames=3)
     assert opened(gif2, "GIF").n_frames == 3
     assert toy2d_gif(toy, real, [f"step {i}" for i in range(4)], max_frames=3) == gif2
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="titles has 1 entries for 4 snapshots"):
         toy2d_gif(toy, real, ["only one"])
 
 

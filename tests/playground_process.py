@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -29,8 +30,9 @@ def _first_line(proc: subprocess.Popen, timeout: float) -> str:
 def playground_process(runs_dir: Path, *options: str):
     """Yields (the process, the URL it printed, e.g. ``http://127.0.0.1:PORT/?token=…``); asserts that one was
     printed within START_TIMEOUT seconds and that the server exits with 0 on SIGINT."""
+    log = tempfile.TemporaryFile(mode="w+")  # stderr to a file: an unread pipe could fill and block the server
     proc = subprocess.Popen([sys.executable, "-m", "gankit", "playground", "--port", "0", "--runs-dir", str(runs_dir),
-                             *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             *options], stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         line = _first_line(proc, START_TIMEOUT)
         found = re.search(r"http://\S+", line)
@@ -42,5 +44,11 @@ def playground_process(runs_dir: Path, *options: str):
             code = proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(timeout=30)
             raise
-    assert code == 0, proc.stderr.read()
+        finally:
+            proc.stdout.close()
+            log.seek(0)
+            errors = log.read()
+            log.close()
+    assert code == 0, errors

@@ -208,12 +208,12 @@ def classifier_rows(samples: Samples, dataset: Dataset, ref_images: torch.Tensor
 
 
 def point_rows(samples: Samples, data_cfg: DataConfig, wanted: list[str]) -> list[dict]:
-    from .data.toy import GRID25_STD, RING8_STD, grid25_modes, ring8_modes
+    from .data.toy import mode_mixture
     from .metrics.modes import jsd_to_gaussian, mode_coverage
 
     rows, started, n = [], time.monotonic(), len(samples.x)
     if "modes" in wanted:
-        modes, std = (ring8_modes(), RING8_STD) if data_cfg.name == "ring8" else (grid25_modes(), GRID25_STD)
+        modes, std = mode_mixture(data_cfg.name)
         for key, value in mode_coverage(samples.x, modes, std).items():
             rows.append(_row(f"modes_{key}" if key != "modes" else "modes", value, n, data_cfg.name, started))
     if "jsd" in wanted:
@@ -300,6 +300,7 @@ def compute(samples: Samples, metrics: list[str], reference: str, data_cfg: Data
 def evaluate_run(run_dir: str | Path, opts: EvalOptions, checkpoint: str = "latest") -> dict[str, Any]:
     """Sample the run's generator and evaluate; writes ``RUN/eval.json``; returns its content."""
     from .train.checkpoint import load as load_checkpoint
+    from .train.checkpoint import step_name
 
     run_dir = Path(run_dir)
     meta = load_checkpoint(run_dir / "checkpoints", checkpoint).meta
@@ -310,7 +311,7 @@ def evaluate_run(run_dir: str | Path, opts: EvalOptions, checkpoint: str = "late
     default_split = "test" if data_cfg.name not in POINT_METRICS else "train"
     reference = opts.reference or f"{data_cfg.name}:{default_split}"
     rows = compute(samples, metrics, reference, data_cfg, opts)
-    checkpoint_name = f"step-{meta['step']:09d}"
+    checkpoint_name = step_name(meta["step"])
     for row in rows:
         row.update(checkpoint=checkpoint_name, seed=opts.seed)
     result = {"run": str(run_dir), "checkpoint": checkpoint_name, "step": meta["step"], "seed": opts.seed,

@@ -64,12 +64,13 @@ def _points_figures(run_dir: Path, cfg: Config, out: Path, written: list[Path]) 
 
 
 def _toy2d_title(data_name: str, step: int, samples: torch.Tensor) -> str:
-    if data_name not in ("ring8", "grid25"):
-        return f"step {step}"
-    from .data.toy import GRID25_STD, RING8_STD, grid25_modes, ring8_modes
+    from .data.toy import mode_mixture
     from .metrics.modes import mode_coverage
 
-    modes, std = (ring8_modes(), RING8_STD) if data_name == "ring8" else (grid25_modes(), GRID25_STD)
+    mixture = mode_mixture(data_name)
+    if mixture is None:
+        return f"step {step}"
+    modes, std = mixture
     m = mode_coverage(samples, modes, std)
     return f"step {step}: {m['modes']:.0f}/{len(modes)} modes, {100 * m['high_quality']:.1f}% high quality"
 
@@ -80,7 +81,7 @@ def _image_figures(run_dir: Path, cfg: Config, out: Path, written: list[Path]) -
 
     grids = sorted((run_dir / "samples").glob("step-*.png"))
     if grids:
-        labels = [f"step {int(p.stem.split('-')[1])}" for p in grids]
+        labels = [f"step {ckpt.step_of(p.stem)}" for p in grids]
         _write(out, "samples.gif", grid_gif([p.read_bytes() for p in grids], labels), written)
     G, _, _ = load_generator(run_dir)
     fakes = to_uint8(sample(G, NEAREST_SAMPLES, FIGURE_SEED), G.value_range)
@@ -108,7 +109,7 @@ def _eval_rows(run_dir: Path) -> list[dict] | None:
     except (ValueError, KeyError, TypeError):
         raise RunDirError(f"{path} is not a valid eval.json (rerun gankit eval)") from None
     for row in rows:
-        row.setdefault("step", int(str(row.get("checkpoint", "step-0")).split("-")[-1] or 0))
+        row.setdefault("step", ckpt.step_of(str(row.get("checkpoint", ckpt.step_name(0)))))
     return rows
 
 

@@ -30,6 +30,15 @@ def grid25_modes() -> torch.Tensor:
     return torch.cartesian_prod(axis, axis)
 
 
+def mode_mixture(name: str) -> tuple[torch.Tensor, float] | None:
+    """(modes float32 [K, 2], σ) of the named PacGAN mixture (``ring8``, ``grid25``); None for any other data."""
+    if name == "ring8":
+        return ring8_modes(), RING8_STD
+    if name == "grid25":
+        return grid25_modes(), GRID25_STD
+    return None
+
+
 def _mixture(modes: torch.Tensor, std: float, n: int, seed: int) -> Split:
     gen = torch.Generator().manual_seed(seed)
     labels = torch.randint(len(modes), (n,), generator=gen)

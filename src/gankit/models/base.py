@@ -17,6 +17,12 @@ from torch import nn
 
 PRIORS = ("uniform", "normal")
 UNIFORM_HALF_WIDTH = math.sqrt(3.0)  # the paper's prior: uniform on [-√3, √3]^d (zero mean, unit variance)
+NORMAL_HALF_WIDTH = 2.0  # pictures of the normal prior span ±2 (95% of each coordinate's mass)
+
+
+def prior_half_width(prior: str) -> float:
+    """Half-width of the z range that pictures of the prior span: √3 (uniform, its support) or 2 (normal)."""
+    return UNIFORM_HALF_WIDTH if prior == "uniform" else NORMAL_HALF_WIDTH
 
 
 def sample_prior(prior: str, n: int, z_dim: int, *, generator: torch.Generator | None = None,

@@ -23,14 +23,13 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from ..data.toy import GRID25_STD, RING8_STD, grid25_modes, ring8_modes
+from ..data.toy import mode_mixture
 from ..errors import MetricError, TrainingDiverged
 from ..metrics.modes import jensen_shannon, jsd_to_gaussian, kde_1d, mode_coverage
-from ..models.base import UNIFORM_HALF_WIDTH
+from ..models.base import prior_half_width
 from ..train import Trainer
 from ..train.snapshots import GRID_2D_SIDE, Z_LINE, snapshot_grid, take_snapshot
 
-NORMAL_HALF_WIDTH = 2.0
 MANIFOLD_LINES, MANIFOLD_POINTS = 11, 41
 HIST_BINS = {1: 64, 2: 32}
 
@@ -57,8 +56,9 @@ def histogram_jsd(real: Tensor, fake: Tensor, lo: Tensor, hi: Tensor, bins: int)
 
 def metric_for(dataset: str, trainer: Trainer, real: Tensor, lo: Tensor, hi: Tensor) -> Metric:
     """samples [S, d] → {"name", "value", "text"} for the page (see the module docstring)."""
-    if dataset in ("ring8", "grid25"):
-        modes, std = (ring8_modes(), RING8_STD) if dataset == "ring8" else (grid25_modes(), GRID25_STD)
+    mixture = mode_mixture(dataset)
+    if mixture is not None:
+        modes, std = mixture
 
         def coverage(s: Tensor) -> dict[str, Any]:
             m = mode_coverage(s, modes, std)
@@ -78,10 +78,6 @@ def metric_for(dataset: str, trainer: Trainer, real: Tensor, lo: Tensor, hi: Ten
         value = histogram_jsd(real, s, lo, hi, bins)
         return {"name": "jsd", "value": value, "text": f"histogram JSD: {value:.4f} nats"}
     return hist_jsd
-
-
-def prior_half_width(prior: str) -> float:
-    return UNIFORM_HALF_WIDTH if prior == "uniform" else NORMAL_HALF_WIDTH
 
 
 def manifold_z(z_dim: int, prior: str) -> Tensor:

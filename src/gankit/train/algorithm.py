@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.base import Generator
+from ..regularizers import clip_weights_
 
 Stats = dict[str, torch.Tensor]
 GRAD_NORM_KEYS = ("grad_norm_d", "grad_norm_g")
@@ -130,9 +131,7 @@ def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None, gr
     p.opt_d.step()
     p.d_updates += 1
     if p.clip > 0:
-        with torch.no_grad():
-            for param in p.D.parameters():
-                param.clamp_(-p.clip, p.clip)
+        clip_weights_(p.D, p.clip)
     return stats
 
 

@@ -42,7 +42,13 @@ class Checkpoint:
 
 
 def step_name(step: int) -> str:
+    """``step-NNNNNNNNN``: how checkpoints, sample pictures and snapshots of ``step`` are named."""
     return f"step-{step:09d}"
+
+
+def step_of(name: str) -> int:
+    """The step a :func:`step_name` stands for (the inverse; a file's stem)."""
+    return int(name.rsplit("-", 1)[-1])
 
 
 def list_checkpoints(folder: Path) -> list[str]:

@@ -17,7 +17,8 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from ..fileio import write_atomic
-from ..models.base import UNIFORM_HALF_WIDTH, Generator
+from ..models.base import Generator, prior_half_width
+from .checkpoint import step_name, step_of
 
 GRID_1D, GRID_2D_SIDE, Z_LINE = 400, 96, 21
 
@@ -35,10 +36,11 @@ def snapshot_grid(real: torch.Tensor) -> torch.Tensor:
 
 
 def z_line(G: Generator) -> torch.Tensor | None:
-    """Evenly spaced 1-D noise values across the prior ([-√3, √3] uniform, [-3, 3] normal), or None if z_dim > 1."""
+    """Evenly spaced 1-D noise values across the prior (:func:`~gankit.models.base.prior_half_width`), or None if
+    z_dim > 1."""
     if G.z_dim != 1:
         return None
-    half = UNIFORM_HALF_WIDTH if G.prior == "uniform" else 3.0
+    half = prior_half_width(G.prior)
     return torch.linspace(-half, half, Z_LINE)
 
 
@@ -65,7 +67,7 @@ def take_snapshot(G: Generator, D: nn.Module, grid: torch.Tensor, fixed_z: torch
 def save_snapshot(run_dir: Path, step: int, tensors: dict[str, torch.Tensor]) -> Path:
     folder = Path(run_dir) / "snapshots"
     folder.mkdir(exist_ok=True)
-    path = folder / f"step-{step:09d}.safetensors"
+    path = folder / f"{step_name(step)}.safetensors"
     write_atomic(path, st_save({k: v.contiguous() for k, v in tensors.items()}, metadata={"step": str(step)}))
     return path
 
@@ -74,6 +76,6 @@ def load_snapshots(run_dir: Path) -> list[tuple[int, dict[str, torch.Tensor]]]:
     """All snapshots of a run, oldest first, as (step, tensors)."""
     out = []
     for path in sorted((Path(run_dir) / "snapshots").glob("step-*.safetensors")):
-        out.append((int(path.stem.split("-")[1]), st_load(path.read_bytes())))
+        out.append((step_of(path.stem), st_load(path.read_bytes())))
     return out
 

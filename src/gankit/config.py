@@ -2,7 +2,9 @@
 
 A config is built from a preset (``src/gankit/presets/NAME.yaml``, also reachable as ``configs/``), a YAML file,
 and ``--set section.key=value`` overrides. Unknown keys, wrong types and out-of-range values raise
-:class:`~gankit.errors.ConfigError` with a one-line message naming the key and what is allowed.
+:class:`~gankit.errors.ConfigError` with a one-line message naming the key and what is allowed. Keys whose values
+name an entry of a registry (``data.name``, ``model.arch``, ``objective.loss``, ``objective.g_loss``) are checked by
+that registry when the run is built, so a registered entry of one's own is a valid value.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    arch: str = _opt("paper-mlp", choices=("paper-mlp", "mlp", "dcgan", "resnet"), help="architecture of G and D")
+    arch: str = _opt("paper-mlp", help="architecture of G and D: a registered name, or module:builder to import "
+                                       "one of your own (docs/python-api.md)")
     z_dim: int = _opt(100, lo=1, help="noise dimension")
     prior: str = _opt("uniform", choices=("uniform", "normal"), help="uniform on [-√3, √3] (paper) or N(0, I)")
     hidden: int = _opt(128, lo=1, when=("model.arch", ("mlp",)), help="mlp: hidden width")
@@ -72,13 +75,11 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class ObjectiveConfig:
-    g_loss: str = _opt("non-saturating", choices=("non-saturating", "minimax"),
-                       when=("objective.loss", ("gan",)),
+    g_loss: str = _opt("non-saturating", when=("objective.loss", ("gan",)),
                        help="generator loss: -log D(G(z)) or the value function's log(1 - D(G(z)))")
     d_weight: float = _opt(1.0, lo=0.0, lo_open=True,
                            help="D loss = d_weight·(BCE(real, 1) + BCE(fake, 0)); the paper's code uses 0.5")
-    loss: str = _opt("gan", choices=("gan", "lsgan", "wgan", "hinge", "ragan"),
-                     help="adversarial objective: the paper's (gan), least squares, Wasserstein, hinge, "
+    loss: str = _opt("gan", help="adversarial objective: the paper's (gan), least squares, Wasserstein, hinge, "
                           "relativistic average")
     label_smoothing: float = _opt(0.0, lo=0.0, hi=0.5, when=("objective.loss", ("gan",)),
                                   help="gan: one-sided, D's real target is 1 - this")
@@ -198,6 +199,8 @@ class Config:
 
 def _holds(cfg: Config, key: str, values: tuple[str, ...]) -> bool:
     value = str(cfg.get(key))
+    if key == "model.arch" and ":" in value:  # a builder of one's own (module:builder) may read any model key
+        return True
     return any(value.startswith(v) if v.endswith(":") else value == v for v in values)
 
 

@@ -1,5 +1,5 @@
-"""The configuration reference (docs/configuration.md), generated from the config dataclasses: every key with its
-type, default, allowed values and meaning. ``gankit config --keys`` prints it."""
+"""The configuration reference (docs/configuration.md), generated from the config dataclasses and the registries:
+every key with its type, default, allowed values and meaning. ``gankit config --keys`` prints it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import dataclasses
 from dataclasses import fields
 
 from .config import SECTIONS, preset_names
+from .models import architectures
+from .objectives import G_LOSSES, OBJECTIVES
 
 INTRO = """# Configuration
 
@@ -29,10 +31,17 @@ def _default(f: dataclasses.Field) -> str:
         if isinstance(value, bool) else repr(value)
 
 
-def _allowed(f: dataclasses.Field) -> str:
+def _registered() -> dict[str, list[str]]:
+    """The allowed values of the keys that name a registry entry, read from the registries."""
+    return {"model.arch": [*architectures(), "module:builder"], "objective.loss": list(OBJECTIVES),
+            "objective.g_loss": list(G_LOSSES)}
+
+
+def _allowed(key: str, f: dataclasses.Field) -> str:
     meta = f.metadata
-    if meta.get("choices"):
-        return ", ".join(f"`{c}`" for c in meta["choices"])
+    choices = _registered().get(key) or meta.get("choices")
+    if choices:
+        return ", ".join(f"`{c}`" for c in choices)
     lo, hi = meta.get("lo"), meta.get("hi")
     parts = []
     if lo is not None:
@@ -50,12 +59,15 @@ def _meaning(f: dataclasses.Field) -> str:
     return text
 
 
+def _row(key: str, f: dataclasses.Field) -> str:
+    return f"| `{key}` | {_type(f)} | `{_default(f)}` | {_allowed(key, f)} | {_meaning(f)} |"
+
+
 def keys_markdown() -> str:
     """docs/configuration.md: an introduction, then one table per section."""
     out = [INTRO.format(presets=", ".join(f"`{p}`" for p in preset_names()))]
     for section, cls in SECTIONS.items():
         out += [f"## {section}\n", "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
-        out += [f"| `{section}.{f.name}` | {_type(f)} | `{_default(f)}` | {_allowed(f)} | {_meaning(f)} |"
-                for f in fields(cls)]
+        out += [_row(f"{section}.{f.name}", f) for f in fields(cls)]
         out.append("")
     return "\n".join(out)

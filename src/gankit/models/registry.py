@@ -1,11 +1,14 @@
 """Model registry: ``model.arch`` → a (generator, discriminator) pair for a dataset's sample shape.
 
-A user's own modules skip the registry: pass them to :class:`gankit.train.Trainer` directly.
+``model.arch`` is a registered name (gankit's: see :func:`architectures`) or ``module:name``: the module is imported,
+which runs its :func:`register` calls, and ``name`` is a name it registered or a builder function in it. So a run of
+an architecture of one's own trains from a YAML file and ``gankit sample``/``eval`` rebuild it in a fresh process.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 from typing import Callable
 
@@ -13,28 +16,50 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
+from ..errors import ConfigError
 from .base import Generator
 from .mlp import MLPDiscriminator, MLPGenerator, PaperDiscriminator, PaperGenerator
 
 Builder = Callable[..., tuple[Generator, nn.Module]]
 _ARCHS: dict[str, Builder] = {}
+_FLAT_INPUT: set[str] = set()  # D flattens its input: a concat-conditional D gets the one-hot appended to it
 
 
-def register(name: str):
-    """Decorator: ``builder(cfg, *, sample_shape, kind, pixel_mean) -> (G, D)`` under ``name``."""
+def register(name: str, *, flat_input: bool = False):
+    """Decorator: ``builder(cfg, *, sample_shape, kind, pixel_mean) -> (G, D)`` under ``name``. ``flat_input``: D
+    flattens each sample (an MLP), so a concat-conditional D takes the one-hot beside the flat sample instead of as
+    extra image channels."""
 
     def wrap(builder: Builder) -> Builder:
         _ARCHS[name] = builder
+        if flat_input:
+            _FLAT_INPUT.add(name)
         return builder
 
     return wrap
 
 
 def architectures() -> list[str]:
+    """The registered names, gankit's first."""
     return list(_ARCHS)
 
 
-FLAT_ARCHS = ("paper-mlp", "mlp")  # D flattens its input: a concat-conditional D gets the one-hot appended to it
+def resolve(arch: str) -> Builder:
+    """The builder ``arch`` names (see the module docstring); a one-line ConfigError listing the choices otherwise."""
+    if arch in _ARCHS:
+        return _ARCHS[arch]
+    module, sep, name = arch.partition(":")
+    if not sep:
+        raise ConfigError(f"model.arch: {arch!r} is not one of {', '.join(_ARCHS)} (or module:builder)")
+    try:
+        namespace = importlib.import_module(module)
+    except ImportError as e:
+        raise ConfigError(f"model.arch: cannot import {module!r} ({e})") from None
+    builder = _ARCHS.get(name, getattr(namespace, name, None))
+    if not callable(builder):
+        raise ConfigError(f"model.arch: {module} neither registers an architecture {name!r} nor has a builder of "
+                          f"that name")
+    return builder
 
 
 def build_models(cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: str,
@@ -44,9 +69,7 @@ def build_models(cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: str,
     ``pixel_mean``: the training data's mean in [0, 1], shape ``sample_shape`` (paper G's output bias).
     ``num_classes``: the labels' class count, needed when ``cfg.conditional`` is not "none" (see conditional.py).
     """
-    if cfg.arch not in _ARCHS:
-        raise ValueError(f"model.arch {cfg.arch!r} is not one of {', '.join(_ARCHS)}")
-    build, sample_shape = _ARCHS[cfg.arch], tuple(sample_shape)
+    build, sample_shape = resolve(cfg.arch), tuple(sample_shape)
     if cfg.conditional == "none":
         return build(cfg, sample_shape=sample_shape, kind=kind, pixel_mean=pixel_mean)
     return _conditional(cfg, build, sample_shape, kind, pixel_mean, num_classes)
@@ -63,7 +86,7 @@ def _conditional(cfg: ModelConfig, build: Builder, sample_shape: tuple[int, ...]
                    pixel_mean=pixel_mean)
     G = ConditionalGenerator(G0, num_classes)
     if cfg.conditional == "concat":
-        flat = cfg.arch in FLAT_ARCHS
+        flat = cfg.arch in _FLAT_INPUT
         d_shape = (math.prod(sample_shape) + num_classes,) if flat else \
             (sample_shape[0] + num_classes, *sample_shape[1:])
         _, D0 = build(cfg, sample_shape=d_shape, kind=kind, pixel_mean=None)
@@ -74,7 +97,7 @@ def _conditional(cfg: ModelConfig, build: Builder, sample_shape: tuple[int, ...]
     return G, ACGANDiscriminator(D0, num_classes, width)
 
 
-@register("paper-mlp")
+@register("paper-mlp", flat_input=True)
 def _paper(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
     if kind != "image":
         raise ValueError("model.arch paper-mlp is for images (its G ends in a sigmoid); use model.arch=mlp for points")
@@ -82,7 +105,7 @@ def _paper(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
     return g, PaperDiscriminator(in_shape=sample_shape, dropout=cfg.dropout)
 
 
-@register("mlp")
+@register("mlp", flat_input=True)
 def _mlp(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
     value_range = "none" if kind == "points" else "symmetric"
     g = MLPGenerator(out_shape=sample_shape, z_dim=cfg.z_dim, hidden=cfg.hidden, layers=cfg.layers,

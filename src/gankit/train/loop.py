@@ -107,6 +107,7 @@ class Trainer(RunState):
         self.num_classes = self._check_labels(split) if cfg.model.conditional != "none" else 0
         torch.manual_seed(stream_seed(t.seed, "init"))  # model init, then dropout draws
         own_D = D is None  # a user's D may couple the samples of a batch in ways gankit cannot see
+        self.own_models = G is not None and D is not None  # else gankit builds both from model.arch
         if G is None or D is None:
             pixel_mean = split.x.float().mean(0) / 255.0 if split.x.dtype == torch.uint8 else None
             G, D = build_models(cfg.model, sample_shape=self.dataset.sample_shape, kind=self.dataset.kind,
@@ -123,7 +124,8 @@ class Trainer(RunState):
         if self.dist.rank:  # identical initial weights on every rank; dropout draws differ per rank
             torch.manual_seed(stream_seed(t.seed, "init") + self.dist.rank)
         self.G, self.D = G.to(self.device), D.to(self.device)
-        self.speed = speed.plan(t, self.device, cfg.model.arch, unsupported(cfg, self.device, self.dist.active))
+        self.speed = speed.plan(t, self.device, speed.convolutional(self.G, self.D),
+                                unsupported(cfg, self.device, self.dist.active))
         G_fast, D_fast = speed.prepare_module(self.G, self.speed), speed.prepare_module(self.D, self.speed)
         self._batch_format = speed.prepare_batch(self.speed)
         self.x = to_model_range(split.x, self.G.value_range).to(self.device)

@@ -23,6 +23,10 @@ def load_generator(run_dir: Path, which: str | int = "latest") -> tuple[Generato
         ckpt.load_latest_good(run_dir / "checkpoints")  # a damaged latest: the previous good one, with a warning
     if c is None:
         raise RunDirError(f"{run_dir} holds no readable checkpoint")
+    if c.meta.get("own_models"):
+        raise RunDirError(f"{run_dir} was trained on a G and D passed to the Trainer, which gankit cannot rebuild: "
+                          f"train with model.arch naming their builder (module:builder, see docs/python-api.md), or "
+                          f"load G from the checkpoint yourself")
     cfg = from_dict(c.meta["config"])
     kind, shape = c.meta["kind"], tuple(c.meta["sample_shape"])
     G, _ = build_models(cfg.model, sample_shape=shape, kind=kind, num_classes=c.meta.get("num_classes", 0))

@@ -26,7 +26,10 @@ from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-CONV_ARCHS = ("dcgan", "resnet")
+
+def convolutional(*modules: nn.Module) -> bool:
+    """Whether any of ``modules`` holds a 2-D (transposed) convolution: the models channels-last is for."""
+    return any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for module in modules for m in module.modules())
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,10 @@ class SpeedPlan:
         return contextlib.nullcontext()
 
 
-def plan(t: TrainConfig, device: torch.device, arch: str, cudagraph_blocker: str | None) -> SpeedPlan:
-    """Resolve ``train.speed`` / ``train.channels_last`` for ``device`` and ``arch``; the reason is logged.
-    ``cudagraph_blocker``: why this run cannot be captured in a CUDA graph (None: it can)."""
+def plan(t: TrainConfig, device: torch.device, conv: bool, cudagraph_blocker: str | None) -> SpeedPlan:
+    """Resolve ``train.speed`` / ``train.channels_last`` for ``device`` and models that are convolutional (``conv``,
+    see :func:`convolutional`) or not; the reason is logged. ``cudagraph_blocker``: why this run cannot be captured
+    in a CUDA graph (None: it can)."""
     if t.speed == "cudagraph" and cudagraph_blocker:
         raise ConfigError(f"train.speed=cudagraph: {cudagraph_blocker}; use train.speed=eager, compile or auto")
     if t.speed == "auto" and device.type == "cuda":
@@ -64,8 +68,7 @@ def plan(t: TrainConfig, device: torch.device, arch: str, cudagraph_blocker: str
     # auto: channels-last for convolutional models (faster with oneDNN on the CPU, measured by the modes eager and
     # eager+nchw of benchmarks/throughput.py; cuDNN's tensor-core layout), except under torch.compile (torch 2.11's
     # inductor failed a stride assertion in the channels-last convolution backward of DCGAN on an H100)
-    channels_last = arch in CONV_ARCHS and (t.channels_last == "on" or (t.channels_last == "auto" and
-                                                                         mode != "compile"))
+    channels_last = conv and (t.channels_last == "on" or (t.channels_last == "auto" and mode != "compile"))
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = t.tf32
         torch.backends.cudnn.allow_tf32 = t.tf32

@@ -83,7 +83,8 @@ class RunState:
         meta = {"step": self.step, "nimg": self.nimg, "elapsed_s": self.elapsed_s, "sampler_cursor": cursor,
                 "opt_g": meta_g, "opt_d": meta_d, "config": self.cfg.to_dict(), "device": str(self.device),
                 "kind": self.dataset.kind, "sample_shape": list(self.dataset.sample_shape),
-                "num_classes": self.num_classes, "lr_scale": self.lr_scale, "rollbacks": self.rollbacks}
+                "num_classes": self.num_classes, "lr_scale": self.lr_scale, "rollbacks": self.rollbacks,
+                "own_models": self.own_models}
         return tensors, meta
 
     def save_checkpoint(self) -> str:

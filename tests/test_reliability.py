@@ -249,9 +249,9 @@ def test_doctor_warnings_reach_the_report(tmp_path):
 def test_full_disk_is_refused_before_anything_is_written(tmp_path, tiny_images, monkeypatch):
     import shutil
 
-    from gankit.train import state
+    from gankit.train import folder
 
-    monkeypatch.setattr(state.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 1000))
+    monkeypatch.setattr(folder.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 1000))
     with pytest.raises(RunDirError, match="MiB free, but keeping 3 checkpoints"):
         Trainer(quick_config(), tmp_path / "run", dataset=tiny_images)
     assert not (tmp_path / "run").exists()

@@ -13,6 +13,7 @@ from gankit.data import Dataset, Split
 from gankit.errors import ConfigError
 from gankit.train import Trainer
 from gankit.train import checkpoint as ckpt
+from gankit.train.cudagraph import CapturedStep
 from gankit.train.optim import MomentumSGD
 from tests.conftest import quick_config, same_checkpoints
 
@@ -51,7 +52,7 @@ def test_compile_matches_eager_with_dropout_and_r1(tmp_path, tiny_images):
         trainer.fit()
         runs[mode] = (trainer, _params(trainer))
     compiled = runs["compile"][0]
-    assert compiled.players.D is not compiled.D and compiled.players.penalty_D is compiled.D
+    assert compiled.players.D is not compiled.D and compiled.players.runtime.penalty_D is compiled.D
     _assert_close(runs["eager"][1], runs["compile"][1], rtol=1e-4, atol=1e-6)
 
 
@@ -279,7 +280,7 @@ def test_cudagraph_matches_eager(tmp_path, case):
         trainer = Trainer(_cuda_config(sections, mode, steps=30), tmp_path / mode, dataset=data())
         runs[mode] = (trainer, trainer.fit())
     graphed = runs["cudagraph"][0]
-    assert graphed.captured is not None and graphed.captured.replays >= 15
+    assert isinstance(graphed.stepper, CapturedStep) and graphed.stepper.replays >= 15
     _assert_close(_params(runs["eager"][0]), _params(graphed), rtol=tol, atol=tol * 1e-2)
     for key in ("d_loss", "g_loss"):
         assert runs["cudagraph"][1][key] == pytest.approx(runs["eager"][1][key], rel=tol * 10, abs=tol)
@@ -304,7 +305,7 @@ def test_cudagraph_resume_is_exact(tmp_path):
     first.fit()
     resumed = Trainer.resume(tmp_path / "split", ["train.steps=24"], dataset=data())
     resumed.fit()
-    assert resumed.captured.replays > 0
+    assert resumed.stepper.replays > 0
     _assert_close(_params(whole), _params(resumed), rtol=1e-5, atol=1e-7)
 
 

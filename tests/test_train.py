@@ -124,7 +124,7 @@ def test_resume_changes_training_if_state_were_lost(tmp_path, tiny_images):
     Trainer(quick_config(train={"steps": 16}), tmp_path / "one", dataset=tiny_images).fit()
     Trainer(quick_config(train={"steps": 8}), tmp_path / "two", dataset=tiny_images).fit()
     trainer = Trainer.resume(tmp_path / "two", ["train.steps=16"], dataset=tiny_images)
-    torch.manual_seed(123)  # clobber the dropout stream
+    trainer.streams.torch.reseed(123)  # clobber the dropout stream
     trainer.fit()
     one, two = saved_checkpoint(tmp_path / "one"), saved_checkpoint(tmp_path / "two")
     assert not torch.equal(one["D.net.1.linear.weight"], two["D.net.1.linear.weight"])
@@ -259,14 +259,14 @@ def test_joint_real_fake_pass_equals_two_passes(tmp_path, conditional):
     cfg = quick_config(model={"arch": "mlp", "hidden": 16, "conditional": conditional},
                        optim={"name": "adam", "lr": 1e-2}, train={"batch_size": 16})
     trainer = Trainer(cfg, tmp_path / "run", dataset=data)
-    assert trainer.players.joint_d
-    real, y = trainer._real_batch()
-    z = trainer._noise_batch()
+    assert trainer.players.runtime.joint_d
+    real, y = trainer.batches.real()
+    z = trainer.batches.noise()
     y = y if conditional != "none" else None
     results = {}
     for joint in (True, False):
         players = copy.deepcopy(trainer.players)
-        players.joint_d = joint
+        players.runtime.joint_d = joint
         rows = []
         first = next(m for m in players.D.modules() if isinstance(m, torch.nn.Linear))
         first.register_forward_hook(lambda module, inputs, output: rows.append(len(inputs[0])))
@@ -283,13 +283,13 @@ def test_joint_pass_only_for_gankit_ds_without_batch_norm(tmp_path, tiny_images)
     from gankit.data import Dataset, Split
 
     paper = Trainer(quick_config(train={"steps": 1}), tmp_path / "paper", dataset=tiny_images)
-    assert paper.players.joint_d  # maxout + dropout: samples do not interact
+    assert paper.players.runtime.joint_d  # maxout + dropout: samples do not interact
     images = Dataset("im", "image", {"train": Split(torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8))})
     dcgan = Trainer(quick_config(model={"arch": "dcgan", "width": 8, "d_norm": "batch"},
                                  train={"steps": 1, "batch_size": 16}), tmp_path / "dcgan", dataset=images)
-    assert not dcgan.players.joint_d  # batch norm: real and fake keep separate batch statistics
+    assert not dcgan.players.runtime.joint_d  # batch norm: real and fake keep separate batch statistics
     data = Dataset("pts", "points", {"train": Split(torch.randn(200, 3))})
     user = Trainer(quick_config(model={"arch": "mlp"}, train={"steps": 1, "batch_size": 50}), tmp_path / "user",
                    G=MLPGenerator(out_shape=(3,), z_dim=4, hidden=16, layers=1),
                    D=MLPDiscriminator(in_shape=(3,), hidden=16, layers=1), dataset=data)
-    assert not user.players.joint_d  # a user's D might couple samples in ways gankit cannot see
+    assert not user.players.runtime.joint_d  # a user's D might couple samples in ways gankit cannot see

@@ -37,7 +37,6 @@ MIN_FRAME_S = 0.05  # at most 20 frames a second
 SPEED_RANGE = (1, 1000)  # generator updates per frame while playing
 DEFAULT_SPEED = 10
 TRAIN_THREADS = 1  # torch threads of each worker: sessions share the machine
-_BUILD = threading.Lock()  # Trainer() seeds torch's global RNG for model init: one build at a time
 CURVE_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 
 Publish = Callable[[str, str, "list | None"], None]
@@ -180,8 +179,7 @@ class Session:
         dataset = Dataset("points", "points", {"train": Split(upload.x)}, source=upload.name) if upload else None
         run_dir = self.folder / f"run-{self._resets + 1}"
         try:
-            with _BUILD:
-                trainer = Trainer(to_config(settings, upload), run_dir, dataset=dataset)
+            trainer = Trainer(to_config(settings, upload), run_dir, dataset=dataset)
             view = View(trainer, settings, self._resets + 1)
             setup, frame = view.setup(), view.frame()
         except BaseException:

@@ -11,14 +11,16 @@ Class-conditional models (G.num_classes > 0) get labels: in a D step the generat
 minibatch's labels y, and D judges (x, y) pairs; in the G step the caller draws the labels. An AC-GAN D
 (``forward_with_classes``) adds ``ac_weight`` × the cross-entropy of its class predictions to both players' losses.
 
-Each step returns detached scalar tensors (no host sync); the caller decides when to read them.
+Each step returns detached scalar tensors (no host sync); the caller decides when to read them. How the passes run
+(autocast, a compiled D, one joint D pass, gradients averaged across processes) is the players' :class:`Runtime`,
+which changes nothing the steps compute beyond floating-point rounding.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, ContextManager
 
 import torch
@@ -37,17 +39,31 @@ Augment = Callable[[torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, torc
 Penalty = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def _local(module: nn.Module) -> None:
+    """Gradients stay as computed (one process)."""
+
+
+@dataclass
+class Runtime:
+    """How the players' passes run. ``autocast()`` wraps forward passes (bf16); ``penalty_D`` is the eager D for
+    penalties when ``Players.D`` is compiled (double backward); ``reduce(module)`` averages a player's gradients
+    across processes before its optimiser step (data-parallel training). ``joint_d``: a D step judges real and
+    generated samples in one forward pass of 2m rows — the same function for a D whose samples do not interact (no
+    batch norm), with half the passes."""
+
+    autocast: Callable[[], ContextManager] = contextlib.nullcontext
+    penalty_D: nn.Module | None = None
+    reduce: Callable[[nn.Module], None] = _local
+    joint_d: bool = False
+
+
 @dataclass
 class Players:
     """The two players, their optimisers and losses. ``d_loss(real_logits, fake_logits)``, ``g_loss(fake_logits)``
     (or ``g_loss(fake_logits, real_logits)`` when ``g_needs_real``). Optional: ``penalty(D, real, fake)`` added to
     D's loss every ``penalty_every`` D updates (scaled by it: lazy regularisation), ``augment(real, fake)`` applied
     to what D sees (``real`` None in the G step), ``clip`` of D's weights after each D update (WGAN),
-    ``ac_weight`` of an AC-GAN D's classification loss. ``autocast()`` wraps forward passes (bf16); ``penalty_D`` is
-    the eager D for penalties when ``D`` is compiled (double backward); ``sync(module)`` averages a player's
-    gradients across processes before its optimiser step (data-parallel training). ``joint_d``: a D step judges
-    real and generated samples in one forward pass of 2m rows — the same function for a D whose samples do not
-    interact (no batch norm), with half the passes."""
+    ``ac_weight`` of an AC-GAN D's classification loss; ``runtime``: how the passes run."""
 
     G: Generator
     D: nn.Module
@@ -62,10 +78,7 @@ class Players:
     augment: Augment | None = None
     clip: float = 0.0
     ac_weight: float = 1.0
-    autocast: Callable[[], ContextManager] = contextlib.nullcontext
-    penalty_D: nn.Module | None = None
-    sync: Callable[[nn.Module], None] | None = None
-    joint_d: bool = False
+    runtime: Runtime = field(default_factory=Runtime)
     d_updates: int = 0  # counter for lazy regularisation (restored from step·k on resume)
 
 
@@ -88,8 +101,8 @@ def judge(p: Players, x: torch.Tensor, y: Labels) -> tuple[torch.Tensor, torch.T
 
 def judge_pair(p: Players, real: torch.Tensor, fake: torch.Tensor, y: Labels) -> tuple[tuple, tuple]:
     """:func:`judge` of real and of fake samples (both labelled ``y``), as one pass over [real; fake] when
-    ``p.joint_d``."""
-    if not p.joint_d:
+    ``p.runtime.joint_d``."""
+    if not p.runtime.joint_d:
         return judge(p, real, y), judge(p, fake, y)
     m = real.shape[0]
     both, y2 = torch.cat([real, fake]), (None if y is None else torch.cat([y, y]))
@@ -105,7 +118,7 @@ def judge_pair(p: Players, real: torch.Tensor, fake: torch.Tensor, y: Labels) ->
 def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None, grad_norm: bool = True) -> Stats:
     """One discriminator update on m real samples ``real`` (labels ``y``) and m noise vectors ``z``;
     ``grad_norm``: also report the norm of D's gradient (one more pass over it)."""
-    with p.autocast():
+    with p.runtime.autocast():
         with torch.no_grad():
             fake = generate(p.G, z, y)
         if p.augment is not None:
@@ -117,14 +130,13 @@ def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None, gr
         loss = loss + p.ac_weight * (real_ce + fake_ce)
         stats["d_class_loss"] = real_ce.detach()
     if p.penalty is not None and p.d_updates % p.penalty_every == 0:
-        D = p.penalty_D or p.D
+        D = p.runtime.penalty_D or p.D
         penalty = p.penalty(D if y is None else functools.partial(D, y=y), real, fake.float())
         stats["penalty"] = penalty.detach()
         loss = loss + p.penalty_every * penalty
     p.opt_d.zero_grad(set_to_none=True)
     loss.backward()
-    if p.sync is not None:
-        p.sync(p.D)
+    p.runtime.reduce(p.D)
     stats.update(d_real=torch.sigmoid(real_logits.detach()).mean(), d_fake=torch.sigmoid(fake_logits.detach()).mean())
     if grad_norm:
         stats["grad_norm_d"] = _grad_norm(p.D)
@@ -141,7 +153,7 @@ def g_step(p: Players, z: torch.Tensor, y: Labels = None,
     relativistic losses); D gets no gradient. ``grad_norm``: also report the norm of G's gradient."""
     p.D.requires_grad_(False)
     try:
-        with p.autocast():
+        with p.runtime.autocast():
             fake = generate(p.G, z, y)
             if p.augment is not None:
                 fake = p.augment(fake, None)[0]
@@ -159,8 +171,7 @@ def g_step(p: Players, z: torch.Tensor, y: Labels = None,
         loss.backward()
     finally:
         p.D.requires_grad_(True)
-    if p.sync is not None:
-        p.sync(p.G)
+    p.runtime.reduce(p.G)
     if grad_norm:
         stats["grad_norm_g"] = _grad_norm(p.G)
     p.opt_g.step()

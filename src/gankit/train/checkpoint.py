@@ -51,6 +51,11 @@ def step_of(name: str) -> int:
     return int(name.rsplit("-", 1)[-1])
 
 
+def part(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors named ``prefix...`` (e.g. ``G.``: a module's state dict), with the prefix taken off."""
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
 def list_checkpoints(folder: Path) -> list[str]:
     """Names of complete checkpoints (JSON present), oldest first."""
     if not folder.is_dir():
@@ -75,9 +80,8 @@ def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict[s
     return name
 
 
-def load(folder: Path, which: str | int = "latest") -> Checkpoint:
-    """Read checkpoint ``which`` (``"latest"``, a step number or a ``step-…`` name) and verify its SHA-256."""
-    folder = Path(folder)
+def _name_of(folder: Path, which: str | int) -> str:
+    """The ``step-…`` name that ``which`` (``"latest"``, a step number or a name) stands for in ``folder``."""
     if which == "latest":
         pointer = folder / "latest"
         if not pointer.is_file():
@@ -92,6 +96,13 @@ def load(folder: Path, which: str | int = "latest") -> Checkpoint:
         name = str(which)
     if not _NAME.match(name):
         raise CheckpointError(f"{folder}/latest names {name!r}, which is not a checkpoint name")
+    return name
+
+
+def load(folder: Path, which: str | int = "latest") -> Checkpoint:
+    """Read checkpoint ``which`` (``"latest"``, a step number or a ``step-…`` name) and verify its SHA-256."""
+    folder = Path(folder)
+    name = _name_of(folder, which)
     meta_path = folder / f"{name}.json"
     try:
         meta = json.loads(meta_path.read_text())

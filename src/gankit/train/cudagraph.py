@@ -19,7 +19,7 @@ import torch
 
 from ..config import Config
 from .algorithm import Labels, Players, Stats, training_iteration
-from .sampler import MinibatchSampler
+from .batches import Batches
 
 WARMUP_STEPS = 3
 
@@ -47,40 +47,47 @@ def make_capturable(opt: torch.optim.Optimizer, device: torch.device) -> None:
 
 
 class CapturedStep:
-    """Runs Trainer iterations: eagerly while warming up or at epoch boundaries, else by replaying the graph.
+    """Runs Trainer iterations: eagerly while warming up or at epoch boundaries, else by replaying the graph; the
+    interface of :class:`~gankit.train.speed.EagerStep`.
 
-    ``eager_step()`` is the trainer's own iteration (its sampler, its generators); ``noise_batch``/``label_batch``
-    draw from generators listed in ``generators``, which the graph registers.
+    ``eager_step(grad_norms)`` is the trainer's own iteration (its sampler, its generators); ``batches`` draws noise
+    and labels from generators listed in ``generators``, which the graph registers. A replayed step always measures
+    the gradient norms.
     """
 
-    def __init__(self, players: Players, k: int, x: torch.Tensor, y: torch.Tensor | None,
-                 sampler: MinibatchSampler, batch_format: Callable[[torch.Tensor], torch.Tensor],
-                 noise_batch: Callable[[], torch.Tensor], label_batch: Callable[[], Labels],
-                 eager_step: Callable[[], Stats], generators: list[torch.Generator]) -> None:
-        self.players, self.k, self.x, self.y, self.sampler = players, k, x, y, sampler
-        self.batch_format, self.noise_batch, self.label_batch = batch_format, noise_batch, label_batch
+    def __init__(self, players: Players, k: int, batches: Batches, eager_step: Callable[[bool], Stats],
+                 generators: list[torch.Generator]) -> None:
+        self.players, self.k, self.batches, self.sampler = players, k, batches, batches.sampler
         self.eager_step, self.generators = eager_step, generators
-        self.draws = (k + int(players.g_needs_real)) * sampler.m  # minibatch rows one iteration reads
+        device = batches.x.device
+        self.draws = (k + int(players.g_needs_real)) * self.sampler.m  # minibatch rows one iteration reads
         self.graph: torch.cuda.CUDAGraph | None = None
         self.stats: Stats = {}
         self.warm = 0
-        self.side = torch.cuda.Stream(x.device)
-        self.offsets = torch.arange(sampler.m, device=x.device)
-        self.cursor = torch.zeros((), dtype=torch.int64, device=x.device)  # device copy of sampler.cursor
-        self.perm = torch.empty(0, dtype=torch.int64, device=x.device)  # static copy of sampler.perm
+        self.side = torch.cuda.Stream(device)
+        self.offsets = torch.arange(self.sampler.m, device=device)
+        self.cursor = torch.zeros((), dtype=torch.int64, device=device)  # device copy of sampler.cursor
+        self.perm = torch.empty(0, dtype=torch.int64, device=device)  # static copy of sampler.perm
         self._perm_seen: torch.Tensor | None = None
         self._cursor_value = -1  # what self.cursor holds, as the host knows it
         self.replays = 0
+        self._capturable_optimisers()
 
-    def invalidate(self) -> None:
-        """Forget the graph (a restore replaced the optimiser state tensors it captured): warm up and capture anew."""
+    def _capturable_optimisers(self) -> None:
+        for opt in (self.players.opt_g, self.players.opt_d):
+            make_capturable(opt, self.batches.x.device)
+
+    def restored(self) -> None:
+        """A restore replaced the optimiser state tensors the graph captured: make them capturable again, warm up
+        and capture anew."""
+        self._capturable_optimisers()
         self.graph, self.stats, self._perm_seen, self._cursor_value, self.warm = None, {}, None, -1, 0
 
-    def __call__(self) -> Stats:
+    def __call__(self, grad_norms: bool) -> Stats:
         s = self.sampler
         if self.warm < WARMUP_STEPS or s.cursor + self.draws > len(s.perm):
             self.warm += 1
-            return self._eager()
+            return self._eager(grad_norms)
         self._sync_sampler()
         if self.graph is None:
             self._capture()
@@ -91,10 +98,10 @@ class CapturedStep:
         self.replays += 1
         return self.stats
 
-    def _eager(self) -> Stats:
+    def _eager(self, grad_norms: bool) -> Stats:
         self.side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(self.side):
-            stats = self.eager_step()
+            stats = self.eager_step(grad_norms)
         torch.cuda.current_stream().wait_stream(self.side)
         return stats
 
@@ -114,7 +121,8 @@ class CapturedStep:
     def _real_batch(self) -> tuple[torch.Tensor, Labels]:
         idx = self.perm[self.cursor + self.offsets]
         self.cursor.add_(self.sampler.m)
-        return self.batch_format(self.x[idx]), (self.y[idx] if self.y is not None else None)
+        b = self.batches
+        return b.format(b.x[idx]), (b.y[idx] if b.y is not None else None)
 
     def _capture(self) -> None:
         graph = torch.cuda.CUDAGraph()
@@ -122,7 +130,7 @@ class CapturedStep:
             graph.register_generator_state(generator)
         d_updates = self.players.d_updates
         with torch.cuda.graph(graph):
-            stats = training_iteration(self.players, self.k, self._real_batch, self.noise_batch, self.label_batch)
+            stats = training_iteration(self.players, self.k, self._real_batch, self.batches.noise, self.batches.labels)
         # capture records without running: undo its host-side effects, then replay runs the step for real
         self.players.d_updates = d_updates
         self.cursor.fill_(self.sampler.cursor)

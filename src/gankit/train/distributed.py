@@ -6,6 +6,9 @@ keeps its slice (rank r: rows r·m/W … (r+1)·m/W − 1), so W processes compu
 the same global batch and noise, up to floating-point reduction order. Gradients are averaged with one flat
 all-reduce per player and step (not DistributedDataParallel's hooks: D is frozen during G's step and gradient
 penalties take a double backward, which DDP's reducer does not follow). Backend: nccl on CUDA, gloo on CPU.
+
+Joining the process group (and, on CUDA, selecting the rank's device) changes the process for good: it is the one
+process-wide effect of a Trainer, and why a torchrun process trains one run.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
-class Context:
-    """``rank`` of ``world`` processes (world 1: not distributed); ``local_rank`` picks the CUDA device."""
+class Ranks:
+    """This process's place among the run's ``world`` processes, and its ``device``. With one process (world 1)
+    every collective below is the identity and costs nothing, so the training loop calls them unconditionally."""
 
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    device: torch.device = torch.device("cpu")
 
     @property
     def active(self) -> bool:
@@ -35,70 +40,71 @@ class Context:
 
     @property
     def is_main(self) -> bool:
+        """Rank 0, which alone writes the run folder and speaks for the run."""
         return self.rank == 0
 
+    def local_slice(self, global_batch: int) -> slice:
+        """Rows of the global batch this rank computes on."""
+        if global_batch % self.world:
+            raise ConfigError(f"train.batch_size {global_batch} is not divisible by the {self.world} processes")
+        m = global_batch // self.world
+        return slice(self.rank * m, (self.rank + 1) * m)
 
-def from_env(device_type: str) -> Context:
-    """The torchrun context (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``), joining the process group when world > 1."""
+    def average_gradients(self, module: nn.Module) -> None:
+        """Replace every gradient of ``module`` by its mean over ranks (one flat all-reduce)."""
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        if not self.active or not grads:
+            return
+        flat = _flatten_dense_tensors(grads)
+        dist.all_reduce(flat)
+        flat /= self.world
+        for g, averaged in zip(grads, _unflatten_dense_tensors(flat, grads)):
+            g.copy_(averaged)
+
+    def mean(self, values: dict[str, float]) -> dict[str, float]:
+        """Each value averaged over ranks (all ranks must call this with the same keys, in the same order)."""
+        if not self.active or not values:
+            return values
+        t = torch.tensor(list(values.values()), dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return dict(zip(values, (t / self.world).tolist()))
+
+    def largest(self, flag: int) -> int:
+        """The largest of ``flag`` over ranks (e.g. a signal number seen by any rank; 0 when none)."""
+        if not self.active:
+            return flag
+        t = torch.tensor([flag], dtype=torch.int64, device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return int(t.item())
+
+    def per_rank(self, name: str, t: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``t`` (same shape and dtype on every rank) from every rank, on the CPU, as ``NAME.rankR``; nothing with one
+        process."""
+        if not self.active:
+            return {}
+        parts = [torch.empty_like(t, device=self.device) for _ in range(self.world)]
+        dist.all_gather(parts, t.to(self.device))
+        return {f"{name}.rank{r}": part.cpu() for r, part in enumerate(parts)}
+
+    def barrier(self) -> None:
+        if self.active:
+            dist.barrier()
+
+
+def join(device: torch.device) -> Ranks:
+    """The torchrun processes of this run (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``), joining the process group when
+    there are several; on CUDA each rank takes the device ``cuda:LOCAL_RANK``."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return Context()
+        return Ranks(device=device)
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank)
     if not dist.is_initialized():
-        if device_type == "cuda":
+        if device.type == "cuda":
             torch.cuda.set_device(local_rank)
-        dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
-    return Context(rank, world, local_rank)
-
-
-def local_slice(ctx: Context, global_batch: int) -> slice:
-    """Rows of the global batch this rank computes on."""
-    if global_batch % ctx.world:
-        raise ConfigError(f"train.batch_size {global_batch} is not divisible by the {ctx.world} processes")
-    m = global_batch // ctx.world
-    return slice(ctx.rank * m, (ctx.rank + 1) * m)
-
-
-def average_gradients(module: nn.Module, ctx: Context) -> None:
-    """Replace every gradient of ``module`` by its mean over ranks (one flat all-reduce)."""
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if not grads:
-        return
-    flat = _flatten_dense_tensors(grads)
-    dist.all_reduce(flat)
-    flat /= ctx.world
-    for g, averaged in zip(grads, _unflatten_dense_tensors(flat, grads)):
-        g.copy_(averaged)
-
-
-def mean_over_ranks(values: dict[str, float], ctx: Context, device: torch.device) -> dict[str, float]:
-    """Each value averaged over ranks (all ranks must call this with the same keys, in the same order)."""
-    if not ctx.active or not values:
-        return values
-    t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return dict(zip(values, (t / ctx.world).tolist()))
-
-
-def any_rank(flag: int, ctx: Context, device: torch.device) -> int:
-    """The largest of ``flag`` over ranks (e.g. a signal number seen by any rank; 0 when none)."""
-    if not ctx.active:
-        return flag
-    t = torch.tensor([flag], dtype=torch.int64, device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return int(t.item())
-
-
-def gather_tensor(t: torch.Tensor, ctx: Context, device: torch.device) -> list[torch.Tensor]:
-    """``t`` (same shape and dtype on every rank) from every rank, in rank order, on the CPU."""
-    parts = [torch.empty_like(t, device=device) for _ in range(ctx.world)]
-    dist.all_gather(parts, t.to(device))
-    return [p.cpu() for p in parts]
-
-
-def barrier(ctx: Context) -> None:
-    if ctx.active:
-        dist.barrier()
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Ranks(rank, world, local_rank, device)
 
 
 def shutdown(*, wait: bool = True) -> None:

@@ -1,13 +1,53 @@
-"""Per-run metric logging: ``metrics.jsonl`` (one JSON object per logged step) and TensorBoard events."""
+"""Per-run metric logging: ``metrics.jsonl`` (one JSON object per logged step) and TensorBoard events, and the
+meter that turns a log interval's steps into one row's means."""
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..fileio import write_atomic
+
+
+class Meter:
+    """A log interval's step statistics (scalar device tensors, summed without a host sync) and the clock: training
+    time so far, counted from ``elapsed_s`` at the start, and images per second over the interval."""
+
+    def __init__(self, nimg: int, elapsed_s: float) -> None:
+        self.restart(nimg, elapsed_s)
+
+    def restart(self, nimg: int, elapsed_s: float) -> None:
+        """Start afresh at ``nimg`` images and ``elapsed_s`` seconds (a run's start, or after a rollback, whose
+        undone steps count for nothing)."""
+        now = time.monotonic()
+        self.started, self.mark_time, self.mark_nimg = now - elapsed_s, now, nimg
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}  # per key: a lazy penalty is not in every step's stats
+
+    def add(self, stats: dict[str, torch.Tensor]) -> float:
+        """Add one step's stats (one multi-tensor kernel); returns the training time so far, in seconds."""
+        seen = [k for k in stats if k in self.sums]
+        if seen:
+            torch._foreach_add_([self.sums[k] for k in seen], [stats[k] for k in seen])
+        for key, value in stats.items():
+            if key not in self.sums:
+                self.sums[key] = value.clone()  # a captured step's stats are overwritten by the next replay
+            self.counts[key] = self.counts.get(key, 0) + 1
+        return time.monotonic() - self.started
+
+    def take(self, nimg: int) -> tuple[dict[str, float], float]:
+        """(each statistic's mean over the interval — the interval's one host sync —, images per second since the
+        last take at ``nimg`` images now); the next interval starts."""
+        now = time.monotonic()
+        means = {k: v.item() / self.counts[k] for k, v in self.sums.items()}
+        img_per_s = (nimg - self.mark_nimg) / max(now - self.mark_time, 1e-9)
+        self.sums, self.counts, self.mark_time, self.mark_nimg = {}, {}, now, nimg
+        return means, img_per_s
 
 
 class MetricsLog:

@@ -1,5 +1,11 @@
-"""The training loop around Algorithm 1: data on the device, schedules, stop conditions, logging, sample grids,
-checkpoints and exact resume. Counters: ``step`` = generator updates, ``nimg`` = real samples shown to D.
+"""The training loop around Algorithm 1: a Trainer assembled from named parts, the loop's stages (log, roll back,
+checkpoint, pictures, progress, signals) and exact resume. Counters: ``step`` = generator updates, ``nimg`` = real
+samples shown to D.
+
+A Trainer changes no process-wide state: model initialisation and dropout draw from the run's own state of torch's
+default generators (gankit.train.rng), and TF32 and compiler settings hold only while its steps run
+(:meth:`gankit.train.speed.SpeedPlan.scope`). The exception is distributed training, whose torchrun process joins a
+process group (gankit.train.distributed).
 """
 
 from __future__ import annotations
@@ -7,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import signal
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,40 +20,33 @@ import torch
 from torch import nn
 
 from ..config import Config, load_config, to_yaml
-from ..data import Dataset, load_dataset, to_model_range, to_uint8
-from ..errors import ConfigError, RunDirError, TrainingInterrupted
-from ..fileio import write_atomic
-from ..models import Generator, batch_coupled, build_models
+from ..data import Dataset, to_uint8
+from ..errors import ConfigError, RunDirError, TrainingDiverged, TrainingInterrupted
+from ..models import Generator, batch_coupled
 from ..objectives import get_objective
 from ..viz.grids import grid_image, png_bytes, points_plot
 from . import checkpoint as ckpt
-from . import distributed, speed
-from .algorithm import GRAD_NORM_KEYS, Players, Stats, training_iteration
-from .cudagraph import CapturedStep, make_capturable, unsupported
-from .ema import EMA
-from .guard import Doctor, SignalGuard, diversity
-from .logger import MetricsLog
+from . import distributed, parts, speed
+from .algorithm import GRAD_NORM_KEYS, Players, Runtime, Stats, training_iteration
+from .batches import Batches
+from .cudagraph import unsupported
+from .folder import RunFolder
+from .guard import Doctor, SignalGuard, all_finite, diversity
+from .logger import Meter
 from .optim import build_optimizer
+from .rng import Streams, make_streams
 from .sampler import MinibatchSampler
-from .schedules import lr_at, momentum_at
-from .snapshots import save_snapshot, snapshot_grid, take_snapshot
+from .schedules import ScheduleWriter
+from .snapshots import snapshot_grid, take_snapshot
 from .state import RunState
 
 log = logging.getLogger(__name__)
 
-# one seed, one generator per purpose
-STREAMS = {"init": 0, "noise": 1, "data": 2, "viz": 3, "eval": 4, "aug": 5, "reg": 6}
 RESUME_KEYS = {"steps", "epochs", "nimg", "minutes", "log_every", "sample_every", "checkpoint_every",
                "keep_checkpoints", "device", "speed", "tf32", "channels_last", "on_divergence", "max_rollbacks",
                "doctor"}
-POINTS_PLOT_N = 2000
 
 Progress = Callable[["Trainer", "dict[str, Any] | None"], None]
-
-
-def stream_seed(seed: int, stream: str) -> int:
-    """Seed of one random stream derived from the run's seed."""
-    return (seed * 1_000_003 + STREAMS[stream] * 7_919) % (2**63 - 1)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -60,129 +58,80 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _assign(group: dict[str, Any], key: str, value: float) -> None:
-    """Set an optimiser hyper-parameter; a device tensor (captured by a CUDA graph) is written in place."""
-    if isinstance(group[key], torch.Tensor):
-        group[key].fill_(value)
-    else:
-        group[key] = value
+def build_players(cfg: Config, G: Generator, D: nn.Module, plan: speed.SpeedPlan, streams: Streams,
+                  ranks: distributed.Ranks, joint_d: bool) -> Players:
+    """G and D as the speed plan runs them, their optimisers, the objective's losses, D's penalty, augmentation and
+    clipping, the AC-GAN weight, and how the passes run (``joint_d``: one D pass over real and generated samples)."""
+    o = cfg.objective
+    objective = get_objective(o.loss, g_loss=o.g_loss, label_smoothing=o.label_smoothing)
+    G_fast, D_fast = speed.prepare_module(G, plan), speed.prepare_module(D, plan)
+    runtime = Runtime(autocast=plan.autocast, penalty_D=D if D_fast is not D else None,
+                      reduce=ranks.average_gradients, joint_d=joint_d)
+    opt_g, opt_d = build_optimizer(cfg.optim, G.parameters()), build_optimizer(cfg.optim, D.parameters())
+    return Players(G_fast, D_fast, opt_g, opt_d, objective.d_loss, objective.g_loss, o.d_weight, objective.g_needs_real,
+                   penalty=parts.penalty(o, streams.reg, ranks.device), penalty_every=o.reg_every,
+                   augment=parts.augmentation(cfg.train, streams.aug), clip=o.clip, ac_weight=o.ac_weight,
+                   runtime=runtime)
 
 
-def _accumulate(sums: dict[str, torch.Tensor], counts: dict[str, int], stats: Stats) -> None:
-    """Add a step's stats (device scalars) into the running sums with one multi-tensor kernel; no host sync."""
-    seen = [k for k in stats if k in sums]
-    if seen:
-        torch._foreach_add_([sums[k] for k in seen], [stats[k] for k in seen])
-    for key, value in stats.items():
-        if key not in sums:
-            sums[key] = value.clone()  # a captured step's stats are overwritten by the next replay
-        counts[key] = counts.get(key, 0) + 1
+class _RolledBack(Exception):
+    """The run went back to its newest good checkpoint; the loop continues from there."""
 
 
-class _NoLog:
-    """Ranks other than 0 log nothing."""
+class _Counter:
+    """A Trainer attribute that is the counter of the same name in its :class:`~gankit.train.state.RunState`."""
 
-    def write(self, row: dict[str, Any]) -> None:
-        pass
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
-    def close(self) -> None:
-        pass
+    def __get__(self, trainer: "Trainer | None", owner: type | None = None) -> Any:
+        return self if trainer is None else getattr(trainer.state, self.name)
+
+    def __set__(self, trainer: "Trainer", value: Any) -> None:
+        setattr(trainer.state, self.name, value)
 
 
-class Trainer(RunState):
+class Trainer:
     """Trains G and D on ``cfg`` into ``run_dir``. Pass ``G``/``D`` to train your own modules (G must subclass
     :class:`gankit.models.Generator`, D must return logits [n]); pass ``dataset`` to skip the registry."""
 
+    step, nimg, elapsed_s, lr_scale, rollbacks = _Counter(), _Counter(), _Counter(), _Counter(), _Counter()
+
     def __init__(self, cfg: Config, run_dir: str | Path, *, G: Generator | None = None, D: nn.Module | None = None,
                  dataset: Dataset | None = None, progress: Progress | None = None, resume: bool = False) -> None:
-        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
         t = cfg.train
-        self.device = resolve_device(t.device)
-        self.dist = distributed.from_env(self.device.type)
-        if self.dist.active and self.device.type == "cuda":
-            self.device = torch.device("cuda", self.dist.local_rank)
-        self._local = distributed.local_slice(self.dist, t.batch_size)  # this rank's rows of each global batch
-        self.dataset = dataset if dataset is not None else load_dataset(cfg.data)
-        split = self.dataset.split(cfg.data.split)
-        self.num_classes = self._check_labels(split) if cfg.model.conditional != "none" else 0
-        torch.manual_seed(stream_seed(t.seed, "init"))  # model init, then dropout draws
-        own_D = D is None  # a user's D may couple the samples of a batch in ways gankit cannot see
+        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        self.ranks = distributed.join(resolve_device(t.device))
+        self.device = self.ranks.device
+        self.dataset, split, self.num_classes = parts.training_split(cfg, dataset)
+        self.streams = make_streams(t.seed, self.device)
         self.own_models = G is not None and D is not None  # else gankit builds both from model.arch
-        if G is None or D is None:
-            pixel_mean = split.x.float().mean(0) / 255.0 if split.x.dtype == torch.uint8 else None
-            G, D = build_models(cfg.model, sample_shape=self.dataset.sample_shape, kind=self.dataset.kind,
-                                pixel_mean=pixel_mean, num_classes=self.num_classes)
-        if cfg.model.spectral_norm:
-            from ..models.spectral import apply_spectral_norm
-
-            D = apply_spectral_norm(D)
-        if t.sync_batchnorm and self.dist.active:
-            if self.device.type != "cuda":
-                raise ConfigError("train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm runs on GPUs only)")
-            G = nn.SyncBatchNorm.convert_sync_batchnorm(G)
-            D = nn.SyncBatchNorm.convert_sync_batchnorm(D)
-        if self.dist.rank:  # identical initial weights on every rank; dropout draws differ per rank
-            torch.manual_seed(stream_seed(t.seed, "init") + self.dist.rank)
-        self.G, self.D = G.to(self.device), D.to(self.device)
+        joint_d = D is None  # gankit's D only: a user's may couple a batch's samples in ways gankit cannot see
+        self.G, self.D = parts.run_models(cfg, self.dataset, split, self.num_classes, G, D, self.streams, self.ranks)
+        data = parts.on_device(split, self.G.value_range, self.num_classes, self.device)
+        self.x, self.y, self.n_train = data.x, data.y, len(data.x)
         self.speed = speed.plan(t, self.device, speed.convolutional(self.G, self.D),
-                                unsupported(cfg, self.device, self.dist.active))
-        G_fast, D_fast = speed.prepare_module(self.G, self.speed), speed.prepare_module(self.D, self.speed)
-        self._batch_format = speed.prepare_batch(self.speed)
-        self.x = to_model_range(split.x, self.G.value_range).to(self.device)
-        self.n_train = len(self.x)
-        self.y = split.y.to(self.device) if self.num_classes else None
-        self.class_freq = torch.bincount(self.y, minlength=self.num_classes).float() if self.num_classes else None
-        o = cfg.objective
-        objective = get_objective(o.loss, g_loss=o.g_loss, label_smoothing=o.label_smoothing)
-        self.players = Players(G_fast, D_fast, build_optimizer(cfg.optim, self.G.parameters()),
-                               build_optimizer(cfg.optim, self.D.parameters()), objective.d_loss,
-                               objective.g_loss, o.d_weight, objective.g_needs_real,
-                               penalty=self._penalty if o.penalised else None,
-                               penalty_every=o.reg_every, augment=self._augment if t.augment else None, clip=o.clip,
-                               ac_weight=o.ac_weight, autocast=self.speed.autocast,
-                               penalty_D=self.D if D_fast is not self.D else None,
-                               sync=self._average_gradients if self.dist.active else None,
-                               joint_d=own_D and not batch_coupled(self.D))
-        self.noise_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "noise"))
-        self.data_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "data"))
-        self.aug_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "aug"))
-        self.reg_gen = torch.Generator(self.device).manual_seed(stream_seed(t.seed, "reg"))
-        try:
-            self.sampler = MinibatchSampler(self.n_train, t.batch_size, self.data_gen, self.device)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        self.captured = self._capture_plan() if self.speed.mode == "cudagraph" else None
-        self.ema = EMA(self.G, half_life_img=1000 * t.ema_half_life_kimg, rampup=t.ema_rampup) \
-            if t.ema_half_life_kimg > 0 else None
-        viz_gen = torch.Generator().manual_seed(stream_seed(t.seed, "viz"))
-        n_viz = POINTS_PLOT_N if self.dataset.kind == "points" else t.grid_size
-        self.fixed_y, self.grid_nrow = None, None
-        if self.num_classes:  # classes in turn: image grids get one column per class
-            if self.dataset.kind == "image":
-                self.grid_nrow = self.num_classes
-                n_viz = self.num_classes * max(1, t.grid_size // self.num_classes)
-            self.fixed_y = torch.arange(n_viz, device=self.device) % self.num_classes
-        self.fixed_z = self.G.sample_z(n_viz, generator=viz_gen, device="cpu").to(self.device)
-        self.step, self.nimg, self.elapsed_s = 0, 0, 0.0
-        self.lr_scale, self.rollbacks = 1.0, 0
-        self._hyper_written: tuple[float, float, float] | None = None
-        self._grad_norms_now = True  # whether the step being run reports gradient norms (train_step sets it)
+                                unsupported(cfg, self.device, self.ranks.active))
+        self.players = build_players(cfg, self.G, self.D, self.speed, self.streams, self.ranks,
+                                     joint_d and not batch_coupled(self.D))
+        self.schedule = ScheduleWriter(cfg.optim, self.players.opt_g, self.players.opt_d)
+        self.batches = self._batches(data)
+        self.stepper = speed.step_runner(self.speed, self._iteration, self.players, t.k, self.batches,
+                                         [self.streams.noise, self.streams.aug, self.streams.reg])
+        self.ema = parts.ema_of(self.G, t)
+        fixed = parts.fixed_inputs(self.G, self.dataset.kind, self.num_classes, t, self.device)
+        self.fixed_z, self.fixed_y, self.grid_nrow = fixed.z, fixed.y, fixed.nrow
+        self.snapshot_grid = self._snapshot_grid()
+        self.state = RunState(self.G, self.D, self.players.opt_g, self.players.opt_d, self.ema, self.streams,
+                              self.batches.sampler)
         self.last_checkpoint_step = -1
-        self.snapshot_grid = snapshot_grid(self.x[:POINTS_PLOT_N].cpu()) if self._snapshots_on() else None
         if resume:
-            good = ckpt.load_latest_good(self.run_dir / "checkpoints")
-            if good is None:
-                log.warning("%s has no readable checkpoint: starting again from step 0", self.run_dir)
-            else:
-                self._restore(good)
-        if self.dist.is_main:
-            self._prepare_run_dir(resume)
-        distributed.barrier(self.dist)
-        self.doctor = Doctor(self.run_dir, probabilistic_d=o.loss in ("gan", "ragan"),
-                             real_diversity=diversity(self.x[:256])) if t.doctor and self.dist.is_main else None
-        self._metrics: MetricsLog | None = None
+            self._resume()
+        self.folder = self._folder(resume)
+        self.doctor = self._doctor()
+        self._metrics = None  # fit opens the metrics log
 
-    # ------------------------------------------------------------------------------------------ construction helpers
+    # ---------------------------------------------------------------------------------------------- construction
 
     @classmethod
     def resume(cls, run_dir: str | Path, overrides: list[str] = (), **kwargs: Any) -> "Trainer":
@@ -199,68 +148,54 @@ class Trainer(RunState):
         cfg = load_config(str(run_dir / "config.yaml"), list(overrides))
         return cls(cfg, run_dir, resume=True, **kwargs)
 
-    def _prepare_run_dir(self, resume: bool) -> None:
-        """Refuse to start when the disk cannot hold the checkpoints this run keeps; create the run folder and write
-        config.yaml first (proves the folder is writable)."""
-        if not resume and self.run_dir.exists() and any(self.run_dir.iterdir()):
-            raise RunDirError(f"run folder {self.run_dir} exists and is not empty; choose another --run-dir "
-                              f"or continue it with --resume {self.run_dir}")
-        self._check_free_space()
+    def _batches(self, data: parts.TrainingData) -> Batches:
+        """Minibatches from a sampler on the data's device (the data stream), noise and labels (the noise stream)."""
+        t = self.cfg.train
         try:
-            (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
-            write_atomic(self.run_dir / "config.yaml", to_yaml(self.cfg).encode())
-        except OSError as e:
-            raise RunDirError(f"run folder {self.run_dir} is not writable: {e.strerror}") from None
+            sampler = MinibatchSampler(self.n_train, t.batch_size, self.streams.data, self.device)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        return Batches(data.x, data.y, data.class_freq, self.G, sampler, self.streams.noise,
+                       self.ranks.local_slice(t.batch_size), speed.prepare_batch(self.speed))
 
-    def _check_labels(self, split) -> int:
-        """Class count of a labelled training split, or a ConfigError naming what is missing."""
-        conditional, name = self.cfg.model.conditional, self.dataset.name
-        if split.y is None or len(split.y) == 0:
-            raise ConfigError(f"model.conditional={conditional} needs class labels, and dataset {name} "
-                              f"({self.cfg.data.split} split) has none")
-        num_classes = self.dataset.num_classes or int(split.y.max()) + 1
-        if split.y.dtype != torch.int64 or int(split.y.min()) < 0 or int(split.y.max()) >= num_classes:
-            raise ConfigError(f"dataset {name}: labels must be int64 in [0, {num_classes})")
-        return num_classes
+    def _snapshot_grid(self) -> torch.Tensor | None:
+        """Where figure snapshots evaluate D (unconditional 1-D and 2-D point runs with ``train.snapshot_every``)."""
+        on = (self.cfg.train.snapshot_every > 0 and self.dataset.kind == "points" and self.x.shape[1] <= 2
+              and not self.num_classes)
+        return snapshot_grid(self.x[:parts.POINTS_PLOT_N].cpu()) if on else None
+
+    def _resume(self) -> None:
+        """Continue from the newest readable checkpoint (from step 0, with a warning, when there is none)."""
+        good = ckpt.load_latest_good(self.run_dir / "checkpoints")
+        if good is None:
+            log.warning("%s has no readable checkpoint: starting again from step 0", self.run_dir)
+            return
+        if good.meta.get("own_models") and not self.own_models:
+            raise RunDirError(f"{self.run_dir} was trained on a G and D passed to the Trainer: resume it with "
+                              f"Trainer.resume(run_dir, G=..., D=...)")
+        self._restore(good)
+
+    def _folder(self, resume: bool) -> RunFolder:
+        """The run folder, checked and created by rank 0 (config.yaml written first); every rank waits for it."""
+        folder = RunFolder(self.run_dir, writes=self.ranks.is_main)
+        per_checkpoint = sum(v.numel() * v.element_size() for v in self.state_tensors()[0].values())
+        folder.prepare(to_yaml(self.cfg), resume, per_checkpoint, self.cfg.train.keep_checkpoints)
+        self.ranks.barrier()
+        return folder
+
+    def _doctor(self) -> Doctor | None:
+        """Rank 0's training doctor (``train.doctor``), which knows the real data's diversity."""
+        if not (self.cfg.train.doctor and self.ranks.is_main):
+            return None
+        return Doctor(self.run_dir, probabilistic_d=self.cfg.objective.loss in ("gan", "ragan"),
+                      real_diversity=diversity(self.x[:256]))
+
+    # ---------------------------------------------------------------------------------------------- counters
 
     @property
     def G_eval(self) -> Generator:
         """The generator used for pictures, snapshots and evaluation: the EMA copy when there is one."""
         return self.ema.shadow if self.ema is not None else self.G
-
-    def _penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        from ..regularizers import dragan_penalty, gradient_penalty, r1_penalty, r2_penalty
-
-        o, total = self.cfg.objective, torch.zeros((), device=self.device)
-        if o.gp:
-            total = total + gradient_penalty(D, real, fake, weight=o.gp, generator=self.reg_gen)
-        if o.dragan:
-            total = total + dragan_penalty(D, real, weight=o.dragan, generator=self.reg_gen)
-        if o.r1:
-            total = total + r1_penalty(D, real, gamma=o.r1)
-        if o.r2:
-            total = total + r2_penalty(D, fake, gamma=o.r2)
-        return total
-
-    def _augment(self, a: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """DiffAugment (Zhao et al. 2020) of what D sees; ``train.augment_shared``: one draw for both batches."""
-        from ..augment import diff_augment
-
-        policy = self.cfg.train.augment
-        a, params = diff_augment(a, policy, generator=self.aug_gen)
-        if b is not None:
-            shared = params if self.cfg.train.augment_shared else None
-            b = diff_augment(b, policy, generator=self.aug_gen, params=shared)[0]
-        return a, b
-
-    def _snapshots_on(self) -> bool:
-        return (self.cfg.train.snapshot_every > 0 and self.dataset.kind == "points" and self.x.shape[1] <= 2
-                and not self.num_classes)
-
-    def save_snapshot(self) -> None:
-        save_snapshot(self.run_dir, self.step, take_snapshot(self.G_eval, self.D, self.snapshot_grid, self.fixed_z))
-
-    # --------------------------------------------------------------------------------------------------- counters
 
     @property
     def epochs_done(self) -> int:
@@ -282,144 +217,28 @@ class Trainer(RunState):
         return ((total is not None and self.step >= total)
                 or (t.minutes is not None and self.elapsed_s >= 60 * t.minutes))
 
-    # ------------------------------------------------------------------------------------------------------ loop
-
-    def _average_gradients(self, module: nn.Module) -> None:
-        distributed.average_gradients(module, self.dist)
-
-    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        idx = self.sampler.next()[self._local]
-        return self._batch_format(self.x[idx]), (self.y[idx] if self.y is not None else None)
-
-    def _noise_batch(self) -> torch.Tensor:
-        z = self.G.sample_z(self.cfg.train.batch_size, generator=self.noise_gen, device=self.device)
-        return z[self._local] if self.dist.active else z
-
-    def _label_batch(self) -> torch.Tensor | None:
-        """The G step's labels: drawn from the training set's class frequencies (None when unconditional)."""
-        if self.class_freq is None:
-            return None
-        return torch.multinomial(self.class_freq, self.cfg.train.batch_size, replacement=True,
-                                 generator=self.noise_gen)[self._local]
-
-    def _set_hyperparameters(self) -> dict[str, float]:
-        """This step's learning rates and momentum into the optimisers (only when they moved: under CUDA graphs
-        each write is a device fill)."""
-        o = self.cfg.optim
-        lr_d, lr_g = self.lr_scale * lr_at(o, self.step, o.lr_d), self.lr_scale * lr_at(o, self.step, o.lr_g)
-        momentum = momentum_at(o, self.epochs_done)
-        if (lr_d, lr_g, momentum) != self._hyper_written:
-            for opt, lr in ((self.players.opt_g, lr_g), (self.players.opt_d, lr_d)):
-                for group in opt.param_groups:
-                    _assign(group, "lr", lr)
-                    if "momentum" in group:
-                        _assign(group, "momentum", momentum)
-            self._hyper_written = (lr_d, lr_g, momentum)
-        return {"lr": lr_d, "lr_g": lr_g if lr_g != lr_d else None, "momentum": momentum if o.name == "sgd" else None}
-
-    def _capture_plan(self) -> CapturedStep:
-        """train.speed=cudagraph: device-tensor hyper-parameters, capturable optimisers, and the captured step."""
-        for opt in (self.players.opt_g, self.players.opt_d):
-            make_capturable(opt, self.device)
-        return CapturedStep(self.players, self.cfg.train.k, self.x, self.y, self.sampler, self._batch_format,
-                            self._noise_batch, self._label_batch, self._eager_iteration,
-                            [self.noise_gen, self.aug_gen, self.reg_gen])
-
-    def _eager_iteration(self) -> Stats:
-        return training_iteration(self.players, self.cfg.train.k, self._real_batch, self._noise_batch,
-                                  self._label_batch, grad_norms=self._grad_norms_now)
-
     def logs_at(self, step: int) -> bool:
         """Whether the training loop writes a metrics row after ``step`` (every ``log_every`` steps and at a
         step/epoch/image stop; a ``minutes`` stop is only known once reached)."""
         total = self.total_steps()
         return step % self.cfg.train.log_every == 0 or (total is not None and step >= total)
 
-    def fit(self) -> dict[str, Any]:
-        """Train until a stop condition holds; returns the last logged row. SIGINT/SIGTERM stop at a step boundary
-        with a checkpoint (TrainingInterrupted); NaN/Inf follows ``train.on_divergence`` (TrainingDiverged)."""
-        self.G.train()
-        self.D.train()
-        if self.last_checkpoint_step < 0:  # a fresh run: step 0 is the first good state to roll back to
-            self.save_checkpoint()
-        if self.step == 0 and self._snapshots_on() and self.dist.is_main:
-            self.save_snapshot()
-        self._metrics = self._open_metrics()
-        try:
-            with SignalGuard() as signals:
-                last_row = self._loop(signals)
-            last_grid = self.run_dir / "samples" / f"{ckpt.step_name(self.step)}.png"
-            if self.step > 0 and self.dist.is_main and not last_grid.exists():
-                self.save_samples()
-            if self.last_checkpoint_step != self.step:
-                self._checked_checkpoint()
-        finally:
-            self._metrics.close()
-        return last_row
+    # ---------------------------------------------------------------------------------------------- a step
 
-    def _loop(self, signals: SignalGuard) -> dict[str, Any]:
-        t = self.cfg.train
-        sums: dict[str, torch.Tensor] = {}
-        counts: dict[str, int] = {}  # per key: a lazy penalty is not logged every step
-        last_row: dict[str, Any] = {}
-        mark_time, mark_nimg = time.monotonic(), self.nimg
-        started = mark_time - self.elapsed_s
-        while not self.done():
-            hyper, stats = self.train_step()
-            self.elapsed_s = time.monotonic() - started
-            _accumulate(sums, counts, stats)
-            row, rolled_back = None, False
-            if self.step % t.log_every == 0 or self.done():
-                now = time.monotonic()
-                row = self._row(sums, counts, hyper, (self.nimg - mark_nimg) / max(now - mark_time, 1e-9))
-                sums, counts, mark_time, mark_nimg = {}, {}, now, self.nimg
-                bad = [k for k in ("d_loss", "g_loss", "penalty") if k in row and not math.isfinite(row[k])]
-                if bad:
-                    self._on_divergence(f"non-finite {', '.join(bad)}")
-                    rolled_back = True
-                else:
-                    self._metrics.write(row)
-                    last_row = row
-                    if self.doctor is not None:
-                        self.doctor.check_row(row)
-            if not rolled_back and (self.step % t.checkpoint_every == 0 or signals.requested):
-                rolled_back = not self._checked_checkpoint()
-            if rolled_back:
-                started, mark_time, mark_nimg = time.monotonic() - self.elapsed_s, time.monotonic(), self.nimg
-                continue
-            if self.step % t.sample_every == 0 and self.dist.is_main:
-                self.save_samples()
-            if self._snapshots_on() and (self.step % t.snapshot_every == 0 or self.done()) and self.dist.is_main:
-                self.save_snapshot()
-            if self.progress is not None:
-                self.progress(self, row)
-            if signals.requested:
-                name = signal.Signals(signals.requested).name
-                raise TrainingInterrupted(f"stopped by {name} at step {self.step}; checkpoint "
-                                          f"{ckpt.step_name(self.step)} written; continue with: "
-                                          f"gankit train --resume {self.run_dir}", 128 + signals.requested)
-            if self.dist.active:  # a signal seen by any rank stops them all at the same step
-                signals.requested = distributed.any_rank(signals.requested or 0, self.dist, self.device) or None
-        return last_row
-
-    def _open_metrics(self) -> MetricsLog | _NoLog:
-        return MetricsLog(self.run_dir, resume_step=self.step) if self.dist.is_main else _NoLog()
-
-    def _note(self, step: int, kind: str, message: str) -> None:
-        if self.doctor is not None:
-            self.doctor.warn(step, kind, message)
-        elif self.dist.is_main:
-            log.warning("step %d: %s", step, message)
+    def _iteration(self, grad_norms: bool) -> Stats:
+        return training_iteration(self.players, self.cfg.train.k, self.batches.real, self.batches.noise,
+                                  self.batches.labels, grad_norms=grad_norms)
 
     def train_step(self) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
         """One iteration of Algorithm 1 with this step's schedules, counters and EMA: (hyper-parameters, stats as
         device tensors — reading them is the caller's choice). The gradient norms are in the stats only for a step
         that the loop logs (:meth:`logs_at`): measuring them costs a pass over every gradient."""
         t = self.cfg.train
-        hyper = self._set_hyperparameters()
-        self._grad_norms_now = self.logs_at(self.step + 1)
-        stats = self.captured() if self.captured is not None else self._eager_iteration()
-        if not self._grad_norms_now:  # a captured CUDA graph measures them on every replay
+        hyper = self.schedule.write(self.step, self.epochs_done, self.lr_scale)
+        grad_norms = self.logs_at(self.step + 1)
+        with self.speed.scope(), self.streams.torch.installed():
+            stats = self.stepper(grad_norms)
+        if not grad_norms:  # a captured CUDA graph measures them on every replay
             stats = {k: v for k, v in stats.items() if k not in GRAD_NORM_KEYS}
         self.step += 1
         self.nimg += (t.k + self.players.g_needs_real) * t.batch_size
@@ -427,15 +246,150 @@ class Trainer(RunState):
             self.ema.update(self.G, t.batch_size, self.nimg)
         return hyper, stats
 
-    def _row(self, sums: dict[str, torch.Tensor], counts: dict[str, int], hyper: dict,
-             img_per_s: float) -> dict[str, Any]:
-        means = {k: v.item() / counts[k] for k, v in sums.items()}  # the only host sync: once per log interval
-        means = distributed.mean_over_ranks(means, self.dist, self.device)
+    # ---------------------------------------------------------------------------------------------- the loop
+
+    def fit(self) -> dict[str, Any]:
+        """Train until a stop condition holds; returns the last logged row. SIGINT/SIGTERM stop at a step boundary
+        with a checkpoint (TrainingInterrupted); NaN/Inf follows ``train.on_divergence`` (TrainingDiverged)."""
+        self.G.train()
+        self.D.train()
+        with self.speed.scope():
+            if self.last_checkpoint_step < 0:  # a fresh run: step 0 is the first good state to roll back to
+                self.save_checkpoint()
+            if self.step == 0 and self.snapshot_grid is not None and self.folder.writes:
+                self.save_snapshot()
+            self._metrics = self.folder.metrics(self.step)
+            try:
+                with SignalGuard() as signals:
+                    last_row = self._loop(signals)
+                if self.step > 0 and self.folder.writes and not self.folder.samples_path(self.step).exists():
+                    self.save_samples()
+            finally:
+                self._metrics.close()
+        return last_row
+
+    def _loop(self, signals: SignalGuard) -> dict[str, Any]:
+        """Steps until done, each followed by the stages: log, checkpoint (either may roll back), pictures,
+        progress, signals."""
+        meter, last_row = Meter(self.nimg, self.elapsed_s), {}
+        while not self.done():
+            hyper, stats = self.train_step()
+            self.elapsed_s = meter.add(stats)
+            try:
+                row = self._log(meter, hyper)
+                last_row = row or last_row
+                self._checkpoint(signals)
+            except _RolledBack:
+                meter.restart(self.nimg, self.elapsed_s)
+                continue
+            self._pictures()
+            if self.progress is not None:
+                self.progress(self, row)
+            self._stop_if_signalled(signals)
+        return last_row
+
+    def _log(self, meter: Meter, hyper: dict[str, float | None]) -> dict[str, Any] | None:
+        """Every ``log_every`` steps and at the end: the interval's means (over ranks) as a metrics row, checked by
+        the doctor; a NaN/Inf loss rolls back instead. None between log steps."""
+        if not (self.step % self.cfg.train.log_every == 0 or self.done()):
+            return None
+        means, img_per_s = meter.take(self.nimg)
         row = {"step": self.step, "nimg": self.nimg, "epoch": self.nimg / self.n_train, "time_s": self.elapsed_s,
-               **means, **{k: v for k, v in hyper.items() if v is not None}, "img_per_s": img_per_s}
+               **self.ranks.mean(means), **{k: v for k, v in hyper.items() if v is not None}, "img_per_s": img_per_s}
+        bad = [k for k in ("d_loss", "g_loss", "penalty") if k in row and not math.isfinite(row[k])]
+        if bad:
+            self._roll_back(f"non-finite {', '.join(bad)}")
+        self._metrics.write(row)
+        if self.doctor is not None:
+            self.doctor.check_row(row)
         return row
 
-    # ------------------------------------------------------------------------------------------- samples, state
+    def _checkpoint(self, signals: SignalGuard) -> None:
+        """Every ``checkpoint_every`` steps, at the end and when a stop signal came: a checkpoint, if the weights
+        are finite (else roll back)."""
+        if self.step % self.cfg.train.checkpoint_every == 0 or signals.requested or self.done():
+            if not all_finite([*self.G.parameters(), *self.D.parameters()]):
+                self._roll_back("non-finite weights")
+            self.save_checkpoint()
+
+    def _pictures(self) -> None:
+        """Rank 0: the fixed-noise picture every ``sample_every`` steps, snapshots every ``snapshot_every`` and at
+        the end."""
+        if not self.folder.writes:
+            return
+        if self.step % self.cfg.train.sample_every == 0:
+            self.save_samples()
+        if self.snapshot_grid is not None and (self.step % self.cfg.train.snapshot_every == 0 or self.done()):
+            self.save_snapshot()
+
+    def _stop_if_signalled(self, signals: SignalGuard) -> None:
+        """After a SIGINT/SIGTERM (on any rank: all stop at the same step), stop with TrainingInterrupted."""
+        if signals.requested:
+            name = signal.Signals(signals.requested).name
+            raise TrainingInterrupted(f"stopped by {name} at step {self.step}; checkpoint "
+                                      f"{ckpt.step_name(self.step)} written; continue with: "
+                                      f"gankit train --resume {self.run_dir}", 128 + signals.requested)
+        signals.requested = self.ranks.largest(signals.requested or 0) or None
+
+    def _note(self, step: int, kind: str, message: str) -> None:
+        if self.doctor is not None:
+            self.doctor.warn(step, kind, message)
+        elif self.ranks.is_main:
+            log.warning("step %d: %s", step, message)
+
+    # ---------------------------------------------------------------------------------------------- state
+
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Everything needed to continue exactly, and what the run is: (tensors, JSON-able metadata)."""
+        tensors, meta = self.state.to_checkpoint()
+        meta.update(config=self.cfg.to_dict(), device=str(self.device), kind=self.dataset.kind,
+                    sample_shape=list(self.dataset.sample_shape), num_classes=self.num_classes,
+                    own_models=self.own_models)
+        return tensors, meta
+
+    def save_checkpoint(self) -> str:
+        """Rank 0 writes the checkpoint (with every rank's dropout RNG state); all ranks wait for it."""
+        tensors, meta = self.state_tensors()
+        tensors.update(self.ranks.per_rank("rng.torch", self.streams.torch.state()[0]))
+        if self.ranks.active:
+            meta["world_size"] = self.ranks.world
+        self.folder.save_checkpoint(self.step, tensors, meta, self.cfg.train.keep_checkpoints)
+        self.ranks.barrier()
+        self.last_checkpoint_step = self.step
+        return ckpt.step_name(self.step)
+
+    def _restore(self, c: ckpt.Checkpoint) -> None:
+        """Continue from checkpoint ``c``; what depends on the state follows (schedules, the CUDA graph)."""
+        self.state.load(c, self.ranks.rank)
+        self.schedule.forget()
+        self.stepper.restored()
+        self.players.d_updates = self.step * self.cfg.train.k
+        self.last_checkpoint_step = self.step
+
+    def _roll_back(self, what: str) -> None:
+        """``train.on_divergence``: back to the newest good checkpoint with the learning rates × the factor (raises
+        _RolledBack), or stop; TrainingDiverged when stopping or after ``max_rollbacks``."""
+        t, folder = self.cfg.train, self.run_dir / "checkpoints"
+        where = f"{what} at step {self.step}"
+        if t.on_divergence == "stop" or self.rollbacks >= t.max_rollbacks:
+            why = "train.on_divergence=stop" if t.on_divergence == "stop" else \
+                f"gave up after {self.rollbacks} rollbacks (train.max_rollbacks)"
+            self._note(self.step, "diverged", f"{where}; stopped: {why}")
+            raise TrainingDiverged(f"training diverged: {where}; stopped ({why}); the last good checkpoint is "
+                                   f"{ckpt.step_name(self.last_checkpoint_step)} in {folder}")
+        good = ckpt.load_latest_good(folder)
+        if good is None:
+            raise TrainingDiverged(f"training diverged: {where}, and {folder} holds no readable checkpoint")
+        rollbacks, scale, bad_step = self.rollbacks + 1, self.lr_scale * t.rollback_lr_factor, self.step
+        self._restore(good)
+        self.rollbacks, self.lr_scale = rollbacks, scale
+        self._note(bad_step, "rollback", f"{where}: rolled back to step {self.step}, learning rates × {scale:g} "
+                                         f"(rollback {rollbacks} of at most {t.max_rollbacks})")
+        self._metrics.close()
+        self._metrics = self.folder.metrics(self.step)
+        raise _RolledBack
+
+    # ---------------------------------------------------------------------------------------------- pictures
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, G: Generator | None = None, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -454,10 +408,12 @@ class Trainer(RunState):
         out = self.generate(self.fixed_z, self.G_eval, self.fixed_y)
         if self.doctor is not None:
             self.doctor.check_samples(self.step, out)
-        path = self.run_dir / "samples" / f"{ckpt.step_name(self.step)}.png"
         if self.dataset.kind == "image":
             data = png_bytes(grid_image(to_uint8(out, self.G.value_range).cpu(), nrow=self.grid_nrow))
         else:
-            data = points_plot(out, self.x[:POINTS_PLOT_N], title=f"step {self.step}")
-        write_atomic(path, data)
-        return path
+            data = points_plot(out, self.x[:parts.POINTS_PLOT_N], title=f"step {self.step}")
+        return self.folder.save_samples(self.step, data)
+
+    def save_snapshot(self) -> None:
+        """The figure snapshot of this step (gankit.train.snapshots)."""
+        self.folder.save_snapshot(self.step, take_snapshot(self.G_eval, self.D, self.snapshot_grid, self.fixed_z))

@@ -30,8 +30,7 @@ def load_generator(run_dir: Path, which: str | int = "latest") -> tuple[Generato
     cfg = from_dict(c.meta["config"])
     kind, shape = c.meta["kind"], tuple(c.meta["sample_shape"])
     G, _ = build_models(cfg.model, sample_shape=shape, kind=kind, num_classes=c.meta.get("num_classes", 0))
-    prefix = "G_ema." if any(k.startswith("G_ema.") for k in c.tensors) else "G."  # the EMA when trained with one
-    G.load_state_dict({k[len(prefix):]: v for k, v in c.tensors.items() if k.startswith(prefix)})
+    G.load_state_dict(ckpt.part(c.tensors, "G_ema.") or ckpt.part(c.tensors, "G."))  # the EMA when trained with one
     real = load_dataset(cfg.data).train.x[:2000] if kind == "points" else None
     return G.eval(), kind, real
 

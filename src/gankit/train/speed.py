@@ -8,7 +8,10 @@ saved for short runs; see benchmarks/throughput.py and docs/benchmarks.md) and, 
 captured, else compile.
 ``train.precision: bf16`` wraps forward passes in autocast (losses and master weights stay float32).
 ``train.channels_last`` stores convolutional models and image batches channels-last (auto: yes, except under
-compile).
+compile). ``train.tf32`` allows TF32 on CUDA.
+
+The process-wide settings a plan needs (TF32 flags, compiler options) hold only inside :meth:`SpeedPlan.scope`,
+which the trainer enters around its steps; afterwards they are what they were.
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Callable, ContextManager
+from typing import Callable, ContextManager, Iterator
 
 import torch
 from torch import nn
 
 from ..config import TrainConfig
 from ..errors import ConfigError
+from .algorithm import Players, Stats
+from .batches import Batches
+from .cudagraph import CapturedStep
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +40,8 @@ def convolutional(*modules: nn.Module) -> bool:
 
 @dataclass(frozen=True)
 class SpeedPlan:
-    """What the trainer does: ``mode`` eager|compile|cudagraph, ``channels_last``, ``autocast`` factory, and why."""
+    """What the trainer does: ``mode`` eager|compile|cudagraph, ``channels_last``, ``precision``, ``tf32`` (CUDA
+    only), and why (``reason``); ``fallback``: a graph that fails to compile runs eager (``train.speed=auto``)."""
 
     mode: str
     channels_last: bool
@@ -42,6 +49,7 @@ class SpeedPlan:
     device_type: str
     reason: str
     fallback: bool = False
+    tf32: bool = True
 
     def autocast(self) -> ContextManager:
         """Context for forward passes: bf16 autocast when asked for, else nothing. Under CUDA graphs the cast-weight
@@ -49,6 +57,43 @@ class SpeedPlan:
         if self.precision == "bf16":
             return torch.autocast(self.device_type, dtype=torch.bfloat16, cache_enabled=self.mode != "cudagraph")
         return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """The process-wide settings the plan needs, held for the block and restored after it: TF32 on CUDA, and
+        torch.compile's options under ``compile``."""
+        with contextlib.ExitStack() as stack:
+            if self.device_type == "cuda":
+                stack.enter_context(_tf32(self.tf32))
+            if self.mode == "compile":
+                stack.enter_context(_compiler_options(self.fallback))
+            yield
+
+
+@contextlib.contextmanager
+def _tf32(allowed: bool) -> Iterator[None]:
+    """TF32 in CUDA matmuls and cuDNN convolutions allowed or not, for the block."""
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = allowed
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+def _compiler_options(fallback: bool) -> ContextManager:
+    """torch.compile's options for the block (they are read when a graph compiles, on its first call): dropout draws
+    the same numbers as eager (exact resume holds); inductor does not switch convolutions to channels-last on its own
+    (that failed a stride assertion in convolution backward: torch 2.11, H100, fp32 DCGAN), so layouts stay as
+    ``train.channels_last`` set them; ``fallback``: a graph that fails to compile runs eager (dynamo logs why)."""
+    import torch._dynamo.config as dynamo_config
+    import torch._inductor.config as inductor_config
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(inductor_config.patch(fallback_random=True, layout_optimization=False))
+    if fallback:
+        stack.enter_context(dynamo_config.patch(suppress_errors=True))
+    return stack
 
 
 def plan(t: TrainConfig, device: torch.device, conv: bool, cudagraph_blocker: str | None) -> SpeedPlan:
@@ -69,10 +114,7 @@ def plan(t: TrainConfig, device: torch.device, conv: bool, cudagraph_blocker: st
     # eager+nchw of benchmarks/throughput.py; cuDNN's tensor-core layout), except under torch.compile (torch 2.11's
     # inductor failed a stride assertion in the channels-last convolution backward of DCGAN on an H100)
     channels_last = conv and (t.channels_last == "on" or (t.channels_last == "auto" and mode != "compile"))
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = t.tf32
-        torch.backends.cudnn.allow_tf32 = t.tf32
-    result = SpeedPlan(mode, channels_last, t.precision, device.type, reason, fallback=t.speed == "auto")
+    result = SpeedPlan(mode, channels_last, t.precision, device.type, reason, fallback=t.speed == "auto", tf32=t.tf32)
     log.info("speed: %s; precision %s; channels_last %s", reason, t.precision, channels_last)
     return result
 
@@ -81,19 +123,7 @@ def prepare_module(module: nn.Module, p: SpeedPlan) -> nn.Module:
     """The module to call in the hot loop (same parameters): channels-last and/or compiled as planned."""
     if p.channels_last:
         module = module.to(memory_format=torch.channels_last)
-    if p.mode == "compile":
-        import torch._dynamo.config as dynamo_config
-        import torch._inductor.config as inductor_config
-
-        if p.fallback:  # speed=auto: a graph that fails to compile runs eager (dynamo logs why)
-            dynamo_config.suppress_errors = True
-
-        inductor_config.fallback_random = True  # dropout draws the same numbers as eager (exact resume holds)
-        # inductor's own switch of convolutions to channels-last failed a stride assertion in convolution backward
-        # (torch 2.11, H100, fp32 DCGAN); layouts stay as train.channels_last set them
-        inductor_config.layout_optimization = False
-        return torch.compile(module)
-    return module
+    return torch.compile(module) if p.mode == "compile" else module
 
 
 def prepare_batch(p: SpeedPlan) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -101,3 +131,26 @@ def prepare_batch(p: SpeedPlan) -> Callable[[torch.Tensor], torch.Tensor]:
     if p.channels_last:
         return lambda x: x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
     return lambda x: x
+
+
+class EagerStep:
+    """Runs each iteration as written (``eager`` and ``compile``): ``step(grad_norms)`` → the iteration's stats. The
+    interface :class:`~gankit.train.cudagraph.CapturedStep` shares."""
+
+    def __init__(self, iteration: Callable[[bool], Stats]) -> None:
+        self.iteration = iteration
+
+    def __call__(self, grad_norms: bool) -> Stats:
+        return self.iteration(grad_norms)
+
+    def restored(self) -> None:
+        """A restore replaced the models' and optimisers' state: nothing here depends on it."""
+
+
+def step_runner(p: SpeedPlan, iteration: Callable[[bool], Stats], players: Players, k: int, batches: Batches,
+                generators: list[torch.Generator]) -> EagerStep | CapturedStep:
+    """How the planned mode runs ``iteration``: eagerly, or replayed from a CUDA graph that draws from
+    ``generators``."""
+    if p.mode == "cudagraph":
+        return CapturedStep(players, k, batches, iteration, generators)
+    return EagerStep(iteration)

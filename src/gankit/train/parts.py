@@ -1,0 +1,152 @@
+"""The parts a :class:`~gankit.train.loop.Trainer` is assembled from, each built by one function: the training
+data, the models, the penalty and augmentation of D's inputs, the EMA of G and the pictures' fixed inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..config import Config, ObjectiveConfig, TrainConfig
+from ..data import Dataset, Split, load_dataset, to_model_range
+from ..errors import ConfigError
+from ..models import Generator, build_models
+from ..regularizers import dragan_penalty, gradient_penalty, r1_penalty, r2_penalty
+from .algorithm import Augment, Penalty
+from .distributed import Ranks
+from .ema import EMA
+from .rng import Streams, stream_seed
+
+POINTS_PLOT_N = 2000  # generated points drawn over the data in a points run's pictures
+
+
+def training_split(cfg: Config, dataset: Dataset | None) -> tuple[Dataset, Split, int]:
+    """(the dataset — ``dataset``, or the source ``data.name`` names —, the split to train on, its class count: 0
+    unless ``model.conditional``, whose labels are checked)."""
+    dataset = dataset if dataset is not None else load_dataset(cfg.data)
+    split = dataset.split(cfg.data.split)
+    return dataset, split, (_class_count(cfg, dataset, split) if cfg.model.conditional != "none" else 0)
+
+
+def _class_count(cfg: Config, dataset: Dataset, split: Split) -> int:
+    """Class count of a labelled training split, or a ConfigError naming what is missing."""
+    if split.y is None or len(split.y) == 0:
+        raise ConfigError(f"model.conditional={cfg.model.conditional} needs class labels, and dataset "
+                          f"{dataset.name} ({cfg.data.split} split) has none")
+    num_classes = dataset.num_classes or int(split.y.max()) + 1
+    if split.y.dtype != torch.int64 or int(split.y.min()) < 0 or int(split.y.max()) >= num_classes:
+        raise ConfigError(f"dataset {dataset.name}: labels must be int64 in [0, {num_classes})")
+    return num_classes
+
+
+def run_models(cfg: Config, dataset: Dataset, split: Split, num_classes: int, G: Generator | None,
+               D: nn.Module | None, streams: Streams, ranks: Ranks) -> tuple[Generator, nn.Module]:
+    """G and D on this rank's device: the pair given, or the one ``model.arch`` names, initialised from the run's
+    ``init`` stream; D spectrally normalised when ``model.spectral_norm``; batch norm over the global batch when
+    ``train.sync_batchnorm``. Every rank starts from the same weights; dropout then draws per rank."""
+    with streams.torch.installed():
+        if G is None or D is None:
+            pixel_mean = split.x.float().mean(0) / 255.0 if split.x.dtype == torch.uint8 else None
+            G, D = build_models(cfg.model, sample_shape=dataset.sample_shape, kind=dataset.kind,
+                                pixel_mean=pixel_mean, num_classes=num_classes)
+        if cfg.model.spectral_norm:
+            from ..models.spectral import apply_spectral_norm
+
+            D = apply_spectral_norm(D)
+    if cfg.train.sync_batchnorm and ranks.active:
+        if ranks.device.type != "cuda":
+            raise ConfigError("train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm runs on GPUs only)")
+        G, D = nn.SyncBatchNorm.convert_sync_batchnorm(G), nn.SyncBatchNorm.convert_sync_batchnorm(D)
+    if ranks.rank:
+        streams.torch.reseed(stream_seed(cfg.train.seed, "init") + ranks.rank)
+    return G.to(ranks.device), D.to(ranks.device)
+
+
+@dataclass
+class TrainingData:
+    """The training split on the device: ``x`` [N, ...] in G's value range, ``y`` int64 [N] and the class
+    frequencies ``class_freq`` float32 [C] of a conditional run (else None)."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None
+    class_freq: torch.Tensor | None
+
+
+def on_device(split: Split, value_range: str, num_classes: int, device: torch.device) -> TrainingData:
+    """The split moved once to ``device``, in the generator's ``value_range`` (labels only when conditional)."""
+    x = to_model_range(split.x, value_range).to(device)
+    if not num_classes:
+        return TrainingData(x, None, None)
+    y = split.y.to(device)
+    return TrainingData(x, y, torch.bincount(y, minlength=num_classes).float())
+
+
+def penalty(o: ObjectiveConfig, generator: torch.Generator, device: torch.device) -> Penalty | None:
+    """D's gradient penalty ``penalty(D, real, fake)`` → scalar: the sum of the WGAN-GP, DRAGAN, R1 and R2 terms
+    whose weights are set (random points from ``generator``); None when none is."""
+    if not o.penalised:
+        return None
+    terms: list[Callable[[Callable, torch.Tensor, torch.Tensor], torch.Tensor]] = []
+    if o.gp:
+        terms.append(lambda D, real, fake: gradient_penalty(D, real, fake, weight=o.gp, generator=generator))
+    if o.dragan:
+        terms.append(lambda D, real, fake: dragan_penalty(D, real, weight=o.dragan, generator=generator))
+    if o.r1:
+        terms.append(lambda D, real, fake: r1_penalty(D, real, gamma=o.r1))
+    if o.r2:
+        terms.append(lambda D, real, fake: r2_penalty(D, fake, gamma=o.r2))
+
+    def total(D: Callable, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros((), device=device)
+        for term in terms:
+            out = out + term(D, real, fake)
+        return out
+
+    return total
+
+
+def augmentation(t: TrainConfig, generator: torch.Generator) -> Augment | None:
+    """DiffAugment (Zhao et al. 2020) of what D sees, ``augment(a, b)`` → (a', b'), draws from ``generator``;
+    ``train.augment_shared``: one draw for both batches. None when ``train.augment`` is empty."""
+    if not t.augment:
+        return None
+    from ..augment import diff_augment
+
+    def augment(a: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        a, params = diff_augment(a, t.augment, generator=generator)
+        if b is not None:
+            b = diff_augment(b, t.augment, generator=generator, params=params if t.augment_shared else None)[0]
+        return a, b
+
+    return augment
+
+
+def ema_of(G: Generator, t: TrainConfig) -> EMA | None:
+    """The EMA of G's weights with a half-life of ``train.ema_half_life_kimg`` thousand images (None when 0)."""
+    if t.ema_half_life_kimg <= 0:
+        return None
+    return EMA(G, half_life_img=1000 * t.ema_half_life_kimg, rampup=t.ema_rampup)
+
+
+@dataclass
+class FixedInputs:
+    """What the pictures feed G at every step: noise ``z`` [n, z_dim] on the device, labels ``y`` int64 [n] (classes
+    in turn) or None, and ``nrow``, the image grid's row length (one column per class) or None."""
+
+    z: torch.Tensor
+    y: torch.Tensor | None
+    nrow: int | None
+
+
+def fixed_inputs(G: Generator, kind: str, num_classes: int, t: TrainConfig, device: torch.device) -> FixedInputs:
+    """The pictures' inputs from the ``viz`` stream: 2,000 points for point plots, ``train.grid_size`` images (a
+    multiple of the class count for conditional image grids)."""
+    n, nrow, y = POINTS_PLOT_N if kind == "points" else t.grid_size, None, None
+    if num_classes:
+        if kind == "image":
+            nrow, n = num_classes, num_classes * max(1, t.grid_size // num_classes)
+        y = torch.arange(n, device=device) % num_classes
+    z = G.sample_z(n, generator=torch.Generator().manual_seed(stream_seed(t.seed, "viz")), device="cpu")
+    return FixedInputs(z.to(device), y, nrow)

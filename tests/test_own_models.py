@@ -16,7 +16,7 @@ from torch import nn
 from gankit.cli import main
 from gankit.config import ModelConfig, load_config
 from gankit.data import Dataset, Split
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, RunDirError
 from gankit.models import MLPDiscriminator, MLPGenerator, build_models
 from gankit.models import registry
 from gankit.models.registry import resolve
@@ -109,14 +109,22 @@ def test_unknown_architectures_are_one_line_errors_listing_the_registered_names(
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
-def test_sampling_a_run_of_modules_passed_to_the_trainer_is_a_one_line_error(tmp_path, capsys):
+def test_a_run_of_modules_passed_to_the_trainer_is_not_rebuilt_from_its_config(tmp_path, capsys):
+    """Its config names an architecture the run did not use: sampling it and resuming it without the modules are
+    one-line errors, not a mismatched model."""
     data = Dataset("pts", "points", {"train": Split(torch.randn(64, 2))})
-    Trainer(quick_config(train={"steps": 2, "batch_size": 16}), tmp_path / "run", dataset=data,
-            G=MLPGenerator(out_shape=(2,), z_dim=2, hidden=8, layers=1),
-            D=MLPDiscriminator(in_shape=(2,), hidden=8, layers=1)).fit()
+
+    def pair() -> dict:
+        return {"G": MLPGenerator(out_shape=(2,), z_dim=2, hidden=8, layers=1),
+                "D": MLPDiscriminator(in_shape=(2,), hidden=8, layers=1)}
+
+    Trainer(quick_config(train={"steps": 2, "batch_size": 16}), tmp_path / "run", dataset=data, **pair()).fit()
     assert main(["sample", str(tmp_path / "run"), "--n", "8"]) == 1
     err = capsys.readouterr().err
     assert "passed to the Trainer" in err and "module:builder" in err and err.count("\n") == 1
+    with pytest.raises(RunDirError, match=r"resume it with Trainer.resume\(run_dir, G=..., D=...\)"):
+        Trainer.resume(tmp_path / "run", ["train.steps=3"], dataset=data)
+    assert Trainer.resume(tmp_path / "run", ["train.steps=3"], dataset=data, **pair()).step == 2
 
 
 def test_channels_last_follows_from_convolutions_not_from_the_name(tmp_path):

@@ -106,14 +106,14 @@ class Trainer:
         self.dataset, split, self.num_classes = parts.training_split(cfg, dataset)
         self.streams = make_streams(t.seed, self.device)
         self.own_models = G is not None and D is not None  # else gankit builds both from model.arch
-        joint_d = D is None  # gankit's D only: a user's may couple a batch's samples in ways gankit cannot see
+        resumed = self._checkpoint_to_resume() if resume else None
         self.G, self.D = parts.run_models(cfg, self.dataset, split, self.num_classes, G, D, self.streams, self.ranks)
         data = parts.on_device(split, self.G.value_range, self.num_classes, self.device)
         self.x, self.y, self.n_train = data.x, data.y, len(data.x)
         self.speed = speed.plan(t, self.device, speed.convolutional(self.G, self.D),
                                 unsupported(cfg, self.device, self.ranks.active))
-        self.players = build_players(cfg, self.G, self.D, self.speed, self.streams, self.ranks,
-                                     joint_d and not batch_coupled(self.D))
+        self.players = build_players(cfg, self.G, self.D, self.speed, self.streams, self.ranks,  # a joint D pass
+                                     joint_d=D is None and not batch_coupled(self.D))  # for gankit's D alone
         self.schedule = ScheduleWriter(cfg.optim, self.players.opt_g, self.players.opt_d)
         self.batches = self._batches(data)
         self.stepper = speed.step_runner(self.speed, self._iteration, self.players, t.k, self.batches,
@@ -125,8 +125,8 @@ class Trainer:
         self.state = RunState(self.G, self.D, self.players.opt_g, self.players.opt_d, self.ema, self.streams,
                               self.batches.sampler)
         self.last_checkpoint_step = -1
-        if resume:
-            self._resume()
+        if resumed is not None:
+            self._restore(resumed)
         self.folder = self._folder(resume)
         self.doctor = self._doctor()
         self._metrics = None  # fit opens the metrics log
@@ -164,16 +164,16 @@ class Trainer:
               and not self.num_classes)
         return snapshot_grid(self.x[:parts.POINTS_PLOT_N].cpu()) if on else None
 
-    def _resume(self) -> None:
-        """Continue from the newest readable checkpoint (from step 0, with a warning, when there is none)."""
+    def _checkpoint_to_resume(self) -> ckpt.Checkpoint | None:
+        """The newest readable checkpoint (None, with a warning, when there is none: the run starts again from step
+        0). Read before the models are built: a run of modules passed to the Trainer resumes only with them."""
         good = ckpt.load_latest_good(self.run_dir / "checkpoints")
         if good is None:
             log.warning("%s has no readable checkpoint: starting again from step 0", self.run_dir)
-            return
-        if good.meta.get("own_models") and not self.own_models:
+        elif good.meta.get("own_models") and not self.own_models:
             raise RunDirError(f"{self.run_dir} was trained on a G and D passed to the Trainer: resume it with "
                               f"Trainer.resume(run_dir, G=..., D=...)")
-        self._restore(good)
+        return good
 
     def _folder(self, resume: bool) -> RunFolder:
         """The run folder, checked and created by rank 0 (config.yaml written first); every rank waits for it."""

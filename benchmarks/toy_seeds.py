@@ -1,11 +1,17 @@
-"""How the toy-learning tests' measurements vary with the seed (the figures quoted in their docstrings).
+"""How the toy presets and the toy-learning tests' measurements vary with the seed, the thread count and the
+optimiser kernel: the evidence quoted in the tests' docstrings and in docs/benchmarks.md.
 
-gauss1d (tests/test_train.py::test_gauss1d_learns_mean_and_std): median over steps 1000, 1100, …, 2000 of the
-samples' mean and standard deviation (the data: 1.5 and 0.5). ring8 (::test_ring8_samples_move_from_prior_to_ring):
-median over steps 600, 700, …, 1200 of the samples' mean distance to the unit circle, and that distance before
-training. Each line also lists the per-step values, whose swing is why the tests take a median.
+Studies (``--study``):
 
-    python benchmarks/toy_seeds.py [--gauss1d-seeds 8] [--ring8-seeds 6]
+- ``gauss1d`` (tests/test_train.py::test_gauss1d_learns_mean_and_std): median over steps 1000, 1100, …, 2000 of the
+  samples' mean and standard deviation (the data: 1.5 and 0.5), and the margin of the worst seed to the test's bounds.
+- ``modes-ring8`` (::test_ring8_preset_covers_every_mode), ``modes-grid25``: the preset as shipped (and as the
+  playground starts it), modes captured and the share of high-quality samples of the generator used for pictures
+  (the EMA copy when the preset has one; PacGAN: 2,500 samples, within 3σ) every ``--every`` steps up to the
+  preset's ``train.steps``; the step from which every seed keeps every mode.
+
+    python benchmarks/toy_seeds.py --study gauss1d modes-ring8 modes-grid25 [--seeds 8] [--threads 1]
+        [--adam fused|foreach] [--every 500] [--steps N]
 """
 
 from __future__ import annotations
@@ -19,39 +25,84 @@ from typing import Callable
 import torch
 
 from gankit.config import load_config
+from gankit.data.toy import GRID25_STD, RING8_STD, grid25_modes, ring8_modes
+from gankit.metrics.modes import mode_coverage
 from gankit.train import Trainer
 
+GAUSS1D_BOUNDS = {"mean": (1.5, 0.2), "std": (0.5, 0.25)}  # test: |median - centre| < half-width
+QUIET = ["train.sample_every=1000000", "train.snapshot_every=0", "train.checkpoint_every=1000000",
+         "train.log_every=1000"]
 
-def _window(preset: str, seed: int, steps: int, start: int, measure: Callable[[torch.Tensor], list[float]],
-            n: int) -> tuple[list[float], list[list[float]]]:
-    """``measure(samples)`` before training, then every 100 steps from ``start`` to ``steps``, for one seed."""
-    cfg = load_config(preset, [f"train.steps={steps}", "train.sample_every=100000", f"train.seed={seed}"])
+
+def _trained(preset: str, seed: int, steps: int, every: int, n: int,
+             measure: Callable[[torch.Tensor], list[float]]) -> tuple[list[float], list[list[float]]]:
+    """``measure`` of G's samples for ``n`` fixed noise vectors before training and every ``every`` steps."""
+    cfg = load_config(preset, [f"train.steps={steps}", f"train.seed={seed}", *QUIET])
     trainer = Trainer(cfg, Path(tempfile.mkdtemp(prefix=f"{preset}-{seed}-")) / "run")
     z = trainer.G.sample_z(n, generator=torch.Generator().manual_seed(1))
-    before, window = measure(trainer.generate(z)), []
+    before, rows = measure(trainer.generate(z, trainer.G_eval)), []
     for step in range(1, steps + 1):
         trainer.train_step()
-        if step >= start and step % 100 == 0:
-            window.append(measure(trainer.generate(z)))
-    return before, window
+        if step % every == 0:
+            rows.append(measure(trainer.generate(z, trainer.G_eval)))
+    return before, rows
+
+
+def study_gauss1d(seeds: int, _every: int, _steps: int | None) -> None:
+    worst = {"mean": 0.0, "std": 0.0}
+    for seed in range(seeds):
+        _, rows = _trained("gauss1d", seed, 2000, 100, 5000, lambda x: [x.mean().item(), x.std().item()])
+        medians = dict(zip(("mean", "std"), (statistics.median(r[i] for r in rows[9:]) for i in (0, 1))))
+        for key, (centre, _) in GAUSS1D_BOUNDS.items():
+            worst[key] = max(worst[key], abs(medians[key] - centre))
+        print(f"gauss1d seed {seed}: median mean {medians['mean']:.3f}, median std {medians['std']:.3f}", flush=True)
+    for key, (_, half_width) in GAUSS1D_BOUNDS.items():
+        print(f"gauss1d {key}: worst |median - target| {worst[key]:.3f}, bound {half_width}, "
+              f"margin {half_width - worst[key]:.3f}")
+
+
+def study_modes(preset: str, modes: torch.Tensor, std: float, seeds: int, every: int, steps: int | None) -> None:
+    steps = steps or load_config(preset).train.steps
+    kept_from = every
+    for seed in range(seeds):
+        _, rows = _trained(preset, seed, steps, every, 2500, lambda x: list(mode_coverage(x, modes, std).values()))
+        all_from = next((i for i in range(len(rows)) if all(r[0] == len(modes) for r in rows[i:])), None)
+        kept_from = max(kept_from, (all_from + 1) * every if all_from is not None else steps + every)
+        print(f"{preset} seed {seed}: " + " ".join(f"{r[0]:.0f}/{r[1]:.2f}" for r in rows), flush=True)
+    print(f"{preset}: every seed keeps all {len(modes)} modes from step {kept_from} of {steps} on"
+          if kept_from <= steps else f"{preset}: some seed lacks a mode at step {steps}")
+
+
+STUDIES = {"gauss1d": study_gauss1d,
+           "modes-ring8": lambda s, e, n: study_modes("ring8", ring8_modes(), RING8_STD, s, e, n),
+           "modes-grid25": lambda s, e, n: study_modes("grid25", grid25_modes(), GRID25_STD, s, e, n)}
+
+
+class _ForeachAdam(torch.optim.Adam):
+    """torch's Adam with its foreach kernels, whatever fused/foreach choice the caller makes."""
+
+    def __init__(self, params, **kwargs) -> None:
+        super().__init__(params, **{**kwargs, "foreach": True, "fused": False})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gauss1d-seeds", type=int, default=8)
-    parser.add_argument("--ring8-seeds", type=int, default=6)
+    parser.add_argument("--study", nargs="+", choices=sorted(STUDIES), default=["gauss1d", "modes-ring8"])
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--adam", choices=("fused", "foreach"), default="fused",
+                        help="Adam's kernel on CPU (gankit uses fused; foreach is what other devices run)")
+    parser.add_argument("--every", type=int, default=500, help="modes studies: steps between measurements")
+    parser.add_argument("--steps", type=int, default=None, help="modes studies: train this long (default: the "
+                                                                 "preset's train.steps)")
     args = parser.parse_args()
-    for seed in range(args.gauss1d_seeds):
-        _, window = _window("gauss1d", seed, 2000, 1000, lambda x: [x.mean().item(), x.std().item()], 5000)
-        means, stds = [w[0] for w in window], [w[1] for w in window]
-        print(f"gauss1d seed {seed}: median mean {statistics.median(means):.3f}, median std "
-              f"{statistics.median(stds):.3f}; stds {' '.join(f'{s:.2f}' for s in stds)}", flush=True)
-    for seed in range(args.ring8_seeds):
-        distance = lambda x: [(x.norm(dim=1) - 1).abs().mean().item()]  # noqa: E731
-        before, window = _window("ring8", seed, 1200, 600, distance, 2000)
-        values = [w[0] for w in window]
-        print(f"ring8 seed {seed}: before {before[0]:.3f}, median {statistics.median(values):.3f}; "
-              f"{' '.join(f'{v:.2f}' for v in values)}", flush=True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.adam == "foreach":
+        torch.optim.Adam = _ForeachAdam  # in this script's process only: gankit builds its Adam through this name
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, Adam {args.adam}", flush=True)
+    for name in args.study:
+        STUDIES[name](args.seeds, args.every, args.steps)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def main() -> int:
         proc = subprocess.Popen([sys.executable, "-m", "gankit", "playground", "--port", "0", "--runs-dir", runs],
                                 stdout=subprocess.PIPE, text=True)
         try:
-            found = re.search(r"http://\S+/", proc.stdout.readline())
+            found = re.search(r"http://\S+", proc.stdout.readline())
             if not found:
                 raise SystemExit("the playground did not print its URL")
             screenshot(found.group(0), Path(args.out), args.steps)

@@ -23,7 +23,8 @@ from gankit.train.logger import read_metrics
 from tests.conftest import quick_config
 
 RING8 = ["--set", "data.n_samples=2048", "--set", "train.batch_size=64", "--set", "train.log_every=10",
-         "--set", "train.sample_every=100000", "--set", "train.snapshot_every=0", "--quiet"]
+         "--set", "train.sample_every=100000", "--set", "train.snapshot_every=0", "--quiet",
+         "--set", "model.hidden=128", "--set", "model.layers=2"]  # small MLPs: fast steps
 
 
 @pytest.fixture

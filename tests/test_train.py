@@ -276,7 +276,8 @@ def test_joint_real_fake_pass_equals_two_passes(tmp_path, conditional):
     from gankit.data import Dataset, Split
     from gankit.train.algorithm import d_step
 
-    data = Dataset("pts", "points", {"train": Split(torch.randn(64, 2), torch.arange(64) % 4)})
+    points = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    data = Dataset("pts", "points", {"train": Split(points, torch.arange(64) % 4)})
     cfg = quick_config(model={"arch": "mlp", "hidden": 16, "conditional": conditional},
                        optim={"name": "adam", "lr": 1e-2}, train={"batch_size": 16})
     trainer = Trainer(cfg, tmp_path / "run", dataset=data)

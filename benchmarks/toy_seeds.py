@@ -11,7 +11,9 @@ Studies (``--study``):
   preset's ``train.steps``; the step from which every seed keeps every mode.
 
     python benchmarks/toy_seeds.py --study gauss1d modes-ring8 modes-grid25 [--seeds 8] [--threads 1]
-        [--adam fused|foreach] [--every 500] [--steps N]
+        [--adam fused|foreach] [--every 500] [--steps N] [--set KEY=VALUE ...]
+
+``--set`` trains a variant of the preset (e.g. ``--set objective.loss=rpgan``) with the same measurements.
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ QUIET = ["train.sample_every=1000000", "train.snapshot_every=0", "train.checkpoi
          "train.log_every=1000"]
 
 
-def _trained(preset: str, seed: int, steps: int, every: int, n: int,
-             measure: Callable[[torch.Tensor], list[float]]) -> tuple[list[float], list[list[float]]]:
+def _trained(preset: str, seed: int, steps: int, every: int, n: int, measure: Callable[[torch.Tensor], list[float]],
+             overrides: list[str]) -> tuple[list[float], list[list[float]]]:
     """``measure`` of G's samples for ``n`` fixed noise vectors before training and every ``every`` steps."""
-    cfg = load_config(preset, [f"train.steps={steps}", f"train.seed={seed}", *QUIET])
+    cfg = load_config(preset, [*overrides, f"train.steps={steps}", f"train.seed={seed}", *QUIET])
     trainer = Trainer(cfg, Path(tempfile.mkdtemp(prefix=f"{preset}-{seed}-")) / "run")
     z = trainer.G.sample_z(n, generator=torch.Generator().manual_seed(1))
     before, rows = measure(trainer.generate(z, trainer.G_eval)), []
@@ -48,10 +50,11 @@ def _trained(preset: str, seed: int, steps: int, every: int, n: int,
     return before, rows
 
 
-def study_gauss1d(seeds: int, _every: int, _steps: int | None) -> None:
+def study_gauss1d(seeds: int, _every: int, _steps: int | None, overrides: list[str]) -> None:
     worst = {"mean": 0.0, "std": 0.0}
     for seed in range(seeds):
-        _, rows = _trained("gauss1d", seed, 2000, 100, 5000, lambda x: [x.mean().item(), x.std().item()])
+        _, rows = _trained("gauss1d", seed, 2000, 100, 5000, lambda x: [x.mean().item(), x.std().item()],
+                            overrides)
         medians = dict(zip(("mean", "std"), (statistics.median(r[i] for r in rows[9:]) for i in (0, 1))))
         for key, (centre, _) in GAUSS1D_BOUNDS.items():
             worst[key] = max(worst[key], abs(medians[key] - centre))
@@ -61,11 +64,13 @@ def study_gauss1d(seeds: int, _every: int, _steps: int | None) -> None:
               f"margin {half_width - worst[key]:.3f}")
 
 
-def study_modes(preset: str, modes: torch.Tensor, std: float, seeds: int, every: int, steps: int | None) -> None:
-    steps = steps or load_config(preset).train.steps
+def study_modes(preset: str, modes: torch.Tensor, std: float, seeds: int, every: int, steps: int | None,
+                overrides: list[str]) -> None:
+    steps = steps or load_config(preset, overrides).train.steps
     kept_from = every
     for seed in range(seeds):
-        _, rows = _trained(preset, seed, steps, every, 2500, lambda x: list(mode_coverage(x, modes, std).values()))
+        _, rows = _trained(preset, seed, steps, every, 2500, lambda x: list(mode_coverage(x, modes, std).values()),
+                           overrides)
         all_from = next((i for i in range(len(rows)) if all(r[0] == len(modes) for r in rows[i:])), None)
         kept_from = max(kept_from, (all_from + 1) * every if all_from is not None else steps + every)
         print(f"{preset} seed {seed}: " + " ".join(f"{r[0]:.0f}/{r[1]:.2f}" for r in rows), flush=True)
@@ -74,8 +79,8 @@ def study_modes(preset: str, modes: torch.Tensor, std: float, seeds: int, every:
 
 
 STUDIES = {"gauss1d": study_gauss1d,
-           "modes-ring8": lambda s, e, n: study_modes("ring8", ring8_modes(), RING8_STD, s, e, n),
-           "modes-grid25": lambda s, e, n: study_modes("grid25", grid25_modes(), GRID25_STD, s, e, n)}
+           "modes-ring8": lambda *args: study_modes("ring8", ring8_modes(), RING8_STD, *args),
+           "modes-grid25": lambda *args: study_modes("grid25", grid25_modes(), GRID25_STD, *args)}
 
 
 class _ForeachAdam(torch.optim.Adam):
@@ -95,14 +100,17 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=500, help="modes studies: steps between measurements")
     parser.add_argument("--steps", type=int, default=None, help="modes studies: train this long (default: the "
                                                                  "preset's train.steps)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override applied to every run (repeatable)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.adam == "foreach":
         torch.optim.Adam = _ForeachAdam  # in this script's process only: gankit builds its Adam through this name
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, Adam {args.adam}", flush=True)
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, Adam {args.adam}, "
+          f"overrides {args.overrides}", flush=True)
     for name in args.study:
-        STUDIES[name](args.seeds, args.every, args.steps)
+        STUDIES[name](args.seeds, args.every, args.steps, args.overrides)
 
 
 if __name__ == "__main__":

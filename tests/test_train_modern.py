@@ -10,7 +10,7 @@ from gankit.train.logger import read_metrics
 from tests.conftest import quick_config, same_checkpoints, saved_checkpoint
 
 
-@pytest.mark.parametrize("loss", ["gan", "lsgan", "wgan", "hinge", "ragan"])
+@pytest.mark.parametrize("loss", ["gan", "lsgan", "wgan", "hinge", "ragan", "rpgan"])
 def test_every_objective_trains(tmp_path, tiny_images, loss):
     trainer = Trainer(quick_config(objective={"loss": loss}, train={"steps": 3}), tmp_path / "run",
                       dataset=tiny_images)
@@ -18,7 +18,7 @@ def test_every_objective_trains(tmp_path, tiny_images, loss):
     row = trainer.fit()
     assert all(torch.isfinite(torch.tensor(v)) for k, v in row.items() if isinstance(v, float))
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters()))
-    per_step = 2 if loss == "ragan" else 1  # the relativistic G step also sees a real batch
+    per_step = 2 if loss in ("ragan", "rpgan") else 1  # the relativistic G step also sees a real batch
     assert trainer.nimg == 3 * 20 * per_step
 
 

@@ -80,7 +80,7 @@ class ObjectiveConfig:
     d_weight: float = _opt(1.0, lo=0.0, lo_open=True,
                            help="D loss = d_weight·(BCE(real, 1) + BCE(fake, 0)); the paper's code uses 0.5")
     loss: str = _opt("gan", help="adversarial objective: the paper's (gan), least squares, Wasserstein, hinge, "
-                          "relativistic average")
+                          "relativistic average, relativistic pairing")
     label_smoothing: float = _opt(0.0, lo=0.0, hi=0.5, when=("objective.loss", ("gan",)),
                                   help="gan: one-sided, D's real target is 1 - this")
     gp: float = _opt(0.0, lo=0.0, help="WGAN-GP gradient penalty weight (0: off)")

@@ -1,7 +1,8 @@
 """Adversarial losses as pure functions of logits (Goodfellow et al., 2014, eq. 1). Imports only torch.
 
 Also the modern objectives: LSGAN (Mao et al., 2017), WGAN (Arjovsky et al., 2017), hinge (Lim & Ye, 2017;
-Miyato et al., 2018), relativistic average GAN (Jolicoeur-Martineau, 2018), one-sided label smoothing
+Miyato et al., 2018), relativistic average GAN (Jolicoeur-Martineau, 2018), relativistic pairing GAN
+(Jolicoeur-Martineau, 2018; the loss of R3GAN, Huang et al., 2024), one-sided label smoothing
 (Salimans et al., 2016); `get_objective(name)` pairs a D loss with a G loss.
 
 D(x) = sigmoid(l), so log D = -softplus(-l) and log(1 - D) = -softplus(l); logs of sigmoids are never taken.
@@ -87,6 +88,22 @@ def g_loss_ragan(fake_logits: torch.Tensor, real_logits: torch.Tensor) -> torch.
     return F.softplus(-(fake_logits - real_logits.mean())).mean() + F.softplus(real_logits - fake_logits.mean()).mean()
 
 
+def d_loss_rpgan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Relativistic pairing GAN D loss: row i of real and of fake form a pair; shapes [n] and [n].
+
+    Where ragan compares each sample with the *mean* logit of the other side, rpgan compares it with one paired
+    sample: the loss is the BCE of "x_i is more real than G(z_i)" under σ(C(x_i) − C(G(z_i))). Both equal
+    log 2 when the logits agree; rpgan's sum runs over n pairs, ragan's over 2n comparisons with a mean."""
+    # L_D = E_(x, z)[softplus(−(C(x) − C(G(z))))]
+    return F.softplus(fake_logits - real_logits).mean()
+
+
+def g_loss_rpgan(fake_logits: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
+    """Relativistic pairing GAN G loss: D's loss with the pair's roles swapped; shapes [n] and [n]."""
+    # L_G = E_(x, z)[softplus(−(C(G(z)) − C(x)))]
+    return F.softplus(real_logits - fake_logits).mean()
+
+
 def d_loss_smoothed(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 0.9) -> torch.Tensor:
     """D loss with one-sided label smoothing (Salimans et al., 2016): real target t, fake target stays 0."""
     # L_D = E[t·softplus(−l_r) + (1 − t)·softplus(l_r)] + E[softplus(l_f)]  (BCE with targets t and 0)
@@ -104,7 +121,7 @@ class Objective:
     g_needs_real: bool = False
 
 
-OBJECTIVES = ("gan", "lsgan", "wgan", "hinge", "ragan")
+OBJECTIVES = ("gan", "lsgan", "wgan", "hinge", "ragan", "rpgan")
 
 
 def get_objective(name: str, *, g_loss: str = "non-saturating", label_smoothing: float = 0.0) -> Objective:
@@ -128,5 +145,6 @@ def get_objective(name: str, *, g_loss: str = "non-saturating", label_smoothing:
         "wgan": Objective("wgan", d_loss_wasserstein, g_loss_wasserstein),
         "hinge": Objective("hinge", d_loss_hinge, g_loss_hinge),
         "ragan": Objective("ragan", d_loss_ragan, g_loss_ragan, g_needs_real=True),
+        "rpgan": Objective("rpgan", d_loss_rpgan, g_loss_rpgan, g_needs_real=True),
     }
     return table[name]

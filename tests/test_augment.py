@@ -100,3 +100,21 @@ def test_empty_policy_identity_and_unknown_item() -> None:
     assert y is x and p == {}
     with pytest.raises(ValueError, match="translation"):
         diff_augment(x, "color,flip")
+
+
+def test_augmentation_probability_picks_images_to_augment():
+    """train.augment_p: p = 0 leaves every image as it was; p = 1 augments every one exactly as without a
+    probability (the choice is drawn after the transform's own draws); p = ½ augments some and keeps the others."""
+    from gankit.config import TrainConfig
+    from gankit.train.parts import augmentation
+
+    x = torch.rand(64, 1, 8, 8) + 0.1
+    t = TrainConfig(augment="cutout")
+
+    def run(p):
+        fn = augmentation(t, torch.Generator().manual_seed(3), None if p is None else torch.tensor(p))
+        return fn(x, None)[0]
+
+    assert torch.equal(run(0.0), x) and torch.equal(run(1.0), run(None))
+    changed = (run(0.5) != x).flatten(1).any(dim=1)
+    assert 10 < changed.sum() < 54  # Binomial(64, ½): outside this range with probability < 1e-7

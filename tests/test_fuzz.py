@@ -214,15 +214,17 @@ def test_config_numbers_as_people_write_them(work, key, x, form, file):
     """A float key given a number in any common notation is that number or an out-of-range error, never a type
     error; from ``--set`` and from a YAML file alike."""
     text, (section, name) = form.format(x), key
+    base = "steps: 1, ramp_kimg: 1, ema_half_life_kimg: 1"  # so that each *_final key is valid on its own
     if file:
         path = work / "number.yaml"
-        body = {"train": "steps: 1", section: f"{name}: {text}"}
+        body = {"train": base, section: f"{name}: {text}"}
         if section == "train":
-            body["train"] = f"steps: 1, {name}: {text}"
+            body["train"] = f"{base}, {name}: {text}"
         path.write_text("".join(f"{s}: {{{b}}}\n" for s, b in body.items()))
         call = lambda: load_config(str(path))  # noqa: E731
     else:
-        call = lambda: load_config("quickstart", [f"{section}.{name}={text}"])  # noqa: E731
+        call = lambda: load_config("quickstart", ["train.ramp_kimg=1", "train.ema_half_life_kimg=1",  # noqa: E731
+                                                   f"{section}.{name}={text}"])
     try:
         cfg = call()
     except ConfigError as e:

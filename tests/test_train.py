@@ -119,13 +119,23 @@ RESUME_CASES = {
     "projection-ema": {"model": {**_DCGAN, "conditional": "projection", "d_norm": "none"},
                        "optim": {"name": "adam", "lr": 2e-4}, "train": {"ema_half_life_kimg": 0.1}},
     "dcgan-sgd-k2": {"model": _DCGAN, "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.5}, "train": {"k": 2}},
+    # the R3GAN recipe: nf-resnet, rpgan with R1 + R2, Adam β1 0, and every cosine ramp crossing the resume point
+    "nf-resnet-rpgan-ramps": {"model": {"arch": "nf-resnet", "width": 8, "group_size": 4, "z_dim": 16,
+                                        "prior": "normal"},
+                              "objective": {"loss": "rpgan", "r1": 0.5, "r2": 0.5, "penalty_final": 0.1},
+                              "optim": {"name": "adam", "lr": 2e-4, "lr_final": 5e-5, "beta1": 0.0, "beta2": 0.9,
+                                        "beta2_final": 0.99},
+                              "train": {"ema_half_life_kimg": 0.1, "ema_half_life_final_kimg": 0.5,
+                                        "augment": "translation", "augment_p": 0.6, "augment_p_final": 0.1,
+                                        "ramp_kimg": 0.5}},
 }
 
 
 @pytest.mark.parametrize("case", sorted(RESUME_CASES))
 def test_resume_is_bit_identical_across_configurations(tmp_path, case):
-    """12 steps in one go == 5, resume, 7 more, for objectives, penalties, EMA, bf16, conditional and k = 2 runs on
-    28×28 images (DCGAN runs channels-last on CPU)."""
+    """12 steps in one go == 5, resume, 7 more, for objectives, penalties, EMA, bf16, conditional, k = 2 and the
+    cosine ramps (500 images: they end between the resume point, 160 images, and the end, 384) on 28×28 images
+    (convolutional models run channels-last on CPU)."""
     x = torch.randint(0, 256, (96, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     data = Dataset("tiny28", "image", {"train": Split(x, torch.arange(96) % 10)})
 

@@ -24,6 +24,8 @@ from .errors import ConfigError
 
 PRESET_DIR = Path(__file__).parent / "presets"
 AUGMENT_POLICIES = ("color", "translation", "cutout")  # DiffAugment (gankit.augment)
+RAMPED = ("optim.lr_final", "optim.beta2_final", "objective.penalty_final", "train.ema_half_life_final_kimg",
+          "train.augment_p_final")  # settings that cosine-ramp over train.ramp_kimg (gankit.train.schedules)
 
 
 def _opt(default: Any, *, choices: tuple | None = None, lo: float | None = None, hi: float | None = None,
@@ -63,7 +65,14 @@ class ModelConfig:
     prior: str = _opt("uniform", choices=("uniform", "normal"), help="uniform on [-√3, √3] (paper) or N(0, I)")
     hidden: int = _opt(128, lo=1, when=("model.arch", ("mlp",)), help="mlp: hidden width")
     layers: int = _opt(2, lo=1, hi=16, when=("model.arch", ("mlp",)), help="mlp: hidden layers")
-    width: int = _opt(64, lo=1, when=("model.arch", ("dcgan", "resnet")), help="dcgan: base channel count")
+    width: int = _opt(64, lo=1, when=("model.arch", ("dcgan", "resnet", "nf-resnet")),
+                      help="dcgan, resnet: base channel count; nf-resnet: channels at full resolution (doubling at "
+                           "each halving, at most 8×)")
+    blocks: int = _opt(1, lo=1, hi=16, when=("model.arch", ("nf-resnet",)), help="nf-resnet: residual blocks per stage")
+    expansion: int = _opt(2, lo=1, hi=8, when=("model.arch", ("nf-resnet",)),
+                          help="nf-resnet: a block's inner width is this × its width (inverted bottleneck)")
+    group_size: int = _opt(16, lo=1, when=("model.arch", ("nf-resnet",)),
+                           help="nf-resnet: channels per group of the 3×3 convolution (≥ inner width: dense)")
     dropout: bool = _opt(True, when=("model.arch", ("paper-mlp",)),
                          help="paper-mlp: the paper's dropout on D (keep 0.8 input, 0.5 hidden)")
     d_norm: str = _opt("batch", choices=("batch", "layer", "none"), when=("model.arch", ("dcgan",)),
@@ -88,6 +97,8 @@ class ObjectiveConfig:
     r1: float = _opt(0.0, lo=0.0, help="R1 penalty γ on real data (0: off)")
     r2: float = _opt(0.0, lo=0.0, help="R2 penalty γ on generated data (0: off)")
     reg_every: int = _opt(1, lo=1, help="lazy regularisation: penalties every N D updates, scaled by N")
+    penalty_final: float | None = _opt(None, lo=0.0, help="every penalty weight × this at the end of train.ramp_kimg "
+                                                          "(cosine ramp from × 1; null: constant)")
     clip: float = _opt(0.0, lo=0.0, help="WGAN weight clipping of D's parameters to [-clip, clip] (0: off)")
     ac_weight: float = _opt(1.0, lo=0.0, when=("model.conditional", ("acgan",)),
                             help="acgan: weight of the auxiliary classification loss in D's and G's loss")
@@ -115,6 +126,11 @@ class OptimConfig:
                                     help="sgd: epoch at which momentum reaches momentum_final")
     beta1: float = _opt(0.5, lo=0.0, hi=1.0, when=("optim.name", ("adam",)), help="adam: beta1")
     beta2: float = _opt(0.999, lo=0.0, hi=1.0, when=("optim.name", ("adam",)), help="adam: beta2")
+    lr_final: float | None = _opt(None, lo=0.0, lo_open=True,
+                                  help="lr at the end of train.ramp_kimg (cosine ramp; lr_g and lr_d scale alike; "
+                                       "null: constant)")
+    beta2_final: float | None = _opt(None, lo=0.0, hi=1.0, when=("optim.name", ("adam",)),
+                                     help="adam: beta2 at the end of train.ramp_kimg (cosine ramp; null: constant)")
 
 
 @dataclass(frozen=True)
@@ -133,8 +149,16 @@ class TrainConfig:
     keep_checkpoints: int = _opt(3, lo=1, help="checkpoints kept besides `latest`")
     snapshot_every: int = _opt(0, lo=0, help="1-D/2-D runs: steps between figure snapshots (0: off)")
     ema_half_life_kimg: float = _opt(0.0, lo=0.0, help="EMA of G with this half-life in thousands of images (0: off)")
+    ema_half_life_final_kimg: float | None = _opt(None, lo=0.0, lo_open=True,
+                                                  help="EMA half-life at the end of train.ramp_kimg (cosine ramp; "
+                                                       "null: constant)")
     ema_rampup: float | None = _opt(0.05, lo=0.0, help="EMA half-life capped at nimg·rampup early on (null: none)")
     augment: str = _opt("", help="DiffAugment policy, e.g. color,translation,cutout (empty: off)")
+    augment_p: float = _opt(1.0, lo=0.0, hi=1.0, help="probability that an image D sees is augmented")
+    augment_p_final: float | None = _opt(None, lo=0.0, hi=1.0,
+                                         help="augment_p at the end of train.ramp_kimg (cosine ramp; null: constant)")
+    ramp_kimg: float = _opt(0.0, lo=0.0, help="length of the cosine ramps of the *_final settings, in thousands of "
+                                              "real images shown to D (0: no ramps)")
     augment_shared: bool = _opt(False, help="apply the same augmentation draw to the real and fake batch")
     grid_size: int = _opt(64, lo=1, hi=1024, help="samples in each fixed-noise grid")
     speed: str = _opt("auto", choices=("auto", "eager", "compile", "cudagraph"),
@@ -168,6 +192,11 @@ class Config:
         if t.steps is None and t.epochs is None and t.nimg is None and t.minutes is None:
             raise ConfigError("train: no stop condition; set one of train.steps, train.epochs, train.nimg, "
                               "train.minutes")
+        ramped = [k for k in RAMPED if self.get(k) is not None]
+        if ramped and t.ramp_kimg == 0:
+            raise ConfigError(f"{ramped[0]} is set but train.ramp_kimg is 0: give the ramp's length in kimg")
+        if t.ema_half_life_final_kimg is not None and not t.ema_half_life_kimg:
+            raise ConfigError("train.ema_half_life_final_kimg needs an EMA: set train.ema_half_life_kimg > 0")
         unknown = [p for p in t.augment.split(",") if p.strip() and p.strip() not in AUGMENT_POLICIES]
         if unknown:
             raise ConfigError(f"train.augment: {unknown[0]!r} is not one of {', '.join(AUGMENT_POLICIES)}")

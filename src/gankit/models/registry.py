@@ -136,3 +136,14 @@ def _resnet(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
     c, r = _square_image("resnet", sample_shape, kind)
     g = ResNetGenerator(z_dim=cfg.z_dim, channels=c, resolution=r, width=cfg.width, prior=cfg.prior)
     return g, ResNetDiscriminator(channels=c, resolution=r, width=cfg.width)
+
+
+@register("nf-resnet")
+def _nf_resnet(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
+    from .nfresnet import NFResNetDiscriminator, NFResNetGenerator, default_widths
+
+    c, r = _square_image("nf-resnet", sample_shape, kind)
+    shape = {"widths": default_widths(r, cfg.width), "blocks": cfg.blocks, "expansion": cfg.expansion,
+             "group_size": cfg.group_size}
+    g = NFResNetGenerator(z_dim=cfg.z_dim, channels=c, resolution=r, prior=cfg.prior, **shape)
+    return g, NFResNetDiscriminator(channels=c, resolution=r, **shape)

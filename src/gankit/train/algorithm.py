@@ -61,7 +61,8 @@ class Runtime:
 class Players:
     """The two players, their optimisers and losses. ``d_loss(real_logits, fake_logits)``, ``g_loss(fake_logits)``
     (or ``g_loss(fake_logits, real_logits)`` when ``g_needs_real``). Optional: ``penalty(D, real, fake)`` added to
-    D's loss every ``penalty_every`` D updates (scaled by it: lazy regularisation), ``augment(real, fake)`` applied
+    D's loss every ``penalty_every`` D updates (scaled by it: lazy regularisation, and by ``penalty_scale``, a 0-d
+    tensor the schedules write in place), ``augment(real, fake)`` applied
     to what D sees (``real`` None in the G step), ``clip`` of D's weights after each D update (WGAN),
     ``ac_weight`` of an AC-GAN D's classification loss; ``runtime``: how the passes run."""
 
@@ -75,6 +76,8 @@ class Players:
     g_needs_real: bool = False
     penalty: Penalty | None = None
     penalty_every: int = 1
+    penalty_scale: torch.Tensor | None = None
+    augment_p: torch.Tensor | None = None  # the probability ``augment`` reads (written by the schedules)
     augment: Augment | None = None
     clip: float = 0.0
     ac_weight: float = 1.0
@@ -132,6 +135,8 @@ def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None, gr
     if p.penalty is not None and p.d_updates % p.penalty_every == 0:
         D = p.runtime.penalty_D or p.D
         penalty = p.penalty(D if y is None else functools.partial(D, y=y), real, fake.float())
+        if p.penalty_scale is not None:
+            penalty = penalty * p.penalty_scale
         stats["penalty"] = penalty.detach()
         loss = loss + p.penalty_every * penalty
     p.opt_d.zero_grad(set_to_none=True)

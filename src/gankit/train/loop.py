@@ -36,7 +36,7 @@ from .logger import Meter
 from .optim import build_optimizer
 from .rng import Streams, make_streams
 from .sampler import MinibatchSampler
-from .schedules import ScheduleWriter
+from .schedules import ScheduleWriter, ramped
 from .snapshots import snapshot_grid, take_snapshot
 from .state import RunState
 
@@ -68,10 +68,13 @@ def build_players(cfg: Config, G: Generator, D: nn.Module, plan: speed.SpeedPlan
     runtime = Runtime(autocast=plan.autocast, penalty_D=D if D_fast is not D else None,
                       reduce=ranks.average_gradients, joint_d=joint_d)
     opt_g, opt_d = build_optimizer(cfg.optim, G.parameters()), build_optimizer(cfg.optim, D.parameters())
+    t, device = cfg.train, ranks.device
+    augment_p = parts.ramp_knob(t.augment_p, t.augment_p < 1 or t.augment_p_final is not None, device)
     return Players(G_fast, D_fast, opt_g, opt_d, objective.d_loss, objective.g_loss, o.d_weight, objective.g_needs_real,
-                   penalty=parts.penalty(o, streams.reg, ranks.device), penalty_every=o.reg_every,
-                   augment=parts.augmentation(cfg.train, streams.aug), clip=o.clip, ac_weight=o.ac_weight,
-                   runtime=runtime)
+                   penalty=parts.penalty(o, streams.reg, device), penalty_every=o.reg_every,
+                   penalty_scale=parts.ramp_knob(1.0, o.penalty_final is not None, device),
+                   augment=parts.augmentation(t, streams.aug, augment_p), clip=o.clip, ac_weight=o.ac_weight,
+                   runtime=runtime, augment_p=augment_p)
 
 
 class _RolledBack(Exception):
@@ -234,7 +237,8 @@ class Trainer:
         device tensors — reading them is the caller's choice). The gradient norms are in the stats only for a step
         that the loop logs (:meth:`logs_at`): measuring them costs a pass over every gradient."""
         t = self.cfg.train
-        hyper = self.schedule.write(self.step, self.epochs_done, self.lr_scale)
+        ramp = ramped(self.cfg, self.nimg)
+        hyper = {**self.schedule.write(self.step, self.epochs_done, self.lr_scale, ramp), **self._write_ramps(ramp)}
         grad_norms = self.logs_at(self.step + 1)
         with self.speed.scope(), self.streams.torch.installed():
             stats = self.stepper(grad_norms)
@@ -245,6 +249,19 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.G, t.batch_size, self.nimg)
         return hyper, stats
+
+    def _write_ramps(self, ramp: dict[str, float]) -> dict[str, float]:
+        """This step's ramped penalty scale, augmentation probability and EMA half-life into the parts that read
+        them; returns the ramped ones for the log."""
+        p, t, out = self.players, self.cfg.train, {}
+        for name, knob in (("penalty_scale", p.penalty_scale), ("augment_p", p.augment_p)):
+            if knob is not None:
+                knob.fill_(ramp[name])
+                out[name] = ramp[name]
+        if self.ema is not None and t.ema_half_life_final_kimg is not None:
+            self.ema.half_life_img = 1000 * ramp["ema_half_life_kimg"]
+            out["ema_half_life_kimg"] = ramp["ema_half_life_kimg"]
+        return out
 
     # ---------------------------------------------------------------------------------------------- the loop
 

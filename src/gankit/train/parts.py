@@ -107,20 +107,35 @@ def penalty(o: ObjectiveConfig, generator: torch.Generator, device: torch.device
     return total
 
 
-def augmentation(t: TrainConfig, generator: torch.Generator) -> Augment | None:
+def augmentation(t: TrainConfig, generator: torch.Generator, probability: torch.Tensor | None) -> Augment | None:
     """DiffAugment (Zhao et al. 2020) of what D sees, ``augment(a, b)`` → (a', b'), draws from ``generator``;
-    ``train.augment_shared``: one draw for both batches. None when ``train.augment`` is empty."""
+    ``train.augment_shared``: one draw for both batches. ``probability`` (0-d tensor, written in place by the
+    schedules; None: every image): each image is augmented with this probability. None when ``train.augment``
+    is empty."""
     if not t.augment:
         return None
     from ..augment import diff_augment
 
+    def some(x: torch.Tensor, params: dict | None) -> tuple[torch.Tensor, dict]:
+        out, params = diff_augment(x, t.augment, generator=generator, params=params)
+        if probability is None:
+            return out, params
+        keep = torch.rand(len(x), generator=generator, device=x.device) >= probability
+        return torch.where(keep.view(-1, *[1] * (x.dim() - 1)), x, out), params
+
     def augment(a: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        a, params = diff_augment(a, t.augment, generator=generator)
+        a, params = some(a, None)
         if b is not None:
-            b = diff_augment(b, t.augment, generator=generator, params=params if t.augment_shared else None)[0]
+            b = some(b, params if t.augment_shared else None)[0]
         return a, b
 
     return augment
+
+
+def ramp_knob(value: float, ramped: bool, device: torch.device) -> torch.Tensor | None:
+    """A hyper-parameter read inside the step as a 0-d tensor on ``device`` that the schedules write in place
+    (so a captured CUDA graph reads each new value), or None when it stays at its neutral value."""
+    return torch.tensor(float(value), device=device) if ramped else None
 
 
 def ema_of(G: Generator, t: TrainConfig) -> EMA | None:

@@ -10,7 +10,7 @@ Studies (``--study``):
   (the EMA copy when the preset has one; PacGAN: 2,500 samples, within 3σ) every ``--every`` steps up to the
   preset's ``train.steps``; the step from which every seed keeps every mode.
 
-    python benchmarks/toy_seeds.py --study gauss1d modes-ring8 modes-grid25 [--seeds 8] [--threads 1]
+    python benchmarks/toy_seeds.py --study gauss1d modes-ring8 modes-grid25 [--seeds 8] [--first-seed 0] [--threads 1]
         [--adam fused|foreach] [--every 500] [--steps N] [--set KEY=VALUE ...]
 
 ``--set`` trains a variant of the preset (e.g. ``--set objective.loss=rpgan``) with the same measurements.
@@ -50,9 +50,9 @@ def _trained(preset: str, seed: int, steps: int, every: int, n: int, measure: Ca
     return before, rows
 
 
-def study_gauss1d(seeds: int, _every: int, _steps: int | None, overrides: list[str]) -> None:
+def study_gauss1d(seeds: range, _every: int, _steps: int | None, overrides: list[str]) -> None:
     worst = {"mean": 0.0, "std": 0.0}
-    for seed in range(seeds):
+    for seed in seeds:
         _, rows = _trained("gauss1d", seed, 2000, 100, 5000, lambda x: [x.mean().item(), x.std().item()],
                             overrides)
         medians = dict(zip(("mean", "std"), (statistics.median(r[i] for r in rows[9:]) for i in (0, 1))))
@@ -64,11 +64,11 @@ def study_gauss1d(seeds: int, _every: int, _steps: int | None, overrides: list[s
               f"margin {half_width - worst[key]:.3f}")
 
 
-def study_modes(preset: str, modes: torch.Tensor, std: float, seeds: int, every: int, steps: int | None,
+def study_modes(preset: str, modes: torch.Tensor, std: float, seeds: range, every: int, steps: int | None,
                 overrides: list[str]) -> None:
     steps = steps or load_config(preset, overrides).train.steps
     kept_from = every
-    for seed in range(seeds):
+    for seed in seeds:
         _, rows = _trained(preset, seed, steps, every, 2500, lambda x: list(mode_coverage(x, modes, std).values()),
                            overrides)
         all_from = next((i for i in range(len(rows)) if all(r[0] == len(modes) for r in rows[i:])), None)
@@ -93,7 +93,8 @@ class _ForeachAdam(torch.optim.Adam):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--study", nargs="+", choices=sorted(STUDIES), default=["gauss1d", "modes-ring8"])
-    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=8, help="how many seeds")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--adam", choices=("fused", "foreach"), default="fused",
                         help="Adam's kernel on CPU (gankit uses fused; foreach is what other devices run)")
@@ -110,7 +111,8 @@ def main() -> None:
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, Adam {args.adam}, "
           f"overrides {args.overrides}", flush=True)
     for name in args.study:
-        STUDIES[name](args.seeds, args.every, args.steps, args.overrides)
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        STUDIES[name](seeds, args.every, args.steps, args.overrides)
 
 
 if __name__ == "__main__":

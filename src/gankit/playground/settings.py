@@ -15,6 +15,7 @@ BUILT_IN = ("gauss1d", "ring8", "grid25")
 OBJECTIVES = {  # page name → (objective.loss, objective.g_loss); g_loss matters for "gan" only
     "gan": ("gan", "non-saturating"), "gan-minimax": ("gan", "minimax"), "lsgan": ("lsgan", "non-saturating"),
     "wgan": ("wgan", "non-saturating"), "hinge": ("hinge", "non-saturating"), "ragan": ("ragan", "non-saturating"),
+    "rpgan": ("rpgan", "non-saturating"),
 }
 CHOICES = {"dataset": (*BUILT_IN, "upload"), "objective": tuple(OBJECTIVES), "optimizer": ("adam", "sgd"),
            "prior": ("uniform", "normal")}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -29,11 +30,21 @@ from gankit.train import Trainer
 COLUMNS = ["fid", "classes_covered", "class_kl"]
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else what ``platform`` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def machine(device: str) -> str:
     """The hardware in words, for the table."""
     if device != "cpu" and torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+    return f"{cpu_name()} ({os.cpu_count()} cores), {torch.get_num_threads()} torch threads"
 
 
 def train_to(preset: str, run: Path, minutes: float, overrides: list[str], device: str) -> tuple[Trainer, float]:
@@ -101,6 +112,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--presets", nargs="+", default=["fashion-ns-r1"])
     p.add_argument("--marks", nargs="+", type=float, default=[10, 20, 30], help="training minutes to evaluate at")
+    p.add_argument("--minutes", type=float, default=None, help="a single mark (the same as --marks MINUTES)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every preset")
     p.add_argument("--n", type=int, default=10_000, help="generated images evaluated")
     p.add_argument("--n-ref", type=int, default=10_000, help="test images as reference")
@@ -112,6 +124,8 @@ def main() -> None:
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.minutes:
+        args.marks = [args.minutes]
     root = Path(args.out or tempfile.mkdtemp(prefix="gankit-quality-"))
     rows = []
     for preset in args.presets:

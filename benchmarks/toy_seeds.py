@@ -9,6 +9,9 @@ Studies (``--study``):
   playground starts it), modes captured and the share of high-quality samples of the generator used for pictures
   (the EMA copy when the preset has one; PacGAN: 2,500 samples, within 3σ) every ``--every`` steps up to the
   preset's ``train.steps``; the step from which every seed keeps every mode.
+- ``conditional`` (tests/test_conditional.py's planted-mixture test): each class's hit rate after 500 steps.
+- ``quickstart`` (what ``gankit train`` with no argument trains): the digit classifier's scores of 10,000 samples
+  after the whole run: classes covered and the class histogram's KL to uniform.
 
     python benchmarks/toy_seeds.py --study gauss1d modes-ring8 modes-grid25 [--seeds 8] [--first-seed 0] [--threads 1]
         [--adam fused|foreach] [--every 500] [--steps N] [--set KEY=VALUE ...]
@@ -78,7 +81,48 @@ def study_modes(preset: str, modes: torch.Tensor, std: float, seeds: range, ever
           if kept_from <= steps else f"{preset}: some seed lacks a mode at step {steps}")
 
 
-STUDIES = {"gauss1d": study_gauss1d,
+def study_quickstart(seeds: range, _every: int, steps: int | None, overrides: list[str]) -> None:
+    """`gankit train` with no argument: the quickstart preset trained to its end, then the digit classifier's scores
+    of 10,000 samples (classes covered of 10, KL of the class histogram to uniform)."""
+    from gankit.evaluation import EvalOptions, evaluate_run
+
+    for seed in seeds:
+        run = Path(tempfile.mkdtemp(prefix=f"quickstart-{seed}-")) / "run"
+        extra = [f"train.steps={steps}"] if steps else []
+        Trainer(load_config("quickstart", [*overrides, *extra, f"train.seed={seed}", *QUIET]), run).fit()
+        rows = evaluate_run(run, EvalOptions(metrics=["classifier"], n=10_000))["rows"]
+        values = {r["metric"]: r["value"] for r in rows}
+        print(f"quickstart seed {seed}: classes covered {values['classes_covered']:.0f}, "
+              f"class KL {values['class_kl']:.4f}, classifier FD {values['fid_classifier']:.2f}", flush=True)
+
+
+def study_conditional(seeds: range, _every: int, _steps: int | None, overrides: list[str]) -> None:
+    """tests/test_conditional.py::test_labels_are_honoured_on_a_planted_mixture: per conditioning mode, the smallest
+    share over classes c of G(z, c) samples nearest to mode c after the test's 500 steps."""
+    from gankit.config import from_dict
+
+    for mode in ("concat", "projection", "acgan"):
+        worst = []
+        for seed in seeds:
+            cfg = from_dict({"data": {"name": "ring8", "n_samples": 4096},
+                             "model": {"arch": "mlp", "z_dim": 2, "prior": "normal", "hidden": 64,
+                                       "conditional": mode},
+                             "optim": {"name": "adam", "lr": 2e-3, "beta1": 0.5},
+                             "train": {"batch_size": 128, "steps": 500, "seed": seed, "log_every": 500,
+                                       "sample_every": 10**6, "checkpoint_every": 10**6}})
+            trainer = Trainer(cfg, Path(tempfile.mkdtemp(prefix=f"conditional-{mode}-{seed}-")) / "run")
+            trainer.fit()
+            G = trainer.G.eval()
+            z = G.sample_z(400, generator=torch.Generator().manual_seed(1), device="cpu")
+            with torch.no_grad():
+                hits = [(torch.cdist(G(z, torch.full((400,), c)), ring8_modes()).argmin(1) == c).float().mean()
+                        for c in range(8)]
+            worst.append(min(hits).item())
+        print(f"conditional {mode}: smallest class hit rate per seed " + " ".join(f"{w:.3f}" for w in worst),
+              flush=True)
+
+
+STUDIES = {"gauss1d": study_gauss1d, "quickstart": study_quickstart, "conditional": study_conditional,
            "modes-ring8": lambda *args: study_modes("ring8", ring8_modes(), RING8_STD, *args),
            "modes-grid25": lambda *args: study_modes("grid25", grid25_modes(), GRID25_STD, *args)}
 

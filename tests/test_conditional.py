@@ -152,7 +152,10 @@ def _class_hits(G, num_classes: int, modes: torch.Tensor) -> list[float]:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_labels_are_honoured_on_a_planted_mixture(tmp_path, mode):
-    """ring8 labels each point with its mixture component: after training, G(z, c) lands on mode c (chance: 1/8)."""
+    """ring8 labels each point with its mixture component: after training, G(z, c) lands on mode c (chance: 1/8).
+    Evidence, `python benchmarks/toy_seeds.py --study conditional --seeds 4 --threads 1 [--adam foreach]`
+    (benchmarks/results/cpu-2core-toy-seeds-conditional-2026-11-30.log): every class's hit rate was 1.000 for seeds 0–3 in
+    all three modes with Adam fused and foreach; the bound 0.9 leaves 0.1, and the control below fails it."""
     cfg = from_dict({"data": {"name": "ring8", "n_samples": 4096},
                      "model": {"arch": "mlp", "z_dim": 2, "prior": "normal", "hidden": 64, "conditional": mode},
                      "optim": {"name": "adam", "lr": 2e-3, "beta1": 0.5},

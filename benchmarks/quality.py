@@ -1,11 +1,13 @@
 """Quality per unit of compute: train presets, and at fixed marks of training time evaluate FID and the class
 coverage; a table (markdown) and a plot of FID against training minutes.
 
-    python benchmarks/quality.py --presets fashion-r3-small fashion-ns-r1 --marks 10 20 30 --n 10000 \
+    python benchmarks/quality.py --presets fashion-rpgan-dcgan fashion-ns-r1 --marks 10 20 30 --n 10000 \
         --out runs/quality --table benchmarks/results/quality.md --plot docs/quality.png
 
 Each preset trains with ``train.minutes`` = the first mark, is evaluated, then resumes (bit-exact) to the next mark,
-and so on: evaluation time is not training time (both are reported). Lucic et al. (2018) protocol: 10k generated
+and so on: evaluation time is not training time (both are reported). ``--stage train`` only trains (every mark's
+checkpoint is kept) and ``--stage eval --out SAME`` evaluates later, e.g. while the machine is no longer quiet;
+``OUT/marks.jsonl`` and ``OUT/rows.jsonl`` record what is done, so an interrupted stage picks up where it stopped. Lucic et al. (2018) protocol: 10k generated
 vs the 10k test images (``--n 10000 --n-ref 10000``; a smaller n reads higher for FID). Their best Fashion-MNIST
 FIDs: WGAN 21.5, BEGAN 22.9, WGAN-GP 24.5, NS GAN 26.5. Each row also says whether the run's doctor warned of
 mode collapse. Time the runs on a quiet machine: the budget is wall-clock time.
@@ -17,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -26,8 +29,8 @@ import torch
 from gankit.config import load_config
 from gankit.evaluation import EvalOptions, evaluate_run
 from gankit.train import Trainer
+from gankit.train.checkpoint import step_name
 
-COLUMNS = ["fid", "classes_covered", "class_kl"]
 
 
 def cpu_name() -> str:
@@ -66,18 +69,67 @@ def collapse_warnings(run: Path) -> int:
     return sum(r["kind"] == "mode_collapse" for r in rows)
 
 
-def measure(preset: str, mark: float, args: argparse.Namespace, root: Path) -> dict:
-    """One row: train to ``mark`` minutes, then FID and classifier scores of the EMA/raw G the run samples."""
+def train_mark(preset: str, mark: float, args: argparse.Namespace, root: Path) -> dict:
+    """Train ``preset`` to ``mark`` minutes; the row names the checkpoint that holds the mark (all are kept)."""
     run = root / preset
     trainer, wall_s = train_to(preset, run, mark, args.set, args.device)
-    started = time.monotonic()
-    result = evaluate_run(run, EvalOptions(metrics=["fid", "classifier"], n=args.n, n_ref=args.n_ref,
-                                           device="cuda" if torch.cuda.is_available() and args.device != "cpu"
-                                           else "cpu"))
-    values = {r["metric"]: r["value"] for r in result["rows"]}
+    keep_mark(run / "checkpoints", root / "marks" / preset / "checkpoints", trainer.step)
     return {"preset": preset, "minutes": mark, "steps": trainer.step, "kimg": trainer.nimg / 1000,
-            "train_s": trainer.elapsed_s, "wall_s": wall_s, "eval_s": time.monotonic() - started,
-            "collapse_warnings": collapse_warnings(run), **values}
+            "train_s": trainer.elapsed_s, "wall_s": wall_s, "collapse_warnings": collapse_warnings(run)}
+
+
+def keep_mark(checkpoints: Path, store: Path, step: int) -> None:
+    """Copy checkpoint ``step`` into ``store`` (a run folder's ``checkpoints/`` layout), out of the run's rotation."""
+    store.mkdir(parents=True, exist_ok=True)
+    for suffix in (".json", ".safetensors"):
+        shutil.copy2(checkpoints / f"{step_name(step)}{suffix}", store / f"{step_name(step)}{suffix}")
+
+
+def evaluate_mark(row: dict, args: argparse.Namespace, root: Path) -> dict:
+    """FID and classifier scores of the generator the run samples (EMA if any) at the mark's checkpoint."""
+    started = time.monotonic()
+    device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
+    result = evaluate_run(root / "marks" / row["preset"], EvalOptions(metrics=["fid", "classifier"], n=args.n,
+                                                            n_ref=args.n_ref, device=device),
+                          checkpoint=str(row["steps"]))
+    values = {r["metric"]: r["value"] for r in result["rows"]}
+    return {**row, "n": args.n, "n_ref": args.n_ref, "eval_s": time.monotonic() - started, **values}
+
+
+def read_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def append_row(path: Path, row: dict) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+    print(json.dumps(row), flush=True)
+
+
+def run_stages(args: argparse.Namespace, root: Path) -> list[dict]:
+    """Train the marks not yet trained, then evaluate those not yet evaluated (``--stage`` picks either or both);
+    ``ROOT/marks.jsonl`` and ``ROOT/rows.jsonl`` record them, so a stage can run later or be picked up again."""
+    marks_file, rows_file = root / "marks.jsonl", root / "rows.jsonl"
+    for preset in args.presets:
+        for mark in sorted(args.marks):
+            done = [(r["preset"], r["minutes"]) for r in read_rows(marks_file)]
+            if args.stage != "eval" and (preset, mark) not in done:
+                append_row(marks_file, train_mark(preset, mark, args, root))
+            if args.stage == "both":
+                evaluate_pending(args, root, marks_file, rows_file)
+    if args.stage == "eval":
+        evaluate_pending(args, root, marks_file, rows_file)
+    wanted = {(p, m) for p in args.presets for m in args.marks}
+    return [r for r in read_rows(rows_file) if (r["preset"], r["minutes"]) in wanted
+            and (r["n"], r["n_ref"]) == (args.n, args.n_ref)]
+
+
+def evaluate_pending(args: argparse.Namespace, root: Path, marks_file: Path, rows_file: Path) -> None:
+    evaluated = {(r["preset"], r["minutes"], r["n"], r["n_ref"]) for r in read_rows(rows_file)}
+    for row in read_rows(marks_file):
+        if row["preset"] in args.presets and row["minutes"] in args.marks \
+                and (row["preset"], row["minutes"], args.n, args.n_ref) not in evaluated:
+            append_row(rows_file, evaluate_mark(row, args, root))
 
 
 def table(rows: list[dict], header: str) -> str:
@@ -119,6 +171,8 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
+    p.add_argument("--stage", choices=["both", "train", "eval"], default="both",
+                   help="train the marks, evaluate them (an earlier --stage train's --out), or both in turn")
     p.add_argument("--table", default=None, help="also write the markdown table here")
     p.add_argument("--plot", default=None, help="write a PNG of FID against training minutes here")
     args = p.parse_args()
@@ -127,11 +181,12 @@ def main() -> None:
     if args.minutes:
         args.marks = [args.minutes]
     root = Path(args.out or tempfile.mkdtemp(prefix="gankit-quality-"))
-    rows = []
-    for preset in args.presets:
-        for mark in sorted(args.marks):
-            rows.append(measure(preset, mark, args, root))
-            print(json.dumps(rows[-1]), flush=True)
+    if args.stage == "eval" and not (root / "marks.jsonl").exists():
+        raise SystemExit(f"--stage eval: no {root / 'marks.jsonl'}; run --stage train with this --out first")
+    rows = run_stages(args, root)
+    if not rows:
+        print(f"trained the marks into {root}; evaluate them with --stage eval --out {root}")
+        return
     header = (f"Machine: {machine(args.device)}; torch {torch.__version__}; FID of {args.n} generated vs "
               f"{args.n_ref} test images; runs in {root}")
     text = table(rows, header)

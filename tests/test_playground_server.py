@@ -364,3 +364,18 @@ def test_histogram_jsd_of_uploads_closed_forms():
     assert histogram_jsd(a, a, lo, hi, 8) == pytest.approx(0.0, abs=1e-12)
     assert histogram_jsd(a * 0.5, a * 0.5 + 0.5, lo, hi, 8) == pytest.approx(math.log(2))  # disjoint cells
     assert histogram_jsd(a, a + 5.0, lo, hi, 8) == pytest.approx(math.log(2))  # all fakes outside the box
+
+
+def test_penalty_weights_are_page_settings_and_reach_the_config():
+    """R1/R2 are visible settings: a distribution's preset fills them in (grid25: 0.1 each), the page may set them
+    to 0, and out-of-range values get a one-line error, so no penalty stays hidden when the objective changes."""
+    from gankit.errors import ConfigError
+    from gankit.playground.settings import check, to_config
+
+    grid = check({"dataset": "grid25"}, None)
+    assert (grid["r1"], grid["r2"]) == (0.1, 0.1)
+    cfg = to_config(check({"dataset": "grid25", "objective": "gan", "r1": 0, "r2": 0}, None), None)
+    assert (cfg.objective.loss, cfg.objective.r1, cfg.objective.r2) == ("gan", 0.0, 0.0)
+    assert check({"dataset": "ring8"}, None)["r1"] == 0.0
+    with pytest.raises(ConfigError, match="setting r2"):
+        check({"dataset": "grid25", "r2": -1}, None)

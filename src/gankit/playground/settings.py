@@ -21,6 +21,7 @@ CHOICES = {"dataset": (*BUILT_IN, "upload"), "objective": tuple(OBJECTIVES), "op
            "prior": ("uniform", "normal")}
 NUMBERS = {  # name → (type, lowest, highest); learning rates must also be > 0
     "k": (int, 1, 20), "lr_d": (float, 0.0, 10.0), "lr_g": (float, 0.0, 10.0), "gp": (float, 0.0, 100.0),
+    "r1": (float, 0.0, 100.0), "r2": (float, 0.0, 100.0),
     "hidden": (int, 1, 512), "layers": (int, 1, 6), "z_dim": (int, 1, 64), "batch_size": (int, 1, 4096),
     "seed": (int, 0, 2**31 - 1),
 }
@@ -34,7 +35,8 @@ def preset_settings(dataset: str) -> dict[str, Any]:
     pair = (objective.get("loss", "gan"), objective.get("g_loss", "non-saturating"))
     lr = optim["lr"]
     return {"dataset": dataset, "objective": next(k for k, v in OBJECTIVES.items() if v == pair),
-            "gp": float(objective.get("gp", 0.0)), "k": train["k"], "optimizer": optim["name"],
+            "gp": float(objective.get("gp", 0.0)), "r1": float(objective.get("r1", 0.0)),
+            "r2": float(objective.get("r2", 0.0)), "k": train["k"], "optimizer": optim["name"],
             "lr_d": float(optim.get("lr_d") or lr), "lr_g": float(optim.get("lr_g") or lr),
             "hidden": model["hidden"], "layers": model["layers"], "z_dim": model["z_dim"], "prior": model["prior"],
             "batch_size": train["batch_size"], "seed": train.get("seed", 0)}
@@ -90,7 +92,8 @@ def to_config(s: Mapping[str, Any], upload: Upload | None, data_name: str | None
     loss, g_loss = OBJECTIVES[s["objective"]]
     raw["data"]["name"] = data_name or (s["dataset"] if upload is None else f"points:{upload.name}")
     raw["model"].update(arch="mlp", z_dim=s["z_dim"], prior=s["prior"], hidden=s["hidden"], layers=s["layers"])
-    raw["objective"] = {**raw.get("objective", {}), "loss": loss, "g_loss": g_loss, "gp": s["gp"]}
+    raw["objective"] = {**raw.get("objective", {}), "loss": loss, "g_loss": g_loss, "gp": s["gp"], "r1": s["r1"],
+                        "r2": s["r2"]}
     raw["optim"].update(name=s["optimizer"], lr=s["lr_d"], lr_d=s["lr_d"], lr_g=s["lr_g"])
     raw["train"].update(k=s["k"], batch_size=s["batch_size"], seed=s["seed"], device=DEVICE, speed="eager")
     return from_dict(raw)

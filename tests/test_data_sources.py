@@ -353,3 +353,15 @@ def test_resolution_and_channels_apply_to_every_image_source():
     assert gray.shape == (3, 1, 4, 4) and np.array_equal(gray[1, 0].numpy(), np.asarray(pil)[:, 1:5])
     with pytest.raises(DatasetError, match="data.resolution applies to image sources; ring8 gives points"):
         load_dataset(DataConfig(name="ring8", resolution=16))
+
+
+def test_stacked_mnist_stacks_full_mnists_digits(tmp_path):
+    """stacked-mnist draws from MNIST's 50,000 training digits (the paper split) and its 10,000 test digits; with
+    2×2 images whose pixel [0, 0] is i % 251 and label i % 10, every channel of a stack is one of those digits."""
+    write_mnist(tmp_path / "data" / "mnist")
+    ds = load_dataset(DataConfig(name="stacked-mnist", data_dir=str(tmp_path / "data"), stacks=400))
+    assert ds.train.x.shape == (400, 3, 2, 2) and ds.split("test").x.shape == (10_000, 3, 2, 2)
+    assert ds.num_classes == 1000 and str(tmp_path / "data" / "mnist") in ds.source
+    assert (ds.train.x[:, :, 1, 1] == 100).all() and (ds.split("test").x[:, :, 1, 1] == 200).all()
+    status = locate(DataConfig(name="stacked-mnist", data_dir=str(tmp_path / "data"), stacks=400))
+    assert status.present and "400 train" in status.size

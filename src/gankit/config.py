@@ -52,7 +52,10 @@ class DataConfig:
     n_samples: int = _opt(50_000, lo=1, help="how many points toy sources draw")
     mean: float = _opt(0.0, when=("data.name", ("gauss1d",)), help="gauss1d mean")
     std: float = _opt(1.0, lo=0.0, lo_open=True, when=("data.name", ("gauss1d",)), help="gauss1d standard deviation")
-    seed: int = _opt(1234, lo=0, help="seed of the toy draw (independent of train.seed)")
+    seed: int = _opt(1234, lo=0, help="seed of the toy draw and of the Stacked MNIST stacks (independent of "
+                                      "train.seed)")
+    stacks: int = _opt(128_000, lo=1, when=("data.name", ("stacked-mnist", "stacked-mnist5k")),
+                       help="Stacked MNIST: training images drawn (three digits each; the test split has 10,000)")
     strict: bool = _opt(False, when=("data.name", ("folder:",)),
                         help="folder: an unreadable image is an error instead of being skipped and counted")
 

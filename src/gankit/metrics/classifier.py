@@ -20,7 +20,8 @@ from torch import Tensor, nn
 from gankit.errors import MetricError
 from gankit.fileio import cache_dir, write_atomic
 
-__all__ = ["SmallCNN", "train_classifier", "load_or_train_classifier", "classifier_scores", "classifier_features"]
+__all__ = ["SmallCNN", "train_classifier", "load_or_train_classifier", "predict_classes", "histogram_scores",
+           "classifier_scores", "stacked_modes", "classifier_features"]
 
 logger = logging.getLogger(__name__)
 
@@ -240,25 +241,46 @@ def _predict_batches(model: nn.Module, images: Tensor, batch_size: int, fn) -> l
 
 
 @torch.no_grad()
-def classifier_scores(
-    model: SmallCNN, images: Tensor, *, num_classes: int = 10, batch_size: int = 500
-) -> dict[str, object]:
-    """Predicted-class histogram of uint8 images ``[N, C, H, W]`` and its distance from uniform.
+def predict_classes(model: SmallCNN, images: Tensor, *, batch_size: int = 500) -> Tensor:
+    """The classifier's most likely class of each uint8 image ``[N, C, H, W]``: int64 ``[N]``."""
+    return torch.cat([b.argmax(dim=1) for b in _predict_batches(model, images, batch_size, model)])
+
+
+def histogram_scores(labels: Tensor, num_classes: int) -> dict[str, object]:
+    """Histogram of int labels ``[N]`` in 0..num_classes−1 and its distance from uniform.
 
     Returns ``{"class_kl": float ≥ 0 (nats, ≤ log num_classes), "classes_covered": int, "histogram": list[int]}``
     with class_kl = KL(p ‖ uniform) = Σ_{p_c > 0} p_c log(p_c · num_classes), p the normalised histogram (empty
-    classes contribute 0), and classes_covered the number of classes predicted at least once.
+    classes contribute 0), and classes_covered the number of classes present at least once.
     """
     if not isinstance(num_classes, int) or num_classes < 1:
         raise MetricError(f"num_classes must be an int >= 1, got {num_classes!r}")
-    logits = _predict_batches(model, images, batch_size, model)
-    pred = torch.cat([b.argmax(dim=1) for b in logits])
-    if int(pred.max()) >= num_classes:
-        raise MetricError(f"the classifier predicts class {int(pred.max())}, outside num_classes={num_classes}")
-    hist = torch.bincount(pred, minlength=num_classes)
-    p = hist[hist > 0].to(torch.float64) / pred.numel()
+    if labels.numel() == 0 or int(labels.min()) < 0 or int(labels.max()) >= num_classes:
+        raise MetricError(f"labels must be a non-empty set of classes in 0..{num_classes - 1}")
+    hist = torch.bincount(labels, minlength=num_classes)
+    p = hist[hist > 0].to(torch.float64) / labels.numel()
     kl = max(0.0, float((p * (p * num_classes).log()).sum()))
     return {"class_kl": kl, "classes_covered": int((hist > 0).sum()), "histogram": [int(v) for v in hist]}
+
+
+def classifier_scores(
+    model: SmallCNN, images: Tensor, *, num_classes: int = 10, batch_size: int = 500
+) -> dict[str, object]:
+    """:func:`histogram_scores` of the classes predicted for uint8 images ``[N, C, H, W]``."""
+    pred = predict_classes(model, images, batch_size=batch_size)
+    if int(pred.max()) >= num_classes:
+        raise MetricError(f"the classifier predicts class {int(pred.max())}, outside num_classes={num_classes}")
+    return histogram_scores(pred, num_classes)
+
+
+def stacked_modes(model: SmallCNN, images: Tensor, *, batch_size: int = 500) -> dict[str, object]:
+    """Stacked MNIST's 1,000 modes (VEEGAN, PacGAN): the digit classifier reads each of the three channels of uint8
+    images ``[N, 3, H, W]``, mode = 100·d₁ + 10·d₂ + d₃; :func:`histogram_scores` over the 1,000 modes."""
+    images = _check_images(images, "images")
+    if images.shape[1] != 3:
+        raise MetricError(f"Stacked MNIST images have 3 channels (one digit each), got {images.shape[1]}")
+    digits = [predict_classes(model, images[:, c:c + 1], batch_size=batch_size) for c in range(3)]
+    return histogram_scores(100 * digits[0] + 10 * digits[1] + digits[2], 1000)
 
 
 @torch.no_grad()

@@ -1,0 +1,59 @@
+"""What `gankit eval` may compute and on how many samples; the options object and the row format."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+IMAGE_METRICS = ("parzen", "fid", "kid", "pr", "dc", "classifier", "is")
+INCEPTION_METRICS = ("fid", "kid", "pr", "dc")
+POINT_METRICS = {"ring8": ("modes",), "grid25": ("modes",), "gauss1d": ("jsd",)}
+STACKED_METRICS = ("modes",)  # Stacked MNIST images: 1,000 modes counted by the digit classifier
+ALL_METRICS = IMAGE_METRICS + ("modes", "jsd")
+CLASSIFIER_DATASETS = ("digits", "mnist5k", "mnist", "fashion-mnist")
+DEFAULT_N = {"parzen": 10_000, "modes": 2_500, "jsd": 10_000, "is": 50_000}
+DEFAULT_N_STACKED_MODES = 26_000  # PacGAN's count for Stacked MNIST
+DEFAULT_N_IMAGES = 10_000
+PARZEN_VALIDATION = 1_000
+FEATURE_CHUNK = 250
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+@dataclass
+class EvalOptions:
+    """What to compute. ``metrics=None`` → every metric that applies to the data (Inception ones only if the
+    weights are installed; the skip is reported). ``n=None`` → each metric's protocol default."""
+
+    metrics: list[str] | None = None
+    n: int | None = None
+    reference: str | None = None  # DATASET:SPLIT, a points source's name, an images .npz or a statistics .npz
+    parzen_sigma: float | None = None
+    inception: str | None = None
+    kid_subset: int = 1000
+    n_ref: int | None = None  # cap on reference images for Inception/classifier metrics (first n_ref of the split)
+    seed: int = 0
+    device: str = "cpu"
+    precision: str = "fp32"  # Inception forward passes: fp32 (the reference features) or bf16 autocast (faster)
+    progress: Progress | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Samples:
+    """Samples to evaluate: images uint8 [N, C, H, W] or points float32 [N, d]; ``unit`` float [N, ...] in [0, 1]
+    for images drawn from a generator (the paper's Parzen uses G's raw outputs)."""
+
+    x: torch.Tensor
+    kind: str
+    unit: torch.Tensor | None = None
+
+
+def row(metric: str, value: float, n: int, reference: str, started: float, uncertainty: float | None = None,
+        **extra: Any) -> dict[str, Any]:
+    """One result row as eval.json stores it (``seconds`` since ``started``, a ``time.monotonic()`` reading)."""
+    return {"metric": metric, "value": float(value), "uncertainty": None if uncertainty is None else float(uncertainty),
+            "n": int(n), "reference": reference, "seconds": round(time.monotonic() - started, 3), **extra}

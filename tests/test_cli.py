@@ -97,6 +97,15 @@ def test_train_then_sample_is_byte_identical(tmp_path, capsys):
     assert x.shape == (50, 1) and x.dtype == np.float32
 
 
+def test_a_time_budget_with_the_progress_bar_ends_cleanly(tmp_path, capsys):
+    """`train.minutes` alone gives the bar no total; closing it must not fail after the run is saved."""
+    run = tmp_path / "run"
+    assert main(["train", "gauss1d", "--run-dir", str(run), "--set", "train.steps=null", "--set",
+                 "train.epochs=null", "--set", "train.minutes=0.01", "--set", "data.n_samples=600"]) == 0
+    assert (run / "checkpoints" / "latest").is_file()
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_resume_continues_and_an_existing_run_is_refused(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", "gauss1d", "--run-dir", str(run)] + QUICK

@@ -133,7 +133,11 @@ def _progress_bar(quiet: bool):
             bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
                             D_x=f"{row['d_real']:.2f}", D_Gz=f"{row['d_fake']:.2f}", refresh=False)
 
-    return update, lambda: state["bar"] and state["bar"].close()
+    def close() -> None:
+        if state["bar"] is not None:  # not truthiness: a bar without a total (a time budget) refuses bool()
+            state["bar"].close()
+
+    return update, close
 
 
 def _default_run_dir(config: str | None) -> str:

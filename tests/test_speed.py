@@ -3,6 +3,7 @@ optimisers. The CUDA tests are marked ``gpu`` (run them with ``-m gpu`` on a mac
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
@@ -13,6 +14,7 @@ from gankit.data import Dataset, Split
 from gankit.errors import ConfigError
 from gankit.train import Trainer
 from gankit.train import checkpoint as ckpt
+from gankit.train import speed as speed_module
 from gankit.train.cudagraph import CapturedStep
 from gankit.train.logger import read_metrics
 from gankit.train.optim import MomentumSGD
@@ -124,6 +126,30 @@ def test_channels_last_auto_for_conv_models_except_under_compile(tmp_path, tiny_
         cfg = quick_config(model={"arch": "dcgan", "width": 8}, train={"steps": 1, "batch_size": 16, "speed": speed})
         assert Trainer(cfg, tmp_path / speed, dataset=_images28()).speed.channels_last is expected, speed
     assert not Trainer(quick_config(), tmp_path / "mlp", dataset=tiny_images).speed.channels_last
+
+
+@pytest.mark.parametrize("has_bf16", [True, False])
+def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch, caplog, has_bf16):
+    monkeypatch.setattr(speed_module, "cpu_has_bf16", lambda: has_bf16)
+    t = quick_config(train={"steps": 1, "precision": "bf16"}).train
+    with caplog.at_level(logging.WARNING, logger="gankit.train.speed"):
+        speed_module.plan(t, torch.device("cpu"), conv=False, cudagraph_blocker=None)
+        speed_module.plan(dataclasses.replace(t, precision="fp32"), torch.device("cpu"), conv=False,
+                          cudagraph_blocker=None)
+    warned = [r.getMessage() for r in caplog.records if "without bf16 instructions" in r.getMessage()]
+    assert len(warned) == (0 if has_bf16 else 1)
+    assert all("set train.precision=fp32" in w for w in warned)
+
+
+def test_cpu_bf16_probe_reads_torch_and_claims_nothing_it_cannot_tell(monkeypatch):
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
+    assert speed_module.cpu_has_bf16() is False
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert speed_module.cpu_has_bf16() is True
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.delattr(torch.cpu, name)
+    assert speed_module.cpu_has_bf16() is True
 
 
 def test_bf16_trains_close_to_fp32(tmp_path, tiny_images):

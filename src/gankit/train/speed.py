@@ -6,7 +6,8 @@ support, so they use the eager D — the same parameters); ``cudagraph`` capture
 (:mod:`gankit.train.cudagraph`); ``auto`` is eager on CPU (on a 2-core x86-64 CPU compilation cost more than it
 saved for short runs; see benchmarks/throughput.py and docs/benchmarks.md) and, on CUDA, cudagraph when the run can be
 captured, else compile.
-``train.precision: bf16`` wraps forward passes in autocast (losses and master weights stay float32).
+``train.precision: bf16`` wraps forward passes in autocast (losses and master weights stay float32); on a CPU
+without bf16 instructions, where it is emulated, the plan warns.
 ``train.channels_last`` stores convolutional models and image batches channels-last (auto: yes, except under
 compile). ``train.tf32`` allows TF32 on CUDA.
 
@@ -116,7 +117,18 @@ def plan(t: TrainConfig, device: torch.device, conv: bool, cudagraph_blocker: st
     channels_last = conv and (t.channels_last == "on" or (t.channels_last == "auto" and mode != "compile"))
     result = SpeedPlan(mode, channels_last, t.precision, device.type, reason, fallback=t.speed == "auto", tf32=t.tf32)
     log.info("speed: %s; precision %s; channels_last %s", reason, t.precision, channels_last)
+    if t.precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
+        log.warning("train.precision=bf16 on a CPU without bf16 instructions (AVX512-BF16 or AMX): bf16 is emulated "
+                    "there and usually runs slower than fp32; set train.precision=fp32")
     return result
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bf16 instructions (x86-64 AVX512-BF16 or AMX), as torch detects them; True when this
+    torch cannot tell (then nothing is claimed)."""
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    known = [probe for probe in probes if probe is not None]
+    return not known or any(probe() for probe in known)
 
 
 def prepare_module(module: nn.Module, p: SpeedPlan) -> nn.Module:

@@ -2,9 +2,9 @@
 ``default_1.pt``, layers named ``net.layers.<tf name>``) renamed into gankit's :class:`InceptionV3` and every batch
 norm folded into its convolution.
 
-Same weights, same float32 arithmetic up to summation order: pool features move by about 1e-6 of their size (see
-``tests/test_inception_convert.py``). On a 2-core x86-64 CPU the folded module runs about 1.7 times as many
-images per second as the TorchScript graph (``python benchmarks/inception.py``).
+Same weights, same float32 arithmetic up to rounding: pool features move by about 1e-6 of their size (see
+``tests/test_inception_convert.py``). On a 2-core x86-64 CPU a 10k-image FID evaluation took about 11 minutes
+instead of 20 (``benchmarks/quality.py``; ``python benchmarks/inception.py`` times the network alone).
 """
 
 from __future__ import annotations

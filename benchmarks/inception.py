@@ -96,20 +96,28 @@ def bench_features(images: torch.Tensor, device: torch.device, batch_sizes: list
           f"{ref_rate:8.2f} img/s   ratio {ours_rate / ref_rate:5.2f}   max |feature diff| {gap:.2e}")
 
 
+def _time_networks(variants: dict, batch: int, device: torch.device) -> tuple[dict, dict]:
+    """Images/s and pool features of each variant (name → a function giving the network and its preprocessed
+    input, called just before that variant is timed), ``batch`` images per call."""
+    rates, feats = {}, {}
+    for name, prepare in variants.items():
+        model, x = prepare()
+
+        def run() -> torch.Tensor:
+            with torch.inference_mode():
+                return torch.cat([model(x[i:i + batch]).reshape(-1, 2048) for i in range(0, len(x), batch)])
+        feats[name] = run()  # warm-up, and the features to compare
+        rates[name] = _rate(run, len(x), device)
+    return rates, feats
+
+
 def bench_memory_formats(images: torch.Tensor, device: torch.device, batch: int, weights: str | None) -> None:
     """The network alone on preprocessed batches, NCHW vs channels-last (what InceptionFeatures uses)."""
     model = InceptionFeatures(weights, device=device).model
     x = preprocess(images.to(device))
-    rates, feats = {}, {}
-    for name, fmt in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
-        model = model.to(memory_format=fmt)
-        xf = x.contiguous(memory_format=fmt)
-
-        def run() -> torch.Tensor:
-            with torch.inference_mode():
-                return torch.cat([model(xf[i:i + batch]) for i in range(0, len(xf), batch)])
-        feats[name] = run()  # warm-up, and the features to compare
-        rates[name] = _rate(run, len(xf), device)
+    rates, feats = _time_networks({name: lambda fmt=fmt: (model.to(memory_format=fmt), x.contiguous(memory_format=fmt))
+                                   for name, fmt in (("nchw", torch.contiguous_format),
+                                                     ("channels_last", torch.channels_last))}, batch, device)
     diff = (feats["channels_last"] - feats["nchw"]).abs().max().item()
     print(f"[{device}] network only, batch {batch}: NCHW {rates['nchw']:8.2f} img/s   channels-last "
           f"{rates['channels_last']:8.2f} img/s   ratio {rates['channels_last'] / rates['nchw']:5.2f}   "
@@ -122,13 +130,8 @@ def bench_vs_torchscript(images: torch.Tensor, device: torch.device, batch: int,
     extractor = InceptionFeatures(weights, device=device)
     graph = load_inception(extractor.path, device).eval().to(memory_format=torch.channels_last)
     x = preprocess(images.to(device)).contiguous(memory_format=torch.channels_last)
-    rates, feats = {}, {}
-    for name, model in (("torchscript", graph), ("folded", extractor.model)):
-        def run() -> torch.Tensor:
-            with torch.inference_mode():
-                return torch.cat([model(x[i:i + batch]).reshape(-1, 2048) for i in range(0, len(x), batch)])
-        feats[name] = run()  # warm-up, and the features to compare
-        rates[name] = _rate(run, len(x), device)
+    rates, feats = _time_networks({"torchscript": lambda: (graph, x), "folded": lambda: (extractor.model, x)},
+                                  batch, device)
     diff = (feats["folded"] - feats["torchscript"]).abs().max().item()
     print(f"[{device}] network only, batch {batch}: TorchScript graph {rates['torchscript']:8.2f} img/s   "
           f"folded module {rates['folded']:8.2f} img/s   ratio {rates['folded'] / rates['torchscript']:5.2f}   "

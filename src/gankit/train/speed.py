@@ -119,7 +119,7 @@ def plan(t: TrainConfig, device: torch.device, conv: bool, cudagraph_blocker: st
     log.info("speed: %s; precision %s; channels_last %s", reason, t.precision, channels_last)
     if t.precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
         log.warning("train.precision=bf16 on a CPU without bf16 instructions (AVX512-BF16 or AMX): bf16 is emulated "
-                    "there and usually runs slower than fp32; set train.precision=fp32")
+                    "there and may run slower than fp32; set train.precision=fp32")
     return result
 
 

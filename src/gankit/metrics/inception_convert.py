@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from gankit.metrics.inception_net import Conv, InceptionV3
+from gankit.metrics.inception_net import Conv, InceptionV3, load_state_dict_network
 
 # TorchScript (TF graph) layer names → torchvision's Inception3 names, per block kind
 STEM = {"conv": "Conv2d_1a_3x3", "conv_1": "Conv2d_2a_3x3", "conv_2": "Conv2d_2b_3x3", "conv_3": "Conv2d_3b_1x1",
@@ -72,8 +72,5 @@ def fast_inception(model: nn.Module) -> nn.Module:
         state = torchscript_state_dict(model)
         if state is None:
             return model
-        device = next(iter(state.values())).device
-        net = InceptionV3()
-        net.load_state_dict({**net.state_dict(), **state})
-        model = net.to(device)
+        model = load_state_dict_network("the FID TorchScript network", state, next(iter(state.values())).device)
     return fold_batch_norm(model)

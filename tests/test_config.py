@@ -116,3 +116,13 @@ def test_augment_policy_is_validated():
     assert load_config("quickstart", ["train.augment=color,cutout"]).train.augment == "color,cutout"
     with pytest.raises(ConfigError, match="train.augment: 'flip' is not one of color, translation, cutout"):
         load_config("quickstart", ["train.augment=color,flip"])
+
+
+def test_augmentation_settings_without_a_policy_are_inert():
+    """train.augment_p and its kin act only when train.augment names a policy: named when set without one."""
+    assert load_config("quickstart", ["train.augment_p=0.5"]).inert_settings() == [
+        "train.augment_p=0.5 has no effect: it applies when train.augment is not empty (here empty)"]
+    augmented = load_config("quickstart", ["train.augment=color", "train.augment_p=0.5", "train.augment_shared=true"])
+    assert augmented.inert_settings() == [] and "train.augment_p" not in augmented.inert_keys()
+    assert {"train.augment_p", "train.augment_p_final", "train.augment_shared"} <= set(
+        load_config("quickstart", ["train.augment=' '"]).inert_keys())

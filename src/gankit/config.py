@@ -28,11 +28,19 @@ RAMPED = ("optim.lr_final", "optim.beta2_final", "objective.penalty_final", "tra
           "train.augment_p_final")  # settings that cosine-ramp over train.ramp_kimg (gankit.train.schedules)
 
 
+NON_EMPTY = "*"  # in a field's ``when`` values: the other key is any non-empty string
+
+
+def when_text(values: tuple[str, ...], quote: str = "") -> str:
+    """A ``when`` value list in words: ``dcgan or resnet``; :data:`NON_EMPTY` reads ``not empty``."""
+    return " or ".join("not empty" if v == NON_EMPTY else f"{quote}{v}{quote}" for v in values)
+
+
 def _opt(default: Any, *, choices: tuple | None = None, lo: float | None = None, hi: float | None = None,
          lo_open: bool = False, when: tuple[str, tuple[str, ...]] | None = None, help: str = "") -> Any:
     """A dataclass field carrying its validation rules (choices, closed/open lower bound, upper bound) and, in
     ``when`` = (``section.key``, values), the only values of another key under which it has an effect (a value
-    ending in ``:`` matches as a prefix, e.g. ``folder:``)."""
+    ending in ``:`` matches as a prefix, e.g. ``folder:``; :data:`NON_EMPTY` matches any non-empty string)."""
     return field(default=default, metadata={"choices": choices, "lo": lo, "hi": hi, "lo_open": lo_open, "when": when,
                                             "help": help})
 
@@ -136,6 +144,9 @@ class OptimConfig:
                                      help="adam: beta2 at the end of train.ramp_kimg (cosine ramp; null: constant)")
 
 
+AUGMENTED = ("train.augment", (NON_EMPTY,))  # the augmentation settings act only when a policy is named
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     k: int = _opt(1, lo=1, help="discriminator updates per generator update (Algorithm 1)")
@@ -157,12 +168,13 @@ class TrainConfig:
                                                        "null: constant)")
     ema_rampup: float | None = _opt(0.05, lo=0.0, help="EMA half-life capped at nimg·rampup early on (null: none)")
     augment: str = _opt("", help="DiffAugment policy, e.g. color,translation,cutout (empty: off)")
-    augment_p: float = _opt(1.0, lo=0.0, hi=1.0, help="probability that an image D sees is augmented")
-    augment_p_final: float | None = _opt(None, lo=0.0, hi=1.0,
+    augment_p: float = _opt(1.0, lo=0.0, hi=1.0, when=AUGMENTED, help="probability that an image D sees is augmented")
+    augment_p_final: float | None = _opt(None, lo=0.0, hi=1.0, when=AUGMENTED,
                                          help="augment_p at the end of train.ramp_kimg (cosine ramp; null: constant)")
     ramp_kimg: float = _opt(0.0, lo=0.0, help="length of the cosine ramps of the *_final settings, in thousands of "
                                               "real images shown to D (0: no ramps)")
-    augment_shared: bool = _opt(False, help="apply the same augmentation draw to the real and fake batch")
+    augment_shared: bool = _opt(False, when=AUGMENTED,
+                                help="apply the same augmentation draw to the real and fake batch")
     grid_size: int = _opt(64, lo=1, hi=1024, help="samples in each fixed-noise grid")
     speed: str = _opt("auto", choices=("auto", "eager", "compile", "cudagraph"),
                       help="eager; torch.compile of G and D; cudagraph: the whole step captured in a CUDA graph; "
@@ -225,7 +237,7 @@ class Config:
             if self.get(key) != f.default:
                 other, values = f.metadata["when"]
                 out.append(f"{key}={_show(self.get(key))} has no effect: it applies when {other} is "
-                           f"{' or '.join(values)} (here {self.get(other)})")
+                           f"{when_text(values)} (here {self.get(other) or 'empty'})")
         return out
 
 
@@ -233,7 +245,8 @@ def _holds(cfg: Config, key: str, values: tuple[str, ...]) -> bool:
     value = str(cfg.get(key))
     if key == "model.arch" and ":" in value:  # a builder of one's own (module:builder) may read any model key
         return True
-    return any(value.startswith(v) if v.endswith(":") else value == v for v in values)
+    return any(value.strip() != "" if v == NON_EMPTY else value.startswith(v) if v.endswith(":") else value == v
+               for v in values)
 
 
 def _field(key: str) -> dataclasses.Field:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import fields
 
-from .config import SECTIONS, preset_names
+from .config import SECTIONS, preset_names, when_text
 from .models import architectures
 from .objectives import G_LOSSES, OBJECTIVES
 
@@ -55,7 +55,7 @@ def _meaning(f: dataclasses.Field) -> str:
     text = f.metadata.get("help", "").replace("|", "\\|")
     when = f.metadata.get("when")
     if when:
-        text += f" (has an effect only when `{when[0]}` is {' or '.join(f'`{v}`' for v in when[1])})"
+        text += f" (has an effect only when `{when[0]}` is {when_text(when[1], quote='`')})"
     return text
 
 

@@ -245,8 +245,14 @@ def _holds(cfg: Config, key: str, values: tuple[str, ...]) -> bool:
     value = str(cfg.get(key))
     if key == "model.arch" and ":" in value:  # a builder of one's own (module:builder) may read any model key
         return True
-    return any(value.strip() != "" if v == NON_EMPTY else value.startswith(v) if v.endswith(":") else value == v
-               for v in values)
+    return any(_matches(value, v) for v in values)
+
+
+def _matches(value: str, wanted: str) -> bool:
+    """``value`` against one ``when`` value: :data:`NON_EMPTY`, a prefix ending in ``:``, or the value itself."""
+    if wanted == NON_EMPTY:
+        return value.strip() != ""
+    return value.startswith(wanted) if wanted.endswith(":") else value == wanted
 
 
 def _field(key: str) -> dataclasses.Field:

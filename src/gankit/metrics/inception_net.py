@@ -179,9 +179,9 @@ def load_inception(path: Path, device: torch.device) -> nn.Module:
 
 
 def load_state_dict_network(path: Path | str, state: object, device: torch.device) -> InceptionV3:
-    """An :class:`InceptionV3` holding ``state`` (read from ``path``, which names it in errors). Batch-norm scales absent from the file are 1
-    (the TF graph had none); ``num_batches_tracked`` entries are ignored. A missing classifier (``fc``) leaves the
-    network usable for features only (``has_classifier`` False)."""
+    """An :class:`InceptionV3` holding ``state`` (read from ``path``, which names it in errors). Batch-norm scales
+    absent from the file are 1 (the TF graph had none); ``num_batches_tracked`` entries are ignored. A missing
+    classifier (``fc``) leaves the network usable for features only (``has_classifier`` False)."""
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise MetricError(f"{path}: neither a TorchScript file nor a state dict of tensors")
     net = InceptionV3()

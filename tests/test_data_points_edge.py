@@ -31,8 +31,8 @@ def npy(shape: tuple, descr: str = "<f8", body: bytes = b"") -> bytes:
     ("complex.npy", npy((1,), "<c16", b"\0" * 16), "integer or float array, got complex128"),
     ("latin1.csv", b"1,2\n\xe9,3\n", "cannot read points file"),
     ("overflow32.csv", b"1e300,1\n", r"row 0 .*too large for float32"),
-    ("overflow64.csv", b"1,2\n1e999,1\n", "line 2: inf"),
-    ("trailing-comma.csv", b"1,2\n3,4,\n", "line 2: '' is not a number"),
+    ("overflow64.csv", b"1,2\n1e999,1\n", "line 2, column 1: '1e999' is not a finite number"),
+    ("trailing-comma.csv", b"1,2\n3,4,\n", "line 2, column 3: '' is not a number"),
 ])
 def test_points_rejected(tmp_path, name, content, match):
     path = tmp_path / name

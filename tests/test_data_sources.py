@@ -237,11 +237,13 @@ def test_points_npy(tmp_path):
 
 
 @pytest.mark.parametrize("name, content, match", [
-    ("nan.csv", "1,2\n3,nan\n", "line 2: nan"),
-    ("inf.csv", "1,2\n3,4\n-inf,0\n", "line 3: -inf"),
+    ("nan.csv", "1,2\n3,nan\n", "line 2, column 2: 'nan' is not a finite number"),
+    ("inf.csv", "1,2\n3,4\n-inf,0\n", "line 3, column 1: '-inf' is not a finite number"),
+    ("digits.csv", "1,2\n١,٢\n", "line 2, column 1: '١' is not a number .ASCII decimal notation only"),
+    ("underscore.csv", "1,2\n1_0,2\n", "line 2, column 1: '1_0' is not a number"),
     ("ragged.csv", "1,2\n3\n", "line 2 has 1 values, earlier lines have 2"),
-    ("text.csv", "x,y\n1,2\n3,abc\n", "line 3: 'abc' is not a number"),
-    ("two_headers.csv", "x,y\na,b\n1,2\n", "line 2: 'a' is not a number"),
+    ("text.csv", "x,y\n1,2\n3,abc\n", "line 3, column 2: 'abc' is not a number"),
+    ("two_headers.csv", "x,y\na,b\n1,2\n", "line 2, column 1: 'a' is not a number"),
     ("empty.csv", "", "no points"),
     ("header_only.csv", "x,y\n", "no points"),
     ("wide.csv", ",".join(["1"] * 17) + "\n", "17 dimensions"),

@@ -22,10 +22,10 @@ from aiohttp import ClientSession, ClientTimeout, WSServerHandshakeError
 from gankit.cli import main as cli_main
 from gankit.data.points import read_csv
 from gankit.playground import start
-from gankit.errors import GankitError
+from gankit.errors import DatasetError, GankitError
 from gankit.playground.access import is_loopback, split_host
 from gankit.playground.server import PLAYGROUND
-from gankit.playground.uploads import MAX_BYTES
+from gankit.playground.uploads import MAX_BYTES, parse_upload
 from gankit.playground.views import histogram_jsd
 from tests.playground_process import playground_process
 
@@ -95,7 +95,7 @@ def _rows(n: int, d: int, seed: int = 0) -> bytes:
 def test_malformed_uploads_get_one_line_errors_and_the_server_keeps_serving(tmp_path):
     bad = {
         "binary": (bytes(range(256)) * 8, 400, "not a CSV text file"),
-        "words": (b"x,y\nfoo,bar\n" + _rows(20, 2), 400, "line 2: 'foo' is not a number"),
+        "words": (b"x,y\nfoo,bar\n" + _rows(20, 2), 400, "line 2, column 1: 'foo' is not a number"),
         "NaN": (b"x,y\n" + _rows(20, 2) + b"nan,1.0\n", 400, "finite"),
         "Inf": (_rows(20, 1) + b"inf\n", 400, "finite"),
         "three-columns": (_rows(20, 3), 400, "1 or 2 columns"),
@@ -121,6 +121,23 @@ def test_malformed_uploads_get_one_line_errors_and_the_server_keeps_serving(tmp_
         await ws.close()
 
     run_served(tmp_path, scenario)
+
+
+def test_upload_numbers_are_ascii_decimals_only():
+    """Python's float() also reads other scripts' digits and underscores between digits; an upload takes plain ASCII
+    decimals (sign, digits, fraction, exponent) and names the file, line and column of any other value, also on a
+    first line, which is then no header."""
+    rows = _rows(20, 2).decode()
+    cases = [("x,y\n0.5,1.5\n\u0661,\u0662\n", 3, 1, "\u0661"), ("\u0661,\u0662\n", 1, 1, "\u0661"),
+             ("x,y\n0.5,1_0\n", 2, 2, "1_0"), ("x,y\n\uff11,2\n", 2, 1, "\uff11"),
+             ("x,y\n1,infinity\n", 2, 2, "infinity")]
+    for head, line, column, bad in cases:
+        with pytest.raises(DatasetError) as e:
+            parse_upload((head + rows).encode(), "mine.csv")
+        message = str(e.value)
+        assert message.startswith(f"mine.csv: line {line}, column {column}: {bad!r} is not ") and "\n" not in message
+    good = parse_upload(("a,b\n-1.5e-3,2\n.5,+3.\n 1E2 ,-0\n" + rows).encode(), "good.csv")
+    assert good.x[:3].tolist() == [[np.float32(-1.5e-3), 2.0], [0.5, 3.0], [100.0, 0.0]] and len(good.x) == 23
 
 
 def test_single_step_is_exactly_one_update_and_bad_commands_are_reported(tmp_path):
@@ -343,6 +360,25 @@ def test_the_websocket_and_the_upload_need_the_token(tmp_path):
     statuses = run_served(tmp_path, scenario)
     assert statuses == {"missing": [403, 403], "wrong": [403, 403], "empty": [403, 403],
                         "right": [200, 200, 101, 200]}, statuses
+
+
+def test_the_websocket_and_the_upload_refuse_an_origin_of_another_scheme_or_port(tmp_path):
+    """An ``Origin`` must give this server's scheme, host and port: an https page on the same host and port is
+    another origin than this http server; the http origin (host in any case) and no ``Origin`` at all are accepted."""
+    async def scenario(http, url, _):
+        ws, hello = await join(http, url)
+        authority = url.split("/")[2]
+        port = split_host(authority)[1]
+        cases = [{"Origin": f"https://{authority}"}, {"Origin": f"http://127.0.0.1:{port + 1}"}, {"Origin": "null"},
+                 {"Origin": f"http://{authority}"}, {"Origin": f"http://localhost:{port}", "Host": f"LOCALHOST:{port}"},
+                 {}]
+        statuses = [[await _status(http, m, u, headers) for m, u in _routes(url, hello["session"])[2:]]
+                    for headers in cases]
+        await ws.close()
+        return statuses
+
+    statuses = run_served(tmp_path, scenario)
+    assert statuses == [[403, 403]] * 3 + [[101, 200]] * 3, statuses
 
 
 def test_allow_host_adds_a_name_and_no_token_drops_the_token_on_loopback(tmp_path):

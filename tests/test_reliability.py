@@ -270,7 +270,7 @@ def test_resume_without_any_checkpoint_starts_over(tmp_path, tiny_images, caplog
     Trainer(quick_config(train={"steps": 2}), run, dataset=tiny_images)  # config.yaml written, never trained
     with caplog.at_level(logging.WARNING):
         trainer = Trainer.resume(run, dataset=tiny_images)
-    assert trainer.step == 0 and "no readable checkpoint" in caplog.text
+    assert trainer.step == 0 and "has no checkpoint: starting again from step 0" in caplog.text
     trainer.fit()
     assert json.loads((run / "checkpoints" / "step-000000002.json").read_text())["step"] == 2
 

@@ -37,7 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--download", action="store_true", help="fetch missing official dataset files (data.download)")
     t.add_argument("--strict", action="store_true",
                    help="folder: data: an unreadable image is an error instead of being skipped (data.strict)")
-    t.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue a run from its latest checkpoint")
+    t.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue a run from its newest readable checkpoint")
+    t.add_argument("--restart", action="store_true",
+                   help="with --resume: start the run again from step 0 instead, its old history (checkpoints, "
+                        "metrics, pictures) moved into RUN_DIR/before-restart-N/")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--nproc", type=int, default=None,
                    help="data-parallel processes on this machine, launched through torchrun (one per GPU)")
@@ -194,7 +198,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config or args.run_dir or args.data_dir or args.download or args.strict or args.data:
             raise GankitError("--resume takes the run's own config; pass only --set train.<stop or interval>=...")
-        trainer = Trainer.resume(args.resume, _train_overrides(args), progress=progress)
+        trainer = Trainer.resume(args.resume, _train_overrides(args), progress=progress, restart=args.restart)
+    elif args.restart:
+        raise GankitError("--restart goes with --resume RUN_DIR (it restarts that run)")
     else:
         cfg = load_config(args.config, _train_overrides(args))
         trainer = Trainer(cfg, args.run_dir or _default_run_dir(args.config), progress=progress)

@@ -185,11 +185,14 @@ class TrainConfig:
                               help="channels_last memory format for convolutional models (auto: on, except with "
                                    "train.speed=compile)")
     on_divergence: str = _opt("rollback", choices=("rollback", "stop"),
-                              help="NaN/Inf in losses or weights: restore the last good checkpoint with lower "
-                                   "learning rates, or stop")
+                              help="divergence (NaN/Inf in the losses or the state, or a loss beyond "
+                                   "train.max_abs_loss): restore the last good checkpoint with lower learning rates, "
+                                   "or stop")
     rollback_lr_factor: float = _opt(0.5, lo=0.0, hi=1.0, lo_open=True,
                                      help="learning rates are multiplied by this at each rollback")
     max_rollbacks: int = _opt(3, lo=0, help="give up (stop with an error) after this many rollbacks")
+    max_abs_loss: float = _opt(1e6, lo=0.0, lo_open=True,
+                               help="a logged mean d_loss or g_loss beyond ± this counts as divergence (exploded)")
     doctor: bool = _opt(True, help="warn about D overpowering G, mode collapse and non-finite gradients")
     sync_batchnorm: bool = _opt(False, help="distributed on CUDA: BatchNorm statistics over the global batch")
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, then ``os.replace``."""
+    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, then ``os.replace``; on failure
+    ``path`` is untouched and the OSError names it."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -16,6 +17,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # name the file meant, not the temporary one (a full disk names no file at all)
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
     finally:
         if tmp.exists():
             tmp.unlink()

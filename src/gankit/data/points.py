@@ -1,7 +1,7 @@
 """``points:PATH``: the user's own 1-D or 2-D points (any dimension d ≤ 16 is accepted) as float32 [N, d].
 
-Formats: ``.csv`` (numbers only, comma separated, one point per line, an optional single header line, blank lines
-ignored) or ``.npy`` (a numeric array [N] or [N, d], loaded with ``allow_pickle=False``). Every problem (missing
+Formats: ``.csv`` (numbers in ASCII decimal notation only, such as ``-1.5e-3``: no other scripts' digits, no ``_``,
+no ``nan``/``inf``; comma separated, one point per line, an optional single header line, blank lines ignored) or ``.npy`` (a numeric array [N] or [N, d], loaded with ``allow_pickle=False``). Every problem (missing
 file, empty, ragged rows, a value that is not a number, NaN or ±Inf, too many dimensions, a file over 256 MiB or a
 .npy header declaring more data than the file holds) is a one-line :class:`DatasetError` naming the file and the line
 or row. Splits: ``train`` only.
@@ -10,6 +10,7 @@ or row. Splits: ``train`` only.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,42 +25,53 @@ MAX_DIM = 16
 MAX_BYTES = 256 * 2**20  # a CSV this size already takes a few GB as Python floats while parsed
 
 
-def _float(field: str) -> float | None:
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # one CSV value
+BLANKS = " \t"  # stripped around each value
+
+
+def _python_float(field: str) -> float | None:
+    """``float(field)``, or None when Python does not read it as a number either."""
     try:
         return float(field)
     except ValueError:
         return None
 
 
+def _number(field: str, where: str) -> float:
+    """One field in ASCII decimal notation → its value; anything else is an error naming ``where`` it is."""
+    value = _python_float(field)
+    if NUMBER.fullmatch(field) and math.isfinite(value):
+        return value
+    if value is not None and not math.isfinite(value):  # nan, inf, or beyond float64 (1e999)
+        raise DatasetError(f"{where}: {field!r} is not a finite number (points must be finite)")
+    raise DatasetError(f"{where}: {field!r} is not a number (ASCII decimal notation only, such as -1.5e-3)")
+
+
+def parse_csv(text: str, name: str) -> np.ndarray:
+    """CSV text → float32 [N, d]: comma-separated numbers, one point per line, blank lines skipped; a first line
+    with a field that is no number in any notation is a header (a first line of numbers in another notation is an
+    error, not a header). Errors name ``name`` and the line and column."""
+    rows: list[list[float]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        fields = [f.strip(BLANKS) for f in line.split(",")]
+        if fields == [""] or (lineno == 1 and any(_python_float(f) is None for f in fields)):
+            continue
+        values = [_number(f, f"{name}: line {lineno}, column {col}") for col, f in enumerate(fields, start=1)]
+        if rows and len(values) != len(rows[0]):
+            raise DatasetError(f"{name}: line {lineno} has {len(values)} values, earlier lines have {len(rows[0])}")
+        rows.append(values)
+    if not rows:
+        raise DatasetError(f"{name}: no points (the file is empty or holds only a header)")
+    return _to_float32(np.asarray(rows, dtype=np.float64))
+
+
 def read_csv(path: Path) -> np.ndarray:
-    """CSV → float32 [N, d]; a first line with any non-number is a header and is skipped."""
+    """A CSV file → float32 [N, d] (:func:`parse_csv`)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise DatasetError(f"{path}: cannot read points file: {e}") from None
-    rows: list[list[float]] = []
-    width = None
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split(",")]
-        values = [_float(f) for f in fields]
-        if any(v is None for v in values):
-            if not rows and lineno == 1:
-                continue  # the optional header
-            bad = fields[values.index(None)]
-            raise DatasetError(f"{path}: line {lineno}: {bad!r} is not a number")
-        if width is None:
-            width = len(values)
-        elif len(values) != width:
-            raise DatasetError(f"{path}: line {lineno} has {len(values)} values, earlier lines have {width}")
-        bad_value = next((v for v in values if not math.isfinite(v)), None)  # type: ignore[arg-type]
-        if bad_value is not None:
-            raise DatasetError(f"{path}: line {lineno}: {bad_value} (points must be finite numbers)")
-        rows.append(values)  # type: ignore[arg-type]
-    if not rows:
-        raise DatasetError(f"{path}: no points (the file is empty or holds only a header)")
-    return _to_float32(np.asarray(rows, dtype=np.float64))
+    return parse_csv(text, str(path))
 
 
 def read_npy(path: Path) -> np.ndarray:

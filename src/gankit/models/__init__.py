@@ -2,8 +2,8 @@
 
 from .base import Generator, batch_coupled, sample_prior
 from .mlp import Dropout, MLPDiscriminator, MLPGenerator, Maxout, PaperDiscriminator, PaperGenerator, marginal_logits
-from .registry import architectures, build_models, register
+from .registry import architectures, build_models, parameter_counts, register
 
 __all__ = ["Generator", "batch_coupled", "sample_prior",
            "PaperGenerator", "PaperDiscriminator", "Dropout", "Maxout", "MLPGenerator",
-           "MLPDiscriminator", "marginal_logits", "architectures", "build_models", "register"]
+           "MLPDiscriminator", "marginal_logits", "architectures", "build_models", "parameter_counts", "register"]

@@ -32,7 +32,7 @@ from .base import Generator
 
 SLOPE = 0.2  # leaky ReLU
 BASES = (4, 5, 6, 7)
-_BINOMIAL = torch.tensor([1.0, 2.0, 1.0])
+_BINOMIAL = (1.0, 2.0, 1.0)  # numbers, not a tensor: a tensor made at import takes the default device of that moment
 
 
 def stage_resolutions(resolution: int) -> list[int]:
@@ -98,7 +98,8 @@ class ResidualBlock(nn.Module):
 
 def _binomial_2d(channels: int, gain: float) -> torch.Tensor:
     """Depthwise kernel [C, 1, 3, 3]: [1,2,1]⊗[1,2,1] normalised to sum ``gain``."""
-    k = torch.outer(_BINOMIAL, _BINOMIAL)
+    taps = torch.tensor(_BINOMIAL)
+    k = torch.outer(taps, taps)
     return (k * gain / k.sum()).expand(channels, 1, 3, 3).contiguous()
 
 

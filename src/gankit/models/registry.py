@@ -75,6 +75,19 @@ def build_models(cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: str,
     return _conditional(cfg, build, sample_shape, kind, pixel_mean, num_classes)
 
 
+def parameter_counts(cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: str,
+                     num_classes: int = 0) -> tuple[int, int] | None:
+    """(G's, D's) parameter counts of :func:`build_models`, found on the meta device: nothing is allocated, however
+    large. None when the builder cannot run on the meta device (the real build then reports any error)."""
+    resolve(cfg.arch)  # a user module is imported outside the meta device: tensors it makes at import stay real
+    try:
+        with torch.device("meta"):
+            G, D = build_models(cfg, sample_shape=sample_shape, kind=kind, num_classes=num_classes)
+    except Exception:  # noqa: BLE001 -- a builder that needs real values; the real build says what is wrong
+        return None
+    return sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
+
+
 def _conditional(cfg: ModelConfig, build: Builder, sample_shape: tuple[int, ...], kind: str,
                  pixel_mean: torch.Tensor | None, num_classes: int) -> tuple[Generator, nn.Module]:
     from .conditional import (ACGANDiscriminator, ConcatDiscriminator, ConditionalGenerator,

@@ -3,9 +3,10 @@
 Routes: ``GET /`` the page (``/?session=ID`` joins a session), ``GET /static/*`` its script and style, ``GET /ws``
 the WebSocket, ``POST /api/upload?session=ID&name=FILE`` a CSV body (at most 5 MiB). Every socket of a session gets
 its messages; a socket that falls behind skips frames, never setup, state or event messages. A session with no socket
-for ``idle_timeout`` seconds stops training and is freed. Another site open in the same browser must not drive a local
-server: every route refuses a ``Host`` that does not name this server, the WebSocket and the upload need the token
-of the printed URL (``?token=…``, see :mod:`.access`), and both refuse requests from pages of another origin.
+for ``idle_timeout`` seconds stops training and is freed; sessions found idle at the same check stop together. Another
+site open in the same browser must not drive a local server: every route refuses a ``Host`` that does not name this
+server, the WebSocket and the upload need the token of the printed URL (``?token=…``, see :mod:`.access`), and both
+refuse requests from pages of another scheme, host or port (``Origin``).
 
 Server → page messages (JSON): ``hello`` {session, notice, choices, presets, speed_range}, ``setup`` and ``frame``
 (see :mod:`gankit.playground.views`; frames add ``point``), ``history`` {points}, ``state`` {running, speed, step},
@@ -15,6 +16,7 @@ Server → page messages (JSON): ``hello`` {session, notice, choices, presets, s
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import secrets
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from aiohttp import WSMsgType, web
+from yarl import URL
 
 from ..errors import DatasetError, GankitError
 from .access import WILDCARDS, Access, access_for, is_loopback
@@ -126,32 +129,55 @@ class Playground:
         if len(self.rooms) >= MAX_SESSIONS:
             raise CommandError(f"this server already runs {MAX_SESSIONS} sessions; close a tab and reload")
         room = Room(secrets.token_hex(6))
-        loop = asyncio.get_running_loop()
+        loop, sid = asyncio.get_running_loop(), room.id
 
         def publish(kind: str, text: str, point: list | None) -> None:
             try:
-                loop.call_soon_threadsafe(room.deliver, kind, text, point)
+                loop.call_soon_threadsafe(self._deliver, sid, kind, text, point)
             except RuntimeError:  # the event loop has closed: the server is shutting down
                 pass
 
-        room.session = Session(room.id, self.runs_dir, publish)
-        self.rooms[room.id] = room
+        room.session = Session(sid, self.runs_dir, publish)
+        self.rooms[sid] = room
         notice = f"session {str(requested)[:40]} has ended; this is a new one" if requested else None
         return room, notice
 
-    async def free(self, room: Room) -> None:
-        self.rooms.pop(room.id, None)
-        await asyncio.get_running_loop().run_in_executor(None, room.session.close)
-        log.info("playground session %s freed", room.id)
+    def _deliver(self, sid: str, kind: str, text: str, point: list | None) -> None:
+        """A session's message to its room, looked up by id (a session holding its room would keep a freed room and
+        its session alive until the cyclic garbage collector runs); dropped once the room is freed."""
+        room = self.rooms.get(sid)
+        if room is not None:
+            room.deliver(kind, text, point)
+
+    async def free(self, rooms: list[Room]) -> None:
+        """Free ``rooms`` together: every session is told to stop before any is waited for, so the wait is that of
+        the slowest one, not the sum."""
+        if not rooms:
+            return
+        for room in rooms:
+            self.rooms.pop(room.id, None)
+            room.session.stop()
+        await asyncio.get_running_loop().run_in_executor(None, _close_all, [room.session for room in rooms])
+        for room in rooms:
+            log.info("playground session %s freed", room.id)
 
     async def reap(self) -> None:
         """Free sessions left without sockets for ``idle_timeout`` seconds, checking a few times per timeout."""
         while True:
             await asyncio.sleep(min(1.0, self.idle_timeout / 4))
             now = time.monotonic()
-            for room in list(self.rooms.values()):
-                if not room.viewers and now - room.idle_since >= self.idle_timeout:
-                    await self.free(room)
+            idle = [r for r in self.rooms.values() if not r.viewers and now - r.idle_since >= self.idle_timeout]
+            if idle:
+                await self.free(idle)
+
+
+def _close_all(sessions: list[Session]) -> None:
+    """Wait for each (already stopped) session's worker and delete its folder, then release their memory; runs off
+    the event loop. A trainer refers to itself (its step runner holds its bound methods), so its tensors go only when
+    the cyclic garbage collector runs: once here, rather than whenever later allocations trigger it."""
+    for session in sessions:
+        session.close()
+    gc.collect()
 
 
 PLAYGROUND = web.AppKey("playground", Playground)
@@ -167,10 +193,21 @@ async def host_allow_list(request: web.Request, handler):
     return await handler(request)
 
 
+def _same_origin(origin: str, request: web.Request) -> bool:
+    """Whether an ``Origin`` header names this server: the scheme (http unless it serves TLS), host and port of the
+    request's own URL."""
+    try:
+        seen = URL(origin)
+    except ValueError:
+        return False
+    here = request.url
+    return (seen.scheme, seen.host, seen.port) == (here.scheme, here.host, here.port)
+
+
 def _refusal(request: web.Request, what: str) -> str | None:
     """Why a WebSocket or an upload is refused (another origin, no or a wrong token), or None."""
     origin = request.headers.get("Origin")
-    if origin is not None and origin.split("://", 1)[-1] != request.host:
+    if origin is not None and not _same_origin(origin, request):
         return f"cross-origin {what} refused"
     if not request.app[ACCESS].token_ok(request.query.get("token")):
         return f"{what} refused: missing or wrong token; open the URL that gankit playground printed"
@@ -268,8 +305,7 @@ def build_app(runs_dir: Path, access: Access, idle_timeout: float = 60.0) -> web
                 await viewer.ws.close(message=b"server shutting down")
 
     async def free_all(app: web.Application) -> None:
-        for room in list(pg.rooms.values()):
-            await pg.free(room)
+        await pg.free(list(pg.rooms.values()))
 
     app.cleanup_ctx.append(reaper)
     app.on_shutdown.append(close_sockets)

@@ -3,10 +3,10 @@
 Commands from any of the session's browser tabs are checked on arrival (bad ones raise a one-line error at once) and
 queued; the worker applies them in order between training chunks, so "pause" then "step" always advances exactly one
 generator update. While playing, the worker runs ``speed`` generator updates (``Trainer.train_step``), then publishes a
-frame, at most one frame per ``MIN_FRAME_S`` seconds. A reset builds a new trainer and shows it paused at step 0; if
-building fails, the old trainer stays. Messages leave through ``publish(kind, json_text, point)``: kind ``setup``,
-``state``, ``frame`` or ``event``; ``point`` is the frame's [step, d_loss, g_loss, D(x), D(G(z))] (chunk means) or
-None.
+frame, at most one frame per ``MIN_FRAME_S`` seconds; a stopped session's worker ends after its current update. A
+reset builds a new trainer and shows it paused at step 0; if building fails, the old trainer stays. Messages leave
+through ``publish(kind, json_text, point)``: kind ``setup``, ``state``, ``frame`` or ``event``; ``point`` is the
+frame's [step, d_loss, g_loss, D(x), D(G(z))] (chunk means) or None.
 """
 
 from __future__ import annotations
@@ -95,11 +95,15 @@ class Session:
         self.upload = upload
         self._put(("reset", None, upload))
 
-    def close(self) -> None:
-        """Stop the worker (after its current chunk), free the trainer and delete the session's temporary folder."""
+    def stop(self) -> None:
+        """Ask the worker to stop after its current generator update; returns at once."""
         with self._cond:
             self._closed = True
             self._cond.notify()
+
+    def close(self) -> None:
+        """Stop the worker, wait for it (it drops the trainer) and delete the session's temporary folder."""
+        self.stop()
         self._thread.join()
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -202,17 +206,23 @@ class Session:
         return self._trainer
 
     def _advance(self, n: int) -> list:
-        """n generator updates; returns the history point [step, d_loss, g_loss, D(x), D(G(z))] (means)."""
+        """n generator updates, fewer when the session is stopped meanwhile; returns the history point [step, d_loss,
+        g_loss, D(x), D(G(z))] (means)."""
         t = self._require_trainer()
         sums: dict[str, torch.Tensor] = {}
-        for _ in range(n):
+        for done in range(1, n + 1):
             stats = t.train_step()[1]
             for k in CURVE_KEYS:
                 sums[k] = sums[k] + stats[k] if k in sums else stats[k].clone()
-        means = finite_means(sums, n)
+            if self._closed:
+                break
+        means = finite_means(sums, done)
         return [t.step, *(round(means[k], 5) for k in CURVE_KEYS)]
 
     def _frame(self, point: list) -> None:
+        """Publish a frame, unless the session is stopping (nobody watches it any more)."""
+        if self._closed:
+            return
         self._publish("frame", _json({**self._view.frame(), "point": point}), point)
 
     def _state(self) -> None:

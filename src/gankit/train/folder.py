@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ..errors import RunDirError
-from ..fileio import write_atomic
+from ..fileio import fsync_dir, write_atomic
 from . import checkpoint as ckpt
 from .logger import MetricsLog
 from .snapshots import save_snapshot
@@ -65,9 +65,32 @@ class RunFolder:
         return MetricsLog(self.path, resume_step=resume_step) if self.writes else _NoLog()
 
     def save_checkpoint(self, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int) -> None:
-        if self.writes:
+        """Checkpoint ``step`` (gankit.train.checkpoint.save); a failed write (a full disk) is a one-line
+        RunDirError naming the file and how to continue from the previous checkpoint, which is intact."""
+        if not self.writes:
+            return
+        try:
             ckpt.save(self.checkpoints, step, tensors, meta, keep)
-            log.info("checkpoint %s written", ckpt.step_name(step))
+        except OSError as e:
+            previous = ckpt.list_checkpoints(self.checkpoints)
+            kept = f"the newest complete checkpoint, {previous[-1]}, is intact" if previous else "no checkpoint exists"
+            raise RunDirError(f"cannot write {e.filename or self.checkpoints}: {e.strerror}; {kept}: free space, "
+                              f"then continue with gankit train --resume {self.path}") from None
+        log.info("checkpoint %s written", ckpt.step_name(step))
+
+    def move_history_aside(self) -> Path:
+        """Move everything but ``config.yaml`` (and earlier set-aside histories) into ``before-restart-N/``, N the
+        first free number; returns that folder. Nothing is deleted."""
+        n = 1
+        while (self.path / f"before-restart-{n}").exists():
+            n += 1
+        aside = self.path / f"before-restart-{n}"
+        entries = [p for p in self.path.iterdir() if p.name != "config.yaml" and not p.name.startswith("before-restart-")]
+        aside.mkdir()
+        for entry in entries:
+            entry.rename(aside / entry.name)
+        fsync_dir(self.path)
+        return aside
 
     def samples_path(self, step: int) -> Path:
         """``samples/step-….png``, the fixed-noise picture of ``step``."""

@@ -46,12 +46,6 @@ class SignalGuard:
         self._previous.clear()
 
 
-def all_finite(tensors) -> bool:
-    """True when every tensor is free of NaN/Inf (one host sync)."""
-    flags = [torch.isfinite(t).all() for t in tensors if t.is_floating_point()]
-    return bool(torch.stack(flags).all()) if flags else True
-
-
 def diversity(samples: torch.Tensor, max_n: int = 256) -> float:
     """Mean pairwise Euclidean distance between (up to ``max_n``) flattened samples [n, ...]."""
     x = samples[:max_n].reshape(min(len(samples), max_n), -1).float()

@@ -4,6 +4,7 @@ meter that turns a log interval's steps into one row's means."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -11,7 +12,10 @@ from typing import Any
 
 import torch
 
+from ..errors import RunDirError
 from ..fileio import write_atomic
+
+log = logging.getLogger(__name__)
 
 
 class Meter:
@@ -97,6 +101,25 @@ class MetricsLog:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """All rows of ``RUN/metrics.jsonl``."""
+    """All rows of ``RUN/metrics.jsonl``. A last line cut short (a crash while it was appended: no newline after
+    it) is skipped with a warning naming the file and line; any other malformed line is a RunDirError naming them."""
     path = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise RunDirError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    lines, rows = text.splitlines(), []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            if number == len(lines) and not text.endswith("\n"):
+                log.warning("%s, line %d: cut short (written when the run stopped abruptly); skipped", path, number)
+                continue
+            raise RunDirError(f"{path}, line {number}: not a JSON row ({e.msg} at column {e.colno})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+            raise RunDirError(f"{path}, line {number}: a row must be a JSON object with an integer 'step'")
+        rows.append(row)
+    return rows

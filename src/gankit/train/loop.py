@@ -10,6 +10,7 @@ process group (gankit.train.distributed).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import signal
@@ -21,7 +22,7 @@ from torch import nn
 
 from ..config import Config, load_config, to_yaml
 from ..data import Dataset, to_uint8
-from ..errors import ConfigError, RunDirError, TrainingDiverged, TrainingInterrupted
+from ..errors import CheckpointError, ConfigError, RunDirError, TrainingDiverged, TrainingInterrupted
 from ..models import Generator, batch_coupled
 from ..objectives import get_objective
 from ..viz.grids import grid_image, png_bytes, points_plot
@@ -31,9 +32,9 @@ from .algorithm import GRAD_NORM_KEYS, Players, Runtime, Stats, training_iterati
 from .batches import Batches
 from .cudagraph import unsupported
 from .folder import RunFolder
-from .guard import Doctor, SignalGuard, all_finite, diversity
+from .guard import Doctor, SignalGuard, diversity
 from .logger import Meter
-from .optim import build_optimizer
+from .optim import build_optimizer, state_slots
 from .rng import Streams, make_streams
 from .sampler import MinibatchSampler
 from .schedules import ScheduleWriter, ramped
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 RESUME_KEYS = {"steps", "epochs", "nimg", "minutes", "log_every", "sample_every", "checkpoint_every",
                "keep_checkpoints", "device", "speed", "tf32", "channels_last", "on_divergence", "max_rollbacks",
-               "doctor"}
+               "doctor", "max_abs_loss"}
 
 Progress = Callable[["Trainer", "dict[str, Any] | None"], None]
 
@@ -101,7 +102,8 @@ class Trainer:
     step, nimg, elapsed_s, lr_scale, rollbacks = _Counter(), _Counter(), _Counter(), _Counter(), _Counter()
 
     def __init__(self, cfg: Config, run_dir: str | Path, *, G: Generator | None = None, D: nn.Module | None = None,
-                 dataset: Dataset | None = None, progress: Progress | None = None, resume: bool = False) -> None:
+                 dataset: Dataset | None = None, progress: Progress | None = None, resume: bool = False,
+                 restart: bool = False) -> None:
         t = cfg.train
         self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
         self.ranks = distributed.join(resolve_device(t.device))
@@ -109,7 +111,7 @@ class Trainer:
         self.dataset, split, self.num_classes = parts.training_split(cfg, dataset)
         self.streams = make_streams(t.seed, self.device)
         self.own_models = G is not None and D is not None  # else gankit builds both from model.arch
-        resumed = self._checkpoint_to_resume() if resume else None
+        resumed = self._checkpoint_to_resume(restart) if resume else None
         self.G, self.D = parts.run_models(cfg, self.dataset, split, self.num_classes, G, D, self.streams, self.ranks)
         data = parts.on_device(split, self.G.value_range, self.num_classes, self.device)
         self.x, self.y, self.n_train = data.x, data.y, len(data.x)
@@ -138,8 +140,9 @@ class Trainer:
 
     @classmethod
     def resume(cls, run_dir: str | Path, overrides: list[str] = (), **kwargs: Any) -> "Trainer":
-        """Continue the run in ``run_dir`` from its latest checkpoint. ``overrides`` may change only the stop
-        conditions, intervals and device (``train.steps=...``); anything else would break exact continuation."""
+        """Continue the run in ``run_dir`` from its newest readable checkpoint. ``overrides`` may change only the
+        stop conditions, intervals and device (``train.steps=...``); anything else would break exact continuation.
+        ``restart=True`` starts again from step 0 instead, with the old history moved aside."""
         run_dir = Path(run_dir)
         if not (run_dir / "config.yaml").is_file():
             raise RunDirError(f"cannot resume {run_dir}: it has no config.yaml (not a gankit run folder)")
@@ -167,12 +170,23 @@ class Trainer:
               and not self.num_classes)
         return snapshot_grid(self.x[:parts.POINTS_PLOT_N].cpu()) if on else None
 
-    def _checkpoint_to_resume(self) -> ckpt.Checkpoint | None:
-        """The newest readable checkpoint (None, with a warning, when there is none: the run starts again from step
-        0). Read before the models are built: a run of modules passed to the Trainer resumes only with them."""
-        good = ckpt.load_latest_good(self.run_dir / "checkpoints")
+    def _checkpoint_to_resume(self, restart: bool) -> ckpt.Checkpoint | None:
+        """The newest readable checkpoint; None when the run never wrote one, or on ``restart`` (the old history is
+        moved aside first). Checkpoints that are all unreadable stop the resume and change nothing. Read before the
+        models are built: a run of modules passed to the Trainer resumes only with them."""
+        if restart:
+            if self.ranks.is_main:
+                aside = RunFolder(self.run_dir, writes=True).move_history_aside()
+                log.warning("--restart: the run's history moved to %s; starting again from step 0", aside)
+            self.ranks.barrier()
+            return None
+        try:
+            good = ckpt.load_latest_good(self.run_dir / "checkpoints")
+        except CheckpointError as e:
+            raise CheckpointError(f"cannot resume: {e}; nothing was changed (to start again from step 0 with the "
+                                  f"old history moved aside, add --restart)") from None
         if good is None:
-            log.warning("%s has no readable checkpoint: starting again from step 0", self.run_dir)
+            log.warning("%s has no checkpoint: starting again from step 0", self.run_dir)
         elif good.meta.get("own_models") and not self.own_models:
             raise RunDirError(f"{self.run_dir} was trained on a G and D passed to the Trainer: resume it with "
                               f"Trainer.resume(run_dir, G=..., D=...)")
@@ -181,10 +195,22 @@ class Trainer:
     def _folder(self, resume: bool) -> RunFolder:
         """The run folder, checked and created by rank 0 (config.yaml written first); every rank waits for it."""
         folder = RunFolder(self.run_dir, writes=self.ranks.is_main)
-        per_checkpoint = sum(v.numel() * v.element_size() for v in self.state_tensors()[0].values())
-        folder.prepare(to_yaml(self.cfg), resume, per_checkpoint, self.cfg.train.keep_checkpoints)
+        folder.prepare(to_yaml(self.cfg), resume, self.checkpoint_bytes(), self.cfg.train.keep_checkpoints)
         self.ranks.barrier()
         return folder
+
+    def checkpoint_bytes(self) -> int:
+        """The size of one checkpoint of this run once training has begun: the state now, what the first step adds
+        (the optimisers' per-parameter moments, the sampler's permutation of the training set) and the JSON."""
+        tensors, meta = self.state_tensors()
+        size = sum(v.numel() * v.element_size() for v in tensors.values()) + self.streams.torch.state()[0].numel()
+        if not self.players.opt_g.state and not self.players.opt_d.state:
+            params = [*self.G.parameters(), *self.D.parameters()]
+            size += state_slots(self.cfg.optim) * sum(p.numel() * p.element_size() for p in params)
+        if not len(self.batches.sampler.perm):
+            size += 8 * self.n_train
+        header = 200 * (len(tensors) + 3 * len(list(self.G.parameters())) + 3 * len(list(self.D.parameters())))
+        return size + header + len(json.dumps(meta, indent=1, default=str))
 
     def _doctor(self) -> Doctor | None:
         """Rank 0's training doctor (``train.doctor``), which knows the real data's diversity."""
@@ -313,21 +339,31 @@ class Trainer:
         means, img_per_s = meter.take(self.nimg)
         row = {"step": self.step, "nimg": self.nimg, "epoch": self.nimg / self.n_train, "time_s": self.elapsed_s,
                **self.ranks.mean(means), **{k: v for k, v in hyper.items() if v is not None}, "img_per_s": img_per_s}
-        bad = [k for k in ("d_loss", "g_loss", "penalty") if k in row and not math.isfinite(row[k])]
-        if bad:
-            self._roll_back(f"non-finite {', '.join(bad)}")
+        self._check_losses(row)
         self._metrics.write(row)
         if self.doctor is not None:
             self.doctor.check_row(row)
         return row
 
+    def _check_losses(self, row: dict[str, Any]) -> None:
+        """A NaN/Inf loss or penalty, or a loss beyond ±``train.max_abs_loss``, is divergence (roll back or stop)."""
+        bad = [k for k in ("d_loss", "g_loss", "penalty") if k in row and not math.isfinite(row[k])]
+        if bad:
+            self._roll_back(f"non-finite {', '.join(bad)}")
+        bound = self.cfg.train.max_abs_loss
+        exploded = [f"{k} {row[k]:.3g}" for k in ("d_loss", "g_loss") if k in row and abs(row[k]) > bound]
+        if exploded:
+            self._roll_back(f"exploded {', '.join(exploded)} (beyond ±{bound:g}, train.max_abs_loss)")
+
     def _checkpoint(self, signals: SignalGuard) -> None:
-        """Every ``checkpoint_every`` steps, at the end and when a stop signal came: a checkpoint, if the weights
-        are finite (else roll back)."""
+        """Every ``checkpoint_every`` steps, at the end and when a stop signal came: a checkpoint, if every number
+        of the state is finite (else roll back: no checkpoint holds NaN or Inf)."""
         if self.step % self.cfg.train.checkpoint_every == 0 or signals.requested or self.done():
-            if not all_finite([*self.G.parameters(), *self.D.parameters()]):
-                self._roll_back("non-finite weights")
-            self.save_checkpoint()
+            tensors, meta = self.state_tensors()
+            bad = ckpt.nonfinite(tensors, meta)
+            if bad:
+                self._roll_back(f"non-finite state ({len(bad)} entries, e.g. {bad[0]})")
+            self.save_checkpoint(tensors, meta)
 
     def _pictures(self) -> None:
         """Rank 0: the fixed-noise picture every ``sample_every`` steps, snapshots every ``snapshot_every`` and at
@@ -364,9 +400,12 @@ class Trainer:
                     own_models=self.own_models)
         return tensors, meta
 
-    def save_checkpoint(self) -> str:
-        """Rank 0 writes the checkpoint (with every rank's dropout RNG state); all ranks wait for it."""
-        tensors, meta = self.state_tensors()
+    def save_checkpoint(self, tensors: dict[str, torch.Tensor] | None = None, meta: dict[str, Any] | None = None
+                        ) -> str:
+        """Rank 0 writes the checkpoint of the state (:meth:`state_tensors` unless given), with every rank's dropout
+        RNG state; all ranks wait for it."""
+        if tensors is None or meta is None:
+            tensors, meta = self.state_tensors()
         tensors.update(self.ranks.per_rank("rng.torch", self.streams.torch.state()[0]))
         if self.ranks.active:
             meta["world_size"] = self.ranks.world
@@ -394,9 +433,12 @@ class Trainer:
             self._note(self.step, "diverged", f"{where}; stopped: {why}")
             raise TrainingDiverged(f"training diverged: {where}; stopped ({why}); the last good checkpoint is "
                                    f"{ckpt.step_name(self.last_checkpoint_step)} in {folder}")
-        good = ckpt.load_latest_good(folder)
+        try:
+            good = ckpt.load_latest_good(folder)
+        except CheckpointError as e:
+            raise TrainingDiverged(f"training diverged: {where}, and no checkpoint to roll back to: {e}") from None
         if good is None:
-            raise TrainingDiverged(f"training diverged: {where}, and {folder} holds no readable checkpoint")
+            raise TrainingDiverged(f"training diverged: {where}, and {folder} holds no checkpoint")
         rollbacks, scale, bad_step = self.rollbacks + 1, self.lr_scale * t.rollback_lr_factor, self.step
         self._restore(good)
         self.rollbacks, self.lr_scale = rollbacks, scale

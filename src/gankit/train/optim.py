@@ -60,6 +60,12 @@ def _fusable(params: list[torch.Tensor], velocities: list[torch.Tensor], lr, mom
                     for p, v in zip(params, velocities)))
 
 
+def state_slots(cfg: OptimConfig) -> int:
+    """How many tensors the size of each parameter the optimiser keeps once it has stepped: Adam's two moments,
+    SGD's velocity."""
+    return 2 if cfg.name == "adam" else 1
+
+
 def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     """The optimiser named by ``cfg.name`` with its initial hyper-parameters (schedules set them per update).
     Adam runs fused when every parameter is on the CPU or on CUDA, else foreach."""

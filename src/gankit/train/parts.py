@@ -9,14 +9,16 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..config import Config, ObjectiveConfig, TrainConfig
+from ..config import Config, ModelConfig, ObjectiveConfig, TrainConfig
 from ..data import Dataset, Split, load_dataset, to_model_range
 from ..errors import ConfigError
-from ..models import Generator, build_models
+from ..models import Generator, build_models, parameter_counts
+from ..resources import available_memory, gib
 from ..regularizers import dragan_penalty, gradient_penalty, r1_penalty, r2_penalty
 from .algorithm import Augment, Penalty
 from .distributed import Ranks
 from .ema import EMA
+from .optim import state_slots
 from .rng import Streams, stream_seed
 
 POINTS_PLOT_N = 2000  # generated points drawn over the data in a points run's pictures
@@ -41,11 +43,46 @@ def _class_count(cfg: Config, dataset: Dataset, split: Split) -> int:
     return num_classes
 
 
+MODEL_SIZE_KEYS = ("z_dim", "hidden", "layers", "width", "blocks", "expansion")
+
+
+def check_model_memory(cfg: Config, dataset: Dataset, num_classes: int, device: torch.device) -> None:
+    """Refuse, before anything is allocated, a G and D (counted on the meta device) whose training state cannot fit
+    in the memory ``device`` has available: per parameter 4 bytes each for the weights, the gradients, the optimiser
+    moments and a checkpoint's copy, and for G's EMA. On CUDA the host must also hold a checkpoint's copies."""
+    counts = parameter_counts(cfg.model, sample_shape=dataset.sample_shape, kind=dataset.kind,
+                              num_classes=num_classes)
+    if counts is None:
+        return
+    n_g, n_d = counts
+    ema = n_g if cfg.train.ema_half_life_kimg > 0 else 0
+    needs = [(device, 4 * ((3 + state_slots(cfg.optim)) * (n_g + n_d) + ema))]
+    if device.type == "cuda":
+        needs.append((torch.device("cpu"), 4 * 2 * (n_g + n_d + ema)))
+    for where, need in needs:
+        free = available_memory(where)
+        if free is not None and need > free:
+            raise ConfigError(f"{_size_keys(cfg)}: G and D would have {n_g + n_d:,} parameters, whose training needs "
+                              f"about {gib(need)} on {where.type}, more than the {gib(free)} available there")
+
+
+def _size_keys(cfg: Config) -> str:
+    """The model's size settings that apply and exceed their defaults, most exceeded first
+    (``model.hidden=100000000``); all that apply when none does."""
+    inert, defaults = set(cfg.inert_keys()), ModelConfig()
+    keys = [k for k in MODEL_SIZE_KEYS if f"model.{k}" not in inert]
+    ratio = {k: getattr(cfg.model, k) / getattr(defaults, k) for k in keys}
+    big = sorted((k for k in keys if ratio[k] > 1), key=lambda k: -ratio[k]) or keys
+    return ", ".join(f"model.{k}={getattr(cfg.model, k)}" for k in big)
+
+
 def run_models(cfg: Config, dataset: Dataset, split: Split, num_classes: int, G: Generator | None,
                D: nn.Module | None, streams: Streams, ranks: Ranks) -> tuple[Generator, nn.Module]:
     """G and D on this rank's device: the pair given, or the one ``model.arch`` names, initialised from the run's
     ``init`` stream; D spectrally normalised when ``model.spectral_norm``; batch norm over the global batch when
     ``train.sync_batchnorm``. Every rank starts from the same weights; dropout then draws per rank."""
+    if G is None or D is None:
+        check_model_memory(cfg, dataset, num_classes, ranks.device)
     with streams.torch.installed():
         if G is None or D is None:
             pixel_mean = split.x.float().mean(0) / 255.0 if split.x.dtype == torch.uint8 else None

@@ -8,7 +8,7 @@ import torch
 
 from ..config import from_dict
 from ..data import load_dataset
-from ..errors import RunDirError
+from ..errors import CheckpointError, RunDirError
 from ..models import Generator, build_models
 from . import checkpoint as ckpt
 
@@ -19,10 +19,7 @@ def load_generator(run_dir: Path, which: str | int = "latest") -> tuple[Generato
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDirError(f"run folder {run_dir} does not exist")
-    c = ckpt.load(run_dir / "checkpoints", which) if which != "latest" else \
-        ckpt.load_latest_good(run_dir / "checkpoints")  # a damaged latest: the previous good one, with a warning
-    if c is None:
-        raise RunDirError(f"{run_dir} holds no readable checkpoint")
+    c = ckpt.load(run_dir / "checkpoints", which) if which != "latest" else _latest_good(run_dir)
     if c.meta.get("own_models"):
         raise RunDirError(f"{run_dir} was trained on a G and D passed to the Trainer, which gankit cannot rebuild: "
                           f"train with model.arch naming their builder (module:builder, see docs/python-api.md), or "
@@ -33,6 +30,18 @@ def load_generator(run_dir: Path, which: str | int = "latest") -> tuple[Generato
     G.load_state_dict(ckpt.part(c.tensors, "G_ema.") or ckpt.part(c.tensors, "G."))  # the EMA when trained with one
     real = load_dataset(cfg.data).train.x[:2000] if kind == "points" else None
     return G.eval(), kind, real
+
+
+def _latest_good(run_dir: Path) -> ckpt.Checkpoint:
+    """The checkpoint ``gankit train --resume`` would continue from (a damaged latest: the previous good one, with a
+    warning); RunDirError when there is none."""
+    try:
+        c = ckpt.load_latest_good(run_dir / "checkpoints")
+    except CheckpointError as e:
+        raise RunDirError(f"{run_dir} holds no readable checkpoint: {e}") from None
+    if c is None:
+        raise RunDirError(f"{run_dir} holds no readable checkpoint (none was written)")
+    return c
 
 
 def labels_for(G: Generator, n: int, label: int | None = None) -> torch.Tensor | None:
@@ -53,11 +62,18 @@ def labels_for(G: Generator, n: int, label: int | None = None) -> torch.Tensor |
 @torch.no_grad()
 def sample(G: Generator, n: int, seed: int, batch: int = 1000, labels: torch.Tensor | None = None) -> torch.Tensor:
     """n samples from G with noise from a CPU generator seeded ``seed`` (same seed → same samples). A conditional G
-    takes ``labels`` int64 [n] (default: classes in turn, see :func:`labels_for`)."""
+    takes ``labels`` int64 [n] (default: classes in turn, see :func:`labels_for`). A G whose output holds NaN or
+    Inf is a RunDirError: such samples are no samples."""
     gen = torch.Generator().manual_seed(seed)
     z = G.sample_z(n, generator=gen, device="cpu")
     if G.num_classes and labels is None:
         labels = labels_for(G, n)
     if labels is None:
-        return torch.cat([G(z[i:i + batch]) for i in range(0, n, batch)])
-    return torch.cat([G(z[i:i + batch], labels[i:i + batch]) for i in range(0, n, batch)])
+        x = torch.cat([G(z[i:i + batch]) for i in range(0, n, batch)])
+    else:
+        x = torch.cat([G(z[i:i + batch], labels[i:i + batch]) for i in range(0, n, batch)])
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x.reshape(n, -1))).any(1).sum())
+        raise RunDirError(f"the generator produced non-finite values (NaN/Inf) in {bad} of {n} samples (seed {seed}): "
+                          f"its weights overflow; sample an earlier checkpoint with --checkpoint STEP")
+    return x

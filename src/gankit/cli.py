@@ -207,6 +207,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         for line in cfg.inert_settings():
             print(f"gankit: warning: {line}", file=sys.stderr)
     if rank == 0:
+        print(f"data: {trainer.dataset.summary(trainer.cfg.data.split)}", file=sys.stderr)
         print(f"run folder: {trainer.run_dir}  device: {trainer.device}  start step: {trainer.step}"
               + (f"  processes: {world}" if world > 1 else ""), file=sys.stderr)
     from .train import distributed

@@ -45,6 +45,9 @@ def _opt(default: Any, *, choices: tuple | None = None, lo: float | None = None,
                                             "help": help})
 
 
+PICTURES = ("data.name", ("folder:", "emoji"))  # the sources of users' own pictures
+
+
 @dataclass(frozen=True)
 class DataConfig:
     name: str = _opt("mnist5k", help="registry name, or points:PATH / folder:PATH (see `gankit datasets`)")
@@ -53,7 +56,7 @@ class DataConfig:
     split: str = _opt("train", help="split to train on")
     resolution: int | None = _opt(None, lo=4, hi=1024,
                                   help="image sources: short side scaled to this, then centre-cropped to a square "
-                                       "(null: the source's own size; folder:PATH 32)")
+                                       "(data.fit) (null: the source's own size; folder:PATH 32, emoji 64)")
     channels: str | None = _opt(None, choices=("gray", "rgb"),
                                 help="image sources: gray (1 channel) or rgb (3); null: the source's own "
                                      "(folder:PATH rgb)")
@@ -66,6 +69,21 @@ class DataConfig:
                        help="Stacked MNIST: training images drawn (three digits each; the test split has 10,000)")
     strict: bool = _opt(False, when=("data.name", ("folder:",)),
                         help="folder: an unreadable image is an error instead of being skipped and counted")
+    background: str = _opt("white", when=PICTURES,
+                           help="folder, emoji: the colour transparent pixels are composited onto (a colour name or "
+                                "#rrggbb); pad fills with it too")
+    fit: str = _opt("crop", choices=("crop", "pad"), when=PICTURES,
+                    help="folder, emoji: a non-square picture is centre-cropped to a square, or padded with "
+                         "data.background")
+
+    def __post_init__(self) -> None:
+        from PIL import ImageColor
+
+        try:
+            ImageColor.getrgb(self.background)
+        except ValueError:
+            raise ConfigError(f"data.background: {self.background!r} is not a colour (a name such as white or "
+                              f"black, or #rrggbb)") from None
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,14 @@ class Dataset:
         """Shape of one sample: (C, H, W) for images, (d,) for points."""
         return tuple(self.train.x.shape[1:])
 
+    def summary(self, split: str = "train") -> str:
+        """One line: ``folder (/pics): 3,926 images 3×64×64, 2 unreadable skipped, 4 classes``."""
+        what = "images" if self.kind == "image" else "points"
+        text = f"{self.name} ({self.source}): {len(self.split(split)):,} {what} {'×'.join(map(str, self.sample_shape))}"
+        if self.skipped:
+            text += f", {self.skipped:,} unreadable skipped"
+        return text + (f", {self.num_classes} classes" if self.num_classes else "")
+
 
 @dataclass(frozen=True)
 class SourceStatus:

@@ -2,10 +2,13 @@
 when null).
 
 Files are chosen by extension (.png .jpg .jpeg .bmp .gif .webp, any case; hidden files and folders skipped) and
-taken in sorted path order. Each is opened with Pillow, converted to ``data.channels`` (``gray`` → C = 1,
-``rgb`` → C = 3, the default; alpha is dropped, a GIF gives its first frame), resized with Pillow's antialiased
-bicubic filter so that its short side is R, and centre-cropped to R×R. Unreadable, corrupt or truncated files are skipped, counted
-(``Dataset.skipped``) and reported in one logged warning; a folder with no readable image is a :class:`DatasetError`.
+taken in sorted path order. Each is opened with Pillow and read as a person sees it (gankit.data.transforms.flatten:
+EXIF orientation applied, transparency composited onto ``data.background``, 16-bit grey scaled, palette and CMYK
+converted; a GIF gives its first frame), converted to ``data.channels`` (``gray`` → C = 1, ``rgb`` → C = 3, the
+default) and brought to R×R by ``data.fit`` (``crop``: short side to R with Pillow's antialiased bicubic filter, centre
+crop; ``pad``: long side to R on a ``data.background`` square). Unreadable, corrupt or truncated files are skipped,
+counted (``Dataset.skipped``) and reported in one logged warning; a folder with no readable image is a
+:class:`DatasetError`.
 With ``data.strict``, the first unreadable file (in path order) is instead a :class:`DatasetError` naming it and why.
 
 Labels: when the images sit in two or more immediate subfolders and none directly in PATH (``PATH/cat/…``,
@@ -18,17 +21,18 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageColor
 
 from ..config import DataConfig
 from ..errors import DatasetError
 from .base import Dataset, SourceStatus, Split
 from .registry import register
-from .transforms import MODES, fit_image
+from .transforms import MODES, WHITE, fit_image
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +40,10 @@ EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
 DEFAULT_RESOLUTION, DEFAULT_CHANNELS = 32, "rgb"
 
 
-def _form(cfg: DataConfig) -> tuple[str, int]:
-    """(Pillow mode, resolution) the folder's images are read at: the config's, or the defaults where null."""
-    return MODES[cfg.channels or DEFAULT_CHANNELS], cfg.resolution or DEFAULT_RESOLUTION
+def read_settings(cfg: DataConfig, resolution: int = DEFAULT_RESOLUTION) -> ReadSettings:
+    """How pictures are read under ``cfg``: its channels, resolution (``resolution`` when null), fit and background."""
+    return ReadSettings(MODES[cfg.channels or DEFAULT_CHANNELS], cfg.resolution or resolution, cfg.fit,
+                        ImageColor.getrgb(cfg.background)[:3])
 
 
 def list_images(root: Path) -> list[Path]:
@@ -63,17 +68,28 @@ def class_labels(root: Path, paths: list[Path]) -> tuple[list[str], np.ndarray] 
     return classes, np.array([index[parts[0]] for parts in tops], dtype=np.int64)
 
 
-def load_image(path: Path, resolution: int, mode: str) -> np.ndarray:
-    """One image → uint8 [C, R, R]: convert to ``mode`` (L or RGB), short side → R (bicubic), centre crop."""
+@dataclass(frozen=True)
+class ReadSettings:
+    """How a picture is read: Pillow ``mode`` (L or RGB), ``resolution`` R, ``fit`` (crop or pad) and the
+    ``background`` RGB that transparency is composited onto."""
+
+    mode: str
+    resolution: int
+    fit: str = "crop"
+    background: tuple[int, int, int] = WHITE
+
+
+def load_image(path: Path, how: ReadSettings) -> np.ndarray:
+    """One image file → uint8 [C, R, R] (gankit.data.transforms.fit_image)."""
     with Image.open(path) as im:
-        im.draft(mode, (resolution, resolution))  # JPEG: decode at a reduced scale when much larger than needed
-        im = im.convert(mode)  # forces the full decode: truncated data raises here
-    return fit_image(im, resolution, mode)
+        im.draft(how.mode, (how.resolution, how.resolution))  # JPEG: decode at a reduced scale when much larger
+        im.load()  # forces the full decode: truncated data raises here
+        return fit_image(im, how.resolution, how.mode, how.fit, how.background)
 
 
-def _try_load(path: Path, resolution: int, mode: str) -> np.ndarray | str:
+def _try_load(path: Path, how: ReadSettings) -> np.ndarray | str:
     try:
-        return load_image(path, resolution, mode)
+        return load_image(path, how)
     except MemoryError:
         raise
     except Exception as e:  # noqa: BLE001 -- Pillow raises many types on corrupt data (OSError, SyntaxError, ...)
@@ -94,12 +110,12 @@ def load_folder(cfg: DataConfig, path: str) -> Dataset:
     paths = list_images(root)
     if not paths:
         raise DatasetError(f"folder:{path}: no images (.png .jpg .jpeg .bmp .gif .webp) under {root}")
-    mode, res = _form(cfg)
-    x = np.empty((len(paths), 1 if mode == "L" else 3, res, res), dtype=np.uint8)
+    how = read_settings(cfg)
+    x = np.empty((len(paths), 1 if how.mode == "L" else 3, how.resolution, how.resolution), dtype=np.uint8)
     ok = np.zeros(len(paths), dtype=bool)
     failures: list[tuple[Path, str]] = []
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # Pillow decodes without the GIL
-        for i, result in enumerate(pool.map(lambda p: _try_load(p, res, mode), paths)):
+        for i, result in enumerate(pool.map(lambda p: _try_load(p, how), paths)):
             if isinstance(result, str):
                 if cfg.strict:
                     pool.shutdown(cancel_futures=True)
@@ -128,8 +144,8 @@ def locate_folder(cfg: DataConfig, path: str) -> SourceStatus:
     if not root.is_dir():
         return SourceStatus(False, f"looked for folder {root}")
     paths = list_images(root)
-    mode, res = _form(cfg)
+    how = read_settings(cfg)
     labelled = class_labels(root, paths)
     classes = f", {len(labelled[0])} classes" if labelled else ""
     return SourceStatus(len(paths) > 0, str(root),
-                        f"{len(paths):,} image files → {len(mode)}×{res}×{res}{classes}")
+                        f"{len(paths):,} image files → {len(how.mode)}×{how.resolution}×{how.resolution}{classes}")

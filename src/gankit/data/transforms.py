@@ -8,26 +8,72 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 RANGES = ("unit", "symmetric", "none")
 MODES = {"gray": "L", "rgb": "RGB"}  # data.channels → Pillow mode (L: ITU-R BT.601 luma of R, G, B)
 
 
-def fit_image(im: Image.Image, resolution: int | None, mode: str | None) -> np.ndarray:
-    """One Pillow image → uint8 [C, R, R]: converted to ``mode`` (L or RGB; None keeps L or RGB as it is), short side
-    scaled to R with Pillow's antialiased bicubic filter, centre-cropped (None keeps the size)."""
-    im = im.convert(mode or ("L" if im.mode == "L" else "RGB"))
+WHITE = (255, 255, 255)
+
+
+def flatten(im: Image.Image, background: tuple[int, int, int] = WHITE) -> Image.Image:
+    """Any Pillow image → mode L or RGB as a person sees it: EXIF orientation applied; transparency (RGBA, LA, PA,
+    a palette or a colour key) composited onto ``background``; 16- and 32-bit grey scaled to 8 bits (0..65535 →
+    0..255); CMYK, YCbCr and other modes converted to RGB."""
+    im = ImageOps.exif_transpose(im)
+    if im.mode.startswith("I") or im.mode == "F":
+        im = _eight_bit_gray(im)
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", im.size, (*background, 255)), rgba).convert("RGB")
+    return im if im.mode in ("L", "RGB") else im.convert("RGB")
+
+
+def _eight_bit_gray(im: Image.Image) -> Image.Image:
+    """A 16-bit (``I;16``), 32-bit integer (``I``, how Pillow opens 16-bit PNGs) or float grey image → L: values up
+    to 255 kept as they are, else 0..65535 scaled to 0..255."""
+    a = np.asarray(im, dtype=np.float64)
+    scale = 255.0 / 65535.0 if a.size and a.max() > 255 else 1.0
+    return Image.fromarray(np.clip(np.rint(a * scale), 0, 255).astype(np.uint8), "L")
+
+
+def fit_image(im: Image.Image, resolution: int | None, mode: str | None, fit: str = "crop",
+              background: tuple[int, int, int] = WHITE) -> np.ndarray:
+    """One Pillow image → uint8 [C, R, R]: flattened (:func:`flatten`, transparency onto ``background``), converted
+    to ``mode`` (L or RGB; None keeps L or RGB as it is), then ``fit``: ``crop`` scales the short side to R with
+    Pillow's antialiased bicubic filter and centre-crops; ``pad`` scales the long side to R and centres the picture
+    on a ``background`` square. ``resolution`` None keeps the size."""
+    im = flatten(im, background)
+    im = im.convert(mode or im.mode)
     if resolution is not None:
-        w, h = im.size
-        scale = resolution / min(w, h)
-        size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
-        if size != (w, h):
-            im = im.resize(size, Image.Resampling.BICUBIC)
-        left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
-        im = im.crop((left, top, left + resolution, top + resolution))
+        im = _padded(im, resolution, background) if fit == "pad" else _cropped(im, resolution)
     arr = np.asarray(im, dtype=np.uint8)
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+
+
+def _cropped(im: Image.Image, resolution: int) -> Image.Image:
+    """Short side scaled to ``resolution``, centre-cropped to a square."""
+    w, h = im.size
+    scale = resolution / min(w, h)
+    size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
+    if size != (w, h):
+        im = im.resize(size, Image.Resampling.BICUBIC)
+    left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
+    return im.crop((left, top, left + resolution, top + resolution))
+
+
+def _padded(im: Image.Image, resolution: int, background: tuple[int, int, int]) -> Image.Image:
+    """Long side scaled to ``resolution``, centred on a square of ``background``."""
+    w, h = im.size
+    scale = resolution / max(w, h)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if size != (w, h):
+        im = im.resize(size, Image.Resampling.BICUBIC)
+    fill = Image.new("RGB", (1, 1), background).convert(im.mode).getpixel((0, 0))  # Pillow's luma for L
+    square = Image.new(im.mode, (resolution, resolution), fill)
+    square.paste(im, ((resolution - size[0]) // 2, (resolution - size[1]) // 2))
+    return square
 
 
 def conform(x: torch.Tensor, resolution: int | None, channels: str | None) -> torch.Tensor:

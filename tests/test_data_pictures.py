@@ -1,0 +1,156 @@
+"""Users' pictures read as a person sees them: transparency composited onto data.background, grey 16-bit, palette,
+CMYK and EXIF-rotated files, non-square pictures cropped or padded (data.fit); and the emoji source."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageOps
+
+from gankit.config import DataConfig, load_config
+from gankit.data import load_dataset, locate
+from gankit.data.emoji import find_font
+from gankit.errors import ConfigError
+
+SIZE = 16
+
+
+def _pattern(mode: str = "RGBA") -> Image.Image:
+    """A 16×16 picture with a transparent background, a half-transparent band and an opaque asymmetric shape."""
+    rng = np.random.default_rng(0)
+    rgba = np.zeros((SIZE, SIZE, 4), dtype=np.uint8)
+    rgba[..., :3] = rng.integers(0, 256, (SIZE, SIZE, 3))
+    rgba[2:10, 3:6, 3] = 255  # an opaque 'L'
+    rgba[8:10, 3:12, 3] = 255
+    rgba[12:14, :, 3] = 128  # half transparent
+    return Image.fromarray(rgba, "RGBA").convert(mode)
+
+
+def _read(folder: Path, **data) -> torch.Tensor:
+    """The folder's pictures as gankit reads them, at their own 16×16 size (no resampling)."""
+    return load_dataset(DataConfig(name=f"folder:{folder}", resolution=SIZE, **data)).train.x
+
+
+def _composited(im: Image.Image, background: tuple[int, int, int]) -> np.ndarray:
+    """Pillow's alpha_composite of ``im`` on ``background``, as uint8 [3, H, W]."""
+    over = Image.alpha_composite(Image.new("RGBA", im.size, (*background, 255)), im.convert("RGBA"))
+    return np.asarray(over.convert("RGB")).transpose(2, 0, 1)
+
+
+@pytest.mark.parametrize("background, rgb", [(None, (255, 255, 255)), ("black", (0, 0, 0)),
+                                             ("#3080c0", (0x30, 0x80, 0xC0))])
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "RGB-key"])
+def test_transparency_is_composited_onto_the_background(tmp_path, mode, background, rgb):
+    im = _pattern("RGBA")
+    if mode == "P":  # a palette with one fully transparent entry (PNG tRNS)
+        im.convert("RGB").quantize(16).save(tmp_path / "a.png", transparency=0)
+    elif mode == "RGB-key":  # an RGB picture whose one colour is transparent (PNG tRNS)
+        im.convert("RGB").save(tmp_path / "a.png", transparency=im.getpixel((0, 0))[:3])
+    else:
+        im.convert(mode).save(tmp_path / "a.png")
+    saved = Image.open(tmp_path / "a.png")
+    x = _read(tmp_path, **({"background": background} if background else {}))
+    assert x.shape == (1, 3, SIZE, SIZE)
+    assert np.array_equal(x[0].numpy(), _composited(saved, rgb))
+    if mode == "RGBA":  # the transparent background is the background colour, not black
+        assert tuple(x[0, :, 0, 0].tolist()) == rgb
+
+
+def test_sixteen_bit_grey_is_scaled_to_eight_bits(tmp_path):
+    values = (np.arange(SIZE * SIZE, dtype=np.uint32).reshape(SIZE, SIZE) * 257).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "g16.png")
+    x = _read(tmp_path, channels="gray")
+    assert np.array_equal(x[0, 0].numpy(), np.arange(SIZE * SIZE).reshape(SIZE, SIZE).astype(np.uint8))
+
+
+def test_cmyk_and_exif_rotated_jpegs_come_out_as_seen(tmp_path):
+    base = _pattern("RGB")
+    base.convert("CMYK").save(tmp_path / "a-cmyk.jpg", quality=95)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    base.save(tmp_path / "b-rotated.jpg", quality=95, exif=exif)
+    x = _read(tmp_path)
+    with Image.open(tmp_path / "a-cmyk.jpg") as im:
+        assert np.array_equal(x[0].numpy(), np.asarray(im.convert("RGB")).transpose(2, 0, 1))
+    with Image.open(tmp_path / "b-rotated.jpg") as im:
+        upright = np.asarray(ImageOps.exif_transpose(im).convert("RGB")).transpose(2, 0, 1)
+        raw = np.asarray(im.convert("RGB")).transpose(2, 0, 1)
+    assert np.array_equal(x[1].numpy(), upright) and not np.array_equal(upright, raw)
+
+
+def test_non_square_pictures_are_cropped_or_padded(tmp_path):
+    wide = np.zeros((8, 32, 3), dtype=np.uint8)
+    wide[:, :16] = (255, 0, 0)
+    wide[:, 16:] = (0, 0, 255)
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    crop = _read(tmp_path)[0]  # short side 8 → 16, width 64, centre 16 columns: half red, half blue
+    assert crop.shape == (3, SIZE, SIZE)
+    assert crop[:, :, 0].tolist()[0][0] > 200 and crop[2, :, -1].min() > 200
+    pad = _read(tmp_path, fit="pad", background="#00ff00")[0]  # long side 32 → 16: a 16×4 band on green
+    assert (pad[:, :6] == torch.tensor([0, 255, 0]).view(3, 1, 1)).all()  # rows above the band
+    assert (pad[:, 10:] == torch.tensor([0, 255, 0]).view(3, 1, 1)).all()  # rows below it
+    assert pad[0, 6:10, :4].min() > 200 and pad[2, 6:10, -4:].min() > 200
+
+
+def test_bad_background_is_one_line():
+    with pytest.raises(ConfigError, match="data.background: 'beige-ish' is not a colour"):
+        load_config("folder64", ["data.background=beige-ish"])
+
+
+needs_font = pytest.mark.skipif(find_font(DataConfig(name="emoji")) is None,
+                                reason="needs Debian's fonts-noto-color-emoji")
+
+
+@needs_font
+def test_emoji_source_reads_every_bitmap_on_the_background():
+    x = load_dataset(DataConfig(name="emoji")).train.x
+    assert x.shape == (3926, 3, 64, 64) and x.dtype == torch.uint8
+    assert tuple(x[:, :, 0, 0].float().mean(0).tolist()) == (255.0, 255.0, 255.0)  # corners: the white background
+    dark = load_dataset(DataConfig(name="emoji", background="black", resolution=32, channels="gray")).train.x
+    assert dark.shape == (3926, 1, 32, 32) and float(dark[:, 0, 0, 0].float().mean()) < 1  # corners: black
+    assert torch.equal(load_dataset(DataConfig(name="emoji")).train.x[:50], x[:50])  # a deterministic order
+
+
+@needs_font
+def test_emoji_is_located_with_its_size():
+    status = locate(DataConfig(name="emoji"))
+    assert status.present and status.size == "3,926 pictures → 3×64×64"
+
+
+def test_emoji_missing_names_the_package(tmp_path, monkeypatch):
+    from gankit.data import emoji
+    from gankit.errors import DatasetError
+
+    monkeypatch.setattr(emoji, "DEBIAN", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("GANKIT_DATA", raising=False)
+    with pytest.raises(DatasetError, match="apt-get install fonts-noto-color-emoji"):
+        load_dataset(DataConfig(name="emoji"))
+    assert not locate(DataConfig(name="emoji")).present
+
+
+def test_train_prints_a_one_line_summary_of_the_data(tmp_path, capsys):
+    from gankit.cli import main
+
+    for i in range(3):
+        _pattern("RGBA").rotate(90 * i).save(tmp_path / f"{i}.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    run = tmp_path / "run"
+    assert main(["train", "quickstart", "--data", f"folder:{tmp_path}", "--run-dir", str(run), "--quiet",
+                 "--set", "data.resolution=8", "--set", "train.steps=1", "--set", "train.batch_size=2"]) == 0
+    assert f"data: folder ({tmp_path}): 3 images 3×8×8, 1 unreadable skipped" in capsys.readouterr().err
+
+
+def test_composite_png_bytes_roundtrip():
+    """The emoji reader and the folder reader are one path: a PNG's bytes decode to the same pixels either way."""
+    from gankit.data.emoji import decode
+    from gankit.data.folder import ReadSettings
+
+    buf = io.BytesIO()
+    _pattern("RGBA").save(buf, "PNG")
+    got = decode(buf.getvalue(), ReadSettings("RGB", SIZE))
+    assert np.array_equal(got, _composited(_pattern("RGBA"), (255, 255, 255)))

@@ -154,3 +154,16 @@ def test_composite_png_bytes_roundtrip():
     _pattern("RGBA").save(buf, "PNG")
     got = decode(buf.getvalue(), ReadSettings("RGB", SIZE))
     assert np.array_equal(got, _composited(_pattern("RGBA"), (255, 255, 255)))
+
+
+def test_a_set_without_a_test_split_is_its_own_reference(tmp_path):
+    """Evaluating a folder run compares with the folder itself (the few-shot convention); a source with a test
+    split keeps it."""
+    from gankit.evaluation.inputs import resolve_reference
+
+    for i in range(3):
+        _pattern("RGBA").rotate(90 * i).save(tmp_path / f"{i}.png")
+    cfg = DataConfig(name=f"folder:{tmp_path}", resolution=SIZE)
+    ref = resolve_reference(f"folder:{tmp_path}:", cfg, None, 2048)
+    assert ref.split == "train" and len(ref.images) == 3 and ref.name == "folder:train"
+    assert resolve_reference("digits:", None, None, 2048).split == "test"

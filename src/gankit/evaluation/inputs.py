@@ -113,7 +113,8 @@ class Reference:
 
 
 def resolve_reference(spec: str, data_cfg: DataConfig | None, n_ref: int | None, dim: int) -> Reference:
-    """``DATASET:SPLIT`` (a registry name; the run's data options apply when it is the run's dataset), an images
+    """``DATASET:SPLIT`` (a registry name; the run's data options apply when it is the run's dataset; an empty SPLIT:
+    ``test`` where the source has one, else ``train``, the few-shot convention for a folder), an images
     ``.npz`` or a statistics ``.npz``; images capped to the first ``n_ref``."""
     if spec.endswith(".npz"):
         if is_stats_file(spec):
@@ -125,6 +126,7 @@ def resolve_reference(spec: str, data_cfg: DataConfig | None, n_ref: int | None,
         raise MetricError(f"--reference {spec!r} must be DATASET:SPLIT (e.g. fashion-mnist:test) or a .npz file")
     cfg = data_cfg if data_cfg is not None and data_cfg.name == name else DataConfig(name=name)
     dataset = load_dataset(cfg)
+    split = split or ("test" if "test" in dataset.splits else "train")  # a set without a test split: itself
     images = dataset.split(split).x[:n_ref]
     key = {"dataset": dataset.name, "split": split, "count": len(images), "source": dataset.source}
     return Reference(f"{dataset.name}:{split}", dataset, split, images, key=key)

@@ -167,3 +167,27 @@ def test_a_set_without_a_test_split_is_its_own_reference(tmp_path):
     ref = resolve_reference(f"folder:{tmp_path}:", cfg, None, 2048)
     assert ref.split == "train" and len(ref.images) == 3 and ref.name == "folder:train"
     assert resolve_reference("digits:", None, None, 2048).split == "test"
+
+
+def test_folders_are_decoded_once_and_a_changed_file_is_noticed(tmp_path, monkeypatch):
+    import os
+
+    from gankit.data import folder
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i in range(4):
+        _pattern("RGBA").rotate(90 * i).save(pics / f"{i}.png")
+    decoded = []
+    real = folder._try_load
+    monkeypatch.setattr(folder, "_try_load", lambda p, how: decoded.append(p) or real(p, how))
+    first = _read(pics)
+    assert len(decoded) == 4
+    assert torch.equal(_read(pics), first) and len(decoded) == 4  # from the cache: nothing decoded
+    _pattern("RGBA").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(pics / "0.png")
+    os.utime(pics / "0.png", ns=(1, 1))  # another modification time, whatever the clock's resolution
+    changed = _read(pics)
+    assert len(decoded) == 8 and not torch.equal(changed, first) and torch.equal(changed[1:], first[1:])
+    _read(pics, background="black")  # other read settings: another entry
+    assert len(decoded) == 12

@@ -62,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", default=None, help=".npz of samples from any program (key 'x')")
     e.add_argument("--reference", default=None,
                    help="DATASET:SPLIT, a points source (ring8, grid25, gauss1d), an .npz of images, or an .npz of "
-                        "Inception statistics (mu, sigma; FID only) (default: the run's data: its test split, or the whole set when it has none, e.g. a folder or emoji)")
+                        "Inception statistics (mu, sigma; FID only) (default: the run's data: its test split, or "
+                        "the whole set when it has none, e.g. a folder or emoji)")
     e.add_argument("--metrics", default=None,
                    help="comma-separated: parzen,fid,kid,pr,dc,classifier,is,modes,jsd (is needs --inception with "
                         "a classifier layer; modes: toy mixtures and Stacked MNIST)")

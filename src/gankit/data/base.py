@@ -66,7 +66,8 @@ class Dataset:
     def summary(self, split: str = "train") -> str:
         """One line: ``folder (/pics): 3,926 images 3×64×64, 2 unreadable skipped, 4 classes``."""
         what = "images" if self.kind == "image" else "points"
-        text = f"{self.name} ({self.source}): {len(self.split(split)):,} {what} {'×'.join(map(str, self.sample_shape))}"
+        shape = "×".join(map(str, self.sample_shape))
+        text = f"{self.name} ({self.source}): {len(self.split(split)):,} {what} {shape}"
         if self.skipped:
             text += f", {self.skipped:,} unreadable skipped"
         return text + (f", {self.num_classes} classes" if self.num_classes else "")

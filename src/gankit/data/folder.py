@@ -10,6 +10,8 @@ crop; ``pad``: long side to R on a ``data.background`` square). Unreadable, corr
 counted (``Dataset.skipped``) and reported in one logged warning; a folder with no readable image is a
 :class:`DatasetError`.
 With ``data.strict``, the first unreadable file (in path order) is instead a :class:`DatasetError` naming it and why.
+The decoded pictures are cached (``folders/`` in the user cache), keyed by the files' paths, sizes and modification
+times and the read settings.
 
 Labels: when the images sit in two or more immediate subfolders and none directly in PATH (``PATH/cat/…``,
 ``PATH/dog/…``), the sorted subfolder names are the classes 0, 1, …; otherwise there are no labels.
@@ -18,10 +20,13 @@ Splits: ``train`` only.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
+import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +35,7 @@ from PIL import Image, ImageColor
 
 from ..config import DataConfig
 from ..errors import DatasetError
+from ..fileio import cache_dir, write_atomic
 from .base import Dataset, SourceStatus, Split
 from .registry import register
 from .transforms import MODES, WHITE, fit_image
@@ -38,6 +44,7 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
 DEFAULT_RESOLUTION, DEFAULT_CHANNELS = 32, "rgb"
+READER_VERSION = 2  # part of the decode cache's key: a change to how pictures are read makes new entries
 
 
 def read_settings(cfg: DataConfig, resolution: int = DEFAULT_RESOLUTION) -> ReadSettings:
@@ -68,7 +75,7 @@ def class_labels(root: Path, paths: list[Path]) -> tuple[list[str], np.ndarray] 
     return classes, np.array([index[parts[0]] for parts in tops], dtype=np.int64)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ReadSettings:
     """How a picture is read: Pillow ``mode`` (L or RGB), ``resolution`` R, ``fit`` (crop or pad) and the
     ``background`` RGB that transparency is composited onto."""
@@ -96,6 +103,62 @@ def _try_load(path: Path, how: ReadSettings) -> np.ndarray | str:
         return " ".join(f"{type(e).__name__}: {e}".split())  # one line
 
 
+def decode_all(paths: list[Path], how: ReadSettings, strict: bool, name: str
+               ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+    """Decode every file: (uint8 [N, C, R, R], bool [N] read, [(path, why)] of those that could not be read);
+    with ``strict`` the first unreadable file is a DatasetError instead."""
+    x = np.empty((len(paths), 1 if how.mode == "L" else 3, how.resolution, how.resolution), dtype=np.uint8)
+    ok = np.zeros(len(paths), dtype=bool)
+    failures: list[tuple[str, str]] = []
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # Pillow decodes without the GIL
+        for i, result in enumerate(pool.map(lambda p: _try_load(p, how), paths)):
+            if isinstance(result, str):
+                if strict:
+                    pool.shutdown(cancel_futures=True)
+                    raise DatasetError(f"folder:{name}: cannot read {paths[i]} ({result}); "
+                                       f"set data.strict=false to skip unreadable images")
+                failures.append((str(paths[i]), result))
+            else:
+                x[i], ok[i] = result, True
+    return x, ok, failures
+
+
+def _decoded(paths: list[Path], how: ReadSettings, strict: bool, name: str
+             ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+    """:func:`decode_all`, through the user cache: pictures are decoded once for a given list of files (paths,
+    sizes, modification times) and read settings; a changed, added or removed file makes a new entry."""
+    key = _cache_key(paths, how)
+    folder = cache_dir() / "folders"
+    pixels, about = folder / f"{key}.npy", folder / f"{key}.json"
+    try:
+        meta = json.loads(about.read_text())
+        x = np.load(pixels, allow_pickle=False)
+        ok = np.array(meta["ok"], dtype=bool)
+        if x.shape[0] == len(paths) == len(ok) and not (strict and meta["failures"]):
+            return x, ok, [tuple(f) for f in meta["failures"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not cached yet, or an entry cut short: decode again
+    x, ok, failures = decode_all(paths, how, strict, name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.save(buffer, x, allow_pickle=False)
+        write_atomic(pixels, buffer.getvalue())
+        write_atomic(about, json.dumps({"ok": ok.tolist(), "failures": failures}).encode())
+    except OSError as e:  # a read-only cache costs the next run a decode, nothing else
+        log.warning("folder:%s: could not cache the decoded pictures in %s (%s)", name, folder, e.strerror)
+    return x, ok, failures
+
+
+def _cache_key(paths: list[Path], how: ReadSettings) -> str:
+    """SHA-256 of every file's path, size and modification time and of the read settings (and reader version)."""
+    digest = hashlib.sha256(json.dumps([READER_VERSION, dataclasses.astuple(how)]).encode())
+    for p in paths:
+        st = p.stat()
+        digest.update(f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def _root(path: str) -> Path:
     return Path(path).expanduser()
 
@@ -111,19 +174,7 @@ def load_folder(cfg: DataConfig, path: str) -> Dataset:
     if not paths:
         raise DatasetError(f"folder:{path}: no images (.png .jpg .jpeg .bmp .gif .webp) under {root}")
     how = read_settings(cfg)
-    x = np.empty((len(paths), 1 if how.mode == "L" else 3, how.resolution, how.resolution), dtype=np.uint8)
-    ok = np.zeros(len(paths), dtype=bool)
-    failures: list[tuple[Path, str]] = []
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # Pillow decodes without the GIL
-        for i, result in enumerate(pool.map(lambda p: _try_load(p, how), paths)):
-            if isinstance(result, str):
-                if cfg.strict:
-                    pool.shutdown(cancel_futures=True)
-                    raise DatasetError(f"folder:{path}: cannot read {paths[i]} ({result}); "
-                                       f"set data.strict=false to skip unreadable images")
-                failures.append((paths[i], result))
-            else:
-                x[i], ok[i] = result, True
+    x, ok, failures = _decoded(paths, how, cfg.strict, path)
     if failures:
         first, why = failures[0]
         log.warning("folder %s: skipped %d of %d images that could not be read (first: %s: %s)",

@@ -1,10 +1,11 @@
 """``points:PATH``: the user's own 1-D or 2-D points (any dimension d ≤ 16 is accepted) as float32 [N, d].
 
 Formats: ``.csv`` (numbers in ASCII decimal notation only, such as ``-1.5e-3``: no other scripts' digits, no ``_``,
-no ``nan``/``inf``; comma separated, one point per line, an optional single header line, blank lines ignored) or ``.npy`` (a numeric array [N] or [N, d], loaded with ``allow_pickle=False``). Every problem (missing
-file, empty, ragged rows, a value that is not a number, NaN or ±Inf, too many dimensions, a file over 256 MiB or a
-.npy header declaring more data than the file holds) is a one-line :class:`DatasetError` naming the file and the line
-or row. Splits: ``train`` only.
+no ``nan``/``inf``; comma separated, one point per line, an optional single header line, blank lines ignored) or
+``.npy`` (a numeric array [N] or [N, d], loaded with ``allow_pickle=False``). Every problem (missing file, empty,
+ragged rows, a value that is not a number, NaN or ±Inf, too many dimensions, a file over 256 MiB or a .npy header
+declaring more data than the file holds) is a one-line :class:`DatasetError` naming the file and the line (and
+column) or row. Splits: ``train`` only.
 """
 
 from __future__ import annotations

@@ -85,7 +85,8 @@ class RunFolder:
         while (self.path / f"before-restart-{n}").exists():
             n += 1
         aside = self.path / f"before-restart-{n}"
-        entries = [p for p in self.path.iterdir() if p.name != "config.yaml" and not p.name.startswith("before-restart-")]
+        entries = [p for p in self.path.iterdir()
+                   if p.name != "config.yaml" and not p.name.startswith("before-restart-")]
         aside.mkdir()
         for entry in entries:
             entry.rename(aside / entry.name)

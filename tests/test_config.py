@@ -114,8 +114,9 @@ def test_ints_stay_ints_and_words_are_still_refused():
 
 def test_augment_policy_is_validated():
     assert load_config("quickstart", ["train.augment=color,cutout"]).train.augment == "color,cutout"
-    with pytest.raises(ConfigError, match="train.augment: 'flip' is not one of color, translation, cutout"):
-        load_config("quickstart", ["train.augment=color,flip"])
+    with pytest.raises(ConfigError, match="train.augment: 'shear' is not one of color, translation, cutout, flip, "
+                                          "rot90"):
+        load_config("quickstart", ["train.augment=color,shear"])
 
 
 def test_augmentation_settings_without_a_policy_are_inert():

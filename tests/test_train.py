@@ -145,12 +145,17 @@ RESUME_CASES = {
                               "train": {"ema_half_life_kimg": 0.1, "ema_half_life_final_kimg": 0.5,
                                         "augment": "translation", "augment_p": 0.6, "augment_p_final": 0.1,
                                         "ramp_kimg": 0.5}},
+    # ADA (hinge) adjusting p every 3 steps: p and the sums of r_t since the last adjustment cross the resume point
+    "dcgan-hinge-ada": {"model": {**_DCGAN, "d_norm": "none"}, "objective": {"loss": "hinge"},
+                        "optim": {"name": "adam", "lr": 2e-4},
+                        "train": {"augment": "flip,rot90,translation", "ada_target": 0.2, "ada_kimg": 0.2,
+                                  "ada_interval": 3}},
 }
 
 
 @pytest.mark.parametrize("case", sorted(RESUME_CASES))
 def test_resume_is_bit_identical_across_configurations(tmp_path, case):
-    """12 steps in one go == 5, resume, 7 more, for objectives, penalties, EMA, bf16, conditional, k = 2 and the
+    """12 steps in one go == 5, resume, 7 more, for objectives, penalties, EMA, bf16, conditional, k = 2, ADA and the
     cosine ramps (500 images: they end between the resume point, 160 images, and the end, 384) on 28×28 images
     (convolutional models run channels-last on CPU)."""
     x = torch.randint(0, 256, (96, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)

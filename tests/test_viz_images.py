@@ -163,6 +163,13 @@ def test_training_curves_png_and_deterministic():
     assert with_eval == training_curves(rows, evals)
 
 
+def test_training_curves_draw_the_augmentation_probability_and_adas_signal():
+    rows = _metric_rows()
+    with_ada = [{**r, "augment_p": 0.01 * i, "ada_rt": 0.6} for i, r in enumerate(rows)]
+    assert _open(training_curves(with_ada)).height > _open(training_curves(rows)).height  # the augmentation panel
+    assert training_curves(with_ada) == training_curves(with_ada)
+
+
 def test_training_curves_tolerates_missing_keys():
     rows = [{"step": 0}, {"step": 1, "d_loss": None, "g_loss": float("nan")}, {"d_loss": 1.0}, {"step": 2, "lr": 0.1}]
     assert _open(training_curves(rows)).format == "PNG"

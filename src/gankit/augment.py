@@ -1,5 +1,6 @@
-"""Differentiable augmentation (DiffAugment; Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient GAN
-Training", NeurIPS).
+"""Differentiable augmentation of what D sees: DiffAugment (Zhao et al. 2020, "Differentiable Augmentation for
+Data-Efficient GAN Training", NeurIPS) and the pixel blitting of ADA (Karras et al. 2020, "Training Generative
+Adversarial Networks with Limited Data", NeurIPS).
 
 The same family of transforms is applied to real and generated images before D, and everything is differentiable
 w.r.t. the images so that G's gradient flows through the augmentation. Policies (applied in the order given):
@@ -8,6 +9,14 @@ w.r.t. the images so that G's gradient flows through the augmentation. Policies 
   channels at each pixel; contrast (x − m)·c + m, c ~ U[0.5, 1.5], m the mean over the whole image.
 - ``translation``: integer shift (ty, tx) each ~ U{−r, …, r}, r = round(size/8), zero padding.
 - ``cutout``: zero an (H/2)×(W/2) rectangle placed uniformly at random fully inside the image.
+- ``flip``: mirror left-right with probability ½ (ADA's x-flip).
+- ``rot90``: rotate by k·90°, k ~ U{0, 1, 2, 3} (ADA's 90° rotations; square images only).
+
+Leaks (Karras et al. 2020, section 2.2): applied to every image, ``flip`` and ``rot90`` make all orientations
+equally likely whatever G draws, so D cannot see G's orientation and G's samples may come out mirrored or turned.
+Applied with probability p < 1 (train.augment_p; the policy as a whole, one draw per image), the images left alone
+keep orientations apart and the augmentation does not leak; the other policies, whose draws are not a uniform choice
+in a group, stay non-leaking while p is below about 0.75 (translation by ±1 pixel) to 0.8.
 
 All random draws are per image, come from `generator` on x's device, and are returned so that passing them back
 as `params=` repeats exactly the same transform (e.g. on another batch of the same shape).
@@ -22,9 +31,11 @@ from torch import Tensor
 from .config import AUGMENT_POLICIES as POLICIES
 from .errors import ConfigError
 
-__all__ = ["POLICIES", "diff_augment"]
+__all__ = ["POLICIES", "check_policy", "diff_augment"]
 
-_KEYS = {"color": ("brightness", "saturation", "contrast"), "translation": ("translation",), "cutout": ("cutout",)}
+_KEYS = {"color": ("brightness", "saturation", "contrast"), "translation": ("translation",), "cutout": ("cutout",),
+         "flip": ("flip",), "rot90": ("rot90",)}
+_CHOICES = {"flip": 2, "rot90": 4}  # the pixel blits: a uniform choice among the identity and the group's others
 
 
 def _parse(policy: str) -> list[str]:
@@ -45,6 +56,8 @@ def _draw(item: str, x: Tensor, generator: torch.Generator | None) -> dict[str, 
 
     if item == "color":
         return {"brightness": u(-0.5, 0.5), "saturation": u(0.0, 2.0), "contrast": u(0.5, 1.5)}
+    if item in _CHOICES:
+        return {item: torch.randint(0, _CHOICES[item], (n,), generator=generator, device=dev)}
     if item == "translation":
         ry, rx = int(h / 8 + 0.5), int(w / 8 + 0.5)
         ty = torch.randint(-ry, ry + 1, (n,), generator=generator, device=dev)
@@ -94,19 +107,56 @@ def _cutout(x: Tensor, o: Tensor) -> Tensor:
     return x * keep[:, None].to(x.dtype)
 
 
+def _flip(x: Tensor, f: Tensor) -> Tensor:
+    """Image n mirrored left-right where f_n = 1 (f int64 [N] in {0, 1})."""
+    return torch.where(f.to(x.device).view(-1, 1, 1, 1) == 1, x.flip(3), x)
+
+
+def _rot90(x: Tensor, k: Tensor) -> Tensor:
+    """Image n rotated by k_n·90° (k int64 [N] in {0, 1, 2, 3}; square images)."""
+    if x.shape[2] != x.shape[3]:
+        raise ValueError(f"diff_augment: rot90 needs square images, got {x.shape[2]}×{x.shape[3]}")
+    k = k.to(x.device).view(-1, 1, 1, 1)
+    out = x
+    for turns in (1, 2, 3):
+        out = torch.where(k == turns, torch.rot90(x, turns, dims=(2, 3)), out)
+    return out
+
+
+def _apply(item: str, x: Tensor, p: dict[str, Tensor]) -> Tensor:
+    """Policy ``item`` with its parameters ``p`` applied to images x [N, C, H, W]."""
+    if item == "color":
+        return _color(x, {k: v.to(device=x.device, dtype=x.dtype) for k, v in p.items()})
+    if item == "translation":
+        return _translate(x, p["translation"])
+    if item == "cutout":
+        return _cutout(x, p["cutout"])
+    return _flip(x, p["flip"]) if item == "flip" else _rot90(x, p["rot90"])
+
+
+def check_policy(policy: str, sample_shape: tuple[int, ...]) -> None:
+    """A ConfigError unless ``policy`` can augment samples of ``sample_shape`` ([C, H, W] images; rot90: H = W)."""
+    items = _parse(policy)
+    if items and len(sample_shape) != 3:
+        raise ConfigError(f"train.augment needs images [C, H, W]; these samples have shape {list(sample_shape)}")
+    if "rot90" in items and sample_shape[1] != sample_shape[2]:
+        raise ConfigError(f"train.augment: rot90 needs square images, got {sample_shape[1]}×{sample_shape[2]}")
+
+
 def diff_augment(x: Tensor, policy: str, *, generator: torch.Generator | None = None,
                  params: dict | None = None) -> tuple[Tensor, dict]:
-    """Apply DiffAugment `policy` to images `x` (float [N, C, H, W], any range; [-1, 1] in the paper).
+    """Apply the augmentation `policy` to images `x` (float [N, C, H, W], any range; [-1, 1] in the papers).
 
     Args:
         x: float images [N, C, H, W]; not modified in place.
-        policy: comma-separated subset of "color,translation,cutout"; "" returns x unchanged.
+        policy: comma-separated subset of "color,translation,cutout,flip,rot90"; "" returns x unchanged.
         generator: source of all random draws (must live on x's device); None uses the global RNG.
         params: the dict returned by an earlier call; when given, its values are reused (no new draws).
 
     Returns:
         (augmented images [N, C, H, W] with x's dtype/device, differentiable w.r.t. x; params dict with tensors
-        brightness/saturation/contrast [N,1,1,1], translation [N,2] (ty, tx) int64, cutout [N,2] (top, left) int64).
+        brightness/saturation/contrast [N,1,1,1], translation [N,2] (ty, tx) int64, cutout [N,2] (top, left) int64,
+        flip [N] int64 in {0, 1}, rot90 [N] int64 in {0, 1, 2, 3}).
     """
     items = _parse(policy)
     if x.ndim != 4 or not x.is_floating_point():
@@ -124,10 +174,5 @@ def diff_augment(x: Tensor, policy: str, *, generator: torch.Generator | None = 
                 if v.shape[0] != x.shape[0]:
                     raise ValueError(f"diff_augment: params[{k!r}] is for {v.shape[0]} images, x has {x.shape[0]}")
         out.update(p)
-        if item == "color":
-            x = _color(x, {k: v.to(device=x.device, dtype=x.dtype) for k, v in p.items()})
-        elif item == "translation":
-            x = _translate(x, p["translation"])
-        else:
-            x = _cutout(x, p["cutout"])
+        x = _apply(item, x, p)
     return x, out

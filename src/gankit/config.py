@@ -23,7 +23,7 @@ import yaml
 from .errors import ConfigError
 
 PRESET_DIR = Path(__file__).parent / "presets"
-AUGMENT_POLICIES = ("color", "translation", "cutout")  # DiffAugment (gankit.augment)
+AUGMENT_POLICIES = ("color", "translation", "cutout", "flip", "rot90")  # DiffAugment, ADA's blits (gankit.augment)
 RAMPED = ("optim.lr_final", "optim.beta2_final", "objective.penalty_final", "train.ema_half_life_final_kimg",
           "train.augment_p_final")  # settings that cosine-ramp over train.ramp_kimg (gankit.train.schedules)
 
@@ -185,14 +185,25 @@ class TrainConfig:
                                                   help="EMA half-life at the end of train.ramp_kimg (cosine ramp; "
                                                        "null: constant)")
     ema_rampup: float | None = _opt(0.05, lo=0.0, help="EMA half-life capped at nimg·rampup early on (null: none)")
-    augment: str = _opt("", help="DiffAugment policy, e.g. color,translation,cutout (empty: off)")
-    augment_p: float = _opt(1.0, lo=0.0, hi=1.0, when=AUGMENTED, help="probability that an image D sees is augmented")
+    augment: str = _opt("", help="augmentation of what D sees, applied in the order given: a comma-separated subset of "
+                                 "color, translation, cutout (DiffAugment), flip, rot90 (ADA's pixel blitting; rot90 "
+                                 "needs square images) (empty: off)")
+    augment_p: float = _opt(1.0, lo=0.0, hi=1.0, when=AUGMENTED,
+                            help="probability that an image D sees is augmented (the whole policy, one draw per image)")
     augment_p_final: float | None = _opt(None, lo=0.0, hi=1.0, when=AUGMENTED,
                                          help="augment_p at the end of train.ramp_kimg (cosine ramp; null: constant)")
     ramp_kimg: float = _opt(0.0, lo=0.0, help="length of the cosine ramps of the *_final settings, in thousands of "
                                               "real images shown to D (0: no ramps)")
     augment_shared: bool = _opt(False, when=AUGMENTED,
                                 help="apply the same augmentation draw to the real and fake batch")
+    ada_target: float | None = _opt(None, lo=0.0, lo_open=True, hi=1.0,
+                                    help="adaptive augmentation (ADA, Karras et al. 2020): augment_p starts at 0 and "
+                                         "is adjusted to keep r_t = E[sign(D(x_real))] near this target (0.6 in the "
+                                         "paper; needs train.augment and objective.loss gan or hinge; null: off)")
+    ada_kimg: float = _opt(500.0, lo=0.0, lo_open=True,
+                           help="ADA: thousands of real images over which p can move from 0 to 1")
+    ada_interval: int = _opt(4, lo=1, help="ADA: D updates between adjustments of p (rounded up to whole steps of "
+                                           "train.k updates)")
     grid_size: int = _opt(64, lo=1, hi=1024, help="samples in each fixed-noise grid")
     speed: str = _opt("auto", choices=("auto", "eager", "compile", "cudagraph"),
                       help="eager; torch.compile of G and D; cudagraph: the whole step captured in a CUDA graph; "
@@ -213,6 +224,15 @@ class TrainConfig:
                                help="a logged mean d_loss or g_loss beyond ± this counts as divergence (exploded)")
     doctor: bool = _opt(True, help="warn about D overpowering G, mode collapse and non-finite gradients")
     sync_batchnorm: bool = _opt(False, help="distributed on CUDA: BatchNorm statistics over the global batch")
+
+    def __post_init__(self) -> None:
+        if self.ada_target is None:
+            return
+        if not self.augment.strip():
+            raise ConfigError("train.ada_target needs a policy in train.augment (ADA adjusts how often it is applied)")
+        if self.augment_p != 1.0 or self.augment_p_final is not None:
+            raise ConfigError("train.ada_target adjusts the augmentation probability itself, from 0: leave "
+                              "train.augment_p and train.augment_p_final unset")
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,9 @@ class Players:
     D's loss every ``penalty_every`` D updates (scaled by it: lazy regularisation, and by ``penalty_scale``, a 0-d
     tensor the schedules write in place), ``augment(real, fake)`` applied
     to what D sees (``real`` None in the G step), ``clip`` of D's weights after each D update (WGAN),
-    ``ac_weight`` of an AC-GAN D's classification loss; ``runtime``: how the passes run."""
+    ``ac_weight`` of an AC-GAN D's classification loss, ``real_signs`` (float32 [2] on the device: every D update
+    adds Σ sign(D(x_real)) over its real batch and the batch's size; ADA's overfitting signal, gankit.train.ada);
+    ``runtime``: how the passes run."""
 
     G: Generator
     D: nn.Module
@@ -81,6 +83,7 @@ class Players:
     augment: Augment | None = None
     clip: float = 0.0
     ac_weight: float = 1.0
+    real_signs: torch.Tensor | None = None
     runtime: Runtime = field(default_factory=Runtime)
     d_updates: int = 0  # counter for lazy regularisation (restored from step·k on resume)
 
@@ -143,6 +146,9 @@ def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None, gr
     loss.backward()
     p.runtime.reduce(p.D)
     stats.update(d_real=torch.sigmoid(real_logits.detach()).mean(), d_fake=torch.sigmoid(fake_logits.detach()).mean())
+    if p.real_signs is not None:
+        p.real_signs[0].add_(real_logits.detach().sign().sum())
+        p.real_signs[1].add_(real_logits.numel())
     if grad_norm:
         stats["grad_norm_d"] = _grad_norm(p.D)
     p.opt_d.step()

@@ -61,6 +61,12 @@ class Ranks:
         for g, averaged in zip(grads, _unflatten_dense_tensors(flat, grads)):
             g.copy_(averaged)
 
+    def add_up(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` (on this rank's device) replaced by its sum over ranks, in place and without a host sync."""
+        if self.active:
+            dist.all_reduce(t)
+        return t
+
     def mean(self, values: dict[str, float]) -> dict[str, float]:
         """Each value averaged over ranks (all ranks must call this with the same keys, in the same order)."""
         if not self.active or not values:

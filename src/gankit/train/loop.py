@@ -28,6 +28,7 @@ from ..objectives import get_objective
 from ..viz.grids import grid_image, png_bytes, points_plot
 from . import checkpoint as ckpt
 from . import distributed, parts, speed
+from .ada import AdaController
 from .algorithm import GRAD_NORM_KEYS, Players, Runtime, Stats, training_iteration
 from .batches import Batches
 from .cudagraph import unsupported
@@ -60,9 +61,10 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_players(cfg: Config, G: Generator, D: nn.Module, plan: speed.SpeedPlan, streams: Streams,
-                  ranks: distributed.Ranks, joint_d: bool) -> Players:
-    """G and D as the speed plan runs them, their optimisers, the objective's losses, D's penalty, augmentation and
-    clipping, the AC-GAN weight, and how the passes run (``joint_d``: one D pass over real and generated samples)."""
+                  ranks: distributed.Ranks, joint_d: bool, ada: AdaController | None = None) -> Players:
+    """G and D as the speed plan runs them, their optimisers, the objective's losses, D's penalty, augmentation (its
+    probability ``ada``'s when given) and clipping, the AC-GAN weight, and how the passes run (``joint_d``: one D
+    pass over real and generated samples)."""
     o = cfg.objective
     objective = get_objective(o.loss, g_loss=o.g_loss, label_smoothing=o.label_smoothing)
     G_fast, D_fast = speed.prepare_module(G, plan), speed.prepare_module(D, plan)
@@ -70,12 +72,14 @@ def build_players(cfg: Config, G: Generator, D: nn.Module, plan: speed.SpeedPlan
                       reduce=ranks.average_gradients, joint_d=joint_d)
     opt_g, opt_d = build_optimizer(cfg.optim, G.parameters()), build_optimizer(cfg.optim, D.parameters())
     t, device = cfg.train, ranks.device
-    augment_p = parts.ramp_knob(t.augment_p, t.augment_p < 1 or t.augment_p_final is not None, device)
+    augment_p = ada.p if ada is not None else \
+        parts.ramp_knob(t.augment_p, t.augment_p < 1 or t.augment_p_final is not None, device)
     return Players(G_fast, D_fast, opt_g, opt_d, objective.d_loss, objective.g_loss, o.d_weight, objective.g_needs_real,
                    penalty=parts.penalty(o, streams.reg, device), penalty_every=o.reg_every,
                    penalty_scale=parts.ramp_knob(1.0, o.penalty_final is not None, device),
-                   augment=parts.augmentation(t, streams.aug, augment_p), clip=o.clip, ac_weight=o.ac_weight,
-                   runtime=runtime, augment_p=augment_p)
+                   augment=parts.augmentation(t, streams.aug, augment_p, G.out_shape), clip=o.clip,
+                   ac_weight=o.ac_weight, runtime=runtime, augment_p=augment_p,
+                   real_signs=None if ada is None else ada.signs)
 
 
 class _RolledBack(Exception):
@@ -117,8 +121,10 @@ class Trainer:
         self.x, self.y, self.n_train = data.x, data.y, len(data.x)
         self.speed = speed.plan(t, self.device, speed.convolutional(self.G, self.D),
                                 unsupported(cfg, self.device, self.ranks.active))
+        self.ada = parts.ada_of(cfg, self.device)
         self.players = build_players(cfg, self.G, self.D, self.speed, self.streams, self.ranks,  # a joint D pass
-                                     joint_d=D is None and not batch_coupled(self.D))  # for gankit's D alone
+                                     joint_d=D is None and not batch_coupled(self.D),  # for gankit's D alone
+                                     ada=self.ada)
         self.schedule = ScheduleWriter(cfg.optim, self.players.opt_g, self.players.opt_d)
         self.batches = self._batches(data)
         self.stepper = speed.step_runner(self.speed, self._iteration, self.players, t.k, self.batches,
@@ -128,7 +134,7 @@ class Trainer:
         self.fixed_z, self.fixed_y, self.grid_nrow = fixed.z, fixed.y, fixed.nrow
         self.snapshot_grid = self._snapshot_grid()
         self.state = RunState(self.G, self.D, self.players.opt_g, self.players.opt_d, self.ema, self.streams,
-                              self.batches.sampler)
+                              self.batches.sampler, self.ada)
         self.last_checkpoint_step = -1
         if resumed is not None:
             self._restore(resumed)
@@ -259,9 +265,10 @@ class Trainer:
                                   self.batches.labels, grad_norms=grad_norms)
 
     def train_step(self) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
-        """One iteration of Algorithm 1 with this step's schedules, counters and EMA: (hyper-parameters, stats as
+        """One iteration of Algorithm 1 with this step's schedules, counters, EMA and ADA: (hyper-parameters, stats as
         device tensors — reading them is the caller's choice). The gradient norms are in the stats only for a step
-        that the loop logs (:meth:`logs_at`): measuring them costs a pass over every gradient."""
+        that the loop logs (:meth:`logs_at`): measuring them costs a pass over every gradient; so are ADA's p and r_t
+        (``augment_p``, ``ada_rt``), as they are after the step and its adjustment of p."""
         t = self.cfg.train
         ramp = ramped(self.cfg, self.nimg)
         hyper = {**self.schedule.write(self.step, self.epochs_done, self.lr_scale, ramp), **self._write_ramps(ramp)}
@@ -274,13 +281,19 @@ class Trainer:
         self.nimg += (t.k + self.players.g_needs_real) * t.batch_size
         if self.ema is not None:
             self.ema.update(self.G, t.batch_size, self.nimg)
+        if self.ada is not None:
+            if self.ada.due(self.step):
+                self.ada.adjust(self.ranks.add_up)
+            if grad_norms:  # a logged step: p and r_t as they are after it
+                stats = {**stats, **self.ada.stats()}
         return hyper, stats
 
     def _write_ramps(self, ramp: dict[str, float]) -> dict[str, float]:
-        """This step's ramped penalty scale, augmentation probability and EMA half-life into the parts that read
-        them; returns the ramped ones for the log."""
+        """This step's ramped penalty scale, augmentation probability (unless ADA sets it) and EMA half-life into
+        the parts that read them; returns the ramped ones for the log."""
         p, t, out = self.players, self.cfg.train, {}
-        for name, knob in (("penalty_scale", p.penalty_scale), ("augment_p", p.augment_p)):
+        augment_p = p.augment_p if self.ada is None else None
+        for name, knob in (("penalty_scale", p.penalty_scale), ("augment_p", augment_p)):
             if knob is not None:
                 knob.fill_(ramp[name])
                 out[name] = ramp[name]

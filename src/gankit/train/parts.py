@@ -1,5 +1,6 @@
 """The parts a :class:`~gankit.train.loop.Trainer` is assembled from, each built by one function: the training
-data, the models, the penalty and augmentation of D's inputs, the EMA of G and the pictures' fixed inputs."""
+data, the models, the penalty and augmentation of D's inputs (and ADA's control of it), the EMA of G and the
+pictures' fixed inputs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..errors import ConfigError
 from ..models import Generator, build_models, parameter_counts
 from ..resources import available_memory, gib
 from ..regularizers import dragan_penalty, gradient_penalty, r1_penalty, r2_penalty
+from . import ada
 from .algorithm import Augment, Penalty
 from .distributed import Ranks
 from .ema import EMA
@@ -144,14 +146,17 @@ def penalty(o: ObjectiveConfig, generator: torch.Generator, device: torch.device
     return total
 
 
-def augmentation(t: TrainConfig, generator: torch.Generator, probability: torch.Tensor | None) -> Augment | None:
-    """DiffAugment (Zhao et al. 2020) of what D sees, ``augment(a, b)`` → (a', b'), draws from ``generator``;
+def augmentation(t: TrainConfig, generator: torch.Generator, probability: torch.Tensor | None,
+                 sample_shape: tuple[int, ...]) -> Augment | None:
+    """The augmentation of what D sees (gankit.augment), ``augment(a, b)`` → (a', b'), draws from ``generator``;
     ``train.augment_shared``: one draw for both batches. ``probability`` (0-d tensor, written in place by the
-    schedules; None: every image): each image is augmented with this probability. None when ``train.augment``
-    is empty."""
+    schedules or ADA; None: every image): each image is augmented (the whole policy) with this probability. None
+    when ``train.augment`` is empty; a ConfigError when the policy cannot take samples of ``sample_shape``."""
     if not t.augment:
         return None
-    from ..augment import diff_augment
+    from ..augment import check_policy, diff_augment
+
+    check_policy(t.augment, sample_shape)
 
     def some(x: torch.Tensor, params: dict | None) -> tuple[torch.Tensor, dict]:
         out, params = diff_augment(x, t.augment, generator=generator, params=params)
@@ -167,6 +172,18 @@ def augmentation(t: TrainConfig, generator: torch.Generator, probability: torch.
         return a, b
 
     return augment
+
+
+def ada_of(cfg: Config, device: torch.device) -> ada.AdaController | None:
+    """ADA's control of the augmentation probability on ``device`` (None when ``train.ada_target`` is null); a
+    ConfigError for an objective whose D output has no side that means real."""
+    t = cfg.train
+    if t.ada_target is None:
+        return None
+    if cfg.objective.loss not in ada.OBJECTIVES:
+        raise ConfigError(f"train.ada_target reads sign(D(x_real)), which means real above 0 only for objective.loss "
+                          f"{' or '.join(ada.OBJECTIVES)}; got {cfg.objective.loss}")
+    return ada.AdaController(t.ada_target, t.ada_kimg, t.ada_interval, t.k, device)
 
 
 def ramp_knob(value: float, ramped: bool, device: torch.device) -> torch.Tensor | None:

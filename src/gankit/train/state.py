@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from . import checkpoint as ckpt
+from .ada import AdaController
 from .ema import EMA
 from .rng import Streams
 from .sampler import MinibatchSampler
@@ -23,8 +24,9 @@ def _prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.
 @dataclass
 class RunState:
     """G and D (the eager modules), their optimisers, the EMA of G, the random streams, the sampler's place in its
-    epoch, and the counters: ``step`` generator updates, ``nimg`` real samples shown to D, ``elapsed_s`` seconds of
-    training, ``lr_scale`` (the learning rates' factor after rollbacks) and ``rollbacks``."""
+    epoch, ADA's state (p and its signal's sums), and the counters: ``step`` generator updates, ``nimg`` real samples
+    shown to D, ``elapsed_s`` seconds of training, ``lr_scale`` (the learning rates' factor after rollbacks) and
+    ``rollbacks``."""
 
     G: nn.Module
     D: nn.Module
@@ -33,6 +35,7 @@ class RunState:
     ema: EMA | None
     streams: Streams
     sampler: MinibatchSampler
+    ada: AdaController | None = None
     step: int = 0
     nimg: int = 0
     elapsed_s: float = 0.0
@@ -48,6 +51,8 @@ class RunState:
                    **self.streams.state_dict(), "sampler.perm": perm}
         if self.ema is not None:
             tensors.update(_prefixed("G_ema.", self.ema.state_dict()))
+        if self.ada is not None:
+            tensors.update(_prefixed("ada.", self.ada.state_dict()))
         meta = {"step": self.step, "nimg": self.nimg, "elapsed_s": self.elapsed_s, "sampler_cursor": cursor,
                 "opt_g": meta_g, "opt_d": meta_d, "lr_scale": self.lr_scale, "rollbacks": self.rollbacks}
         return tensors, meta
@@ -60,6 +65,8 @@ class RunState:
         ckpt.optimizer_from_flat("opt_d", self.opt_d, c.tensors, c.meta["opt_d"])
         if self.ema is not None:
             self.ema.load_state_dict(ckpt.part(c.tensors, "G_ema."))
+        if self.ada is not None:
+            self.ada.load_state_dict(ckpt.part(c.tensors, "ada."))
         self.streams.load_state_dict(c.tensors, rank)
         self.sampler.restore(c.tensors["sampler.perm"], c.meta["sampler_cursor"])
         self.step, self.nimg, self.elapsed_s = c.meta["step"], c.meta["nimg"], c.meta["elapsed_s"]

@@ -86,6 +86,13 @@ def _schedules(ax, rows: list[dict]) -> None:
     _finish(ax, drawn, "Schedules", "learning rate", empty=not drawn and not xs)
 
 
+def _augmentation(ax, rows: list[dict]) -> None:
+    """The probability p that an image D sees is augmented and ADA's overfitting signal r_t, both in [−1, 1]."""
+    drawn = _plot_keys(ax, rows, [("augment_p", "p (augmentation)"), ("ada_rt", "r_t = E[sign D(x_real)]")])
+    ax.set_ylim(-1.05, 1.05)
+    _finish(ax, drawn, "Augmentation", "p, r_t")
+
+
 def _evaluation(ax, eval_rows: list[dict]) -> None:
     """One line per metric (sorted by name) over steps; symlog y when the metrics' scales differ by over 100×."""
     scales = []
@@ -105,8 +112,9 @@ def training_curves(rows: list[dict], eval_rows: list[dict] | None = None) -> by
     """PNG of a run's training curves against the generator step.
 
     ``rows``: the dicts of ``metrics.jsonl`` (step, nimg, epoch, time_s, d_loss, g_loss, d_real, d_fake,
-    grad_norm_d, grad_norm_g, lr, optional momentum, img_per_s). Panels: D and G loss; mean D(x) and D(G(z)) in
-    [0, 1] with a line at ½; learning rate (and momentum on a second axis); and, when ``eval_rows`` (dicts with
+    grad_norm_d, grad_norm_g, lr, optional momentum, augment_p, ada_rt, img_per_s). Panels: D and G loss; mean D(x)
+    and D(G(z)) in [0, 1] with a line at ½; learning rate (and momentum on a second axis); when rows have
+    ``augment_p`` or ``ada_rt``, the augmentation probability and ADA's r_t; and, when ``eval_rows`` (dicts with
     ``metric``, ``value``, ``step``, or a ``checkpoint`` named ``step-N``) are given, each metric's value over steps.
     Missing keys, None and non-finite values are skipped; an empty panel says "no data". Deterministic bytes.
     """
@@ -116,6 +124,8 @@ def training_curves(rows: list[dict], eval_rows: list[dict] | None = None) -> by
     import matplotlib.pyplot as plt
 
     panels = [_losses, _discriminator, _schedules]
+    if any(_series(rows, key)[0] for key in ("augment_p", "ada_rt")):
+        panels.append(_augmentation)
     if eval_rows:
         panels.append(lambda ax, _rows: _evaluation(ax, eval_rows))
     with plt.style.context("default"):

@@ -43,6 +43,11 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def data_name(args: argparse.Namespace) -> str:
+    """The data the first preset trains on (with the ``--set`` overrides), for the table's header and the plot."""
+    return load_config(args.presets[0], args.set).data.name
+
+
 def machine(device: str) -> str:
     """The hardware in words, for the table."""
     if device != "cpu" and torch.cuda.is_available():
@@ -86,10 +91,11 @@ def keep_mark(checkpoints: Path, store: Path, step: int) -> None:
 
 
 def evaluate_mark(row: dict, args: argparse.Namespace, root: Path) -> dict:
-    """FID and classifier scores of the generator the run samples (EMA if any) at the mark's checkpoint."""
+    """``--metrics`` (FID and classifier scores by default) of the generator the run samples (EMA if any) at the
+    mark's checkpoint."""
     started = time.monotonic()
     device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
-    result = evaluate_run(root / "marks" / row["preset"], EvalOptions(metrics=["fid", "classifier"], n=args.n,
+    result = evaluate_run(root / "marks" / row["preset"], EvalOptions(metrics=args.metrics.split(","), n=args.n,
                                                             n_ref=args.n_ref, device=device),
                           checkpoint=str(row["steps"]))
     values = {r["metric"]: r["value"] for r in result["rows"]}
@@ -133,12 +139,12 @@ def evaluate_pending(args: argparse.Namespace, root: Path, marks_file: Path, row
 
 
 def table(rows: list[dict], header: str) -> str:
-    lines = [header, "", "| preset | minutes | steps | images seen (k) | FID | classes covered | class KL | "
-             "collapse warnings | eval s |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [header, "", "| preset | minutes | steps | images seen (k) | FID | KID × 1000 | classes covered | "
+             "class KL | collapse warnings | eval s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['preset']} | {r['minutes']:g} | {r['steps']} | {r['kimg']:.0f} | {r['fid']:.2f} | "
-                     f"{r.get('classes_covered', float('nan')):.0f} | {r.get('class_kl', float('nan')):.3f} | "
-                     f"{r['collapse_warnings']} | {r['eval_s']:.0f} |")
+                     f"{1000 * r.get('kid', float('nan')):.2f} | {r.get('classes_covered', float('nan')):.0f} | "
+                     f"{r.get('class_kl', float('nan')):.3f} | {r['collapse_warnings']} | {r['eval_s']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -167,7 +173,9 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=None, help="a single mark (the same as --marks MINUTES)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every preset")
     p.add_argument("--n", type=int, default=10_000, help="generated images evaluated")
-    p.add_argument("--n-ref", type=int, default=10_000, help="test images as reference")
+    p.add_argument("--n-ref", type=int, default=10_000, help="reference images (the test split, or a set without one)")
+    p.add_argument("--metrics", default="fid,classifier", help="comma-separated, as gankit eval --metrics "
+                                                               "(emoji or a folder: fid,kid)")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
@@ -188,13 +196,13 @@ def main() -> None:
         print(f"trained the marks into {root}; evaluate them with --stage eval --out {root}")
         return
     header = (f"Machine: {machine(args.device)}; torch {torch.__version__}; FID of {args.n} generated vs "
-              f"{args.n_ref} test images; runs in {root}")
+              f"{args.n_ref} reference images ({data_name(args)}); runs in {root}")
     text = table(rows, header)
     print(text)
     if args.table:
         Path(args.table).write_text(text, encoding="utf-8")
     if args.plot:
-        plot(rows, Path(args.plot), f"Fashion-MNIST, {machine(args.device)}")
+        plot(rows, Path(args.plot), f"{data_name(args)}, {machine(args.device)}")
 
 
 if __name__ == "__main__":

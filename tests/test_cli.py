@@ -139,8 +139,9 @@ def test_sample_image_run_and_resume(tmp_path):
     assert not np.array_equal(np.load(f"{out}1.npz")["x"], x)
 
 
-def test_folder_preset_trains_on_a_folder_of_pictures(tmp_path):
-    """`gankit train folder64 --data folder:PATH`: pictures of any size and mode become 64×64 RGB, and the run's
+@pytest.mark.parametrize("preset", ["folder64", "pictures64"])
+def test_folder_preset_trains_on_a_folder_of_pictures(tmp_path, preset):
+    """`gankit train PRESET --data folder:PATH`: pictures of any size and mode become 64×64 RGB, and the run's
     samples have that shape (a narrow model and 2 steps keep it short)."""
     import numpy as np
     from PIL import Image
@@ -152,7 +153,7 @@ def test_folder_preset_trains_on_a_folder_of_pictures(tmp_path):
         mode, size = ("RGB", (80, 60)) if i % 2 else ("L", (50, 70))
         shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
         Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(pics / f"{i}.png")
-    assert main(["train", "folder64", "--data", f"folder:{pics}", "--set", "model.width=4", "--set",
+    assert main(["train", preset, "--data", f"folder:{pics}", "--set", "model.width=4", "--set",
                  "train.nimg=null", "--run-dir", str(run)] + IMAGE_QUICK[:-1] + ["--set", "train.steps=2",
                                                                                  "--quiet"]) == 0
     assert main(["sample", str(run), "--n", "2", "--npz", str(tmp_path / "s.npz")]) == 0

@@ -246,3 +246,20 @@ def test_canonical_digest_covers_every_value():
     for changed in ({**meta, "step": 4}, {**meta, "sha256": "ac"}, {**meta, "config": {"optim": {"lr": 3e-4}}}):
         assert ckpt.canonical_digest(changed) != digest
     assert ckpt.nonfinite({}, {"a": [1.0, math.inf], "b": {"c": math.nan}}) == ["a.1", "b.c"]
+
+
+def test_a_format_1_checkpoint_still_reads_with_a_warning(tmp_path, tiny_images, caplog):
+    """Checkpoints written before the JSON had its own checksum (format 1) resume, with a warning; a format-2 JSON
+    whose checksum is merely removed does not pass for one."""
+    run = tmp_path / "run"
+    Trainer(quick_config(train={"steps": 4, "checkpoint_every": 4}), run, dataset=tiny_images).fit()
+    path = run / "checkpoints" / "step-000000004.json"
+    meta = json.loads(path.read_text())
+    del meta["meta_sha256"]
+    path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="does not match its own SHA-256"):
+        ckpt.load(run / "checkpoints")
+    path.write_text(json.dumps({**meta, "format_version": 1}))
+    with caplog.at_level(logging.WARNING):
+        assert ckpt.load(run / "checkpoints").meta["step"] == 4
+    assert "predates checkpoint format 2" in caplog.text

@@ -163,7 +163,8 @@ def load(folder: Path, which: str | int = "latest") -> Checkpoint:
 
 def _read_meta(meta_path: Path) -> dict[str, Any]:
     """The JSON of a checkpoint, checked: a gankit checkpoint of this format whose content matches its
-    ``meta_sha256`` (an edited or bit-flipped JSON does not)."""
+    ``meta_sha256`` (an edited or bit-flipped JSON does not). A format-1 JSON, which has no such checksum, is read
+    with a warning."""
     try:
         meta = json.loads(meta_path.read_text())
     except FileNotFoundError:
@@ -173,9 +174,13 @@ def _read_meta(meta_path: Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {meta_path} is unreadable: {e}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path} is not a gankit checkpoint")
+    if meta.get("format_version") == 1 and "meta_sha256" not in meta:  # written before the JSON had a checksum
+        log.warning("%s predates checkpoint format %d: its tensors are verified, its counters and config cannot be",
+                    meta_path, FORMAT_VERSION)
+        return meta
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{meta_path} is a gankit checkpoint of format version {meta.get('format_version')}; "
-                              f"this gankit ({__version__}) reads version {FORMAT_VERSION}")
+                              f"this gankit ({__version__}) reads versions 1 and {FORMAT_VERSION}")
     try:
         intact = meta.get("meta_sha256") == canonical_digest(meta)
     except ValueError:  # a non-finite number: canonical JSON has none

@@ -214,7 +214,8 @@ def test_config_numbers_as_people_write_them(work, key, x, form, file):
     """A float key given a number in any common notation is that number or an out-of-range error, never a type
     error; from ``--set`` and from a YAML file alike."""
     text, (section, name) = form.format(x), key
-    base = "steps: 1, ramp_kimg: 1, ema_half_life_kimg: 1"  # so that each *_final key is valid on its own
+    base = "steps: 1, ramp_kimg: 1, ema_half_life_kimg: 1, augment: translation"  # each key valid on its own
+    # (the *_final keys need a ramp, ema_half_life_final_kimg an EMA, ada_target an augmentation policy)
     if file:
         path = work / "number.yaml"
         body = {"train": base, section: f"{name}: {text}"}
@@ -224,7 +225,7 @@ def test_config_numbers_as_people_write_them(work, key, x, form, file):
         call = lambda: load_config(str(path))  # noqa: E731
     else:
         call = lambda: load_config("quickstart", ["train.ramp_kimg=1", "train.ema_half_life_kimg=1",  # noqa: E731
-                                                   f"{section}.{name}={text}"])
+                                                   "train.augment=translation", f"{section}.{name}={text}"])
     try:
         cfg = call()
     except ConfigError as e:

@@ -96,7 +96,8 @@ def evaluate_mark(row: dict, args: argparse.Namespace, root: Path) -> dict:
     started = time.monotonic()
     device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
     result = evaluate_run(root / "marks" / row["preset"], EvalOptions(metrics=args.metrics.split(","), n=args.n,
-                                                            n_ref=args.n_ref, device=device),
+                                                            n_ref=args.n_ref, device=device,
+                                                            kid_subset=min(1000, args.n, args.n_ref)),
                           checkpoint=str(row["steps"]))
     values = {r["metric"]: r["value"] for r in result["rows"]}
     return {**row, "n": args.n, "n_ref": args.n_ref, "eval_s": time.monotonic() - started, **values}

@@ -88,7 +88,8 @@ def reference_runner(case: str, device: torch.device, root: Path, fresh_noise: b
     noise for it, as Algorithm 1 (and gankit) does — one more G forward pass per iteration."""
     trainer = _trainer(case, "eager+nchw", device, root)
     G, D, m = trainer.G, trainer.D, trainer.cfg.train.batch_size
-    samples = [x for x in trainer.x.cpu()]  # per-sample tensors, as torchvision-style datasets yield them
+    everything = trainer.batches.data.take(torch.arange(trainer.n_train, device=device))
+    samples = [x for x in everything.cpu()]  # per-sample tensors, as torchvision-style datasets yield them
     loader = torch.utils.data.DataLoader(samples, batch_size=m, shuffle=True, drop_last=True)
     o = trainer.cfg.optim
     make = (lambda p: torch.optim.Adam(p, lr=o.lr, betas=(o.beta1, o.beta2))) if o.name == "adam" else \

@@ -295,7 +295,9 @@ def test_every_architecture_trains_on_28px_images(tmp_path, arch):
     expected_range = "unit" if arch == "paper-mlp" else "symmetric"
     assert trainer.G.value_range == expected_range
     lo = 0.0 if expected_range == "unit" else -1.0
-    assert trainer.x.min().item() >= lo and trainer.x.max().item() <= 1.0
+    batch, _ = trainer.batches.at(torch.arange(64))  # what D is shown: the whole set, in G's range
+    assert batch.dtype == torch.float32 and batch.min().item() >= lo and batch.max().item() <= 1.0
+    assert trainer.x.data_ptr() == x.data_ptr()  # the set itself is held once, as uint8, not copied
     assert (tmp_path / "run" / "samples" / "step-000000003.png").is_file()
 
 

@@ -11,7 +11,8 @@ counted (``Dataset.skipped``) and reported in one logged warning; a folder with 
 :class:`DatasetError`.
 With ``data.strict``, the first unreadable file (in path order) is instead a :class:`DatasetError` naming it and why.
 The decoded pictures are cached (``folders/`` in the user cache), keyed by the files' paths, sizes and modification
-times and the read settings.
+times and the read settings, and read back memory-mapped: a folder larger than memory trains (training takes a
+batch at a time from the map).
 
 Labels: when the images sit in two or more immediate subfolders and none directly in PATH (``PATH/cat/…``,
 ``PATH/dog/…``), the sorted subfolder names are the classes 0, 1, …; otherwise there are no labels.
@@ -21,8 +22,8 @@ Splits: ``train`` only.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
-import io
 import json
 import logging
 import os
@@ -103,13 +104,16 @@ def _try_load(path: Path, how: ReadSettings) -> np.ndarray | str:
         return " ".join(f"{type(e).__name__}: {e}".split())  # one line
 
 
-def decode_all(paths: list[Path], how: ReadSettings, strict: bool, name: str
+def decode_all(paths: list[Path], how: ReadSettings, strict: bool, name: str, out: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
-    """Decode every file: (uint8 [N, C, R, R], bool [N] read, [(path, why)] of those that could not be read);
-    with ``strict`` the first unreadable file is a DatasetError instead."""
-    x = np.empty((len(paths), 1 if how.mode == "L" else 3, how.resolution, how.resolution), dtype=np.uint8)
+    """Decode every file: (uint8 [n, C, R, R] of the n pictures read, in path order, bool [N] read, [(path, why)]
+    of those that could not be read); with ``strict`` the first unreadable file is a DatasetError instead.
+    ``out`` (uint8 [N, C, R, R], e.g. a memory-mapped file) receives the pictures; else a new array does."""
+    if out is None:
+        out = np.empty((len(paths), 1 if how.mode == "L" else 3, how.resolution, how.resolution), dtype=np.uint8)
     ok = np.zeros(len(paths), dtype=bool)
     failures: list[tuple[str, str]] = []
+    n = 0
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # Pillow decodes without the GIL
         for i, result in enumerate(pool.map(lambda p: _try_load(p, how), paths)):
             if isinstance(result, str):
@@ -119,35 +123,65 @@ def decode_all(paths: list[Path], how: ReadSettings, strict: bool, name: str
                                        f"set data.strict=false to skip unreadable images")
                 failures.append((str(paths[i]), result))
             else:
-                x[i], ok[i] = result, True
-    return x, ok, failures
+                out[n], ok[i] = result, True  # packed: the n pictures read come first
+                n += 1
+    return out[:n], ok, failures
 
 
 def _decoded(paths: list[Path], how: ReadSettings, strict: bool, name: str
              ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
     """:func:`decode_all`, through the user cache: pictures are decoded once for a given list of files (paths,
-    sizes, modification times) and read settings; a changed, added or removed file makes a new entry."""
+    sizes, modification times) and read settings; a changed, added or removed file makes a new entry. The pixels
+    come back memory-mapped from the cache file (pages are read as batches touch them), so a folder larger than
+    memory trains; without a writable cache they are decoded into memory, with a warning."""
     key = _cache_key(paths, how)
     folder = cache_dir() / "folders"
     pixels, about = folder / f"{key}.npy", folder / f"{key}.json"
-    try:
-        meta = json.loads(about.read_text())
-        x = np.load(pixels, allow_pickle=False)
-        ok = np.array(meta["ok"], dtype=bool)
-        if x.shape[0] == len(paths) == len(ok) and not (strict and meta["failures"]):
-            return x, ok, [tuple(f) for f in meta["failures"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # not cached yet, or an entry cut short: decode again
-    x, ok, failures = decode_all(paths, how, strict, name)
+    cached = _read_cached(pixels, about, len(paths), strict)
+    if cached is not None:
+        return cached
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        np.save(buffer, x, allow_pickle=False)
-        write_atomic(pixels, buffer.getvalue())
-        write_atomic(about, json.dumps({"ok": ok.tolist(), "failures": failures}).encode())
-    except OSError as e:  # a read-only cache costs the next run a decode, nothing else
-        log.warning("folder:%s: could not cache the decoded pictures in %s (%s)", name, folder, e.strerror)
-    return x, ok, failures
+        return _decode_to_cache(paths, how, strict, name, pixels, about)
+    except OSError as e:  # a read-only or full cache costs memory and the next run a decode, nothing else
+        log.warning("folder:%s: could not cache the decoded pictures in %s (%s); decoding into memory",
+                    name, folder, e.strerror)
+        return decode_all(paths, how, strict, name)
+
+
+def _read_cached(pixels: Path, about: Path, n_files: int, strict: bool
+                 ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]] | None:
+    """A complete cache entry (memory-mapped, copy-on-write: the file never changes), or None."""
+    try:
+        meta = json.loads(about.read_text())
+        ok = np.array(meta["ok"], dtype=bool)
+        x = np.load(pixels, mmap_mode="c", allow_pickle=False)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not cached yet, or an entry cut short: decode again
+    if len(ok) != n_files or x.shape[0] < ok.sum() or (strict and meta["failures"]):
+        return None
+    return x[:int(ok.sum())], ok, [tuple(f) for f in meta["failures"]]
+
+
+def _decode_to_cache(paths: list[Path], how: ReadSettings, strict: bool, name: str, pixels: Path, about: Path
+                     ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+    """Decode straight into a memory-mapped .npy beside ``pixels`` (never the whole folder in memory), then put
+    it in place and describe it in ``about``; an interrupted decode leaves no entry."""
+    tmp = pixels.with_name(f".{pixels.name}.tmp-{os.getpid()}")
+    shape = (len(paths), 1 if how.mode == "L" else 3, how.resolution, how.resolution)
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        _, ok, failures = decode_all(paths, how, strict, name, out)
+        out.flush()
+        del out
+        os.replace(tmp, pixels)
+    finally:
+        tmp.unlink(missing_ok=True)
+    write_atomic(about, json.dumps({"ok": ok.tolist(), "failures": failures}).encode())
+    cached = _read_cached(pixels, about, len(paths), strict=False)
+    if cached is None:
+        raise OSError(errno.EIO, "the entry just written does not read back", str(pixels))
+    return cached
 
 
 def _cache_key(paths: list[Path], how: ReadSettings) -> str:
@@ -184,7 +218,7 @@ def load_folder(cfg: DataConfig, path: str) -> Dataset:
                            f"(first: {failures[0][0]}: {failures[0][1]})")
     labelled = class_labels(root, paths)
     y = torch.from_numpy(labelled[1][ok]) if labelled else None
-    split = Split(torch.from_numpy(x[ok] if not ok.all() else x), y)
+    split = Split(torch.from_numpy(x), y)
     return Dataset("folder", "image", {"train": split}, source=str(root),
                    num_classes=len(labelled[0]) if labelled else None, skipped=len(failures))
 

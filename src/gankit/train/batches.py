@@ -7,31 +7,34 @@ from typing import Callable
 import torch
 
 from ..models import Generator
+from .parts import TrainingData
 from .sampler import MinibatchSampler
 
 
 class Batches:
     """Draws on the training device, all from the run's own generators.
 
-    ``real()`` → (x [m, ...] in the planned memory format (``fmt``), labels int64 [m] or None) at the sampler's next
-    indices into ``x`` [N, ...] / ``y`` [N]; ``noise()`` → z [m, z_dim] from G's prior and the noise stream;
+    ``real()`` → (x [m, ...] in G's value range and the planned memory format (``fmt``), labels int64 [m] or None)
+    at the sampler's next indices into the training ``data``; ``noise()`` → z [m, z_dim] from G's prior and the noise stream;
     ``labels()`` → the G step's labels int64 [m], drawn from the training set's class frequencies ``class_freq`` [C]
     with the noise stream (None when unconditional). Every process draws the global batch and keeps its rows
     ``rows`` of it (``gankit.train.distributed``), so W processes draw what one process would.
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, class_freq: torch.Tensor | None, G: Generator,
-                 sampler: MinibatchSampler, noise: torch.Generator, rows: slice,
-                 fmt: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        self.x, self.y, self.class_freq, self.G, self.sampler = x, y, class_freq, G, sampler
+    def __init__(self, data: TrainingData, G: Generator, sampler: MinibatchSampler, noise: torch.Generator,
+                 rows: slice, fmt: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.data, self.class_freq, self.device, self.G, self.sampler = data, data.class_freq, data.device, G, sampler
         self.noise_gen, self.rows, self.format = noise, rows, fmt
 
+    def at(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The batch at indices ``idx`` (int64 [m] on the device): (x, labels), as :meth:`real` returns them."""
+        return self.format(self.data.take(idx)), self.data.labels(idx)
+
     def real(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        idx = self.sampler.next()[self.rows]
-        return self.format(self.x[idx]), (self.y[idx] if self.y is not None else None)
+        return self.at(self.sampler.next()[self.rows])
 
     def noise(self) -> torch.Tensor:
-        return self.G.sample_z(self.sampler.m, generator=self.noise_gen, device=self.x.device)[self.rows]
+        return self.G.sample_z(self.sampler.m, generator=self.noise_gen, device=self.device)[self.rows]
 
     def labels(self) -> torch.Tensor | None:
         if self.class_freq is None:

@@ -59,7 +59,7 @@ class CapturedStep:
                  generators: list[torch.Generator]) -> None:
         self.players, self.k, self.batches, self.sampler = players, k, batches, batches.sampler
         self.eager_step, self.generators = eager_step, generators
-        device = batches.x.device
+        device = batches.device
         self.draws = (k + int(players.g_needs_real)) * self.sampler.m  # minibatch rows one iteration reads
         self.graph: torch.cuda.CUDAGraph | None = None
         self.stats: Stats = {}
@@ -75,7 +75,7 @@ class CapturedStep:
 
     def _capturable_optimisers(self) -> None:
         for opt in (self.players.opt_g, self.players.opt_d):
-            make_capturable(opt, self.batches.x.device)
+            make_capturable(opt, self.batches.device)
 
     def restored(self) -> None:
         """A restore replaced the optimiser state tensors the graph captured: make them capturable again, warm up
@@ -121,8 +121,7 @@ class CapturedStep:
     def _real_batch(self) -> tuple[torch.Tensor, Labels]:
         idx = self.perm[self.cursor + self.offsets]
         self.cursor.add_(self.sampler.m)
-        b = self.batches
-        return b.format(b.x[idx]), (b.y[idx] if b.y is not None else None)
+        return self.batches.at(idx)
 
     def _capture(self) -> None:
         graph = torch.cuda.CUDAGraph()

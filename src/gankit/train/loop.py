@@ -119,8 +119,10 @@ class Trainer:
         self.G, self.D = parts.run_models(cfg, self.dataset, split, self.num_classes, G, D, self.streams, self.ranks)
         data = parts.on_device(split, self.G.value_range, self.num_classes, self.device)
         self.x, self.y, self.n_train = data.x, data.y, len(data.x)
+        on_host = "the training set is larger than a quarter of the GPU's free memory and stays on the host"
         self.speed = speed.plan(t, self.device, speed.convolutional(self.G, self.D),
-                                unsupported(cfg, self.device, self.ranks.active))
+                                unsupported(cfg, self.device, self.ranks.active)
+                                or (on_host if data.x.device.type != self.device.type else None))
         self.ada = parts.ada_of(cfg, self.device)
         self.players = build_players(cfg, self.G, self.D, self.speed, self.streams, self.ranks,  # a joint D pass
                                      joint_d=D is None and not batch_coupled(self.D),  # for gankit's D alone
@@ -167,7 +169,7 @@ class Trainer:
             sampler = MinibatchSampler(self.n_train, t.batch_size, self.streams.data, self.device)
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        return Batches(data.x, data.y, data.class_freq, self.G, sampler, self.streams.noise,
+        return Batches(data, self.G, sampler, self.streams.noise,
                        self.ranks.local_slice(t.batch_size), speed.prepare_batch(self.speed))
 
     def _snapshot_grid(self) -> torch.Tensor | None:
@@ -222,8 +224,9 @@ class Trainer:
         """Rank 0's training doctor (``train.doctor``), which knows the real data's diversity."""
         if not (self.cfg.train.doctor and self.ranks.is_main):
             return None
+        first = torch.arange(min(256, self.n_train), device=self.device)
         return Doctor(self.run_dir, probabilistic_d=self.cfg.objective.loss in ("gan", "ragan"),
-                      real_diversity=diversity(self.x[:256]))
+                      real_diversity=diversity(self.batches.data.take(first)))
 
     # ---------------------------------------------------------------------------------------------- counters
 

@@ -105,21 +105,39 @@ def run_models(cfg: Config, dataset: Dataset, split: Split, num_classes: int, G:
 
 @dataclass
 class TrainingData:
-    """The training split on the device: ``x`` [N, ...] in G's value range, ``y`` int64 [N] and the class
-    frequencies ``class_freq`` float32 [C] of a conditional run (else None)."""
+    """The training split as training reads it: ``x`` [N, ...] (images uint8 0..255, points float32), ``y`` int64
+    [N] and the class frequencies ``class_freq`` float32 [C] of a conditional run (else None). Batches go to
+    ``device``; images are converted to G's ``value_range`` a batch at a time (:meth:`take`), so the set is held
+    once, as uint8."""
 
     x: torch.Tensor
     y: torch.Tensor | None
     class_freq: torch.Tensor | None
+    value_range: str
+    device: torch.device
+
+    def take(self, idx: torch.Tensor) -> torch.Tensor:
+        """Rows ``idx`` (int64 [m], on ``device``) → float32 [m, ...] in G's value range, on ``device``."""
+        rows = self.x[idx if idx.device == self.x.device else idx.to(self.x.device)]
+        return to_model_range(rows, self.value_range).to(self.device, non_blocking=True)
+
+    def labels(self, idx: torch.Tensor) -> torch.Tensor | None:
+        return self.y[idx] if self.y is not None else None
 
 
 def on_device(split: Split, value_range: str, num_classes: int, device: torch.device) -> TrainingData:
-    """The split moved once to ``device``, in the generator's ``value_range`` (labels only when conditional)."""
-    x = to_model_range(split.x, value_range).to(device)
+    """The split for training. Images stay uint8 where they are on a CPU (a folder's memory-mapped pixels are not
+    copied) and move to a GPU when they take at most a quarter of its free memory (else batches are copied from the
+    host); points move to ``device`` as float32. Labels only when conditional."""
+    x = split.x
+    if x.dtype != torch.uint8:
+        x = to_model_range(x, value_range).to(device)
+    elif device.type != "cpu" and x.numel() <= (available_memory(device) or 0) // 4:
+        x = x.to(device)
     if not num_classes:
-        return TrainingData(x, None, None)
+        return TrainingData(x, None, None, value_range, device)
     y = split.y.to(device)
-    return TrainingData(x, y, torch.bincount(y, minlength=num_classes).float())
+    return TrainingData(x, y, torch.bincount(y, minlength=num_classes).float(), value_range, device)
 
 
 def penalty(o: ObjectiveConfig, generator: torch.Generator, device: torch.device) -> Penalty | None:

@@ -9,25 +9,20 @@ below this.
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import zipfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from gankit.config import DataConfig
 from gankit.data import load_dataset
 from gankit.evaluation import EvalOptions, evaluate_samples
+from gankit.fileio import npz_bytes
 
 
 def write_npz(path: Path, x: torch.Tensor) -> None:
-    """``x`` (uint8 [N, C, H, W]) as an .npz with key ``x``, without pickles."""
-    payload = io.BytesIO()
-    np.lib.format.write_array(payload, np.ascontiguousarray(x.numpy()), allow_pickle=False)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("x.npy", payload.getvalue())
+    """``x`` (uint8 [N, C, H, W]) as an .npz with key ``x``."""
+    path.write_bytes(npz_bytes({"x": x.numpy()}))
 
 
 def main() -> None:

@@ -7,7 +7,8 @@ coverage; a table (markdown) and a plot of FID against training minutes.
 Each preset trains with ``train.minutes`` = the first mark, is evaluated, then resumes (bit-exact) to the next mark,
 and so on: evaluation time is not training time (both are reported). ``--stage train`` only trains (every mark's
 checkpoint is kept) and ``--stage eval --out SAME`` evaluates later, e.g. while the machine is no longer quiet;
-``OUT/marks.jsonl`` and ``OUT/rows.jsonl`` record what is done, so an interrupted stage picks up where it stopped. Lucic et al. (2018) protocol: 10k generated
+``OUT/marks.jsonl`` and ``OUT/rows.jsonl`` record what is done, so an interrupted stage picks up where it stopped.
+Lucic et al. (2018) protocol: 10k generated
 vs the 10k test images (``--n 10000 --n-ref 10000``; a smaller n reads higher for FID). Their best Fashion-MNIST
 FIDs: WGAN 21.5, BEGAN 22.9, WGAN-GP 24.5, NS GAN 26.5. Each row also says whether the run's doctor warned of
 mode collapse. Time the runs on a quiet machine: the budget is wall-clock time.
@@ -30,7 +31,6 @@ from gankit.config import load_config
 from gankit.evaluation import EvalOptions, evaluate_run
 from gankit.train import Trainer
 from gankit.train.checkpoint import step_name
-
 
 
 def cpu_name() -> str:

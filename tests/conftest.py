@@ -1,12 +1,10 @@
-"""Shared fixtures: tiny image datasets and quick configs, so the suite runs in minutes on 2 CPUs."""
+"""Shared fixtures: tiny image datasets. Helpers the test modules import live in gankit_testkit.py."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
-from gankit.config import from_dict
 from gankit.data import Dataset, Split
 
 
@@ -16,29 +14,3 @@ def tiny_images() -> Dataset:
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (300, 1, 8, 8), generator=gen, dtype=torch.uint8)
     return Dataset("tiny", "image", {"train": Split(x, torch.arange(300) % 10)})
-
-
-def quick_config(**sections):
-    """A paper-model config on tiny data with the given section overrides."""
-    base = {"model": {"arch": "paper-mlp"}, "objective": {"d_weight": 0.5},
-            "optim": {"name": "sgd", "lr": 0.1, "lr_decay": 1.000004, "momentum": 0.5, "momentum_final": 0.7,
-                      "momentum_start": 1, "momentum_saturate": 5},
-            "train": {"batch_size": 20, "steps": 10, "log_every": 3, "sample_every": 5, "checkpoint_every": 4}}
-    for name, values in sections.items():
-        base.setdefault(name, {}).update(values)
-    return from_dict(base)
-
-
-def saved_checkpoint(run) -> dict[str, torch.Tensor]:
-    """The tensors of a run folder's latest checkpoint."""
-    name = (run / "checkpoints" / "latest").read_text().strip()
-    return load_file(str(run / "checkpoints" / f"{name}.safetensors"))
-
-
-def same_checkpoints(run_a, run_b) -> dict[str, torch.Tensor]:
-    """Assert that two run folders' latest checkpoints hold the same tensors, bit for bit; returns the first's."""
-    a, b = saved_checkpoint(run_a), saved_checkpoint(run_b)
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
-    return a

@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from gankit_testkit import quick_config, saved_checkpoint
 from torch import nn
 
 from gankit.config import from_dict, load_config
@@ -17,8 +18,6 @@ from gankit.objectives import get_objective
 from gankit.train import Trainer
 from gankit.train.ada import AdaController
 from gankit.train.algorithm import Players, d_step
-
-from tests.conftest import quick_config, saved_checkpoint
 
 
 def _controller(target: float = 0.6, kimg: float = 0.5, interval: int = 4, k: int = 1) -> AdaController:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from gankit_testkit import quick_config, same_checkpoints
 from PIL import Image
 
 from gankit.cli import main
@@ -16,7 +17,6 @@ from gankit.errors import ConfigError
 from gankit.models import build_models
 from gankit.models.conditional import ACGANDiscriminator, ConcatDiscriminator, ProjectionDiscriminator
 from gankit.train import Players, Trainer, d_step, g_step
-from tests.conftest import quick_config, same_checkpoints
 
 MODES = ["concat", "projection", "acgan"]
 SHAPES = {"mlp": ((2,), "points"), "paper-mlp": ((1, 28, 28), "image"), "dcgan": ((1, 28, 28), "image"),
@@ -154,8 +154,8 @@ def _class_hits(G, num_classes: int, modes: torch.Tensor) -> list[float]:
 def test_labels_are_honoured_on_a_planted_mixture(tmp_path, mode):
     """ring8 labels each point with its mixture component: after training, G(z, c) lands on mode c (chance: 1/8).
     Evidence, `python benchmarks/toy_seeds.py --study conditional --seeds 4 --threads 1 [--adam foreach]`
-    (benchmarks/results/cpu-2core-toy-seeds-conditional-2026-11-30.log): every class's hit rate was 1.000 for seeds 0–3 in
-    all three modes with Adam fused and foreach; the bound 0.9 leaves 0.1, and the control below fails it."""
+    (benchmarks/results/cpu-2core-toy-seeds-conditional-2026-11-30.log): every class's hit rate was 1.000 for seeds
+    0–3 in all three modes with Adam fused and foreach; the bound 0.9 leaves 0.1, and the control below fails it."""
     cfg = from_dict({"data": {"name": "ring8", "n_samples": 4096},
                      "model": {"arch": "mlp", "z_dim": 2, "prior": "normal", "hidden": 64, "conditional": mode},
                      "optim": {"name": "adam", "lr": 2e-3, "beta1": 0.5},

@@ -228,7 +228,7 @@ def test_a_cached_folder_is_memory_mapped_not_held_in_memory(tmp_path, monkeypat
 def test_training_on_a_mapped_folder_resumes_bit_exactly(tmp_path, monkeypatch):
     """Batches are taken from the memory-mapped uint8 pixels a step at a time; a run stopped and resumed ends
     with the same tensors, bit for bit, as one trained straight through."""
-    from conftest import same_checkpoints
+    from gankit_testkit import same_checkpoints
 
     from gankit.train import Trainer
 
@@ -245,3 +245,27 @@ def test_training_on_a_mapped_folder_resumes_bit_exactly(tmp_path, monkeypatch):
     Trainer.resume(tmp_path / "resumed", ["train.steps=6"]).fit()
     same_checkpoints(tmp_path / "straight", tmp_path / "resumed")
     assert straight.x.dtype == torch.uint8 and straight.x.shape == (32, 3, 32, 32)
+
+
+def test_inner_resolution_draws_at_the_data_size_from_a_smaller_pair():
+    """model.inner_resolution: G draws at 32 px and enlarges bilinearly to 64; D averages 64 px down to 32 before its
+    layers, so D of an enlarged picture is D of the picture's own 32-px means."""
+    import torch.nn.functional as F
+
+    from gankit.models import build_models
+
+    cfg = load_config("pictures64", ["model.inner_resolution=32"]).model
+    G, D = build_models(cfg, sample_shape=(3, 64, 64), kind="image")
+    z = G.sample_z(4, generator=torch.Generator().manual_seed(0), device="cpu")
+    G.eval(), D.eval()
+    with torch.no_grad():
+        small = G.inner(z)
+        x = G(z)
+        assert small.shape == (4, 3, 32, 32) and x.shape == (4, 3, 64, 64) and G.out_shape == (3, 64, 64)
+        assert torch.equal(x, F.interpolate(small, size=(64, 64), mode="bilinear", align_corners=False))
+        assert x.abs().max() <= 1.0  # bilinear weights are convex: the range survives
+        assert torch.equal(D(x), D.inner(F.avg_pool2d(x, 2)))
+    for bad in ("24", "128"):
+        with pytest.raises(ValueError, match="inner_resolution"):
+            build_models(load_config("pictures64", [f"model.inner_resolution={bad}"]).model,
+                         sample_shape=(3, 64, 64), kind="image")

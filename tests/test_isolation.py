@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch._dynamo.config as dynamo_config
 import torch._inductor.config as inductor_config
+from gankit_testkit import quick_config
 
 from gankit.train import Trainer
 from gankit.train.speed import SpeedPlan
-from tests.conftest import quick_config
 
 COMPILER_OPTIONS = ((dynamo_config, "suppress_errors"), (inductor_config, "fallback_random"),
                     (inductor_config, "layout_optimization"))  # what gankit sets while compiled steps run
@@ -73,3 +73,32 @@ def test_speed_scope_sets_tf32_and_compiler_options_and_restores_them(tf32_flags
     with pytest.raises(RuntimeError), plan.scope():
         raise RuntimeError("a failing step")
     assert _settings() == before
+
+
+MATPLOTLIB_PROBE = """
+import sys
+import matplotlib
+matplotlib.use("pdf")  # the caller's choice, which a run must keep
+import matplotlib.pyplot as plt
+from gankit.config import load_config
+from gankit.train import Trainer
+mine = plt.figure()
+for preset in ("gauss1d", "ring8"):
+    cfg = load_config(preset, ["train.steps=4", "train.log_every=2", "train.sample_every=2", "train.snapshot_every=2",
+                               "train.checkpoint_every=4", "data.n_samples=256"])
+    Trainer(cfg, sys.argv[1] + "/" + preset).fit()
+print(matplotlib.get_backend(), plt.get_fignums(), plt.gcf() is mine)
+"""
+
+
+def test_a_points_run_leaves_matplotlib_alone(tmp_path):
+    """Its sample plots and snapshots are drawn on Figure objects: the caller's backend and pyplot's figures (and
+    current figure) are what they were. In a fresh process, so no earlier test has chosen a backend."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", MATPLOTLIB_PROBE, str(tmp_path)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[-2] == "pdf [1] True"
+    assert list((tmp_path / "ring8" / "samples").glob("*.png")) and list((tmp_path / "gauss1d").rglob("*.png"))

@@ -1,4 +1,5 @@
-"""The paper's MNIST models pinned to docs/design.md, "The paper's protocol" (sizes, init ranges, output bias, dropout)."""
+"""The paper's MNIST models pinned to docs/design.md, "The paper's protocol" (sizes, init ranges, output bias,
+dropout)."""
 
 import math
 
@@ -6,8 +7,15 @@ import pytest
 import torch
 
 from gankit.config import ModelConfig
-from gankit.models import (Dropout, Maxout, PaperDiscriminator, PaperGenerator, build_models, marginal_logits,
-                           sample_prior)
+from gankit.models import (
+    Dropout,
+    Maxout,
+    PaperDiscriminator,
+    PaperGenerator,
+    build_models,
+    marginal_logits,
+    sample_prior,
+)
 
 
 def test_parameter_counts():

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from gankit_testkit import quick_config
 from torch import nn
 
 from gankit.config import ModelConfig
@@ -14,8 +15,6 @@ from gankit.data import Dataset, Split
 from gankit.models import Generator, build_models
 from gankit.models.resnet import DownBlock, ResNetDiscriminator, ResNetGenerator, UpBlock
 from gankit.train import Trainer
-
-from tests.conftest import quick_config
 
 
 def n_params(m: nn.Module) -> int:

@@ -7,8 +7,14 @@ import pytest
 import torch
 
 from gankit.config import ModelConfig
-from gankit.models.nfresnet import (NFResNetDiscriminator, NFResNetGenerator, Resample, ResidualBlock,
-                                    default_widths, stage_resolutions)
+from gankit.models.nfresnet import (
+    NFResNetDiscriminator,
+    NFResNetGenerator,
+    Resample,
+    ResidualBlock,
+    default_widths,
+    stage_resolutions,
+)
 from gankit.models.registry import build_models
 
 

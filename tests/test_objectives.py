@@ -33,9 +33,9 @@ def test_non_saturating_g_loss_is_minus_log_d():
 
 
 def _grad_at(loss, logit: float) -> float:
-    l = torch.tensor([logit], requires_grad=True)
-    loss(l).backward()
-    return l.grad.item()
+    x = torch.tensor([logit], requires_grad=True)
+    loss(x).backward()
+    return x.grad.item()
 
 
 def test_saturating_gradient_vanishes_when_d_rejects_fakes_but_non_saturating_does_not():

@@ -11,17 +11,16 @@ import textwrap
 
 import pytest
 import torch
+from gankit_testkit import quick_config
 from torch import nn
 
 from gankit.cli import main
 from gankit.config import ModelConfig, load_config
 from gankit.data import Dataset, Split
 from gankit.errors import ConfigError, RunDirError
-from gankit.models import MLPDiscriminator, MLPGenerator, build_models
-from gankit.models import registry
+from gankit.models import MLPDiscriminator, MLPGenerator, build_models, registry
 from gankit.models.registry import resolve
 from gankit.train import Trainer, speed
-from tests.conftest import quick_config
 
 MODULE = "gankit_test_own_arch"  # a name no other test imports
 SOURCE = '''
@@ -83,7 +82,8 @@ def test_registered_architecture_trains_from_yaml_and_samples_from_the_cli(tmp_p
     config = tmp_path / "mine.yaml"
     config.write_text(CONFIG)
     assert main(["train", str(config), "--run-dir", str(tmp_path / "run"), "--quiet"]) == 0
-    r = _gankit("sample", str(tmp_path / "run"), "--n", "64", "--out", str(tmp_path / "s.png"), pythonpath=str(own_arch))
+    r = _gankit("sample", str(tmp_path / "run"), "--n", "64", "--out", str(tmp_path / "s.png"),
+                pythonpath=str(own_arch))
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "s.png").read_bytes().startswith(b"\x89PNG")
 

@@ -8,9 +8,8 @@ import re
 
 import numpy as np
 import pytest
-
-from tests.browser import watched_page
-from tests.playground_process import playground_process
+from gankit_testkit_browser import watched_page
+from gankit_testkit_playground import playground_process
 
 WAIT_MS = 20_000
 

@@ -18,16 +18,16 @@ import numpy as np
 import pytest
 import torch
 from aiohttp import ClientSession, ClientTimeout, WSServerHandshakeError
+from gankit_testkit_playground import playground_process
 
 from gankit.cli import main as cli_main
 from gankit.data.points import read_csv
-from gankit.playground import start
 from gankit.errors import DatasetError, GankitError
+from gankit.playground import start
 from gankit.playground.access import is_loopback, split_host
 from gankit.playground.server import PLAYGROUND
 from gankit.playground.uploads import MAX_BYTES, parse_upload
 from gankit.playground.views import histogram_jsd
-from tests.playground_process import playground_process
 
 TIMEOUT = 30.0
 

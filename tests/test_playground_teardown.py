@@ -8,7 +8,7 @@ import asyncio
 import time
 import weakref
 
-from tests.test_playground_server import join, run_served
+from test_playground_server import join, run_served
 
 SESSIONS = 30
 IDLE_TIMEOUT = 1.0

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from gankit_testkit import quick_config
 
 from gankit.errors import RunDirError, TrainingDiverged
 from gankit.train import Trainer
 from gankit.train import checkpoint as ckpt
 from gankit.train.guard import Doctor, SignalGuard, read_doctor
 from gankit.train.logger import read_metrics
-from tests.conftest import quick_config
 
 RING8 = ["--set", "data.n_samples=2048", "--set", "train.batch_size=64", "--set", "train.log_every=10",
          "--set", "train.sample_every=100000", "--set", "train.snapshot_every=0", "--quiet",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from gankit_testkit import quick_config
 from safetensors.torch import save as st_save
 
 from gankit.cli import main
@@ -20,7 +21,6 @@ from gankit.train import Trainer
 from gankit.train import checkpoint as ckpt
 from gankit.train.guard import read_doctor
 from gankit.train.logger import read_metrics
-from tests.conftest import quick_config
 
 RING8 = ["--device", "cpu", "--quiet", "--set", "data.n_samples=2048", "--set", "train.snapshot_every=0",
          "--set", "train.sample_every=100000", "--set", "model.hidden=64", "--set", "model.layers=2"]

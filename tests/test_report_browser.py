@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from gankit_testkit_browser import watched_page
 
 from gankit.viz.grids import grid_image, png_bytes
 from gankit.viz.images import grid_gif
 from gankit.viz.report import build_report
-
-from tests.browser import watched_page
 
 
 def _png(value: int, size: int = 4) -> bytes:

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from gankit_testkit import quick_config
 
 from gankit.config import OptimConfig, from_dict
 from gankit.errors import ConfigError
@@ -11,7 +12,6 @@ from gankit.train import Trainer
 from gankit.train.logger import read_metrics
 from gankit.train.optim import MomentumSGD
 from gankit.train.schedules import cosine_ramp, lr_at, momentum_at, ramp_progress, ramped
-from tests.conftest import quick_config
 
 PAPER = OptimConfig(name="sgd", lr=0.1, lr_decay=1.000004, lr_floor=1e-6, momentum=0.5, momentum_final=0.7,
                     momentum_start=1, momentum_saturate=250)
@@ -98,7 +98,8 @@ def test_a_final_value_without_a_ramp_is_a_one_line_error(section, key, value, m
 def test_the_trainer_writes_every_ramp(tmp_path, tiny_images):
     """After 5 steps (200 images of 20 × (k + 1); ramp 0.4 kimg: progress ½) the optimisers, the penalty scale, the
     augmentation probability and the EMA hold the ramps' half-way values, and the log shows them."""
-    cfg = quick_config(model={"arch": "mlp", "hidden": 16}, objective={"loss": "rpgan", "r1": 1.0, "penalty_final": 0.2},
+    cfg = quick_config(model={"arch": "mlp", "hidden": 16},
+                       objective={"loss": "rpgan", "r1": 1.0, "penalty_final": 0.2},
                        optim={"name": "adam", "lr": 1e-3, "lr_decay": 1.0, "lr_final": 2e-4, "beta2": 0.9,
                               "beta2_final": 0.99},
                        train={"steps": 5, "log_every": 1, "ramp_kimg": 0.4, "ema_half_life_kimg": 0.1,

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 import torch
+from gankit_testkit import quick_config, same_checkpoints
 
 from gankit.config import from_dict
 from gankit.data import Dataset, Split
@@ -18,7 +19,6 @@ from gankit.train import speed as speed_module
 from gankit.train.cudagraph import CapturedStep
 from gankit.train.logger import read_metrics
 from gankit.train.optim import MomentumSGD
-from tests.conftest import quick_config, same_checkpoints
 
 
 def _params(trainer: Trainer) -> dict[str, torch.Tensor]:

@@ -97,15 +97,16 @@ def test_real_digit_stacks_all_modes_beat_a_control_that_misses_900():
     the default 3 epochs), so misread stacks add spurious modes to the control: these very sets measured 1,000 vs
     294 modes and KL 0.030 vs 2.07 on a 2-core x86-64 CPU, the same with 2 threads and with 1 thread and a freshly
     trained classifier; the bounds leave over 100 modes of room on each side."""
-    from gankit.evaluation import Samples
-    from gankit.evaluation.domain_rows import stacked_rows
+    from gankit.evaluation import EvalOptions, Job, Samples
+    from gankit.evaluation.domain_rows import modes_rows
 
     digits = load_dataset(DataConfig(name="mnist5k")).split("test")
     full = _stacks_of(torch.arange(1000), 5, digits, seed=0)
     control = _stacks_of(torch.arange(3, 1000, 10), 50, digits, seed=1)
     rows = {}
     for name, images in (("full", full), ("control", control)):
-        rows[name] = {r["metric"]: r["value"] for r in stacked_rows(Samples(images, "image"), "stacked-mnist5k", None)}
+        job = Job(Samples(images, "image"), "stacked-mnist5k", None, None, EvalOptions())
+        rows[name] = {r["metric"]: r["value"] for r in modes_rows(job)}
     assert rows["full"]["modes"] >= 950 and rows["full"]["modes_kl"] < 0.3
     assert 100 <= rows["control"]["modes"] <= 400 and rows["control"]["modes_kl"] > 1.5
 

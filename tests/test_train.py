@@ -7,6 +7,7 @@ import statistics
 
 import pytest
 import torch
+from gankit_testkit import quick_config, same_checkpoints, saved_checkpoint
 
 from gankit.config import load_config
 from gankit.data import Dataset, Split
@@ -15,8 +16,6 @@ from gankit.metrics.modes import mode_coverage
 from gankit.models import MLPDiscriminator, MLPGenerator
 from gankit.train import Trainer
 from gankit.train.logger import read_metrics
-from tests.conftest import quick_config, same_checkpoints, saved_checkpoint
-
 
 GAUSS1D_MEAN_TOLERANCE, GAUSS1D_STD_TOLERANCE = 0.2, 0.25  # |median − 1.5| and |median − 0.5| bounds
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from gankit_testkit import quick_config, same_checkpoints, saved_checkpoint
 
 from gankit.train import Trainer
 from gankit.train.logger import read_metrics
-from tests.conftest import quick_config, same_checkpoints, saved_checkpoint
 
 
 @pytest.mark.parametrize("loss", ["gan", "lsgan", "wgan", "hinge", "ragan", "rpgan"])

@@ -11,8 +11,15 @@ import torch
 from PIL import Image
 
 from gankit.viz import figure1d
-from gankit.viz.figure1d import (figure1, figure1_gif, figure1_steps, jsd_on_grid, kde, optimal_discriminator,
-                                 theory_overlay)
+from gankit.viz.figure1d import (
+    figure1,
+    figure1_gif,
+    figure1_steps,
+    jsd_on_grid,
+    kde,
+    optimal_discriminator,
+    theory_overlay,
+)
 from gankit.viz.toy2d import _lattice, toy2d_frame, toy2d_gif
 
 MEAN, STD = 1.0, 0.5

@@ -109,6 +109,9 @@ class ModelConfig:
     spectral_norm: bool = _opt(False, help="spectral normalisation of every D layer (Miyato et al. 2018)")
     conditional: str = _opt("none", choices=("none", "concat", "projection", "acgan"),
                             help="class-conditional G and D: concatenation cGAN, projection D, or AC-GAN")
+    inner_resolution: int | None = _opt(None, lo=4, help="images: G and D work at this resolution (the data's ÷ "
+                                        "a power of two): G's output is enlarged bilinearly, D averages its input down "
+                                        "(null: the data's)")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import fields
 
 from .config import SECTIONS, preset_names, when_text
 from .models import architectures
-from .objectives import G_LOSSES, OBJECTIVES
+from .objectives import G_LOSSES, objectives
 
 INTRO = """# Configuration
 
@@ -33,7 +33,7 @@ def _default(f: dataclasses.Field) -> str:
 
 def _registered() -> dict[str, list[str]]:
     """The allowed values of the keys that name a registry entry, read from the registries."""
-    return {"model.arch": [*architectures(), "module:builder"], "objective.loss": list(OBJECTIVES),
+    return {"model.arch": [*architectures(), "module:builder"], "objective.loss": [*objectives(), "module:name"],
             "objective.g_loss": list(G_LOSSES)}
 
 

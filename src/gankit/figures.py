@@ -21,9 +21,9 @@ from .data import load_dataset, to_uint8
 from .errors import RunDirError
 from .fileio import write_atomic
 from .train import checkpoint as ckpt
+from .train.guard import read_doctor
 from .train.logger import read_metrics
 from .train.restore import labels_for, load_generator
-from .train.guard import read_doctor
 from .train.snapshots import load_snapshots
 
 NEAREST_SAMPLES, INTERP_ROWS, INTERP_STEPS = 30, 8, 10

@@ -3,7 +3,8 @@
 Also the modern objectives: LSGAN (Mao et al., 2017), WGAN (Arjovsky et al., 2017), hinge (Lim & Ye, 2017;
 Miyato et al., 2018), relativistic average GAN (Jolicoeur-Martineau, 2018), relativistic pairing GAN
 (Jolicoeur-Martineau, 2018; the loss of R3GAN, Huang et al., 2024), one-sided label smoothing
-(Salimans et al., 2016); `get_objective(name)` pairs a D loss with a G loss.
+(Salimans et al., 2016). Each is an :class:`Objective` in a registry (`register_objective`); `get_objective(name)`
+returns the D loss and G loss pair that ``objective.loss`` names.
 
 D(x) = sigmoid(l), so log D = -softplus(-l) and log(1 - D) = -softplus(l); logs of sigmoids are never taken.
 Value function V(D, G) = E[log D(x)] + E[log(1 - D(G(z)))]; D maximises it, G minimises it.
@@ -11,7 +12,9 @@ Value function V(D, G) = E[log D(x)] + E[log(1 - D(G(z)))]; D maximises it, G mi
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -113,38 +116,85 @@ def d_loss_smoothed(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_t
 
 @dataclass(frozen=True)
 class Objective:
-    """A D loss and G loss pair. With `g_needs_real` the trainer calls `g_loss(fake_logits, real_logits)`."""
+    """A D loss and a G loss of D's raw outputs (logits [n]), and what the rest of gankit asks of them.
+
+    ``g_needs_real``: the trainer calls ``g_loss(fake_logits, real_logits)`` (and draws a real batch for G's step).
+    ``probabilistic``: sigmoid(D(x)) is D's probability that x is real, so the doctor may check D against ½.
+    ``real_above_zero``: D's output alone says "real" above 0 and "generated" below (ADA's signal E[sign D(x)]).
+    ``help``: one line for the docs and menus.
+    """
 
     name: str
     d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     g_loss: Callable[..., torch.Tensor]
     g_needs_real: bool = False
+    probabilistic: bool = False
+    real_above_zero: bool = False
+    help: str = ""
 
 
-OBJECTIVES = ("gan", "lsgan", "wgan", "hinge", "ragan", "rpgan")
+_REGISTRY: dict[str, Objective] = {}
+
+
+def register_objective(objective: Objective) -> Objective:
+    """Make ``objective`` a value of ``objective.loss`` under its name, for this process; returns it, so a module
+    can write ``MINE = register_objective(Objective("mine", d_loss, g_loss))``. Registering another objective
+    under a taken name is a ValueError."""
+    taken = _REGISTRY.get(objective.name)
+    if taken is not None and taken != objective:
+        raise ValueError(f"objective {objective.name!r} is already registered")
+    _REGISTRY[objective.name] = objective
+    return objective
+
+
+def objectives() -> dict[str, Objective]:
+    """The registered objectives by name, gankit's first (``objective.loss`` may also be ``module:name``)."""
+    return dict(_REGISTRY)
+
+
+def resolve_objective(name: str) -> Objective:
+    """The objective ``name`` registers, or for ``module:name`` the one that importing ``module`` registers under
+    ``name`` (or its attribute ``name``, an :class:`Objective`); a one-line ValueError listing the choices otherwise."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    module, sep, attr = name.partition(":")
+    if not sep:
+        raise ValueError(f"objective {name!r} is unknown; choices: {', '.join(_REGISTRY)} (or module:name)")
+    try:
+        namespace = importlib.import_module(module)
+    except ImportError as e:
+        raise ValueError(f"objective.loss: cannot import {module!r} ({e})") from None
+    found = _REGISTRY.get(attr, getattr(namespace, attr, None))
+    if not isinstance(found, Objective):
+        raise ValueError(f"objective.loss: {module} neither registers an objective {attr!r} nor has an Objective "
+                         f"of that name")
+    return found
 
 
 def get_objective(name: str, *, g_loss: str = "non-saturating", label_smoothing: float = 0.0) -> Objective:
-    """The objective called `name` (one of OBJECTIVES). `g_loss` and `label_smoothing` (real target
-    1 − label_smoothing, in [0, 1)) apply to "gan" only. Raises ValueError for an unknown or invalid choice."""
-    if name not in OBJECTIVES:
-        raise ValueError(f"objective {name!r} is unknown; choices: {', '.join(OBJECTIVES)}")
-    if name == "gan":
-        if g_loss not in G_LOSSES:
-            raise ValueError(f"g_loss {g_loss!r} is unknown; choices: {', '.join(G_LOSSES)}")
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-        if label_smoothing > 0:
-            target = 1.0 - label_smoothing
-            d = functools.partial(d_loss_smoothed, real_target=target)
-        else:
-            d = d_loss
-        return Objective("gan", d, G_LOSSES[g_loss])
-    table = {
-        "lsgan": Objective("lsgan", d_loss_lsgan, g_loss_lsgan),
-        "wgan": Objective("wgan", d_loss_wasserstein, g_loss_wasserstein),
-        "hinge": Objective("hinge", d_loss_hinge, g_loss_hinge),
-        "ragan": Objective("ragan", d_loss_ragan, g_loss_ragan, g_needs_real=True),
-        "rpgan": Objective("rpgan", d_loss_rpgan, g_loss_rpgan, g_needs_real=True),
-    }
-    return table[name]
+    """The objective ``name`` (see :func:`resolve_objective`). ``g_loss`` and ``label_smoothing`` (real target
+    1 − label_smoothing, in [0, 1)) apply to the paper's "gan" only. Raises ValueError for an unknown or invalid
+    choice."""
+    objective = resolve_objective(name)
+    if name != "gan":
+        return objective
+    if g_loss not in G_LOSSES:
+        raise ValueError(f"g_loss {g_loss!r} is unknown; choices: {', '.join(G_LOSSES)}")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    d = functools.partial(d_loss_smoothed, real_target=1.0 - label_smoothing) if label_smoothing > 0 else d_loss
+    return dataclasses.replace(objective, d_loss=d, g_loss=G_LOSSES[g_loss])
+
+
+for _objective in (
+    Objective("gan", d_loss, g_loss_non_saturating, probabilistic=True, real_above_zero=True,
+              help="the paper's value function (objective.g_loss: non-saturating or minimax)"),
+    Objective("lsgan", d_loss_lsgan, g_loss_lsgan, help="least squares (Mao et al. 2017)"),
+    Objective("wgan", d_loss_wasserstein, g_loss_wasserstein, help="Wasserstein critic (Arjovsky et al. 2017)"),
+    Objective("hinge", d_loss_hinge, g_loss_hinge, real_above_zero=True, help="hinge (Lim & Ye 2017)"),
+    Objective("ragan", d_loss_ragan, g_loss_ragan, g_needs_real=True, probabilistic=True,
+              help="relativistic average (Jolicoeur-Martineau 2018)"),
+    Objective("rpgan", d_loss_rpgan, g_loss_rpgan, g_needs_real=True,
+              help="relativistic pairing (Jolicoeur-Martineau 2018; R3GAN's loss)"),
+):
+    register_objective(_objective)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -47,17 +48,38 @@ def sources() -> list[Source]:
 
 
 def resolve(spec: str) -> tuple[Source, str]:
-    """Split ``NAME[:PATH]`` and find its source; unknown names raise a one-line error listing the choices."""
+    """Split ``NAME[:PATH]`` and find its source; unknown names raise a one-line error listing the choices.
+    ``MODULE:NAME[:PATH]`` imports a user's module first (which registers ``NAME``), as ``model.arch`` does."""
     name, sep, path = spec.partition(":")
+    if name not in _SOURCES and sep and _is_module_path(name) and _imported(name):
+        return resolve(path)
     source = _SOURCES.get(name)
     if source is None:
         choices = ", ".join(s.name + (":PATH" if s.takes_path else "") for s in _SOURCES.values())
-        raise DatasetError(f"unknown dataset {spec!r}; choices: {choices}")
+        raise DatasetError(f"unknown dataset {spec!r}; choices: {choices} (or MODULE:NAME of a module that "
+                           f"registers NAME)")
     if source.takes_path and not path:
         raise DatasetError(f"dataset {name} needs a path: {name}:PATH")
     if not source.takes_path and sep:
         raise DatasetError(f"dataset {name} takes no path (got {spec!r})")
     return source, path
+
+
+def _imported(module: str) -> bool:
+    """Import a user's module that registers sources; False when no such module exists (an unknown name)."""
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name is not None and module.startswith(e.name):
+            return False
+        raise DatasetError(f"data.name: importing {module!r} failed ({e})") from None
+    except ImportError as e:
+        raise DatasetError(f"data.name: importing {module!r} failed ({e})") from None
+    return True
+
+
+def _is_module_path(name: str) -> bool:
+    return all(part.isidentifier() for part in name.split("."))
 
 
 def load_dataset(cfg: DataConfig) -> Dataset:

@@ -10,19 +10,23 @@ import torch
 from ..config import DataConfig
 from ..data import Dataset
 from ..errors import MetricError
-from .inputs import Reference
-from .options import CLASSIFIER_DATASETS, PARZEN_VALIDATION, EvalOptions, Samples, row
+from .options import CLASSIFIER_DATASETS, PARZEN_VALIDATION, Samples, row
 
 
 def _flat_unit(x: torch.Tensor) -> torch.Tensor:
     return (x.double() / 255.0 if x.dtype == torch.uint8 else x.double()).reshape(len(x), -1)
 
 
-def parzen_rows(samples: Samples, reference: Reference, opts: EvalOptions) -> list[dict]:
+def parzen_rows(job) -> list[dict]:
+    """The paper's Parzen window estimate (σ chosen on validation, scored on test), of the samples and, for scale,
+    of as many training images; skipped with a note when not asked for and the reference lacks those splits."""
     from ..metrics.parzen import parzen_protocol
 
-    dataset = reference.dataset
+    samples, opts, dataset = job.samples, job.opts, job.reference("parzen").dataset
     if dataset is None or "validation" not in dataset.splits or "test" not in dataset.splits:
+        if not opts.metrics:
+            opts.notes.append("skipped parzen: the reference has no validation and test splits to select σ and score")
+            return []
         raise MetricError("parzen needs a reference dataset with validation and test splits (e.g. mnist:test)")
     x_val = _flat_unit(dataset.split("validation").x[:PARZEN_VALIDATION])
     x_test = _flat_unit(dataset.split("test").x)
@@ -47,10 +51,12 @@ def _classifier(dataset: Dataset):
     return load_or_train_classifier(dataset.name, train.x, train.y, test.x, test.y)
 
 
-def classifier_rows(samples: Samples, reference: Reference) -> list[dict]:
+def classifier_rows(job) -> list[dict]:
+    """The domain classifier's class histogram (KL to the reference's, classes covered) and its Fréchet distance."""
     from ..metrics.classifier import classifier_features, classifier_scores
     from ..metrics.frechet import feature_stats, frechet_distance
 
+    samples, reference = job.samples, job.reference("classifier")
     if reference.dataset is None or reference.dataset.name not in CLASSIFIER_DATASETS:
         raise MetricError(f"classifier scores need a reference dataset among {', '.join(CLASSIFIER_DATASETS)}")
     started = time.monotonic()
@@ -64,7 +70,14 @@ def classifier_rows(samples: Samples, reference: Reference) -> list[dict]:
             row("fid_classifier", fid, n, name, started, **extra)]
 
 
-def stacked_rows(samples: Samples, stacked_name: str, data_cfg: DataConfig | None) -> list[dict]:
+def modes_rows(job) -> list[dict]:
+    """Modes captured: of a toy mixture's (points) or of Stacked MNIST's 1,000 (images)."""
+    if job.samples.kind == "points":
+        return _point_modes(job.samples, job.data_cfg)
+    return _stacked_modes(job.samples, job.data_name, job.data_cfg)
+
+
+def _stacked_modes(samples: Samples, stacked_name: str, data_cfg: DataConfig | None) -> list[dict]:
     """Modes captured (of 1,000) and the KL of the mode histogram to uniform, read by the digits' classifier."""
     from ..data.stacked import DIGITS_OF, digit_dataset
     from ..metrics.classifier import stacked_modes
@@ -80,16 +93,20 @@ def stacked_rows(samples: Samples, stacked_name: str, data_cfg: DataConfig | Non
             row("modes_kl", scores["class_kl"], n, ref, started, **extra)]
 
 
-def point_rows(samples: Samples, data_cfg: DataConfig, wanted: list[str]) -> list[dict]:
+def _point_modes(samples: Samples, data_cfg: DataConfig) -> list[dict]:
     from ..data.toy import mode_mixture
-    from ..metrics.modes import jsd_to_gaussian, mode_coverage
+    from ..metrics.modes import mode_coverage
 
-    rows, started, n = [], time.monotonic(), len(samples.x)
-    if "modes" in wanted:
-        modes, std = mode_mixture(data_cfg.name)
-        for key, value in mode_coverage(samples.x, modes, std).items():
-            rows.append(row(f"modes_{key}" if key != "modes" else "modes", value, n, data_cfg.name, started))
-    if "jsd" in wanted:
-        value = jsd_to_gaussian(samples.x.reshape(-1), data_cfg.mean, data_cfg.std)
-        rows.append(row("jsd", value, n, f"N({data_cfg.mean}, {data_cfg.std}²)", started))
-    return rows
+    started, n = time.monotonic(), len(samples.x)
+    modes, std = mode_mixture(data_cfg.name)
+    return [row(f"modes_{key}" if key != "modes" else "modes", value, n, data_cfg.name, started)
+            for key, value in mode_coverage(samples.x, modes, std).items()]
+
+
+def jsd_rows(job) -> list[dict]:
+    """JSD between the 1-D samples and the data's Gaussian, N(data.mean, data.std²)."""
+    from ..metrics.modes import jsd_to_gaussian
+
+    started, data_cfg = time.monotonic(), job.data_cfg
+    value = jsd_to_gaussian(job.samples.x.reshape(-1), data_cfg.mean, data_cfg.std)
+    return [row("jsd", value, len(job.samples.x), f"N({data_cfg.mean}, {data_cfg.std}²)", started)]

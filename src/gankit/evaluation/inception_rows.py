@@ -4,13 +4,14 @@ Inception Score (class probabilities); and gankit's own reference statistics wri
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..errors import MetricError
 from .inputs import Reference, write_stats
-from .options import FEATURE_CHUNK, EvalOptions, Samples, row
+from .options import FEATURE_CHUNK, EvalOptions, row
 
 FID_ONLY = "{metric} needs the reference's features; a statistics file (mu, sigma) gives FID only"
 
@@ -45,36 +46,80 @@ def _extractor(opts: EvalOptions):
     return InceptionFeatures(opts.inception, device=opts.device, precision=opts.precision)
 
 
-def inception_rows(samples: Samples, reference: Reference, wanted: list[str], opts: EvalOptions) -> list[dict]:
-    from ..metrics.frechet import feature_stats, frechet_distance, kid
-    from ..metrics.prdc import density_coverage, precision_recall
+@dataclass
+class InceptionPass:
+    """Pool features of the samples (``fake`` [n, 2048]) and of the reference (``real`` [N, 2048], or None when
+    the reference is published statistics), computed once per evaluation (``started``: when)."""
 
-    if samples.kind != "image" or (reference.images is not None and reference.images.dtype != torch.uint8):
-        raise MetricError("fid, kid, pr and dc need images (uint8) on both sides")
-    if reference.stats is not None and wanted != ["fid"]:
-        raise MetricError(FID_ONLY.format(metric=next(m for m in wanted if m != "fid")))
-    extractor = _extractor(opts)
-    started = time.monotonic()
-    fake = _features(extractor, samples.x, "Inception features (samples)", opts)
-    prec = {"inception_precision": opts.precision}
-    if reference.stats is not None:
-        _note_foreign_stats(reference, extractor.sha256, opts)
-        ref = f"{reference.name} (statistics)"
-        return [row("fid", frechet_distance(feature_stats(fake), reference.stats), len(fake), ref, started, **prec)]
-    real = reference_features(extractor, reference, opts)
-    rows, n, ref = [], len(fake), f"{reference.name} ({len(real)})"
-    if "fid" in wanted:
-        rows.append(row("fid", frechet_distance(feature_stats(fake), feature_stats(real)), n, ref, started, **prec))
-    if "kid" in wanted:
-        mean, std = kid(real, fake, subset_size=opts.kid_subset, seed=opts.seed)
-        rows.append(row("kid", mean, n, ref, started, std, subset_size=opts.kid_subset, **prec))
-    if "pr" in wanted:
-        for name, value in precision_recall(real, fake, k=3).items():
-            rows.append(row(name, value, n, ref, started, k=3, **prec))
-    if "dc" in wanted:
-        for name, value in density_coverage(real, fake, k=5).items():
-            rows.append(row(name, value, n, ref, started, k=5, **prec))
-    return rows
+    fake: torch.Tensor
+    real: torch.Tensor | None
+    reference: Reference
+    started: float
+    precision: dict[str, str]
+
+
+def inception_pass(job) -> InceptionPass:
+    """The evaluation's one pass of the Inception network over samples and reference (gankit.evaluation.table.Job)."""
+
+    def compute() -> InceptionPass:
+        samples, reference, opts = job.samples, job.reference("fid"), job.opts
+        if samples.kind != "image" or (reference.images is not None and reference.images.dtype != torch.uint8):
+            raise MetricError("fid, kid, pr and dc need images (uint8) on both sides")
+        extractor = _extractor(opts)
+        started = time.monotonic()
+        fake = _features(extractor, samples.x, "Inception features (samples)", opts)
+        if reference.stats is not None:
+            _note_foreign_stats(reference, extractor.sha256, opts)
+            real = None
+        else:
+            real = reference_features(extractor, reference, opts)
+        return InceptionPass(fake, real, reference, started, {"inception_precision": opts.precision})
+
+    return job.shared("inception", compute)
+
+
+def _with_features(job, metric: str) -> tuple[InceptionPass, str]:
+    """The shared pass and the reference's name for rows; ``metric`` other than FID needs the reference's features."""
+    if job.reference(metric).stats is not None:
+        raise MetricError(FID_ONLY.format(metric=metric))
+    features = inception_pass(job)
+    return features, f"{features.reference.name} ({len(features.real)})"
+
+
+def fid_rows(job) -> list[dict]:
+    from ..metrics.frechet import feature_stats, frechet_distance
+
+    f = inception_pass(job)
+    if f.real is None:
+        value = frechet_distance(feature_stats(f.fake), f.reference.stats)
+        return [row("fid", value, len(f.fake), f"{f.reference.name} (statistics)", f.started, **f.precision)]
+    ref = f"{f.reference.name} ({len(f.real)})"
+    value = frechet_distance(feature_stats(f.fake), feature_stats(f.real))
+    return [row("fid", value, len(f.fake), ref, f.started, **f.precision)]
+
+
+def kid_rows(job) -> list[dict]:
+    from ..metrics.frechet import kid
+
+    f, ref = _with_features(job, "kid")
+    mean, std = kid(f.real, f.fake, subset_size=job.opts.kid_subset, seed=job.opts.seed)
+    return [row("kid", mean, len(f.fake), ref, f.started, std, subset_size=job.opts.kid_subset, **f.precision)]
+
+
+def pr_rows(job) -> list[dict]:
+    from ..metrics.prdc import precision_recall
+
+    f, ref = _with_features(job, "pr")
+    return [row(name, value, len(f.fake), ref, f.started, k=3, **f.precision)
+            for name, value in precision_recall(f.real, f.fake, k=3).items()]
+
+
+def dc_rows(job) -> list[dict]:
+    from ..metrics.prdc import density_coverage
+
+    f, ref = _with_features(job, "dc")
+    return [row(name, value, len(f.fake), ref, f.started, k=5, **f.precision)
+            for name, value in density_coverage(f.real, f.fake, k=5).items()]
 
 
 def _note_foreign_stats(reference: Reference, weights: str, opts: EvalOptions) -> None:
@@ -88,9 +133,11 @@ def _note_foreign_stats(reference: Reference, weights: str, opts: EvalOptions) -
                           f"({made_with[:12]}, {reference.meta.get('precision', 'fp32')})")
 
 
-def inception_score_rows(samples: Samples, opts: EvalOptions) -> list[dict]:
+def inception_score_rows(job) -> list[dict]:
     """IS (mean ± std over 10 splits) of the samples, with the classifier network ``opts.inception``."""
     from ..metrics.inception import default_weights_path
+
+    samples, opts = job.samples, job.opts
     from ..metrics.inception_score import SPLITS, InceptionClassifier, inception_score
 
     if samples.kind != "image":

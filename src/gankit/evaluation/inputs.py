@@ -3,7 +3,6 @@ or an ``.npz`` of published Inception statistics (``mu``, ``sigma``, the format 
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ import torch
 from ..config import DataConfig
 from ..data import Dataset, load_dataset, to_uint8
 from ..errors import MetricError
-from ..fileio import write_atomic
+from ..fileio import npz_bytes, write_atomic
 from ..metrics.frechet import FeatureStats
 from .options import Samples
 
@@ -82,10 +81,9 @@ def read_stats(path: str | Path, dim: int) -> tuple[FeatureStats, dict[str, Any]
 def write_stats(path: str | Path, stats: FeatureStats, meta: dict[str, Any]) -> None:
     """``mu`` and ``sigma`` (float64) as an .npz readable by any tool that takes published statistics, with
     ``meta`` (how they were made) as a JSON string under ``gankit``; written atomically."""
-    buffer = io.BytesIO()
-    np.savez(buffer, mu=stats.mu.cpu().numpy(), sigma=stats.sigma.cpu().numpy(),
-             **{STATS_META_KEY: np.array(json.dumps({**meta, "n": stats.n}, sort_keys=True))})
-    write_atomic(Path(path), buffer.getvalue())
+    arrays = {"mu": stats.mu.cpu().numpy(), "sigma": stats.sigma.cpu().numpy(),
+              STATS_META_KEY: np.array(json.dumps({**meta, "n": stats.n}, sort_keys=True))}
+    write_atomic(Path(path), npz_bytes(arrays))
 
 
 def samples_from_run(run_dir: Path, checkpoint: str, n: int, seed: int) -> Samples:

@@ -8,13 +8,9 @@ from typing import Any, Callable
 
 import torch
 
-IMAGE_METRICS = ("parzen", "fid", "kid", "pr", "dc", "classifier", "is")
-INCEPTION_METRICS = ("fid", "kid", "pr", "dc")
-POINT_METRICS = {"ring8": ("modes",), "grid25": ("modes",), "gauss1d": ("jsd",)}
-STACKED_METRICS = ("modes",)  # Stacked MNIST images: 1,000 modes counted by the digit classifier
-ALL_METRICS = IMAGE_METRICS + ("modes", "jsd")
+POINT_MODES = ("ring8", "grid25")  # toy mixtures whose modes are counted
+POINT_SOURCES = (*POINT_MODES, "gauss1d")  # point sources the metrics know (gauss1d: JSD to its Gaussian)
 CLASSIFIER_DATASETS = ("digits", "mnist5k", "mnist", "fashion-mnist")
-DEFAULT_N = {"parzen": 10_000, "modes": 2_500, "jsd": 10_000, "is": 50_000}
 DEFAULT_N_STACKED_MODES = 26_000  # PacGAN's count for Stacked MNIST
 DEFAULT_N_IMAGES = 10_000
 PARZEN_VALIDATION = 1_000

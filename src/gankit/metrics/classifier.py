@@ -121,11 +121,21 @@ def train_classifier(
     for key, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise MetricError(f"{key} must be an int >= 1, got {value!r}")
-    device = x_train.device
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = SmallCNN(in_channels=x_train.shape[1], resolution=x_train.shape[2], num_classes=num_classes)
-    model = model.to(device).train()
+    model = model.to(x_train.device).train()
+    _fit(model, x_train, y_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    model.eval()
+    acc = _accuracy(model, x_test, y_test)
+    logger.info("classifier test accuracy %.4f", acc)
+    return model, acc
+
+
+def _fit(model: SmallCNN, x_train: Tensor, y_train: Tensor, *, epochs: int, batch_size: int, lr: float,
+         seed: int) -> None:
+    """Adam on cross-entropy, minibatches by index from a permutation per epoch drawn from ``seed``."""
+    device = x_train.device
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     order_gen = torch.Generator().manual_seed(seed)
     n = x_train.shape[0]
@@ -140,10 +150,6 @@ def train_classifier(
             opt.step()
             total += float(loss.detach()) * idx.numel()
         logger.info("classifier epoch %d/%d: train loss %.4f", epoch + 1, epochs, total / n)
-    model.eval()
-    acc = _accuracy(model, x_test, y_test)
-    logger.info("classifier test accuracy %.4f", acc)
-    return model, acc
 
 
 def _fingerprint(*tensors: Tensor) -> str:
@@ -179,8 +185,7 @@ def load_or_train_classifier(
     train_fp, test_fp = _fingerprint(x_train, y_train), _fingerprint(x_test, y_test)
     arch = {"in_channels": int(x_train.shape[1]), "resolution": int(x_train.shape[2]),
             "num_classes": num_classes, "width": 32}
-    folder = cache_dir() / "classifiers"
-    stem = f"{name}-{train_fp}-e{epochs}-s{seed}"
+    folder, stem = cache_dir() / "classifiers", f"{name}-{train_fp}-e{epochs}-s{seed}"
     tensor_path, meta_path = folder / f"{stem}.safetensors", folder / f"{stem}.json"
     expected = {"format": _FORMAT, "arch": arch, "epochs": epochs, "seed": seed, "train_fingerprint": train_fp}
     if meta_path.exists() or tensor_path.exists():
@@ -192,16 +197,20 @@ def load_or_train_classifier(
                 return model, float(meta["test_accuracy"])
             logger.info("classifier %s: new test set, re-scoring the cached model", stem)
             return model, _accuracy(model, x_test, y_test)
+    model, acc = train_classifier(x_train, y_train, x_test, y_test, epochs=epochs, seed=seed, num_classes=num_classes)
+    _save_cached(model, tensor_path, meta_path, dict(expected, name=name, test_accuracy=acc, test_fingerprint=test_fp))
+    return model, acc
+
+
+def _save_cached(model: SmallCNN, tensor_path, meta_path, meta: dict) -> None:
+    """The model's tensors and ``meta`` (plus the tensor file's SHA-256) into the cache, atomically."""
     from safetensors.torch import save
 
-    model, acc = train_classifier(x_train, y_train, x_test, y_test, epochs=epochs, seed=seed, num_classes=num_classes)
     data = save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
-    meta = dict(expected, name=name, test_accuracy=acc, test_fingerprint=test_fp,
-                sha256=hashlib.sha256(data).hexdigest())
-    folder.mkdir(parents=True, exist_ok=True)
+    tensor_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(tensor_path, data)
-    write_atomic(meta_path, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
-    return model, acc
+    write_atomic(meta_path, (json.dumps({**meta, "sha256": hashlib.sha256(data).hexdigest()}, indent=2,
+                                        sort_keys=True) + "\n").encode())
 
 
 def _load_cached(tensor_path, meta_path, expected: dict) -> tuple[SmallCNN, dict] | None:

@@ -56,6 +56,33 @@ class Generator(nn.Module):
         return sample_prior(self.prior, n, self.z_dim, generator=generator, device=device)
 
 
+class Discriminator(nn.Module):
+    """Base of gankit discriminators: samples [n, *in_shape] → logits float32 [n] (D(x) = sigmoid(logit)).
+
+    Subclasses pass ``in_shape`` and define ``extract(x)`` → features [n, F] and ``logit(h)`` → [n]; ``features``
+    checks the input's shape first (the conditional wrappers build on it), ``forward`` is ``logit(features(x))``.
+    """
+
+    def __init__(self, *, in_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.in_shape = tuple(in_shape)
+
+    def extract(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def logit(self, h: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x [n, *in_shape] → features [n, F]; a one-line ValueError for another shape."""
+        if tuple(x.shape[1:]) != self.in_shape:
+            raise ValueError(f"input has shape {tuple(x.shape)}; expected [n, {', '.join(map(str, self.in_shape))}]")
+        return self.extract(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logit(self.features(x))
+
+
 def batch_coupled(module: nn.Module) -> bool:
     """True when, in training, one sample's output depends on the other samples of its batch (batch norm)."""
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())

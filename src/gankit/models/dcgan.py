@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gankit.models.base import Generator
+from .base import Discriminator, Generator
 
 RESOLUTIONS = (28, 32, 64)
 
@@ -79,7 +79,7 @@ def _norm(kind: str, ch: int) -> list[nn.Module]:
     return {"batch": [nn.BatchNorm2d(ch)], "layer": [nn.GroupNorm(1, ch)], "none": []}[kind]
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(Discriminator):
     """Images float32 [n, channels, resolution, resolution] (in [-1, 1]) → logits float32 [n]; D(x) = sigmoid(logit).
 
     Conv(channels → width, 4, 2, 1) + LeakyReLU(0.2); then stride-2 convs doubling channels, each + norm + LeakyReLU,
@@ -89,11 +89,10 @@ class DCGANDiscriminator(nn.Module):
     """
 
     def __init__(self, *, channels: int = 1, resolution: int = 64, width: int = 64, norm: str = "batch") -> None:
-        super().__init__()
+        super().__init__(in_shape=(channels, resolution, resolution))
         if norm not in D_NORMS:
             raise ValueError(f"norm {norm!r} is not one of {', '.join(D_NORMS)}")
         start, steps = _plan(resolution)
-        self.in_shape = (channels, resolution, resolution)
         ch = width
         layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         for _ in range(steps - 1):
@@ -104,17 +103,11 @@ class DCGANDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         dcgan_init_(self)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def extract(self, x: torch.Tensor) -> torch.Tensor:
         """x float32 [n, C, R, R] → the last s×s feature map, flattened: float32 [n, channels·s·s]."""
-        if tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(f"input has shape {tuple(x.shape)}; expected [n, {', '.join(map(str, self.in_shape))}]")
         return self.net[:-1](x).flatten(1)
 
     def logit(self, h: torch.Tensor) -> torch.Tensor:
         """Flattened features [n, channels·s·s] → logits [n] (the last s×s convolution is a linear map of them)."""
         last = self.net[-1]
         return F.linear(h, last.weight.reshape(1, -1), last.bias).reshape(h.shape[0])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x float32 [n, C, R, R] → logits float32 [n]."""
-        return self.logit(self.features(x))

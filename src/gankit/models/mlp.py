@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Generator
+from .base import Discriminator, Generator
 
 PAPER_G_HIDDEN, PAPER_G_INIT = 1200, 0.05
 PAPER_D_UNITS, PAPER_D_PIECES, PAPER_D_INIT = 240, 5, 0.005
@@ -90,12 +90,12 @@ class Maxout(nn.Module):
         return self.linear(x).view(len(x), self.units, self.pieces).max(dim=2).values
 
 
-class PaperDiscriminator(nn.Module):
+class PaperDiscriminator(Discriminator):
     """The paper's maxout discriminator. x [n, *in_shape] in [0, 1] → logits float32 [n]."""
 
     def __init__(self, *, in_shape: tuple[int, ...] = (1, 28, 28), units: int = PAPER_D_UNITS,
                  pieces: int = PAPER_D_PIECES, dropout: bool = True) -> None:
-        super().__init__()
+        super().__init__(in_shape=in_shape)
         in_dim = math.prod(in_shape)
         drop_in = 1.0 - PAPER_D_KEEP_INPUT if dropout else 0.0
         drop_hidden = 1.0 - PAPER_D_KEEP_HIDDEN if dropout else 0.0
@@ -104,16 +104,13 @@ class PaperDiscriminator(nn.Module):
                                  Dropout(drop_hidden), nn.Linear(units, 1))
         _uniform_init_(self, PAPER_D_INIT)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def extract(self, x: torch.Tensor) -> torch.Tensor:
         """x [n, *in_shape] → the last hidden layer (after its dropout) float32 [n, units]."""
         return self.net[:-1](x.reshape(len(x), -1))
 
     def logit(self, h: torch.Tensor) -> torch.Tensor:
         """Features [n, units] → logits [n]."""
         return self.net[-1](h).view(len(h))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logit(self.features(x))
 
 
 def _mlp(in_dim: int, hidden: int, layers: int, out_dim: int, act: type[nn.Module]) -> nn.Sequential:
@@ -137,20 +134,17 @@ class MLPGenerator(Generator):
         return torch.tanh(x) if self.value_range == "symmetric" else x
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(Discriminator):
     """Small MLP discriminator: x [n, *in_shape] → logits float32 [n]."""
 
     def __init__(self, *, in_shape: tuple[int, ...], hidden: int = 128, layers: int = 2) -> None:
-        super().__init__()
+        super().__init__(in_shape=in_shape)
         self.net = _mlp(math.prod(in_shape), hidden, layers, 1, lambda: nn.LeakyReLU(0.2))
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def extract(self, x: torch.Tensor) -> torch.Tensor:
         """x [n, *in_shape] → the last hidden layer float32 [n, hidden]."""
         return self.net[:-1](x.reshape(len(x), -1))
 
     def logit(self, h: torch.Tensor) -> torch.Tensor:
         """Features [n, hidden] → logits [n]."""
         return self.net[-1](h).view(len(h))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logit(self.features(x))

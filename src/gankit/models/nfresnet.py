@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Generator
+from .base import Discriminator, Generator
 
 SLOPE = 0.2  # leaky ReLU
 BASES = (4, 5, 6, 7)
@@ -168,14 +168,13 @@ class NFResNetGenerator(Generator):
         return self.to_image(self.stages(h))
 
 
-class NFResNetDiscriminator(nn.Module):
+class NFResNetDiscriminator(Discriminator):
     """Images float32 [n, channels, resolution, resolution] → logits float32 [n]; ``features`` [n, C₀]."""
 
     def __init__(self, *, channels: int, resolution: int, widths: Sequence[int], blocks: int | Sequence[int] = 1,
                  expansion: int = 2, group_size: int = 16) -> None:
-        super().__init__()
+        super().__init__(in_shape=(channels, resolution, resolution))
         plan, args = _Plan(resolution, widths, blocks), {"expansion": expansion, "group_size": group_size}
-        self.in_shape = (channels, resolution, resolution)
         widths = plan.widths[::-1]
         layers = [nn.Conv2d(channels, widths[0], 1), nn.LeakyReLU(SLOPE)]
         for i, (width, n) in enumerate(zip(widths, plan.blocks[::-1])):
@@ -187,13 +186,8 @@ class NFResNetDiscriminator(nn.Module):
         self.basis = nn.Conv2d(c0, c0, plan.base, groups=c0, bias=False)
         self.linear = nn.Linear(c0, 1)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(f"input has shape {tuple(x.shape)}; expected [n, {', '.join(map(str, self.in_shape))}]")
+    def extract(self, x: torch.Tensor) -> torch.Tensor:
         return self.basis(self.stages(x)).flatten(1)
 
     def logit(self, h: torch.Tensor) -> torch.Tensor:
         return self.linear(h).reshape(h.shape[0])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logit(self.features(x))

@@ -70,9 +70,26 @@ def build_models(cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: str,
     ``num_classes``: the labels' class count, needed when ``cfg.conditional`` is not "none" (see conditional.py).
     """
     build, sample_shape = resolve(cfg.arch), tuple(sample_shape)
+    if cfg.inner_resolution and cfg.inner_resolution != sample_shape[-1]:
+        return _at_inner_resolution(cfg, sample_shape, kind, pixel_mean, num_classes)
     if cfg.conditional == "none":
         return build(cfg, sample_shape=sample_shape, kind=kind, pixel_mean=pixel_mean)
     return _conditional(cfg, build, sample_shape, kind, pixel_mean, num_classes)
+
+
+def _at_inner_resolution(cfg: ModelConfig, sample_shape: tuple[int, ...], kind: str,
+                         pixel_mean: torch.Tensor | None, num_classes: int) -> tuple[Generator, nn.Module]:
+    """G and D built for ``model.inner_resolution`` and wrapped to the data's (gankit.models.resolution)."""
+    from .resolution import Downsampled, Upsampled, inner_shape
+
+    if kind != "image":
+        raise ValueError("model.inner_resolution is for images")
+    shape = inner_shape(sample_shape, cfg.inner_resolution)
+    if pixel_mean is not None:
+        pixel_mean = nn.functional.adaptive_avg_pool2d(pixel_mean, shape[1:])
+    G, D = build_models(dataclasses.replace(cfg, inner_resolution=None), sample_shape=shape, kind=kind,
+                        pixel_mean=pixel_mean, num_classes=num_classes)
+    return Upsampled(G, sample_shape[-1]), Downsampled(D, sample_shape[-1] // shape[-1])
 
 
 def parameter_counts(cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: str,
@@ -90,8 +107,13 @@ def parameter_counts(cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: s
 
 def _conditional(cfg: ModelConfig, build: Builder, sample_shape: tuple[int, ...], kind: str,
                  pixel_mean: torch.Tensor | None, num_classes: int) -> tuple[Generator, nn.Module]:
-    from .conditional import (ACGANDiscriminator, ConcatDiscriminator, ConditionalGenerator,
-                              ProjectionDiscriminator, feature_dim)
+    from .conditional import (
+        ACGANDiscriminator,
+        ConcatDiscriminator,
+        ConditionalGenerator,
+        ProjectionDiscriminator,
+        feature_dim,
+    )
 
     if num_classes < 2:
         raise ValueError(f"model.conditional={cfg.conditional} needs a dataset with class labels (2 or more classes)")

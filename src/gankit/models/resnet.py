@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gankit.models.base import Generator
+from .base import Discriminator, Generator
 
 RESOLUTIONS = (32,)
 
@@ -104,29 +104,22 @@ class ResNetGenerator(Generator):
         return torch.tanh(self.out(F.relu(self.bn(h))))
 
 
-class ResNetDiscriminator(nn.Module):
+class ResNetDiscriminator(Discriminator):
     """Images float32 [n, channels, 32, 32] (in [-1, 1]) → logits float32 [n]; D(x) = sigmoid(logit).
     2·width channels throughout; no BatchNorm and no built-in spectral norm."""
 
     def __init__(self, *, channels: int = 3, resolution: int = 32, width: int = 64) -> None:
-        super().__init__()
+        super().__init__(in_shape=(channels, resolution, resolution))
         _check_resolution(resolution)
-        self.in_shape = (channels, resolution, resolution)
         ch = 2 * width
         self.blocks = nn.Sequential(DownBlock(channels, ch, down=True, first=True), DownBlock(ch, ch, down=True),
                                     DownBlock(ch, ch, down=False), DownBlock(ch, ch, down=False))
         self.linear = _xavier(nn.Linear(ch, 1))
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def extract(self, x: torch.Tensor) -> torch.Tensor:
         """x float32 [n, C, 32, 32] → globally sum-pooled features float32 [n, 2·width]."""
-        if tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(f"input has shape {tuple(x.shape)}; expected [n, {', '.join(map(str, self.in_shape))}]")
         return F.relu(self.blocks(x)).sum(dim=(2, 3))
 
     def logit(self, h: torch.Tensor) -> torch.Tensor:
         """Features [n, 2·width] → logits [n]."""
         return self.linear(h).reshape(h.shape[0])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x float32 [n, C, 32, 32] → logits float32 [n]."""
-        return self.logit(self.features(x))

@@ -32,7 +32,7 @@ from yarl import URL
 from ..errors import DatasetError, GankitError
 from .access import WILDCARDS, Access, access_for, is_loopback
 from .session import SPEED_RANGE, CommandError, Session
-from .settings import CHOICES, presets
+from .settings import choices, presets
 from .uploads import MAX_BYTES, clean_name, parse_upload, too_large
 
 log = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         return ws
     viewer = Viewer(ws)
     sender = asyncio.create_task(viewer.run())
-    room.join(viewer, {"type": "hello", "session": room.id, "notice": notice, "choices": CHOICES,
+    room.join(viewer, {"type": "hello", "session": room.id, "notice": notice, "choices": choices(),
                        "presets": presets(), "speed_range": SPEED_RANGE})
     try:
         async for msg in ws:

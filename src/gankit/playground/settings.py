@@ -9,16 +9,26 @@ from typing import Any, Mapping
 
 from ..config import Config, from_dict, load_source
 from ..errors import ConfigError
+from ..objectives import objectives
 from .uploads import Upload
 
 BUILT_IN = ("gauss1d", "ring8", "grid25")
-OBJECTIVES = {  # page name → (objective.loss, objective.g_loss); g_loss matters for "gan" only
-    "gan": ("gan", "non-saturating"), "gan-minimax": ("gan", "minimax"), "lsgan": ("lsgan", "non-saturating"),
-    "wgan": ("wgan", "non-saturating"), "hinge": ("hinge", "non-saturating"), "ragan": ("ragan", "non-saturating"),
-    "rpgan": ("rpgan", "non-saturating"),
-}
-CHOICES = {"dataset": (*BUILT_IN, "upload"), "objective": tuple(OBJECTIVES), "optimizer": ("adam", "sgd"),
-           "prior": ("uniform", "normal")}
+
+
+def objective_menu() -> dict[str, tuple[str, str]]:
+    """The page's objectives: page name → (objective.loss, objective.g_loss), from the objective registry (the
+    paper's loss twice, non-saturating and minimax; g_loss matters for "gan" only)."""
+    menu = {"gan": ("gan", "non-saturating"), "gan-minimax": ("gan", "minimax")}
+    menu.update({name: (name, "non-saturating") for name in objectives() if name != "gan"})
+    return menu
+
+
+def choices() -> dict[str, tuple[str, ...]]:
+    """What each menu of the page offers."""
+    return {"dataset": (*BUILT_IN, "upload"), "objective": tuple(objective_menu()), "optimizer": ("adam", "sgd"),
+            "prior": ("uniform", "normal")}
+
+
 NUMBERS = {  # name → (type, lowest, highest); learning rates must also be > 0
     "k": (int, 1, 20), "lr_d": (float, 0.0, 10.0), "lr_g": (float, 0.0, 10.0), "gp": (float, 0.0, 100.0),
     "r1": (float, 0.0, 100.0), "r2": (float, 0.0, 100.0),
@@ -34,7 +44,7 @@ def preset_settings(dataset: str) -> dict[str, Any]:
     model, objective, optim, train = raw["model"], raw.get("objective", {}), raw["optim"], raw["train"]
     pair = (objective.get("loss", "gan"), objective.get("g_loss", "non-saturating"))
     lr = optim["lr"]
-    return {"dataset": dataset, "objective": next(k for k, v in OBJECTIVES.items() if v == pair),
+    return {"dataset": dataset, "objective": next(k for k, v in objective_menu().items() if v == pair),
             "gp": float(objective.get("gp", 0.0)), "r1": float(objective.get("r1", 0.0)),
             "r2": float(objective.get("r2", 0.0)), "k": train["k"], "optimizer": optim["name"],
             "lr_d": float(optim.get("lr_d") or lr), "lr_g": float(optim.get("lr_g") or lr),
@@ -64,9 +74,10 @@ def check(settings: Mapping[str, Any], upload: Upload | None) -> dict[str, Any]:
     """Validate the page's settings (missing keys take the distribution's preset values) → a complete dict."""
     if not isinstance(settings, Mapping):
         raise ConfigError("settings: expected an object of name → value")
+    menus = choices()
     dataset = settings.get("dataset", "ring8")
-    if dataset not in CHOICES["dataset"]:
-        raise ConfigError(f"setting dataset: {dataset!r} is not one of {', '.join(CHOICES['dataset'])}")
+    if dataset not in menus["dataset"]:
+        raise ConfigError(f"setting dataset: {dataset!r} is not one of {', '.join(menus['dataset'])}")
     if dataset == "upload" and upload is None:
         raise ConfigError("setting dataset: upload a CSV file of points first")
     out = preset_settings(dataset if dataset != "upload" else ("gauss1d" if upload.dim == 1 else "ring8"))
@@ -74,13 +85,13 @@ def check(settings: Mapping[str, Any], upload: Upload | None) -> dict[str, Any]:
     for name, value in settings.items():
         if name in NUMBERS:
             out[name] = _number(name, value)
-        elif name in CHOICES:
-            if value not in CHOICES[name]:
-                raise ConfigError(f"setting {name}: {value!r} is not one of {', '.join(CHOICES[name])}")
+        elif name in menus:
+            if value not in menus[name]:
+                raise ConfigError(f"setting {name}: {value!r} is not one of {', '.join(menus[name])}")
             out[name] = value
         else:
             raise ConfigError(f"unknown setting {str(name)[:40]!r}; settings are: "
-                              f"{', '.join([*CHOICES, *NUMBERS])}")
+                              f"{', '.join([*menus, *NUMBERS])}")
     return out
 
 
@@ -89,7 +100,7 @@ def to_config(s: Mapping[str, Any], upload: Upload | None, data_name: str | None
     source's name, e.g. ``points:/RUN/data.csv`` for an uploaded file)."""
     upload = upload if s["dataset"] == "upload" else None
     raw = load_source(s["dataset"] if upload is None else ("gauss1d" if upload.dim == 1 else "ring8"))
-    loss, g_loss = OBJECTIVES[s["objective"]]
+    loss, g_loss = objective_menu()[s["objective"]]
     raw["data"]["name"] = data_name or (s["dataset"] if upload is None else f"points:{upload.name}")
     raw["model"].update(arch="mlp", z_dim=s["z_dim"], prior=s["prior"], hidden=s["hidden"], layers=s["layers"])
     raw["objective"] = {**raw.get("objective", {}), "loss": loss, "g_loss": g_loss, "gp": s["gp"], "r1": s["r1"],

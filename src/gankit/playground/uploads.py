@@ -2,8 +2,9 @@
 
 The rules are those of ``points:PATH`` (:func:`gankit.data.points.parse_csv` and ``validate``: numbers in ASCII
 decimal notation only, one point per line, an optional header, no NaN/Inf, equal row lengths), plus the playground's
-limits: at most ``MAX_BYTES`` bytes and ``MAX_ROWS`` points, at least ``MIN_ROWS`` points, and 1 or 2 columns. Every
-failure is a one-line :class:`~gankit.errors.DatasetError` naming the uploaded file, and the line and column of a bad value.
+limits: at most ``MAX_BYTES`` bytes and ``MAX_ROWS`` points, at least ``MIN_ROWS`` points, and 1 or 2 columns.
+Every failure is a one-line :class:`~gankit.errors.DatasetError` naming the uploaded file, and the line and column of
+a bad value.
 """
 
 from __future__ import annotations

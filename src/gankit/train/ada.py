@@ -20,8 +20,6 @@ from typing import Callable
 
 import torch
 
-OBJECTIVES = ("gan", "hinge")  # D's raw output says "real" above 0: sign(D(x)) is the paper's signal
-
 
 class AdaController:
     """p (``p``, 0-d float32 on ``device``, the probability the augmentation reads), the sums of the D updates since

@@ -15,7 +15,8 @@ class Batches:
     """Draws on the training device, all from the run's own generators.
 
     ``real()`` → (x [m, ...] in G's value range and the planned memory format (``fmt``), labels int64 [m] or None)
-    at the sampler's next indices into the training ``data``; ``noise()`` → z [m, z_dim] from G's prior and the noise stream;
+    at the sampler's next indices into the training ``data``; ``noise()`` → z [m, z_dim] from G's prior and the noise
+    stream;
     ``labels()`` → the G step's labels int64 [m], drawn from the training set's class frequencies ``class_freq`` [C]
     with the noise stream (None when unconditional). Every process draws the global batch and keeps its rows
     ``rows`` of it (``gankit.train.distributed``), so W processes draw what one process would.

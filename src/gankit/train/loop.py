@@ -24,7 +24,7 @@ from ..config import Config, load_config, to_yaml
 from ..data import Dataset, to_uint8
 from ..errors import CheckpointError, ConfigError, RunDirError, TrainingDiverged, TrainingInterrupted
 from ..models import Generator, batch_coupled
-from ..objectives import get_objective
+from ..objectives import get_objective, resolve_objective
 from ..viz.grids import grid_image, png_bytes, points_plot
 from . import checkpoint as ckpt
 from . import distributed, parts, speed
@@ -109,7 +109,9 @@ class Trainer:
                  dataset: Dataset | None = None, progress: Progress | None = None, resume: bool = False,
                  restart: bool = False) -> None:
         t = cfg.train
-        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.progress = progress
         self.ranks = distributed.join(resolve_device(t.device))
         self.device = self.ranks.device
         self.dataset, split, self.num_classes = parts.training_split(cfg, dataset)
@@ -118,7 +120,9 @@ class Trainer:
         resumed = self._checkpoint_to_resume(restart) if resume else None
         self.G, self.D = parts.run_models(cfg, self.dataset, split, self.num_classes, G, D, self.streams, self.ranks)
         data = parts.on_device(split, self.G.value_range, self.num_classes, self.device)
-        self.x, self.y, self.n_train = data.x, data.y, len(data.x)
+        self.x = data.x  # the training set as held: uint8 images or float32 points (TrainingData.take converts)
+        self.y = data.y
+        self.n_train = len(data.x)
         on_host = "the training set is larger than a quarter of the GPU's free memory and stays on the host"
         self.speed = speed.plan(t, self.device, speed.convolutional(self.G, self.D),
                                 unsupported(cfg, self.device, self.ranks.active)
@@ -133,7 +137,9 @@ class Trainer:
                                          [self.streams.noise, self.streams.aug, self.streams.reg])
         self.ema = parts.ema_of(self.G, t)
         fixed = parts.fixed_inputs(self.G, self.dataset.kind, self.num_classes, t, self.device)
-        self.fixed_z, self.fixed_y, self.grid_nrow = fixed.z, fixed.y, fixed.nrow
+        self.fixed_z = fixed.z
+        self.fixed_y = fixed.y
+        self.grid_nrow = fixed.nrow
         self.snapshot_grid = self._snapshot_grid()
         self.state = RunState(self.G, self.D, self.players.opt_g, self.players.opt_d, self.ema, self.streams,
                               self.batches.sampler, self.ada)
@@ -225,7 +231,7 @@ class Trainer:
         if not (self.cfg.train.doctor and self.ranks.is_main):
             return None
         first = torch.arange(min(256, self.n_train), device=self.device)
-        return Doctor(self.run_dir, probabilistic_d=self.cfg.objective.loss in ("gan", "ragan"),
+        return Doctor(self.run_dir, probabilistic_d=resolve_objective(self.cfg.objective.loss).probabilistic,
                       real_diversity=diversity(self.batches.data.take(first)))
 
     # ---------------------------------------------------------------------------------------------- counters
@@ -457,7 +463,8 @@ class Trainer:
             raise TrainingDiverged(f"training diverged: {where}, and {folder} holds no checkpoint")
         rollbacks, scale, bad_step = self.rollbacks + 1, self.lr_scale * t.rollback_lr_factor, self.step
         self._restore(good)
-        self.rollbacks, self.lr_scale = rollbacks, scale
+        self.rollbacks = rollbacks
+        self.lr_scale = scale
         self._note(bad_step, "rollback", f"{where}: rolled back to step {self.step}, learning rates × {scale:g} "
                                          f"(rollback {rollbacks} of at most {t.max_rollbacks})")
         self._metrics.close()

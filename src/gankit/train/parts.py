@@ -14,8 +14,9 @@ from ..config import Config, ModelConfig, ObjectiveConfig, TrainConfig
 from ..data import Dataset, Split, load_dataset, to_model_range
 from ..errors import ConfigError
 from ..models import Generator, build_models, parameter_counts
-from ..resources import available_memory, gib
+from ..objectives import objectives, resolve_objective
 from ..regularizers import dragan_penalty, gradient_penalty, r1_penalty, r2_penalty
+from ..resources import available_memory, gib
 from . import ada
 from .algorithm import Augment, Penalty
 from .distributed import Ranks
@@ -198,9 +199,10 @@ def ada_of(cfg: Config, device: torch.device) -> ada.AdaController | None:
     t = cfg.train
     if t.ada_target is None:
         return None
-    if cfg.objective.loss not in ada.OBJECTIVES:
+    if not resolve_objective(cfg.objective.loss).real_above_zero:
+        signed = [name for name, o in objectives().items() if o.real_above_zero]
         raise ConfigError(f"train.ada_target reads sign(D(x_real)), which means real above 0 only for objective.loss "
-                          f"{' or '.join(ada.OBJECTIVES)}; got {cfg.objective.loss}")
+                          f"{' or '.join(signed)}; got {cfg.objective.loss}")
     return ada.AdaController(t.ada_target, t.ada_kimg, t.ada_interval, t.k, device)
 
 

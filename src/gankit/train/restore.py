@@ -77,3 +77,31 @@ def sample(G: Generator, n: int, seed: int, batch: int = 1000, labels: torch.Ten
         raise RunDirError(f"the generator produced non-finite values (NaN/Inf) in {bad} of {n} samples (seed {seed}): "
                           f"its weights overflow; sample an earlier checkpoint with --checkpoint STEP")
     return x
+
+
+def save_samples(run_dir: Path, n: int, seed: int, *, which: str | int = "latest", label: int | None = None,
+                 png: Path | None = None, npz: Path | None = None) -> str:
+    """Draw ``n`` samples (noise seed ``seed``; class ``label`` or all classes in turn) from the run's generator and
+    write a picture to ``png`` (default RUN/sample.png: an image grid, or points over the data) and, when given, an
+    .npz to ``npz`` (``x``: uint8 [n, C, H, W] images or float32 [n, d] points; ``y``: int64 [n] labels). Returns
+    what was drawn, in words."""
+    from ..data import to_uint8
+    from ..fileio import npz_bytes, write_atomic
+    from ..viz.grids import grid_image, png_bytes, points_plot
+
+    G, kind, real = load_generator(Path(run_dir), which)
+    labels = labels_for(G, n, label)
+    x = sample(G, n, seed, labels=labels)
+    what = f"{n} samples, seed {seed}" + (f", class {label}" if label is not None else "")
+    pixels = to_uint8(x, G.value_range) if kind == "image" else None
+    if pixels is not None:
+        columns = G.num_classes if G.num_classes and label is None else None
+        write_atomic(Path(png or Path(run_dir) / "sample.png"), png_bytes(grid_image(pixels, nrow=columns)))
+    else:
+        write_atomic(Path(png or Path(run_dir) / "sample.png"), points_plot(x, real, title=what))
+    if npz is not None:
+        arrays = {"x": (pixels if pixels is not None else x).numpy()}
+        if labels is not None:
+            arrays["y"] = labels.numpy()
+        write_atomic(Path(npz), npz_bytes(arrays))
+    return what

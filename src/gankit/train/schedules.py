@@ -12,9 +12,8 @@ the penalty weights, the EMA half-life and the augmentation probability.
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 import torch
 

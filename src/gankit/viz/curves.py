@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .grids import figure_png
+from .grids import figure_png, new_figure
 
 DPI = 80
 
@@ -118,24 +118,18 @@ def training_curves(rows: list[dict], eval_rows: list[dict] | None = None) -> by
     ``metric``, ``value``, ``step``, or a ``checkpoint`` named ``step-N``) are given, each metric's value over steps.
     Missing keys, None and non-finite values are skipped; an empty panel says "no data". Deterministic bytes.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.style
 
     panels = [_losses, _discriminator, _schedules]
     if any(_series(rows, key)[0] for key in ("augment_p", "ada_rt")):
         panels.append(_augmentation)
     if eval_rows:
         panels.append(lambda ax, _rows: _evaluation(ax, eval_rows))
-    with plt.style.context("default"):
-        fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.4 * len(panels)), dpi=DPI, sharex=True,
-                                 squeeze=False)
+    with matplotlib.style.context("default"):
+        fig, axes = new_figure(figsize=(7, 2.4 * len(panels)), dpi=DPI, nrows=len(panels), sharex=True,
+                               squeeze=False)
         for ax, panel in zip(axes[:, 0], panels):
             panel(ax, rows)
         axes[-1, 0].set_xlabel("step (generator updates)")
         fig.tight_layout()
-        try:
-            return figure_png(fig)
-        finally:
-            plt.close(fig)
+        return figure_png(fig)

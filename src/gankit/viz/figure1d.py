@@ -16,7 +16,7 @@ import math
 import torch
 from PIL import Image
 
-from .grids import even_indices, figure_png, gif_bytes
+from .grids import even_indices, figure_png, gif_bytes, new_figure
 
 Snapshots = list[tuple[int, dict[str, torch.Tensor]]]
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -135,20 +135,9 @@ def _draw_panel(ax, ax_z, snap: dict[str, torch.Tensor], mean: float, std: float
                                           shrinkA=0, shrinkB=0))
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _figure(ncols: int, width: float):
-    plt = _pyplot()
-    fig, axes = plt.subplots(2, ncols, figsize=(width * ncols, 4.4), dpi=100, squeeze=False,
-                             gridspec_kw={"height_ratios": [3.2, 1.0], "hspace": 0.0, "wspace": 0.12})
-    return plt, fig, axes
+    return new_figure(figsize=(width * ncols, 4.4), dpi=100, nrows=2, ncols=ncols, squeeze=False,
+                      gridspec_kw={"height_ratios": [3.2, 1.0], "hspace": 0.0, "wspace": 0.12})
 
 
 def figure1(snapshots: Snapshots, data_mean: float, data_std: float, *, steps: list[int] | None = None) -> bytes:
@@ -159,19 +148,16 @@ def figure1(snapshots: Snapshots, data_mean: float, data_std: float, *, steps: l
     chosen = figure1_steps(list(by_step), steps)
     snaps = [by_step[s] for s in chosen]
     lims = _limits(snaps, data_mean, data_std)
-    plt, fig, axes = _figure(len(chosen), 3.6)
-    try:
-        for i, (step, snap) in enumerate(zip(chosen, snaps)):
-            _draw_panel(axes[0, i], axes[1, i], snap, data_mean, data_std, lims, f"({_LETTERS[i]}) step {step}")
-            if i:
-                axes[0, i].tick_params(left=False, labelleft=False)
-                axes[0, i].spines["left"].set_visible(False)
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, fontsize=10)
-        fig.subplots_adjust(left=0.04, right=0.99, top=0.92, bottom=0.1)
-        return figure_png(fig)
-    finally:
-        plt.close(fig)
+    fig, axes = _figure(len(chosen), 3.6)
+    for i, (step, snap) in enumerate(zip(chosen, snaps)):
+        _draw_panel(axes[0, i], axes[1, i], snap, data_mean, data_std, lims, f"({_LETTERS[i]}) step {step}")
+        if i:
+            axes[0, i].tick_params(left=False, labelleft=False)
+            axes[0, i].spines["left"].set_visible(False)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, fontsize=10)
+    fig.subplots_adjust(left=0.04, right=0.99, top=0.92, bottom=0.1)
+    return figure_png(fig)
 
 
 def figure1_gif(snapshots: Snapshots, data_mean: float, data_std: float, *, max_frames: int = 60) -> bytes:
@@ -182,18 +168,15 @@ def figure1_gif(snapshots: Snapshots, data_mean: float, data_std: float, *, max_
     snapshots = sorted(snapshots, key=lambda t: t[0])
     picked = [snapshots[i] for i in even_indices(len(snapshots), max_frames)]
     lims = _limits([s for _, s in picked], data_mean, data_std)
-    plt, fig, axes = _figure(1, 4.6)
+    fig, axes = _figure(1, 4.6)
     frames = []
-    try:
-        for step, snap in picked:
-            axes[0, 0].clear()
-            axes[1, 0].clear()
-            _draw_panel(axes[0, 0], axes[1, 0], snap, data_mean, data_std, lims, f"step {step}")
-            axes[0, 0].legend(loc="upper right", fontsize=7, frameon=False)
-            fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.03)
-            frames.append(Image.open(io.BytesIO(figure_png(fig))).convert("RGB"))
-    finally:
-        plt.close(fig)
+    for step, snap in picked:
+        axes[0, 0].clear()
+        axes[1, 0].clear()
+        _draw_panel(axes[0, 0], axes[1, 0], snap, data_mean, data_std, lims, f"step {step}")
+        axes[0, 0].legend(loc="upper right", fontsize=7, frameon=False)
+        fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.03)
+        frames.append(Image.open(io.BytesIO(figure_png(fig))).convert("RGB"))
     return gif_bytes(frames, 200)
 
 
@@ -222,21 +205,17 @@ def theory_overlay(snapshots: Snapshots, data_mean: float, data_std: float) -> b
         g = _integration_grid(snap["samples"], data_mean, data_std)
         steps.append(s)
         jsd.append(jsd_on_grid(gaussian_pdf(g, data_mean, data_std), kde(snap["samples"], g), g))
-    plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100)
-    try:
-        left.axhline(0.5, color="0.8", lw=0.8)
-        left.plot(x, _vec(last["d_grid"]), "--", color="blue", lw=1.6, label="learned $D(x)$")
-        left.plot(x, d_star, "-", color="red", lw=1.4, label="optimal $D^*(x)=p_{data}/(p_{data}+p_g)$")
-        left.set(ylim=(-0.02, 1.02), xlabel="x", title=f"discriminator at step {step}")
-        left.legend(loc="best", fontsize=8, frameon=False)
-        right.axhline(-math.log(4), color="0.5", ls=":", lw=1.0, label="$-\\log 4$")
-        right.plot(steps, jsd, "-", color="purple", lw=1.4, marker=".", label="JSD$(p_{data}\\|p_g)$ (nats)")
-        right.plot(steps, [2 * j - math.log(4) for j in jsd], "-", color="orange", lw=1.4, marker=".",
-                   label="$C(G) = -\\log 4 + 2\\,$JSD")
-        right.set(xlabel="step", title="virtual training criterion")
-        right.legend(loc="best", fontsize=8, frameon=False)
-        fig.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.13, wspace=0.2)
-        return figure_png(fig)
-    finally:
-        plt.close(fig)
+    fig, (left, right) = new_figure(figsize=(10, 3.8), dpi=100, ncols=2)
+    left.axhline(0.5, color="0.8", lw=0.8)
+    left.plot(x, _vec(last["d_grid"]), "--", color="blue", lw=1.6, label="learned $D(x)$")
+    left.plot(x, d_star, "-", color="red", lw=1.4, label="optimal $D^*(x)=p_{data}/(p_{data}+p_g)$")
+    left.set(ylim=(-0.02, 1.02), xlabel="x", title=f"discriminator at step {step}")
+    left.legend(loc="best", fontsize=8, frameon=False)
+    right.axhline(-math.log(4), color="0.5", ls=":", lw=1.0, label="$-\\log 4$")
+    right.plot(steps, jsd, "-", color="purple", lw=1.4, marker=".", label="JSD$(p_{data}\\|p_g)$ (nats)")
+    right.plot(steps, [2 * j - math.log(4) for j in jsd], "-", color="orange", lw=1.4, marker=".",
+               label="$C(G) = -\\log 4 + 2\\,$JSD")
+    right.set(xlabel="step", title="virtual training criterion")
+    right.legend(loc="best", fontsize=8, frameon=False)
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.13, wspace=0.2)
+    return figure_png(fig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from typing import Any
 
 import torch
 from PIL import Image
@@ -33,12 +34,7 @@ def png_bytes(image: Image.Image) -> bytes:
 
 def points_plot(samples: torch.Tensor, real: torch.Tensor | None = None, title: str = "") -> bytes:
     """PNG of float32 [N, 1] (histograms) or [N, 2] (scatter) samples, with real data behind in grey."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 4), dpi=80)
+    fig, ax = new_figure(figsize=(5, 4), dpi=80)
     s = samples.detach().cpu().float().numpy()
     r = None if real is None else real.detach().cpu().float().numpy()
     if s.shape[1] == 1:
@@ -56,10 +52,16 @@ def points_plot(samples: torch.Tensor, real: torch.Tensor | None = None, title: 
         ax.set_aspect("equal", adjustable="datalim")
         ax.legend(loc="upper right")
     ax.set_title(title)
-    try:
-        return figure_png(fig)
-    finally:
-        plt.close(fig)
+    return figure_png(fig)
+
+
+def new_figure(*, figsize: tuple[float, float], dpi: int, nrows: int = 1, ncols: int = 1, **subplots: Any):
+    """(a matplotlib Figure, its axes as Figure.subplots gives them), made without pyplot: no backend is switched
+    and no global list of figures holds it, so it is freed like any object."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi)
+    return fig, fig.subplots(nrows, ncols, **subplots)
 
 
 def figure_png(fig) -> bytes:

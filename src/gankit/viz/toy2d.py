@@ -13,7 +13,7 @@ import math
 import torch
 from PIL import Image
 
-from .grids import even_indices, figure_png, gif_bytes
+from .grids import even_indices, figure_png, gif_bytes, new_figure
 
 _FIGSIZE, _DPI = (5.4, 4.6), 100
 
@@ -53,28 +53,20 @@ def _draw(fig, ax, cax, snapshot: dict[str, torch.Tensor], real: torch.Tensor, t
 
 
 def _canvas():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from mpl_toolkits.axes_grid1 import make_axes_locatable  # ships with matplotlib
 
-    fig, ax = plt.subplots(figsize=_FIGSIZE, dpi=_DPI)
+    fig, ax = new_figure(figsize=_FIGSIZE, dpi=_DPI)
     fig.subplots_adjust(left=0.1, right=0.88, top=0.92, bottom=0.07)
     cax = make_axes_locatable(ax).append_axes("right", size="4%", pad=0.1)  # as tall as the equal-aspect plot
-    return plt, fig, ax, cax
+    return fig, ax, cax
 
 
 def toy2d_frame(snapshot: dict[str, torch.Tensor], real: torch.Tensor, title: str) -> bytes:
     """PNG: D(x) over the snapshot's lattice as a heatmap (0 blue … 1 red, with colourbar), the ``real`` points
     (float [N, 2], small grey) and G's ``samples`` (small green) on top, equal aspect, titled ``title``."""
-    plt, fig, ax, cax = _canvas()
-    try:
-        _draw(fig, ax, cax, snapshot, real, title)
-        return figure_png(fig)
-    finally:
-        plt.close(fig)
+    fig, ax, cax = _canvas()
+    _draw(fig, ax, cax, snapshot, real, title)
+    return figure_png(fig)
 
 
 def toy2d_gif(snapshots: list[dict[str, torch.Tensor]], real: torch.Tensor, titles: list[str], *,
@@ -89,14 +81,11 @@ def toy2d_gif(snapshots: list[dict[str, torch.Tensor]], real: torch.Tensor, titl
     picked = [(snapshots[i], titles[i]) for i in even_indices(len(snapshots), max_frames)]
     picked = [(s[1] if isinstance(s, tuple) else s, t) for s, t in picked]
     extent = _extent(*_lattice(picked[0][0])[:2])
-    plt, fig, ax, cax = _canvas()
+    fig, ax, cax = _canvas()
     frames = []
-    try:
-        for snap, title in picked:
-            ax.clear()
-            cax.clear()
-            _draw(fig, ax, cax, snap, real, title, extent)
-            frames.append(Image.open(io.BytesIO(figure_png(fig))).convert("RGB"))
-    finally:
-        plt.close(fig)
+    for snap, title in picked:
+        ax.clear()
+        cax.clear()
+        _draw(fig, ax, cax, snap, real, title, extent)
+        frames.append(Image.open(io.BytesIO(figure_png(fig))).convert("RGB"))
     return gif_bytes(frames, 200)

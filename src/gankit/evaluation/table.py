@@ -1,0 +1,104 @@
+"""The metric table: one :class:`Metric` entry per metric `gankit eval` knows, registered by name. `gankit eval`'s
+choices, defaults, sample counts, help and dispatch, and the metrics page of the docs, all read it; a metric of
+one's own is one :func:`register_metric` call (docs/design.md, "How to add a metric").
+
+An entry's ``rows(job)`` returns its result rows (:func:`gankit.evaluation.options.row`); the :class:`Job` gives it
+the samples, the reference (resolved once, when first asked for) and a per-evaluation memo, so FID, KID,
+precision/recall and density/coverage share one pass of the Inception network.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..config import DataConfig
+from ..errors import MetricError
+from .inputs import Reference, resolve_reference
+from .options import DEFAULT_N_IMAGES, EvalOptions, Samples
+
+
+@dataclass
+class Job:
+    """One evaluation: ``samples`` of the data ``data_name`` (``data_cfg``: the run's data settings, or None),
+    compared with the reference ``reference_spec``; ``memo`` holds what several metrics share."""
+
+    samples: Samples
+    data_name: str
+    data_cfg: DataConfig | None
+    reference_spec: str | None
+    opts: EvalOptions
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def reference(self, metric: str) -> Reference:
+        """The reference, resolved on first use; a one-line MetricError naming ``metric`` when there is none."""
+        if "reference" not in self.memo:
+            if not self.reference_spec:
+                raise MetricError(f"{metric} needs --reference DATASET:SPLIT or a reference .npz")
+            from ..metrics.inception import FEATURE_DIM
+
+            self.memo["reference"] = resolve_reference(self.reference_spec, self.data_cfg, self.opts.n_ref,
+                                                       FEATURE_DIM)
+        return self.memo["reference"]
+
+    def shared(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per evaluation under ``key``."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric: ``rows(job)`` → result rows; ``applies(kind, data_name)``: whether it can be asked for on samples of
+    that kind ("image" or "points") and data; ``default(kind, data_name)``: whether `gankit eval` computes it
+    unasked; ``default_n``: generated samples its protocol uses (a count, or a function of the data's name);
+    ``needs_reference``: whether it compares with real data; ``unavailable(opts)``: why it cannot run here (a
+    missing network), or None; ``help``: one line for `gankit eval --help` and the docs."""
+
+    name: str
+    rows: Callable[[Job], list[dict[str, Any]]]
+    applies: Callable[[str, str], bool]
+    default: Callable[[str, str], bool] = lambda kind, data_name: False
+    default_n: int | Callable[[str], int] = DEFAULT_N_IMAGES
+    needs_reference: bool = True
+    unavailable: Callable[[EvalOptions], str | None] = lambda opts: None
+    help: str = ""
+
+    def n_for(self, data_name: str) -> int:
+        return self.default_n(data_name) if callable(self.default_n) else self.default_n
+
+
+_METRICS: dict[str, Metric] = {}
+
+
+def register_metric(metric: Metric) -> Metric:
+    """Make ``metric`` a choice of `gankit eval --metrics` under its name; returns it. Another metric under a taken
+    name is a ValueError."""
+    taken = _METRICS.get(metric.name)
+    if taken is not None and taken != metric:
+        raise ValueError(f"metric {metric.name!r} is already registered")
+    _METRICS[metric.name] = metric
+    return metric
+
+
+def metric_table() -> dict[str, Metric]:
+    """The registered metrics by name, in the order their rows are computed and printed (gankit's first)."""
+    from . import builtin_metrics  # noqa: F401 -- registers gankit's own on first use
+
+    return dict(_METRICS)
+
+
+def imported_names(names: list[str]) -> list[str]:
+    """Metric names as asked for, ``MODULE:NAME`` imported first (its module registers NAME) and given as NAME."""
+    out = []
+    for name in names:
+        module, sep, short = name.partition(":")
+        if sep:
+            try:
+                importlib.import_module(module)
+            except ImportError as e:
+                raise MetricError(f"--metrics {name}: cannot import {module!r} ({e})") from None
+        out.append(short if sep else name)
+    return out

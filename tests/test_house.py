@@ -1,0 +1,27 @@
+"""House rules that keep the code easy to change: small functions, and no matplotlib state in library code."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "gankit"
+MOST_LINES = 45  # "aim for 40": a few assemblies and argument lists run slightly over
+
+
+def test_no_function_is_long():
+    long = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MOST_LINES:
+                    long.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, "functions over 45 lines: " + "; ".join(long)
+
+
+def test_library_code_never_touches_pyplot():
+    """Figures are matplotlib Figure objects (gankit.viz.grids.new_figure): no backend switch, no pyplot."""
+    offenders = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+                 if "matplotlib.use(" in p.read_text() or "pyplot" in p.read_text().replace("without pyplot", "")]
+    assert not offenders, offenders

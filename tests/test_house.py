@@ -25,3 +25,12 @@ def test_library_code_never_touches_pyplot():
     offenders = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
                  if "matplotlib.use(" in p.read_text() or "pyplot" in p.read_text().replace("without pyplot", "")]
     assert not offenders, offenders
+
+
+def test_every_metric_of_the_table_is_documented():
+    """docs/evaluation.md describes each metric `gankit eval` offers (its list comes from the metric table)."""
+    from gankit.evaluation import metric_table
+
+    page = (SRC.parent.parent / "docs" / "evaluation.md").read_text()
+    missing = [name for name in metric_table() if f"`{name}`" not in page]
+    assert not missing, missing

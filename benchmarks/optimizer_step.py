@@ -22,13 +22,19 @@ from gankit.config import from_dict
 from gankit.models import build_models
 from gankit.train.optim import MomentumSGD
 
-MODELS = {"paper-mlp": ({"arch": "paper-mlp"}, (1, 28, 28)),
-          "dcgan64": ({"arch": "dcgan", "z_dim": 100, "prior": "normal"}, (3, 64, 64))}
+MODELS = {
+    "paper-mlp": ({"arch": "paper-mlp"}, (1, 28, 28)),
+    "dcgan64": ({"arch": "dcgan", "z_dim": 100, "prior": "normal"}, (3, 64, 64)),
+}
 
 
 def _parameters(model: str) -> list[torch.nn.Parameter]:
     sections, shape = MODELS[model]
-    G, D = build_models(from_dict({"model": sections, "train": {"steps": 1}}).model, sample_shape=shape, kind="image")
+    G, D = build_models(
+        from_dict({"model": sections, "train": {"steps": 1}}).model,
+        sample_shape=shape,
+        kind="image",
+    )
     params = [*G.parameters(), *D.parameters()]
     gen = torch.Generator().manual_seed(0)
     for p in params:
@@ -39,9 +45,13 @@ def _parameters(model: str) -> list[torch.nn.Parameter]:
 def _variants(model: str) -> dict[str, torch.optim.Optimizer]:
     """Each optimiser steps its own copy of the parameters."""
     return {
-        "sgd foreach": MomentumSGD(_parameters(model), lr=torch.tensor(0.1), momentum=torch.tensor(0.5)),
+        "sgd foreach": MomentumSGD(
+            _parameters(model), lr=torch.tensor(0.1), momentum=torch.tensor(0.5)
+        ),
         "sgd fused": MomentumSGD(_parameters(model), lr=0.1, momentum=0.5),
-        "adam foreach": torch.optim.Adam(_parameters(model), lr=2e-4, betas=(0.5, 0.999), foreach=True),
+        "adam foreach": torch.optim.Adam(
+            _parameters(model), lr=2e-4, betas=(0.5, 0.999), foreach=True
+        ),
         "adam fused": torch.optim.Adam(_parameters(model), lr=2e-4, betas=(0.5, 0.999), fused=True),
     }
 
@@ -62,7 +72,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; ms per step, median of {args.repeats}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; ms per step, median of {args.repeats}"
+    )
     for model in args.models:
         variants = _variants(model)
         count = sum(p.numel() for p in variants["sgd fused"].param_groups[0]["params"])
@@ -73,9 +85,12 @@ def main() -> None:
             for name, opt in variants.items():
                 times[name].append(_time(opt.step, args.steps))
         ms = {name: 1e3 * statistics.median(t) for name, t in times.items()}
-        print(f"{model} ({count / 1e6:.2f} M parameters): " + ", ".join(f"{n} {v:.3f}" for n, v in ms.items())
-              + f"; foreach/fused: sgd {ms['sgd foreach'] / ms['sgd fused']:.2f}, "
-                f"adam {ms['adam foreach'] / ms['adam fused']:.2f}")
+        print(
+            f"{model} ({count / 1e6:.2f} M parameters): "
+            + ", ".join(f"{n} {v:.3f}" for n, v in ms.items())
+            + f"; foreach/fused: sgd {ms['sgd foreach'] / ms['sgd fused']:.2f}, "
+            f"adam {ms['adam foreach'] / ms['adam fused']:.2f}"
+        )
 
 
 if __name__ == "__main__":

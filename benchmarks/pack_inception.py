@@ -36,7 +36,9 @@ def pack(out: Path) -> None:
 
 
 def unpack(out: Path, target: Path) -> None:
-    model = torch.jit.load(io.BytesIO(lzma.decompress((out / "inception.pt.xz").read_bytes())), map_location="cpu")
+    model = torch.jit.load(
+        io.BytesIO(lzma.decompress((out / "inception.pt.xz").read_bytes())), map_location="cpu"
+    )
     state = load_file(str(out / "inception.bf16.safetensors"))
     with torch.no_grad():
         for k, v in model.state_dict().items():

@@ -55,14 +55,25 @@ def machine(device: str) -> str:
     return f"{cpu_name()} ({os.cpu_count()} cores), {torch.get_num_threads()} torch threads"
 
 
-def train_to(preset: str, run: Path, minutes: float, overrides: list[str], device: str) -> tuple[Trainer, float]:
+def train_to(
+    preset: str, run: Path, minutes: float, overrides: list[str], device: str
+) -> tuple[Trainer, float]:
     """Train (or resume) ``run`` until ``minutes`` of training time; returns the trainer and the wall seconds."""
     started = time.monotonic()
     if (run / "checkpoints").exists():
         trainer = Trainer.resume(run, [f"train.minutes={minutes}"])
     else:
-        cfg = load_config(preset, ["train.epochs=null", "train.steps=null", "train.nimg=null",
-                                   f"train.minutes={minutes}", f"train.device={device}", *overrides])
+        cfg = load_config(
+            preset,
+            [
+                "train.epochs=null",
+                "train.steps=null",
+                "train.nimg=null",
+                f"train.minutes={minutes}",
+                f"train.device={device}",
+                *overrides,
+            ],
+        )
         trainer = Trainer(cfg, run)
     trainer.fit()
     return trainer, time.monotonic() - started
@@ -79,15 +90,24 @@ def train_mark(preset: str, mark: float, args: argparse.Namespace, root: Path) -
     run = root / preset
     trainer, wall_s = train_to(preset, run, mark, args.set, args.device)
     keep_mark(run / "checkpoints", root / "marks" / preset / "checkpoints", trainer.step)
-    return {"preset": preset, "minutes": mark, "steps": trainer.step, "kimg": trainer.nimg / 1000,
-            "train_s": trainer.elapsed_s, "wall_s": wall_s, "collapse_warnings": collapse_warnings(run)}
+    return {
+        "preset": preset,
+        "minutes": mark,
+        "steps": trainer.step,
+        "kimg": trainer.nimg / 1000,
+        "train_s": trainer.elapsed_s,
+        "wall_s": wall_s,
+        "collapse_warnings": collapse_warnings(run),
+    }
 
 
 def keep_mark(checkpoints: Path, store: Path, step: int) -> None:
     """Copy checkpoint ``step`` into ``store`` (a run folder's ``checkpoints/`` layout), out of the run's rotation."""
     store.mkdir(parents=True, exist_ok=True)
     for suffix in (".json", ".safetensors"):
-        shutil.copy2(checkpoints / f"{step_name(step)}{suffix}", store / f"{step_name(step)}{suffix}")
+        shutil.copy2(
+            checkpoints / f"{step_name(step)}{suffix}", store / f"{step_name(step)}{suffix}"
+        )
 
 
 def evaluate_mark(row: dict, args: argparse.Namespace, root: Path) -> dict:
@@ -95,10 +115,17 @@ def evaluate_mark(row: dict, args: argparse.Namespace, root: Path) -> dict:
     mark's checkpoint."""
     started = time.monotonic()
     device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
-    result = evaluate_run(root / "marks" / row["preset"], EvalOptions(metrics=args.metrics.split(","), n=args.n,
-                                                            n_ref=args.n_ref, device=device,
-                                                            kid_subset=min(1000, args.n, args.n_ref)),
-                          checkpoint=str(row["steps"]))
+    result = evaluate_run(
+        root / "marks" / row["preset"],
+        EvalOptions(
+            metrics=args.metrics.split(","),
+            n=args.n,
+            n_ref=args.n_ref,
+            device=device,
+            kid_subset=min(1000, args.n, args.n_ref),
+        ),
+        checkpoint=str(row["steps"]),
+    )
     values = {r["metric"]: r["value"] for r in result["rows"]}
     return {**row, "n": args.n, "n_ref": args.n_ref, "eval_s": time.monotonic() - started, **values}
 
@@ -127,25 +154,40 @@ def run_stages(args: argparse.Namespace, root: Path) -> list[dict]:
     if args.stage == "eval":
         evaluate_pending(args, root, marks_file, rows_file)
     wanted = {(p, m) for p in args.presets for m in args.marks}
-    return [r for r in read_rows(rows_file) if (r["preset"], r["minutes"]) in wanted
-            and (r["n"], r["n_ref"]) == (args.n, args.n_ref)]
+    return [
+        r
+        for r in read_rows(rows_file)
+        if (r["preset"], r["minutes"]) in wanted and (r["n"], r["n_ref"]) == (args.n, args.n_ref)
+    ]
 
 
-def evaluate_pending(args: argparse.Namespace, root: Path, marks_file: Path, rows_file: Path) -> None:
+def evaluate_pending(
+    args: argparse.Namespace, root: Path, marks_file: Path, rows_file: Path
+) -> None:
     evaluated = {(r["preset"], r["minutes"], r["n"], r["n_ref"]) for r in read_rows(rows_file)}
     for row in read_rows(marks_file):
-        if row["preset"] in args.presets and row["minutes"] in args.marks \
-                and (row["preset"], row["minutes"], args.n, args.n_ref) not in evaluated:
+        if (
+            row["preset"] in args.presets
+            and row["minutes"] in args.marks
+            and (row["preset"], row["minutes"], args.n, args.n_ref) not in evaluated
+        ):
             append_row(rows_file, evaluate_mark(row, args, root))
 
 
 def table(rows: list[dict], header: str) -> str:
-    lines = [header, "", "| preset | minutes | steps | images seen (k) | FID | KID × 1000 | classes covered | "
-             "class KL | collapse warnings | eval s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        header,
+        "",
+        "| preset | minutes | steps | images seen (k) | FID | KID × 1000 | classes covered | "
+        "class KL | collapse warnings | eval s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['preset']} | {r['minutes']:g} | {r['steps']} | {r['kimg']:.0f} | {r['fid']:.2f} | "
-                     f"{1000 * r.get('kid', float('nan')):.2f} | {r.get('classes_covered', float('nan')):.0f} | "
-                     f"{r.get('class_kl', float('nan')):.3f} | {r['collapse_warnings']} | {r['eval_s']:.0f} |")
+        lines.append(
+            f"| {r['preset']} | {r['minutes']:g} | {r['steps']} | {r['kimg']:.0f} | {r['fid']:.2f} | "
+            f"{1000 * r.get('kid', float('nan')):.2f} | {r.get('classes_covered', float('nan')):.0f} | "
+            f"{r.get('class_kl', float('nan')):.3f} | {r['collapse_warnings']} | {r['eval_s']:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -158,7 +200,9 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for preset in dict.fromkeys(r["preset"] for r in rows):
         mine = [r for r in rows if r["preset"] == preset]
-        ax.plot([r["train_s"] / 60 for r in mine], [r["fid"] for r in mine], marker="o", label=preset)
+        ax.plot(
+            [r["train_s"] / 60 for r in mine], [r["fid"] for r in mine], marker="o", label=preset
+        )
     ax.set(xlabel="training minutes", ylabel="FID (lower is better)", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -170,18 +214,42 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--presets", nargs="+", default=["fashion-ns-r1"])
-    p.add_argument("--marks", nargs="+", type=float, default=[10, 20, 30], help="training minutes to evaluate at")
-    p.add_argument("--minutes", type=float, default=None, help="a single mark (the same as --marks MINUTES)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every preset")
+    p.add_argument(
+        "--marks",
+        nargs="+",
+        type=float,
+        default=[10, 20, 30],
+        help="training minutes to evaluate at",
+    )
+    p.add_argument(
+        "--minutes", type=float, default=None, help="a single mark (the same as --marks MINUTES)"
+    )
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override for every preset"
+    )
     p.add_argument("--n", type=int, default=10_000, help="generated images evaluated")
-    p.add_argument("--n-ref", type=int, default=10_000, help="reference images (the test split, or a set without one)")
-    p.add_argument("--metrics", default="fid,classifier", help="comma-separated, as gankit eval --metrics "
-                                                               "(emoji or a folder: fid,kid)")
+    p.add_argument(
+        "--n-ref",
+        type=int,
+        default=10_000,
+        help="reference images (the test split, or a set without one)",
+    )
+    p.add_argument(
+        "--metrics",
+        default="fid,classifier",
+        help="comma-separated, as gankit eval --metrics (emoji or a folder: fid,kid)",
+    )
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)"
+    )
     p.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
-    p.add_argument("--stage", choices=["both", "train", "eval"], default="both",
-                   help="train the marks, evaluate them (an earlier --stage train's --out), or both in turn")
+    p.add_argument(
+        "--stage",
+        choices=["both", "train", "eval"],
+        default="both",
+        help="train the marks, evaluate them (an earlier --stage train's --out), or both in turn",
+    )
     p.add_argument("--table", default=None, help="also write the markdown table here")
     p.add_argument("--plot", default=None, help="write a PNG of FID against training minutes here")
     args = p.parse_args()
@@ -191,13 +259,17 @@ def main() -> None:
         args.marks = [args.minutes]
     root = Path(args.out or tempfile.mkdtemp(prefix="gankit-quality-"))
     if args.stage == "eval" and not (root / "marks.jsonl").exists():
-        raise SystemExit(f"--stage eval: no {root / 'marks.jsonl'}; run --stage train with this --out first")
+        raise SystemExit(
+            f"--stage eval: no {root / 'marks.jsonl'}; run --stage train with this --out first"
+        )
     rows = run_stages(args, root)
     if not rows:
         print(f"trained the marks into {root}; evaluate them with --stage eval --out {root}")
         return
-    header = (f"Machine: {machine(args.device)}; torch {torch.__version__}; FID of {args.n} generated vs "
-              f"{args.n_ref} reference images ({data_name(args)}); runs in {root}")
+    header = (
+        f"Machine: {machine(args.device)}; torch {torch.__version__}; FID of {args.n} generated vs "
+        f"{args.n_ref} reference images ({data_name(args)}); runs in {root}"
+    )
     text = table(rows, header)
     print(text)
     if args.table:

@@ -14,10 +14,26 @@ from gankit.config import from_dict
 
 def quick_config(**sections):
     """A paper-model config on tiny data with the given section overrides."""
-    base = {"model": {"arch": "paper-mlp"}, "objective": {"d_weight": 0.5},
-            "optim": {"name": "sgd", "lr": 0.1, "lr_decay": 1.000004, "momentum": 0.5, "momentum_final": 0.7,
-                      "momentum_start": 1, "momentum_saturate": 5},
-            "train": {"batch_size": 20, "steps": 10, "log_every": 3, "sample_every": 5, "checkpoint_every": 4}}
+    base = {
+        "model": {"arch": "paper-mlp"},
+        "objective": {"d_weight": 0.5},
+        "optim": {
+            "name": "sgd",
+            "lr": 0.1,
+            "lr_decay": 1.000004,
+            "momentum": 0.5,
+            "momentum_final": 0.7,
+            "momentum_start": 1,
+            "momentum_saturate": 5,
+        },
+        "train": {
+            "batch_size": 20,
+            "steps": 10,
+            "log_every": 3,
+            "sample_every": 5,
+            "checkpoint_every": 4,
+        },
+    }
     for name, values in sections.items():
         base.setdefault(name, {}).update(values)
     return from_dict(base)

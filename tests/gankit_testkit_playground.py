@@ -30,9 +30,24 @@ def _first_line(proc: subprocess.Popen, timeout: float) -> str:
 def playground_process(runs_dir: Path, *options: str):
     """Yields (the process, the URL it printed, e.g. ``http://127.0.0.1:PORT/?token=…``); asserts that one was
     printed within START_TIMEOUT seconds and that the server exits with 0 on SIGINT."""
-    log = tempfile.TemporaryFile(mode="w+")  # stderr to a file: an unread pipe could fill and block the server
-    proc = subprocess.Popen([sys.executable, "-m", "gankit", "playground", "--port", "0", "--runs-dir", str(runs_dir),
-                             *options], stdout=subprocess.PIPE, stderr=log, text=True)
+    # stderr to a file: an unread pipe could fill and block the server
+    log = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gankit",
+            "playground",
+            "--port",
+            "0",
+            "--runs-dir",
+            str(runs_dir),
+            *options,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
     try:
         line = _first_line(proc, START_TIMEOUT)
         found = re.search(r"http://\S+", line)

@@ -12,10 +12,22 @@ def _gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-@pytest.mark.parametrize("policy", ["color", "translation", "cutout", "flip", "rot90", "color,translation,cutout",
-                                    "flip,rot90,translation"])
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "color",
+        "translation",
+        "cutout",
+        "flip",
+        "rot90",
+        "color,translation,cutout",
+        "flip,rot90,translation",
+    ],
+)
 def test_shape_and_gradient(policy: str) -> None:
-    x = torch.randn(4, 3, 16, 16 if "rot90" in policy else 12, generator=_gen(1), requires_grad=True)
+    x = torch.randn(
+        4, 3, 16, 16 if "rot90" in policy else 12, generator=_gen(1), requires_grad=True
+    )
     x0 = x.detach().clone()
     y, params = diff_augment(x, policy, generator=_gen())
     assert y.shape == x.shape and y.dtype == x.dtype
@@ -118,7 +130,8 @@ def test_rot90_turns_each_image_by_its_drawn_quarter_turns() -> None:
     assert k.shape == (64,) and set(k.tolist()) == {0, 1, 2, 3}
     for i in range(64):
         assert torch.equal(y[i], torch.rot90(x[i], int(k[i]), dims=(1, 2)))
-    y2, _ = diff_augment(x.flip(0), "rot90", params=p)  # reused draws: the same turns on other images
+    # reused draws: the same turns on other images
+    y2, _ = diff_augment(x.flip(0), "rot90", params=p)
     assert torch.equal(y2[5], torch.rot90(x.flip(0)[5], int(k[5]), dims=(1, 2)))
     with pytest.raises(ValueError, match="diff_augment: rot90 needs square images, got 6×4"):
         diff_augment(x[..., :4], "rot90", generator=_gen(16))
@@ -132,7 +145,9 @@ def test_policies_are_checked_against_the_sample_shape() -> None:
     check_policy("", (2,))
     with pytest.raises(ConfigError, match=r"train.augment: rot90 needs square images, got 8×6"):
         check_policy("color,rot90", (1, 8, 6))
-    with pytest.raises(ConfigError, match=r"train.augment needs images \[C, H, W\]; these samples have shape \[2\]"):
+    with pytest.raises(
+        ConfigError, match=r"train.augment needs images \[C, H, W\]; these samples have shape \[2\]"
+    ):
         check_policy("flip", (2,))
 
 
@@ -146,7 +161,9 @@ def test_augmentation_probability_picks_images_to_augment():
     t = TrainConfig(augment="cutout")
 
     def run(p):
-        fn = augmentation(t, torch.Generator().manual_seed(3), None if p is None else torch.tensor(p), (1, 8, 8))
+        fn = augmentation(
+            t, torch.Generator().manual_seed(3), None if p is None else torch.tensor(p), (1, 8, 8)
+        )
         return fn(x, None)[0]
 
     assert torch.equal(run(0.0), x) and torch.equal(run(1.0), run(None))

@@ -30,8 +30,10 @@ def test_keep_last_n(tmp_path):
     for step in range(1, 6):
         ckpt.save(tmp_path, step, _tensors(step), {"step": step}, keep=2)
     assert ckpt.list_checkpoints(tmp_path) == ["step-000000004", "step-000000005"]
-    assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == ["step-000000004.safetensors",
-                                                                      "step-000000005.safetensors"]
+    assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == [
+        "step-000000004.safetensors",
+        "step-000000005.safetensors",
+    ]
 
 
 def test_corrupt_tensor_file_is_detected(tmp_path):
@@ -65,8 +67,10 @@ def test_json_meta_holds_no_tensors_and_file_is_safetensors(tmp_path):
     assert header_len < 10_000  # safetensors: 8-byte little-endian header length, then JSON header
 
 
-@pytest.mark.parametrize("make", [lambda ps: torch.optim.Adam(ps, lr=0.01), lambda ps: MomentumSGD(ps, lr=0.1,
-                                                                                                    momentum=0.5)])
+@pytest.mark.parametrize(
+    "make",
+    [lambda ps: torch.optim.Adam(ps, lr=0.01), lambda ps: MomentumSGD(ps, lr=0.1, momentum=0.5)],
+)
 def test_optimizer_state_round_trip(make):
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 2)
@@ -75,7 +79,8 @@ def test_optimizer_state_round_trip(make):
         model(torch.randn(4, 3)).sum().backward()
         opt.step()
     tensors, meta = ckpt.optimizer_to_flat("opt", opt)
-    tensors, meta = st_load(st_save(tensors)), json.loads(json.dumps(meta))  # as a checkpoint stores them
+    # as a checkpoint stores them
+    tensors, meta = (st_load(st_save(tensors)), json.loads(json.dumps(meta)))
     clone = torch.nn.Linear(3, 2)
     clone.load_state_dict(model.state_dict())
     opt2 = make(clone.parameters())

@@ -15,18 +15,30 @@ from gankit.data import Dataset, Split
 from gankit.data.toy import ring8_modes
 from gankit.errors import ConfigError
 from gankit.models import build_models
-from gankit.models.conditional import ACGANDiscriminator, ConcatDiscriminator, ProjectionDiscriminator
+from gankit.models.conditional import (
+    ACGANDiscriminator,
+    ConcatDiscriminator,
+    ProjectionDiscriminator,
+)
 from gankit.train import Players, Trainer, d_step, g_step
 
 MODES = ["concat", "projection", "acgan"]
-SHAPES = {"mlp": ((2,), "points"), "paper-mlp": ((1, 28, 28), "image"), "dcgan": ((1, 28, 28), "image"),
-          "resnet": ((3, 32, 32), "image")}
+SHAPES = {
+    "mlp": ((2,), "points"),
+    "paper-mlp": ((1, 28, 28), "image"),
+    "dcgan": ((1, 28, 28), "image"),
+    "resnet": ((3, 32, 32), "image"),
+}
 
 
 def _models(arch: str, mode: str, num_classes: int = 5):
     shape, kind = SHAPES[arch]
-    cfg = from_dict({"model": {"arch": arch, "conditional": mode, "z_dim": 8, "width": 4, "hidden": 16},
-                     "train": {"steps": 1}}).model
+    cfg = from_dict(
+        {
+            "model": {"arch": arch, "conditional": mode, "z_dim": 8, "width": 4, "hidden": 16},
+            "train": {"steps": 1},
+        }
+    ).model
     torch.manual_seed(0)
     G, D = build_models(cfg, sample_shape=shape, kind=kind, num_classes=num_classes)
     return G.eval(), D.eval(), shape
@@ -61,8 +73,14 @@ def test_missing_or_bad_labels_are_one_line_errors():
     with pytest.raises(ValueError, match="labels must be int64 \\[4\\]"):
         D(torch.zeros(4, 2), torch.zeros(3, dtype=torch.int64))
     with pytest.raises(ValueError, match="needs a dataset with class labels"):
-        build_models(from_dict({"model": {"arch": "mlp", "conditional": "acgan"}, "train": {"steps": 1}}).model,
-                     sample_shape=(2,), kind="points", num_classes=0)
+        build_models(
+            from_dict(
+                {"model": {"arch": "mlp", "conditional": "acgan"}, "train": {"steps": 1}}
+            ).model,
+            sample_shape=(2,),
+            kind="points",
+            num_classes=0,
+        )
 
 
 def test_projection_is_the_papers_formula():
@@ -70,9 +88,12 @@ def test_projection_is_the_papers_formula():
     assert isinstance(D, ProjectionDiscriminator)
     x, y = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 4, 1])
     h = D.base.features(x)
-    by_hand = D.base.logit(h) + torch.stack([D.embed.weight[c] @ h[i] for i, c in enumerate(y.tolist())])
+    by_hand = D.base.logit(h) + torch.stack(
+        [D.embed.weight[c] @ h[i] for i, c in enumerate(y.tolist())]
+    )
     assert torch.allclose(D(x, y), by_hand, atol=1e-5)
-    assert torch.allclose(D.base.logit(h), D.base(x), atol=1e-5)  # features + logit == the unconditional D
+    # features + logit == the unconditional D
+    assert torch.allclose(D.base.logit(h), D.base(x), atol=1e-5)
 
 
 @pytest.mark.parametrize("arch, channels", [("dcgan", True), ("mlp", False), ("paper-mlp", False)])
@@ -92,8 +113,15 @@ def _players(G, D, lr=0.0, ac_weight=1.0):
     from gankit.objectives import get_objective
 
     obj = get_objective("gan")
-    return Players(G, D, torch.optim.SGD(G.parameters(), lr=lr), torch.optim.SGD(D.parameters(), lr=lr),
-                   obj.d_loss, obj.g_loss, ac_weight=ac_weight)
+    return Players(
+        G,
+        D,
+        torch.optim.SGD(G.parameters(), lr=lr),
+        torch.optim.SGD(D.parameters(), lr=lr),
+        obj.d_loss,
+        obj.g_loss,
+        ac_weight=ac_weight,
+    )
 
 
 def test_acgan_losses_by_hand():
@@ -115,7 +143,8 @@ def test_acgan_losses_by_hand():
     adv_r, cls_r = D.forward_with_classes(real)
     adv_f, cls_f = D.forward_with_classes(fake)
     total = -(F.logsigmoid(adv_r).mean() + F.logsigmoid(-adv_f).mean()) + 0.7 * (
-        F.cross_entropy(cls_r, y) + F.cross_entropy(cls_f, y))
+        F.cross_entropy(cls_r, y) + F.cross_entropy(cls_f, y)
+    )
     total.backward()
     by_hand = torch.nn.utils.get_total_norm([q.grad for q in D.parameters()])
     assert stats["grad_norm_d"] == pytest.approx(by_hand.item(), rel=1e-5)
@@ -146,8 +175,10 @@ def _class_hits(G, num_classes: int, modes: torch.Tensor) -> list[float]:
     """Fraction of G(z, c) samples nearest to mode c, per class c."""
     z = G.sample_z(400, generator=torch.Generator().manual_seed(1), device="cpu")
     with torch.no_grad():
-        return [(torch.cdist(G(z, torch.full((400,), c)), modes).argmin(1) == c).float().mean().item()
-                for c in range(num_classes)]
+        return [
+            (torch.cdist(G(z, torch.full((400,), c)), modes).argmin(1) == c).float().mean().item()
+            for c in range(num_classes)
+        ]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -156,16 +187,34 @@ def test_labels_are_honoured_on_a_planted_mixture(tmp_path, mode):
     Evidence, `python benchmarks/toy_seeds.py --study conditional --seeds 4 --threads 1 [--adam foreach]`
     (benchmarks/results/cpu-2core-toy-seeds-conditional-2026-11-30.log): every class's hit rate was 1.000 for seeds
     0–3 in all three modes with Adam fused and foreach; the bound 0.9 leaves 0.1, and the control below fails it."""
-    cfg = from_dict({"data": {"name": "ring8", "n_samples": 4096},
-                     "model": {"arch": "mlp", "z_dim": 2, "prior": "normal", "hidden": 64, "conditional": mode},
-                     "optim": {"name": "adam", "lr": 2e-3, "beta1": 0.5},
-                     "train": {"batch_size": 128, "steps": 500, "log_every": 100, "sample_every": 500,
-                               "checkpoint_every": 500, "snapshot_every": 100}})
+    cfg = from_dict(
+        {
+            "data": {"name": "ring8", "n_samples": 4096},
+            "model": {
+                "arch": "mlp",
+                "z_dim": 2,
+                "prior": "normal",
+                "hidden": 64,
+                "conditional": mode,
+            },
+            "optim": {"name": "adam", "lr": 2e-3, "beta1": 0.5},
+            "train": {
+                "batch_size": 128,
+                "steps": 500,
+                "log_every": 100,
+                "sample_every": 500,
+                "checkpoint_every": 500,
+                "snapshot_every": 100,
+            },
+        }
+    )
     trainer = Trainer(cfg, tmp_path / "run")
     trainer.fit()
     hits = _class_hits(trainer.G.eval(), 8, ring8_modes())
     assert min(hits) > 0.9, hits
-    assert not (tmp_path / "run" / "snapshots").exists()  # 1-D/2-D snapshots are for unconditional runs
+    assert not (
+        tmp_path / "run" / "snapshots"
+    ).exists()  # 1-D/2-D snapshots are for unconditional runs
 
 
 def test_unconditional_control_ignores_labels(tmp_path):
@@ -178,23 +227,33 @@ def test_unconditional_control_ignores_labels(tmp_path):
 
 def test_conditional_needs_labels(tmp_path):
     cfg = quick_config(model={"conditional": "concat"})
-    data = Dataset("unlabelled", "image", {"train": Split(torch.zeros(40, 1, 8, 8, dtype=torch.uint8))})
-    with pytest.raises(ConfigError, match="model.conditional=concat needs class labels, and dataset unlabelled"):
+    data = Dataset(
+        "unlabelled", "image", {"train": Split(torch.zeros(40, 1, 8, 8, dtype=torch.uint8))}
+    )
+    with pytest.raises(
+        ConfigError, match="model.conditional=concat needs class labels, and dataset unlabelled"
+    ):
         Trainer(cfg, tmp_path / "run", dataset=data)
     assert not (tmp_path / "run").exists()
 
 
 def test_conditional_resume_is_bit_identical(tmp_path, tiny_images):
     over = {"conditional": "acgan"}
-    Trainer(quick_config(model=over, train={"steps": 12}), tmp_path / "one", dataset=tiny_images).fit()
-    Trainer(quick_config(model=over, train={"steps": 6}), tmp_path / "two", dataset=tiny_images).fit()
+    Trainer(
+        quick_config(model=over, train={"steps": 12}), tmp_path / "one", dataset=tiny_images
+    ).fit()
+    Trainer(
+        quick_config(model=over, train={"steps": 6}), tmp_path / "two", dataset=tiny_images
+    ).fit()
     Trainer.resume(tmp_path / "two", ["train.steps=12"], dataset=tiny_images).fit()
     one = same_checkpoints(tmp_path / "one", tmp_path / "two")
     assert any(k.startswith("D.classifier") for k in one)
 
 
 def test_per_class_grid_during_training(tmp_path, tiny_images):
-    cfg = quick_config(model={"conditional": "projection"}, train={"steps": 2, "grid_size": 25, "sample_every": 2})
+    cfg = quick_config(
+        model={"conditional": "projection"}, train={"steps": 2, "grid_size": 25, "sample_every": 2}
+    )
     trainer = Trainer(cfg, tmp_path / "run", dataset=tiny_images)
     trainer.fit()
     assert trainer.fixed_y.tolist() == [c % 10 for c in range(20)]  # 2 rows of the 10 classes
@@ -204,8 +263,24 @@ def test_per_class_grid_during_training(tmp_path, tiny_images):
 
 def test_cli_sample_class(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "ring8", "--run-dir", str(run), "--quiet", "--set", "model.conditional=concat",
-                 "--set", "train.steps=200", "--set", "train.checkpoint_every=200"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "ring8",
+                "--run-dir",
+                str(run),
+                "--quiet",
+                "--set",
+                "model.conditional=concat",
+                "--set",
+                "train.steps=200",
+                "--set",
+                "train.checkpoint_every=200",
+            ]
+        )
+        == 0
+    )
     npz = tmp_path / "c3.npz"
     assert main(["sample", str(run), "--class", "3", "--n", "200", "--npz", str(npz)]) == 0
     with np.load(npz) as f:
@@ -223,8 +298,22 @@ def test_cli_sample_class(tmp_path, capsys):
 
 def test_cli_class_on_unconditional_run(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "gauss1d", "--run-dir", str(run), "--quiet", "--set", "train.steps=2",
-                 "--set", "train.snapshot_every=0"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gauss1d",
+                "--run-dir",
+                str(run),
+                "--quiet",
+                "--set",
+                "train.steps=2",
+                "--set",
+                "train.snapshot_every=0",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["sample", str(run), "--class", "0"]) == 1
     err = capsys.readouterr().err.strip()

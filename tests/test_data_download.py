@@ -37,7 +37,9 @@ def server(tmp_path, monkeypatch):
     monkeypatch.delenv("GANKIT_DATA", raising=False)
     served = tmp_path / "served"
     served.mkdir()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(served)))
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(served))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -100,8 +102,11 @@ def test_fetch_refuses_other_schemes(tmp_path):
 
 # --- --download through the sources -----------------------------------------------------------------------------
 
+
 def _idx_gz(arr: np.ndarray) -> bytes:
-    header = struct.pack(">I", 0x0800 | arr.ndim) + b"".join(struct.pack(">I", d) for d in arr.shape)
+    header = struct.pack(">I", 0x0800 | arr.ndim) + b"".join(
+        struct.pack(">I", d) for d in arr.shape
+    )
     return gzip.compress(header + arr.astype(np.uint8).tobytes(), compresslevel=1)
 
 
@@ -128,9 +133,14 @@ def test_mnist_download(server, tmp_path, monkeypatch):
     ds = load_dataset(cfg)
     assert [len(s) for s in ds.splits.values()] == [50_000, 10_000, 10_000]
     assert ds.source == str(tmp_path / "cache" / "mnist")
-    assert sorted(p.name for p in (tmp_path / "cache" / "mnist").iterdir()) == sorted(mnist.SHA256["mnist"])
+    assert sorted(p.name for p in (tmp_path / "cache" / "mnist").iterdir()) == sorted(
+        mnist.SHA256["mnist"]
+    )
     # A second load finds the cached files without the server.
-    assert len(load_dataset(DataConfig(name="mnist", data_dir=str(tmp_path / "empty"))).train) == 50_000
+    assert (
+        len(load_dataset(DataConfig(name="mnist", data_dir=str(tmp_path / "empty"))).train)
+        == 50_000
+    )
 
 
 def test_mnist_download_bad_hash(server, tmp_path, monkeypatch):
@@ -139,7 +149,9 @@ def test_mnist_download_bad_hash(server, tmp_path, monkeypatch):
     monkeypatch.setitem(mnist.URLS, "mnist", base + "mnist/")
     with pytest.raises(DatasetError, match="t10k-images-idx3-ubyte.gz .*SHA-256"):
         load_dataset(DataConfig(name="mnist", data_dir=str(tmp_path / "empty"), download=True))
-    assert "t10k-images-idx3-ubyte.gz" not in [p.name for p in (tmp_path / "cache" / "mnist").iterdir()]
+    assert "t10k-images-idx3-ubyte.gz" not in [
+        p.name for p in (tmp_path / "cache" / "mnist").iterdir()
+    ]
 
 
 def test_cifar_download(server, tmp_path, monkeypatch):

@@ -38,7 +38,9 @@ def test_default_skips_and_counts(folder, caplog):
 
 
 def test_strict_names_the_first_unreadable_file(folder):
-    cfg = load_config("quickstart", [f"data.name=folder:{folder}", "data.resolution=8", "data.strict=true"]).data
+    cfg = load_config(
+        "quickstart", [f"data.name=folder:{folder}", "data.resolution=8", "data.strict=true"]
+    ).data
     assert cfg.strict is True
     with pytest.raises(DatasetError) as e:
         load_dataset(cfg)
@@ -49,9 +51,13 @@ def test_strict_names_the_first_unreadable_file(folder):
 
 def test_strict_truncated_png_reason(tmp_path):
     buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64), dtype=np.uint8)).save(buf, "PNG")
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64), dtype=np.uint8)).save(
+        buf, "PNG"
+    )
     (tmp_path / "cut.png").write_bytes(buf.getvalue()[:200])
-    with pytest.raises(DatasetError, match=r"cut\.png \((OSError|SyntaxError|ValueError)[^)]*(truncated|broken)"):
+    with pytest.raises(
+        DatasetError, match=r"cut\.png \((OSError|SyntaxError|ValueError)[^)]*(truncated|broken)"
+    ):
         load_dataset(DataConfig(name=f"folder:{tmp_path}", strict=True))
 
 

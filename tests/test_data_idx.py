@@ -14,11 +14,17 @@ from gankit.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_header, read_images
 from gankit.errors import DatasetError
 
 
-def idx_bytes(arr: np.ndarray, *, magic: int | None = None, dims: tuple[int, ...] | None = None) -> bytes:
+def idx_bytes(
+    arr: np.ndarray, *, magic: int | None = None, dims: tuple[int, ...] | None = None
+) -> bytes:
     """IDX encoding of a uint8 array; ``magic``/``dims`` override the header (to build damaged files)."""
     dims = arr.shape if dims is None else dims
     magic = (0x0800 | len(dims)) if magic is None else magic
-    return struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in dims) + arr.astype(np.uint8).tobytes()
+    return (
+        struct.pack(">I", magic)
+        + b"".join(struct.pack(">I", d) for d in dims)
+        + arr.astype(np.uint8).tobytes()
+    )
 
 
 def write(path: Path, data: bytes) -> Path:

@@ -41,8 +41,10 @@ def _composited(im: Image.Image, background: tuple[int, int, int]) -> np.ndarray
     return np.asarray(over.convert("RGB")).transpose(2, 0, 1)
 
 
-@pytest.mark.parametrize("background, rgb", [(None, (255, 255, 255)), ("black", (0, 0, 0)),
-                                             ("#3080c0", (0x30, 0x80, 0xC0))])
+@pytest.mark.parametrize(
+    "background, rgb",
+    [(None, (255, 255, 255)), ("black", (0, 0, 0)), ("#3080c0", (0x30, 0x80, 0xC0))],
+)
 @pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "RGB-key"])
 def test_transparency_is_composited_onto_the_background(tmp_path, mode, background, rgb):
     im = _pattern("RGBA")
@@ -64,7 +66,9 @@ def test_sixteen_bit_grey_is_scaled_to_eight_bits(tmp_path):
     values = (np.arange(SIZE * SIZE, dtype=np.uint32).reshape(SIZE, SIZE) * 257).astype(np.uint16)
     Image.fromarray(values).save(tmp_path / "g16.png")
     x = _read(tmp_path, channels="gray")
-    assert np.array_equal(x[0, 0].numpy(), np.arange(SIZE * SIZE).reshape(SIZE, SIZE).astype(np.uint8))
+    assert np.array_equal(
+        x[0, 0].numpy(), np.arange(SIZE * SIZE).reshape(SIZE, SIZE).astype(np.uint8)
+    )
 
 
 def test_cmyk_and_exif_rotated_jpegs_come_out_as_seen(tmp_path):
@@ -90,7 +94,8 @@ def test_non_square_pictures_are_cropped_or_padded(tmp_path):
     crop = _read(tmp_path)[0]  # short side 8 → 16, width 64, centre 16 columns: half red, half blue
     assert crop.shape == (3, SIZE, SIZE)
     assert crop[:, :, 0].tolist()[0][0] > 200 and crop[2, :, -1].min() > 200
-    pad = _read(tmp_path, fit="pad", background="#00ff00")[0]  # long side 32 → 16: a 16×4 band on green
+    # long side 32 → 16: a 16×4 band on green
+    pad = _read(tmp_path, fit="pad", background="#00ff00")[0]
     assert (pad[:, :6] == torch.tensor([0, 255, 0]).view(3, 1, 1)).all()  # rows above the band
     assert (pad[:, 10:] == torch.tensor([0, 255, 0]).view(3, 1, 1)).all()  # rows below it
     assert pad[0, 6:10, :4].min() > 200 and pad[2, 6:10, -4:].min() > 200
@@ -101,18 +106,24 @@ def test_bad_background_is_one_line():
         load_config("folder64", ["data.background=beige-ish"])
 
 
-needs_font = pytest.mark.skipif(find_font(DataConfig(name="emoji")) is None,
-                                reason="needs Debian's fonts-noto-color-emoji")
+needs_font = pytest.mark.skipif(
+    find_font(DataConfig(name="emoji")) is None, reason="needs Debian's fonts-noto-color-emoji"
+)
 
 
 @needs_font
 def test_emoji_source_reads_every_bitmap_on_the_background():
     x = load_dataset(DataConfig(name="emoji")).train.x
     assert x.shape == (3926, 3, 64, 64) and x.dtype == torch.uint8
-    assert tuple(x[:, :, 0, 0].float().mean(0).tolist()) == (255.0, 255.0, 255.0)  # corners: the white background
-    dark = load_dataset(DataConfig(name="emoji", background="black", resolution=32, channels="gray")).train.x
-    assert dark.shape == (3926, 1, 32, 32) and float(dark[:, 0, 0, 0].float().mean()) < 1  # corners: black
-    assert torch.equal(load_dataset(DataConfig(name="emoji")).train.x[:50], x[:50])  # a deterministic order
+    # corners: the white background
+    assert tuple(x[:, :, 0, 0].float().mean(0).tolist()) == (255.0, 255.0, 255.0)
+    dark = load_dataset(
+        DataConfig(name="emoji", background="black", resolution=32, channels="gray")
+    ).train.x
+    # corners: black
+    assert dark.shape == (3926, 1, 32, 32) and float(dark[:, 0, 0, 0].float().mean()) < 1
+    # a deterministic order
+    assert torch.equal(load_dataset(DataConfig(name="emoji")).train.x[:50], x[:50])
 
 
 @needs_font
@@ -140,9 +151,30 @@ def test_train_prints_a_one_line_summary_of_the_data(tmp_path, capsys):
         _pattern("RGBA").rotate(90 * i).save(tmp_path / f"{i}.png")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
     run = tmp_path / "run"
-    assert main(["train", "quickstart", "--data", f"folder:{tmp_path}", "--run-dir", str(run), "--quiet",
-                 "--set", "data.resolution=8", "--set", "train.steps=1", "--set", "train.batch_size=2"]) == 0
-    assert f"data: folder ({tmp_path}): 3 images 3×8×8, 1 unreadable skipped" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "train",
+                "quickstart",
+                "--data",
+                f"folder:{tmp_path}",
+                "--run-dir",
+                str(run),
+                "--quiet",
+                "--set",
+                "data.resolution=8",
+                "--set",
+                "train.steps=1",
+                "--set",
+                "train.batch_size=2",
+            ]
+        )
+        == 0
+    )
+    assert (
+        f"data: folder ({tmp_path}): 3 images 3×8×8, 1 unreadable skipped"
+        in capsys.readouterr().err
+    )
 
 
 def test_composite_png_bytes_roundtrip():
@@ -186,9 +218,14 @@ def test_folders_are_decoded_once_and_a_changed_file_is_noticed(tmp_path, monkey
     assert len(decoded) == 4
     assert torch.equal(_read(pics), first) and len(decoded) == 4  # from the cache: nothing decoded
     _pattern("RGBA").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(pics / "0.png")
-    os.utime(pics / "0.png", ns=(1, 1))  # another modification time, whatever the clock's resolution
+    # another modification time, whatever the clock's resolution
+    os.utime(pics / "0.png", ns=(1, 1))
     changed = _read(pics)
-    assert len(decoded) == 8 and not torch.equal(changed, first) and torch.equal(changed[1:], first[1:])
+    assert (
+        len(decoded) == 8
+        and not torch.equal(changed, first)
+        and torch.equal(changed[1:], first[1:])
+    )
     _read(pics, background="black")  # other read settings: another entry
     assert len(decoded) == 12
 
@@ -201,7 +238,9 @@ def _rss_anon() -> int:
     raise AssertionError("no RssAnon in /proc/self/status")
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc/self/status")
+@pytest.mark.skipif(
+    not Path("/proc/self/status").exists(), reason="reads Linux's /proc/self/status"
+)
 def test_a_cached_folder_is_memory_mapped_not_held_in_memory(tmp_path, monkeypatch):
     """A folder larger than memory trains: the decoded pixels are read back memory-mapped, so touching every one
     adds file-backed pages, not anonymous memory. 256 noise pictures at 96 px are 7.1 MB of uint8; read into memory
@@ -213,16 +252,24 @@ def test_a_cached_folder_is_memory_mapped_not_held_in_memory(tmp_path, monkeypat
     pics.mkdir()
     rng = np.random.default_rng(0)
     for i in range(256):
-        Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(pics / f"{i:03d}.png")
+        Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(
+            pics / f"{i:03d}.png"
+        )
     (pics / "broken.png").write_bytes(b"not a picture")
     first = load_dataset(DataConfig(name=f"folder:{pics}", resolution=96)).train.x.clone()
     before = _rss_anon()
     x = load_dataset(DataConfig(name=f"folder:{pics}", resolution=96)).train.x
-    digest = hashlib.sha256(x.numpy()).hexdigest()  # reads every pixel through the buffer, without a copy
+    digest = hashlib.sha256(
+        x.numpy()
+    ).hexdigest()  # reads every pixel through the buffer, without a copy
     grown = _rss_anon() - before
     assert x.shape == (256, 3, 96, 96) and digest == hashlib.sha256(first.numpy()).hexdigest()
-    assert grown < 0.25 * x.numel(), f"anonymous memory grew by {grown:,} bytes for {x.numel():,} bytes of pixels"
-    assert torch.equal(x[5], torch.from_numpy(np.asarray(Image.open(pics / "005.png")).transpose(2, 0, 1).copy()))
+    assert grown < 0.25 * x.numel(), (
+        f"anonymous memory grew by {grown:,} bytes for {x.numel():,} bytes of pixels"
+    )
+    assert torch.equal(
+        x[5], torch.from_numpy(np.asarray(Image.open(pics / "005.png")).transpose(2, 0, 1).copy())
+    )
 
 
 def test_training_on_a_mapped_folder_resumes_bit_exactly(tmp_path, monkeypatch):
@@ -237,9 +284,19 @@ def test_training_on_a_mapped_folder_resumes_bit_exactly(tmp_path, monkeypatch):
     pics.mkdir()
     for i in range(32):
         _pattern("RGBA").rotate(45 * i).save(pics / f"{i:02d}.png")
-    overrides = [f"data.name=folder:{pics}", "data.resolution=32", "model.arch=dcgan", "model.width=8",
-                 "train.batch_size=8", "train.log_every=2", "train.sample_every=100", "train.checkpoint_every=3"]
-    straight = Trainer(load_config("quickstart", [*overrides, "train.steps=6"]), tmp_path / "straight")
+    overrides = [
+        f"data.name=folder:{pics}",
+        "data.resolution=32",
+        "model.arch=dcgan",
+        "model.width=8",
+        "train.batch_size=8",
+        "train.log_every=2",
+        "train.sample_every=100",
+        "train.checkpoint_every=3",
+    ]
+    straight = Trainer(
+        load_config("quickstart", [*overrides, "train.steps=6"]), tmp_path / "straight"
+    )
     straight.fit()
     Trainer(load_config("quickstart", [*overrides, "train.steps=3"]), tmp_path / "resumed").fit()
     Trainer.resume(tmp_path / "resumed", ["train.steps=6"]).fit()
@@ -261,11 +318,20 @@ def test_inner_resolution_draws_at_the_data_size_from_a_smaller_pair():
     with torch.no_grad():
         small = G.inner(z)
         x = G(z)
-        assert small.shape == (4, 3, 32, 32) and x.shape == (4, 3, 64, 64) and G.out_shape == (3, 64, 64)
-        assert torch.equal(x, F.interpolate(small, size=(64, 64), mode="bilinear", align_corners=False))
+        assert (
+            small.shape == (4, 3, 32, 32)
+            and x.shape == (4, 3, 64, 64)
+            and G.out_shape == (3, 64, 64)
+        )
+        assert torch.equal(
+            x, F.interpolate(small, size=(64, 64), mode="bilinear", align_corners=False)
+        )
         assert x.abs().max() <= 1.0  # bilinear weights are convex: the range survives
         assert torch.equal(D(x), D.inner(F.avg_pool2d(x, 2)))
     for bad in ("24", "128"):
         with pytest.raises(ValueError, match="inner_resolution"):
-            build_models(load_config("pictures64", [f"model.inner_resolution={bad}"]).model,
-                         sample_shape=(3, 64, 64), kind="image")
+            build_models(
+                load_config("pictures64", [f"model.inner_resolution={bad}"]).model,
+                sample_shape=(3, 64, 64),
+                kind="image",
+            )

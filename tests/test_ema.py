@@ -55,9 +55,11 @@ def test_half_life_halves_initial_weight() -> None:
 
 def test_rampup_caps_half_life() -> None:
     ema = EMA(nn.Linear(1, 1), half_life_img=10_000, rampup=0.05)
-    assert ema.beta(32, nimg=1000) == pytest.approx(0.5 ** (32 / 50))  # h = min(1e4, 1000 * 0.05) = 50
+    # h = min(1e4, 1000 * 0.05) = 50
+    assert ema.beta(32, nimg=1000) == pytest.approx(0.5 ** (32 / 50))
     assert ema.beta(32, nimg=10**7) == pytest.approx(0.5 ** (32 / 10_000))
-    assert ema.beta(32, nimg=0) == pytest.approx(0.0)  # h floored at 1e-8: shadow jumps to the model
+    # h floored at 1e-8: shadow jumps to the model
+    assert ema.beta(32, nimg=0) == pytest.approx(0.0)
     no_ramp = EMA(nn.Linear(1, 1), half_life_img=10_000, rampup=None)
     assert no_ramp.beta(32, nimg=0) == pytest.approx(0.5 ** (32 / 10_000))
 

@@ -17,8 +17,17 @@ from gankit.evaluation import EvalOptions, choose_metrics, evaluate_run, read_np
 from gankit.metrics.modes import mode_coverage
 from gankit.metrics.parzen import parzen_protocol
 
-QUICK = ["--set", "train.steps=4", "--set", "train.log_every=2", "--set", "train.sample_every=4",
-         "--set", "data.n_samples=600", "--quiet"]
+QUICK = [
+    "--set",
+    "train.steps=4",
+    "--set",
+    "train.log_every=2",
+    "--set",
+    "train.sample_every=4",
+    "--set",
+    "data.n_samples=600",
+    "--quiet",
+]
 
 
 @pytest.fixture
@@ -37,7 +46,9 @@ def test_grid25_run_gets_mode_coverage_and_eval_json(grid_run, capsys):
     assert set(rows) == {"modes", "modes_high_quality", "modes_reverse_kl"}
     assert rows["modes"]["n"] == 500 and result["checkpoint"] == "step-000000004"
     for r in rows.values():
-        assert {"metric", "value", "uncertainty", "n", "reference", "checkpoint", "seconds"} <= set(r)
+        assert {"metric", "value", "uncertainty", "n", "reference", "checkpoint", "seconds"} <= set(
+            r
+        )
     # the same numbers as the metric called directly on the same samples
     from gankit.data.toy import GRID25_STD, grid25_modes
     from gankit.train.restore import load_generator, sample
@@ -50,10 +61,28 @@ def test_grid25_run_gets_mode_coverage_and_eval_json(grid_run, capsys):
 
 def test_samples_npz_mode_for_points(grid_run, tmp_path, capsys):
     npz = tmp_path / "s.npz"
-    assert main(["sample", str(grid_run), "--n", "300", "--npz", str(npz), "--out", str(tmp_path / "s.png")]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                str(grid_run),
+                "--n",
+                "300",
+                "--npz",
+                str(npz),
+                "--out",
+                str(tmp_path / "s.png"),
+            ]
+        )
+        == 0
+    )
     assert main(["eval", "--samples", str(npz), "--reference", "grid25:train", "--quiet"]) == 0
     result = json.loads((tmp_path / "s.eval.json").read_text())
-    assert {r["metric"] for r in result["rows"]} == {"modes", "modes_high_quality", "modes_reverse_kl"}
+    assert {r["metric"] for r in result["rows"]} == {
+        "modes",
+        "modes_high_quality",
+        "modes_reverse_kl",
+    }
     assert result["rows"][0]["n"] == 300
 
 
@@ -72,17 +101,37 @@ def _fake_mnist(root, side=2):
     for stem, n in (("train", 60000), ("t10k", 10000)):
         pixels = gen.integers(0, 256, size=n * side * side, dtype=np.uint8).tobytes()
         (root / f"{stem}-images-idx3-ubyte.gz").write_bytes(
-            gzip.compress(struct.pack(">IIII", 0x803, n, side, side) + pixels, compresslevel=1))
+            gzip.compress(struct.pack(">IIII", 0x803, n, side, side) + pixels, compresslevel=1)
+        )
         (root / f"{stem}-labels-idx1-ubyte.gz").write_bytes(
-            gzip.compress(struct.pack(">II", 0x801, n) + bytes(gen.integers(0, 10, n, dtype=np.uint8))))
+            gzip.compress(
+                struct.pack(">II", 0x801, n) + bytes(gen.integers(0, 10, n, dtype=np.uint8))
+            )
+        )
 
 
 def test_parzen_on_an_image_run_matches_the_metric(tmp_path, monkeypatch):
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
     _fake_mnist(tmp_path / "data" / "mnist")
     run = tmp_path / "run"
-    assert main(["train", "paper-mnist", "--data-dir", str(tmp_path / "data"), "--run-dir", str(run),
-                 "--set", "train.epochs=null", "--set", "train.steps=2", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "paper-mnist",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--run-dir",
+                str(run),
+                "--set",
+                "train.epochs=null",
+                "--set",
+                "train.steps=2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     opts = EvalOptions(metrics=["parzen"], n=300, seed=3)
     result = evaluate_run(run, opts)
     rows = {r["metric"]: r for r in result["rows"]}
@@ -96,15 +145,25 @@ def test_parzen_on_an_image_run_matches_the_metric(tmp_path, monkeypatch):
     G, _, _ = load_generator(run)
     data = load_dataset(DataConfig(name="mnist", data_dir=str(tmp_path / "data")))
     flat = lambda x: (x.double() / 255).reshape(len(x), -1)  # noqa: E731
-    direct = parzen_protocol(sample(G, 300, 3).double().reshape(300, -1), flat(data.split("validation").x[:1000]),
-                             flat(data.split("test").x))
+    direct = parzen_protocol(
+        sample(G, 300, 3).double().reshape(300, -1),
+        flat(data.split("validation").x[:1000]),
+        flat(data.split("test").x),
+    )
     assert rows["parzen"]["value"] == pytest.approx(direct.mean, rel=1e-12)
     assert rows["parzen"]["sigma"] == direct.sigma
 
 
 def test_metric_choice_and_errors(tmp_path):
     opts = EvalOptions(inception="/nonexistent.pt")
-    assert choose_metrics("image", "mnist", opts) == ["parzen", "fid", "kid", "pr", "dc", "classifier"]
+    assert choose_metrics("image", "mnist", opts) == [
+        "parzen",
+        "fid",
+        "kid",
+        "pr",
+        "dc",
+        "classifier",
+    ]
     assert choose_metrics("points", "ring8", EvalOptions()) == ["modes"]
     with pytest.raises(MetricError, match="unknown metric 'fdi'"):
         choose_metrics("image", "mnist", EvalOptions(metrics=["fdi"]))
@@ -132,7 +191,10 @@ def test_bad_npz_and_cli_errors(tmp_path, capsys):
     assert "needs --reference" in capsys.readouterr().err
     good = tmp_path / "good.npz"
     np.savez(good, x=np.zeros((5, 2), dtype=np.float32))
-    assert main(["eval", "--samples", str(good), "--reference", "grid25:train", "--metrics", "parzen"]) == 1
+    assert (
+        main(["eval", "--samples", str(good), "--reference", "grid25:train", "--metrics", "parzen"])
+        == 1
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not apply" in err[0]
 
@@ -152,17 +214,61 @@ def test_inception_metrics_on_a_handful_of_images(tmp_path, capsys):
     fake, real = tmp_path / "fake.npz", tmp_path / "real.npz"
     np.savez(fake, x=gen.integers(0, 256, (7, 1, 8, 8), dtype=np.uint8))
     np.savez(real, x=gen.integers(0, 256, (7, 1, 8, 8), dtype=np.uint8))
-    assert main(["eval", "--samples", str(fake), "--reference", str(real), "--metrics", "fid,kid,pr,dc",
-                 "--kid-subset", "4", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--samples",
+                str(fake),
+                "--reference",
+                str(real),
+                "--metrics",
+                "fid,kid,pr,dc",
+                "--kid-subset",
+                "4",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     rows = {r["metric"]: r for r in json.loads((tmp_path / "fake.eval.json").read_text())["rows"]}
     assert set(rows) == {"fid", "kid", "precision", "recall", "density", "coverage"}
     assert rows["fid"]["value"] > 0 and rows["kid"]["uncertainty"] is not None
     assert rows["fid"]["inception_precision"] == "fp32"
-    assert main(["eval", "--samples", str(fake), "--reference", str(real), "--metrics", "fid", "--precision", "bf16",
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--samples",
+                str(fake),
+                "--reference",
+                str(real),
+                "--metrics",
+                "fid",
+                "--precision",
+                "bf16",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     bf16 = json.loads((tmp_path / "fake.eval.json").read_text())["rows"][0]
     assert bf16["inception_precision"] == "bf16" and bf16["value"] != rows["fid"]["value"]
-    assert main(["eval", "--samples", str(fake), "--reference", str(real), "--metrics", "kid", "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "eval",
+                "--samples",
+                str(fake),
+                "--reference",
+                str(real),
+                "--metrics",
+                "kid",
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     assert "KID subset size 1000" in capsys.readouterr().err
 
 
@@ -184,7 +290,14 @@ def test_bf16_inception_rows_are_labelled_and_cached_apart(tmp_path, monkeypatch
     fid = {}
     for precision in ("fp32", "bf16"):
         reference = Reference("random", images=real, key=ref_key)
-        job = Job(fake, "random", None, None, EvalOptions(precision=precision), memo={"reference": reference})
+        job = Job(
+            fake,
+            "random",
+            None,
+            None,
+            EvalOptions(precision=precision),
+            memo={"reference": reference},
+        )
         rows = fid_rows(job)
         assert rows[0]["inception_precision"] == precision
         fid[precision] = rows[0]["value"]
@@ -203,42 +316,105 @@ def test_reference_statistics_written_by_gankit_give_the_same_fid(tmp_path, caps
     fake, real, stats = tmp_path / "fake.npz", tmp_path / "real.npz", tmp_path / "stats.npz"
     np.savez(fake, x=gen.integers(0, 256, (8, 1, 8, 8), dtype=np.uint8))
     np.savez(real, x=gen.integers(0, 256, (9, 3, 8, 8), dtype=np.uint8))
-    assert main(["eval", "--reference", str(real), "--save-reference-stats", str(stats), "--quiet"]) == 0
+    assert (
+        main(["eval", "--reference", str(real), "--save-reference-stats", str(stats), "--quiet"])
+        == 0
+    )
     read, meta = read_stats(stats, 2048)
     assert read.mu.dtype == torch.float64 and read.sigma.shape == (2048, 2048)
     assert meta["n"] == 9 and len(meta["weights_sha256"]) == 64 and "299" in meta["preprocessing"]
     fids = []
     for reference in (real, stats):
-        assert main(["eval", "--samples", str(fake), "--reference", str(reference), "--metrics", "fid", "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "eval",
+                    "--samples",
+                    str(fake),
+                    "--reference",
+                    str(reference),
+                    "--metrics",
+                    "fid",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         fids.append(json.loads((tmp_path / "fake.eval.json").read_text())["rows"][0]["value"])
     assert fids[1] == pytest.approx(fids[0], abs=1e-6) and fids[0] > 0
     capsys.readouterr()
-    assert main(["eval", "--samples", str(fake), "--reference", str(stats), "--metrics", "kid", "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "eval",
+                "--samples",
+                str(fake),
+                "--reference",
+                str(stats),
+                "--metrics",
+                "kid",
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     assert "gives FID only" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("arrays, message", [
-    ({"mu": np.zeros(2048), "sigma": np.eye(2047)}, "expected mu \\[2048\\] and sigma \\[2048, 2048\\]"),
-    ({"mu": np.full(2048, np.nan), "sigma": np.eye(2048)}, "NaN or Inf"),
-    ({"mu": np.zeros(2048, dtype=np.int64), "sigma": np.eye(2048)}, "floating point"),
-])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        (
+            {"mu": np.zeros(2048), "sigma": np.eye(2047)},
+            "expected mu \\[2048\\] and sigma \\[2048, 2048\\]",
+        ),
+        ({"mu": np.full(2048, np.nan), "sigma": np.eye(2048)}, "NaN or Inf"),
+        ({"mu": np.zeros(2048, dtype=np.int64), "sigma": np.eye(2048)}, "floating point"),
+    ],
+)
 def test_bad_statistics_files_are_one_line_errors(tmp_path, capsys, arrays, message):
     fake, stats = tmp_path / "fake.npz", tmp_path / "stats.npz"
     np.savez(fake, x=np.zeros((4, 1, 8, 8), dtype=np.uint8))
     np.savez(stats, **arrays)
-    assert main(["eval", "--samples", str(fake), "--reference", str(stats), "--metrics", "fid", "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "eval",
+                "--samples",
+                str(fake),
+                "--reference",
+                str(stats),
+                "--metrics",
+                "fid",
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(stats) in err
     with pytest.raises(MetricError, match=message):
         from gankit.evaluation import read_stats
+
         read_stats(stats, 2048)
 
 
 def test_save_reference_stats_needs_a_reference_and_an_npz_name(tmp_path, capsys):
     assert main(["eval", "--save-reference-stats", str(tmp_path / "s.npz"), "--quiet"]) == 1
     assert "needs --reference" in capsys.readouterr().err
-    assert main(["eval", "--reference", "mnist5k:test", "--save-reference-stats", str(tmp_path / "s.txt"),
-                 "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "eval",
+                "--reference",
+                "mnist5k:test",
+                "--save-reference-stats",
+                str(tmp_path / "s.txt"),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     assert "must end in .npz" in capsys.readouterr().err
 
 
@@ -249,9 +425,30 @@ def test_any_programs_toy_samples_get_the_toy_metrics(tmp_path):
     points = tmp_path / "pts.npz"
     np.savez(points, x=grid25_modes().repeat(4, 1).numpy().astype(np.float32))
     for reference in ("grid25", "grid25:train"):
-        assert main(["eval", "--samples", str(points), "--reference", reference, "--metrics", "modes", "--quiet"]) == 0
-        rows = {r["metric"]: r["value"] for r in json.loads((tmp_path / "pts.eval.json").read_text())["rows"]}
-        assert rows["modes"] == 25 and rows["modes_high_quality"] == 1.0 and rows["modes_reverse_kl"] == 0.0
+        assert (
+            main(
+                [
+                    "eval",
+                    "--samples",
+                    str(points),
+                    "--reference",
+                    reference,
+                    "--metrics",
+                    "modes",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
+        rows = {
+            r["metric"]: r["value"]
+            for r in json.loads((tmp_path / "pts.eval.json").read_text())["rows"]
+        }
+        assert (
+            rows["modes"] == 25
+            and rows["modes_high_quality"] == 1.0
+            and rows["modes_reverse_kl"] == 0.0
+        )
     gauss = tmp_path / "g.npz"
     np.savez(gauss, x=np.random.default_rng(0).normal(size=(2000, 1)).astype(np.float32))
     assert main(["eval", "--samples", str(gauss), "--reference", "gauss1d", "--quiet"]) == 0

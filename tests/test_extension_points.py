@@ -13,7 +13,7 @@ from gankit.cli import main
 from gankit.objectives import Objective, get_objective, register_objective
 
 LOSS_MODULE = "gankit_test_own_loss"  # a name no other test imports
-LOSS_SOURCE = '''
+LOSS_SOURCE = """
 import torch.nn.functional as F
 
 from gankit.objectives import Objective, register_objective
@@ -28,7 +28,7 @@ def g_loss(fake):
 
 
 SOFT_HINGE = register_objective(Objective("soft-hinge", d_loss, g_loss, help="a smooth hinge"))
-'''
+"""
 LOSS_CONFIG = f"""
 data: {{name: ring8, n_samples: 256}}
 model: {{arch: mlp, z_dim: 2, hidden: 16}}
@@ -65,18 +65,30 @@ def test_a_registered_loss_trains_from_yaml_and_joins_the_menus(tmp_path, own_lo
 
 
 def test_objectives_carry_what_the_trainer_asks_of_them():
-    assert [n for n, o in objectives.objectives().items() if o.probabilistic][:2] == ["gan", "ragan"]
-    assert [n for n, o in objectives.objectives().items() if o.real_above_zero][:2] == ["gan", "hinge"]
+    assert [n for n, o in objectives.objectives().items() if o.probabilistic][:2] == [
+        "gan",
+        "ragan",
+    ]
+    assert [n for n, o in objectives.objectives().items() if o.real_above_zero][:2] == [
+        "gan",
+        "hinge",
+    ]
     assert get_objective("gan", g_loss="minimax").g_loss is objectives.g_loss_minimax
     with pytest.raises(ValueError, match="already registered"):
         register_objective(Objective("gan", objectives.d_loss_hinge, objectives.g_loss_hinge))
 
 
-@pytest.mark.parametrize(("name", "message"), [
-    ("no-such-loss", "objective 'no-such-loss' is unknown; choices: gan, lsgan"),
-    ("gankit_no_such_module:x", "objective.loss: cannot import 'gankit_no_such_module'"),
-    ("gankit.objectives:d_loss", "neither registers an objective 'd_loss' nor has an Objective"),
-])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("no-such-loss", "objective 'no-such-loss' is unknown; choices: gan, lsgan"),
+        ("gankit_no_such_module:x", "objective.loss: cannot import 'gankit_no_such_module'"),
+        (
+            "gankit.objectives:d_loss",
+            "neither registers an objective 'd_loss' nor has an Objective",
+        ),
+    ],
+)
 def test_unknown_objectives_are_one_line_errors(name, message):
     with pytest.raises(ValueError, match=message) as e:
         get_objective(name)
@@ -98,22 +110,50 @@ def test_a_registered_metric_is_computed_by_gankit_eval(tmp_path, monkeypatch, c
         x = job.samples.x
         return [row("spread", float(x.std()), len(x), "", time.monotonic())]
 
-    table.register_metric(table.Metric("spread", spread_rows, lambda kind, name: kind == "points",
-                                       needs_reference=False, default_n=500, help="std of the samples"))
+    table.register_metric(
+        table.Metric(
+            "spread",
+            spread_rows,
+            lambda kind, name: kind == "points",
+            needs_reference=False,
+            default_n=500,
+            help="std of the samples",
+        )
+    )
     run = tmp_path / "run"
-    assert main(["train", "ring8", "--run-dir", str(run), "--quiet", "--set", "train.steps=4",
-                 "--set", "data.n_samples=256", "--set", "train.sample_every=4", "--set", "train.log_every=2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "ring8",
+                "--run-dir",
+                str(run),
+                "--quiet",
+                "--set",
+                "train.steps=4",
+                "--set",
+                "data.n_samples=256",
+                "--set",
+                "train.sample_every=4",
+                "--set",
+                "train.log_every=2",
+            ]
+        )
+        == 0
+    )
     assert main(["eval", str(run), "--metrics", "spread,modes"]) == 0
     rows = {r["metric"]: r for r in json.loads((run / "eval.json").read_text())["rows"]}
-    assert rows["spread"]["n"] == 2_500 and rows["spread"]["value"] > 0  # modes' default n is the larger
+    # modes' default n is the larger
+    assert rows["spread"]["n"] == 2_500 and rows["spread"]["value"] > 0
     assert rows["modes"]["n"] == 2_500
     with pytest.raises(SystemExit):
         main(["eval", "--help"])
-    assert "spread (std of the samples)" in " ".join(capsys.readouterr().out.split())  # argparse wraps help
+    # argparse wraps help
+    assert "spread (std of the samples)" in " ".join(capsys.readouterr().out.split())
 
 
 DATA_MODULE = "gankit_test_own_data"
-DATA_SOURCE = '''
+DATA_SOURCE = """
 import torch
 
 from gankit.data import Dataset, Split
@@ -126,7 +166,7 @@ def bars(cfg, path):
     for i in range(64):
         x[i, 0, :, i % 28] = 255
     return Dataset("bars", "image", {"train": Split(x)}, source="generated")
-'''
+"""
 
 
 def test_a_registered_data_source_trains_from_yaml(tmp_path, monkeypatch):
@@ -138,8 +178,24 @@ def test_a_registered_data_source_trains_from_yaml(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(folder))
     monkeypatch.setattr(registry, "_SOURCES", dict(registry._SOURCES))
     try:
-        assert main(["train", "quickstart", "--data", f"{DATA_MODULE}:bars", "--run-dir", str(tmp_path / "run"),
-                     "--quiet", "--set", "train.steps=3", "--set", "train.batch_size=16"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "quickstart",
+                    "--data",
+                    f"{DATA_MODULE}:bars",
+                    "--run-dir",
+                    str(tmp_path / "run"),
+                    "--quiet",
+                    "--set",
+                    "train.steps=3",
+                    "--set",
+                    "train.batch_size=16",
+                ]
+            )
+            == 0
+        )
     finally:
         sys.modules.pop(DATA_MODULE, None)
     assert (tmp_path / "run" / "checkpoints" / "latest").is_file()
@@ -149,5 +205,7 @@ def test_an_unknown_module_source_is_the_unknown_dataset_error():
     from gankit.data.registry import resolve
     from gankit.errors import DatasetError
 
-    with pytest.raises(DatasetError, match=r"unknown dataset 'foldr:/pics'; choices: .*folder:PATH"):
+    with pytest.raises(
+        DatasetError, match=r"unknown dataset 'foldr:/pics'; choices: .*folder:PATH"
+    ):
         resolve("foldr:/pics")

@@ -39,17 +39,31 @@ def pth(tmp_path_factory) -> tuple:
     folder = tmp_path_factory.mktemp("pth")
     torch.save(state, folder / "features.pth")
     fc = torch.Generator().manual_seed(0)
-    weight, bias = torch.randn(1008, 2048, generator=fc) * 0.05, torch.randn(1008, generator=fc) * 50
-    torch.save({**state, "fc.weight": weight, "fc.bias": bias,
-                "Conv2d_1a_3x3.bn.num_batches_tracked": torch.tensor(0)}, folder / "classifier.pth")
+    weight, bias = (
+        torch.randn(1008, 2048, generator=fc) * 0.05,
+        torch.randn(1008, generator=fc) * 50,
+    )
+    torch.save(
+        {
+            **state,
+            "fc.weight": weight,
+            "fc.bias": bias,
+            "Conv2d_1a_3x3.bn.num_batches_tracked": torch.tensor(0),
+        },
+        folder / "classifier.pth",
+    )
     return folder / "features.pth", folder / "classifier.pth", weight
 
 
 def images() -> torch.Tensor:
     gen = torch.Generator().manual_seed(1)
     gray = torch.randint(0, 256, (2, 1, 28, 28), generator=gen, dtype=torch.uint8)
-    return torch.cat([gray.expand(-1, 3, -1, -1), torch.randint(0, 256, (2, 3, 28, 28), generator=gen,
-                                                                 dtype=torch.uint8)])
+    return torch.cat(
+        [
+            gray.expand(-1, 3, -1, -1),
+            torch.randint(0, 256, (2, 3, 28, 28), generator=gen, dtype=torch.uint8),
+        ]
+    )
 
 
 def test_state_dict_network_gives_the_torchscript_features(pth):
@@ -64,7 +78,8 @@ def test_state_dict_network_gives_the_torchscript_features(pth):
 
 def test_classifier_from_a_state_dict_is_softmax_of_the_logits_without_bias(pth):
     features = InceptionFeatures()(images()).double()
-    want = torch.softmax(features @ pth[2].double().T, 1)  # the bias (±50) would change every row if it were used
+    # the bias (±50) would change every row if it were used
+    want = torch.softmax(features @ pth[2].double().T, 1)
     got = InceptionClassifier(pth[1])(images())
     assert (got - want).abs().max() < 1e-4
 
@@ -77,15 +92,22 @@ def test_state_dict_without_classifier_gives_features_but_no_inception_score(pth
 def test_wrong_state_dicts_are_one_line_errors(tmp_path, pth):
     state = torch.load(pth[0], weights_only=True)
     torch.save({**state, "Mixed_5b.extra.weight": torch.zeros(1)}, tmp_path / "extra.pth")
-    torch.save({k: v for k, v in state.items() if not k.startswith("Mixed_7c.branch_pool")}, tmp_path / "few.pth")
+    torch.save(
+        {k: v for k, v in state.items() if not k.startswith("Mixed_7c.branch_pool")},
+        tmp_path / "few.pth",
+    )
     state["Mixed_6a.branch3x3.conv.weight"] = torch.zeros(3, 3, 3, 3)
     torch.save(state, tmp_path / "shape.pth")
-    torch.save({"net": InceptionV3}, tmp_path / "pickled.pth")  # not tensors: weights_only refuses to unpickle it
+    # not tensors: weights_only refuses to unpickle it
+    torch.save({"net": InceptionV3}, tmp_path / "pickled.pth")
     (tmp_path / "junk.pth").write_bytes(b"not a model")
-    for name, message in [("extra", "unexpected Mixed_5b.extra.weight"), ("few", "missing Mixed_7c.branch_pool"),
-                          ("shape", "Mixed_6a.branch3x3.conv.weight has shape"),
-                          ("pickled", "neither a TorchScript file nor a state dict"),
-                          ("junk", "neither a TorchScript file nor a state dict")]:
+    for name, message in [
+        ("extra", "unexpected Mixed_5b.extra.weight"),
+        ("few", "missing Mixed_7c.branch_pool"),
+        ("shape", "Mixed_6a.branch3x3.conv.weight has shape"),
+        ("pickled", "neither a TorchScript file nor a state dict"),
+        ("junk", "neither a TorchScript file nor a state dict"),
+    ]:
         with pytest.raises(MetricError, match=message) as err:
             InceptionFeatures(tmp_path / f"{name}.pth")
         assert "\n" not in str(err.value)
@@ -96,8 +118,19 @@ def test_gankit_eval_is_with_a_state_dict_file(tmp_path, pth):
     gen = torch.Generator().manual_seed(2)
     x = torch.randint(0, 256, (20, 1, 8, 8), generator=gen, dtype=torch.uint8)
     np.savez(tmp_path / "s.npz", x=x.numpy())
-    args = ["eval", "--samples", str(tmp_path / "s.npz"), "--metrics", "is", "--inception", str(pth[1]), "--quiet"]
+    args = [
+        "eval",
+        "--samples",
+        str(tmp_path / "s.npz"),
+        "--metrics",
+        "is",
+        "--inception",
+        str(pth[1]),
+        "--quiet",
+    ]
     assert main(args) == 0
     row = json.loads((tmp_path / "s.eval.json").read_text())["rows"][0]
     probs = torch.softmax(InceptionFeatures()(x).double() @ pth[2].double().T, 1)
-    assert row["metric"] == "is" and row["value"] == pytest.approx(inception_score(probs)[0], rel=1e-4)
+    assert row["metric"] == "is" and row["value"] == pytest.approx(
+        inception_score(probs)[0], rel=1e-4
+    )

@@ -13,13 +13,19 @@ from gankit_testkit import quick_config
 from gankit.train import Trainer
 from gankit.train.speed import SpeedPlan
 
-COMPILER_OPTIONS = ((dynamo_config, "suppress_errors"), (inductor_config, "fallback_random"),
-                    (inductor_config, "layout_optimization"))  # what gankit sets while compiled steps run
+# what gankit sets while compiled steps run
+COMPILER_OPTIONS = (
+    (dynamo_config, "suppress_errors"),
+    (inductor_config, "fallback_random"),
+    (inductor_config, "layout_optimization"),
+)
 
 
 def _settings() -> dict[str, object]:
-    tf32 = {"matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-            "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32}
+    tf32 = {
+        "matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
+    }
     return {**tf32, **{name: getattr(module, name) for module, name in COMPILER_OPTIONS}}
 
 
@@ -33,7 +39,9 @@ def test_building_and_training_leave_the_global_random_state_alone(tmp_path, tin
     plain.fit()
     assert torch.equal(torch.random.get_rng_state(), before)
 
-    disturbed = Trainer(quick_config(train={"steps": 6}), tmp_path / "disturbed", dataset=tiny_images)
+    disturbed = Trainer(
+        quick_config(train={"steps": 6}), tmp_path / "disturbed", dataset=tiny_images
+    )
     for _ in range(6):
         torch.rand(1000)  # the caller's own draws
         disturbed.train_step()
@@ -44,8 +52,15 @@ def test_building_and_training_leave_the_global_random_state_alone(tmp_path, tin
 def test_a_compiled_run_holds_its_compiler_settings_only_while_it_runs(tmp_path, tiny_images):
     before = _settings()
     during = []
-    cfg = quick_config(model={"arch": "mlp", "hidden": 16}, train={"steps": 2, "log_every": 1, "speed": "compile"})
-    trainer = Trainer(cfg, tmp_path / "run", dataset=tiny_images, progress=lambda t, row: during.append(_settings()))
+    cfg = quick_config(
+        model={"arch": "mlp", "hidden": 16}, train={"steps": 2, "log_every": 1, "speed": "compile"}
+    )
+    trainer = Trainer(
+        cfg,
+        tmp_path / "run",
+        dataset=tiny_images,
+        progress=lambda t, row: during.append(_settings()),
+    )
     trainer.fit()
     assert during[0]["fallback_random"] is True and during[0]["layout_optimization"] is False
     assert _settings() == before
@@ -67,8 +82,13 @@ def test_speed_scope_sets_tf32_and_compiler_options_and_restores_them(tf32_flags
     plan = SpeedPlan("compile", False, "fp32", "cuda", "test", fallback=True, tf32=tf32)
     with plan.scope():
         inside = _settings()
-    assert inside == {"matmul.allow_tf32": tf32, "cudnn.allow_tf32": tf32, "suppress_errors": True,
-                      "fallback_random": True, "layout_optimization": False}
+    assert inside == {
+        "matmul.allow_tf32": tf32,
+        "cudnn.allow_tf32": tf32,
+        "suppress_errors": True,
+        "fallback_random": True,
+        "layout_optimization": False,
+    }
     assert _settings() == before
     with pytest.raises(RuntimeError), plan.scope():
         raise RuntimeError("a failing step")
@@ -97,8 +117,14 @@ def test_a_points_run_leaves_matplotlib_alone(tmp_path):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-c", MATPLOTLIB_PROBE, str(tmp_path)], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", MATPLOTLIB_PROBE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split("\n")[-2] == "pdf [1] True"
-    assert list((tmp_path / "ring8" / "samples").glob("*.png")) and list((tmp_path / "gauss1d").rglob("*.png"))
+    assert list((tmp_path / "ring8" / "samples").glob("*.png")) and list(
+        (tmp_path / "gauss1d").rglob("*.png")
+    )

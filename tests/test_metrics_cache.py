@@ -24,7 +24,10 @@ class Counter:
 
     def __call__(self) -> dict[str, torch.Tensor]:
         self.calls += 1
-        return {"mu": torch.full((4,), self.value, dtype=torch.float64), "sigma": torch.eye(4) * self.value}
+        return {
+            "mu": torch.full((4,), self.value, dtype=torch.float64),
+            "sigma": torch.eye(4) * self.value,
+        }
 
 
 KEY = {"dataset": "mnist", "split": "test", "n": 10000, "weights": "ab" * 32}
@@ -68,7 +71,9 @@ def test_corrupt_file_recomputed(_cache, caplog, damage):
     load_or_compute("fid", KEY, compute)
     path = stats_path("fid", **KEY)
     data = path.read_bytes()
-    path.write_bytes({"garbage": b"\x00junk" * 50, "truncated": data[: len(data) // 2], "empty": b""}[damage])
+    path.write_bytes(
+        {"garbage": b"\x00junk" * 50, "truncated": data[: len(data) // 2], "empty": b""}[damage]
+    )
     with caplog.at_level(logging.WARNING, logger="gankit.metrics.cache"):
         again = load_or_compute("fid", KEY, compute)
     assert compute.calls == 2 and "recomputing" in caplog.text
@@ -80,7 +85,9 @@ def test_corrupt_file_recomputed(_cache, caplog, damage):
 def test_file_with_other_key_not_trusted(_cache):
     path = stats_path("fid", **KEY)
     path.parent.mkdir(parents=True)
-    path.write_bytes(save_safetensors({"mu": torch.zeros(4)}, metadata={"kind": "fid", "key": '{"n":1}'}))
+    path.write_bytes(
+        save_safetensors({"mu": torch.zeros(4)}, metadata={"kind": "fid", "key": '{"n":1}'})
+    )
     compute = Counter(5.0)
     out = load_or_compute("fid", KEY, compute)
     assert compute.calls == 1 and torch.equal(out["mu"], torch.full((4,), 5.0, dtype=torch.float64))
@@ -90,7 +97,9 @@ def test_no_temp_files_left(_cache):
     for i in range(3):
         load_or_compute("fid", {**KEY, "n": i}, Counter(float(i)))
     names = [p.name for p in (_cache / "stats").iterdir()]
-    assert len(names) == 3 and all(n.endswith(".safetensors") and not n.startswith(".") for n in names)
+    assert len(names) == 3 and all(
+        n.endswith(".safetensors") and not n.startswith(".") for n in names
+    )
 
 
 def test_bad_compute_result(_cache):

@@ -25,15 +25,19 @@ def blocks(n: int, seed: int, noise: float = 0.5) -> tuple[torch.Tensor, torch.T
     patterns = torch.zeros(10, 1, 28, 28)
     for c in range(10):
         r, q = divmod(c, 4)
-        patterns[c, 0, r * 9 + 1:r * 9 + 8, q * 7:q * 7 + 7] = 1.0
+        patterns[c, 0, r * 9 + 1 : r * 9 + 8, q * 7 : q * 7 + 7] = 1.0
     y = torch.arange(n) % 10
-    x = patterns[y] * (1 - noise) + noise * torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+    x = patterns[y] * (1 - noise) + noise * torch.rand(
+        n, 1, 28, 28, generator=torch.Generator().manual_seed(seed)
+    )
     return (x * 255).round().to(torch.uint8), y
 
 
 def tiny(n: int = 60, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
-    return torch.randint(0, 256, (n, 1, 8, 8), generator=gen, dtype=torch.uint8), torch.arange(n) % 10
+    return torch.randint(0, 256, (n, 1, 8, 8), generator=gen, dtype=torch.uint8), torch.arange(
+        n
+    ) % 10
 
 
 def test_shapes():
@@ -41,7 +45,9 @@ def test_shapes():
     x = torch.rand(2, 1, 28, 28)
     assert m(x).shape == (2, 10) and m.features(x).shape == (2, 128)
     m8 = SmallCNN(resolution=8, num_classes=5, width=8)
-    assert m8(torch.rand(3, 1, 8, 8)).shape == (3, 5) and m8.features(torch.rand(3, 1, 8, 8)).shape == (3, 128)
+    assert m8(torch.rand(3, 1, 8, 8)).shape == (3, 5) and m8.features(
+        torch.rand(3, 1, 8, 8)
+    ).shape == (3, 128)
     assert SmallCNN(in_channels=3, resolution=7)(torch.rand(1, 3, 7, 7)).shape == (1, 10)
     with pytest.raises(MetricError, match="resolution must be an int >= 1, got 0"):
         SmallCNN(resolution=0)
@@ -51,7 +57,8 @@ def test_shapes():
 
 def test_train_separable_problem():
     (x_tr, y_tr), (x_te, y_te) = blocks(100, 1), blocks(50, 2)
-    model, acc = train_classifier(x_tr, y_tr, x_te, y_te, epochs=1, batch_size=10, lr=3e-3)  # 10 Adam steps
+    # 10 Adam steps
+    model, acc = train_classifier(x_tr, y_tr, x_te, y_te, epochs=1, batch_size=10, lr=3e-3)
     assert acc > 0.9
     assert not model.training
     pred = model(x_te.float() / 255).argmax(1)
@@ -100,7 +107,9 @@ def test_cache_roundtrip_and_corruption(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(clf, "train_classifier", fail)
     loaded, acc2 = load_or_train_classifier("tiny", x, y, x_te, y_te, epochs=1, seed=3)
     assert acc2 == acc and not loaded.training
-    assert all(torch.equal(p, q) for p, q in zip(model.state_dict().values(), loaded.state_dict().values()))
+    assert all(
+        torch.equal(p, q) for p, q in zip(model.state_dict().values(), loaded.state_dict().values())
+    )
     # A new test set re-scores the cached weights without training.
     _, acc3 = load_or_train_classifier("tiny", x, y, x, y, epochs=1, seed=3)
     assert acc3 == clf._accuracy(loaded, x, y)
@@ -127,7 +136,13 @@ class ConstantClassCNN(SmallCNN):
 
 
 def constant_images(classes: list[int]) -> torch.Tensor:
-    return torch.tensor(classes, dtype=torch.uint8).mul(20).view(-1, 1, 1, 1).expand(-1, 1, 8, 8).contiguous()
+    return (
+        torch.tensor(classes, dtype=torch.uint8)
+        .mul(20)
+        .view(-1, 1, 1, 1)
+        .expand(-1, 1, 8, 8)
+        .contiguous()
+    )
 
 
 def test_scores_against_hand_computation():
@@ -155,7 +170,9 @@ def test_features():
     feats = classifier_features(model, x, batch_size=7)
     assert feats.shape == (25, 128) and feats.dtype == torch.float32
     torch.testing.assert_close(feats, classifier_features(model, x), rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(feats, model.features(x.float() / 255).detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        feats, model.features(x.float() / 255).detach(), rtol=1e-5, atol=1e-6
+    )
     with pytest.raises(MetricError, match="images have 3 channels, the classifier expects 1"):
         classifier_features(model, torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
 

@@ -6,7 +6,13 @@ import scipy.linalg
 import torch
 
 from gankit.errors import MetricError
-from gankit.metrics.frechet import FeatureStats, feature_stats, frechet_distance, kid, kid_subset_indices
+from gankit.metrics.frechet import (
+    FeatureStats,
+    feature_stats,
+    frechet_distance,
+    kid,
+    kid_subset_indices,
+)
 
 
 def ref_fid(a: np.ndarray, b: np.ndarray) -> float:
@@ -29,7 +35,7 @@ def ref_mmd2(x: np.ndarray, y: np.ndarray) -> float:
 
 def features(n: int, d: int, seed: int, shift: float = 0.0, scale: float = 1.0) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
-    mix = torch.randn(d, d, generator=gen, dtype=torch.float64) / d ** 0.5
+    mix = torch.randn(d, d, generator=gen, dtype=torch.float64) / d**0.5
     return (torch.randn(n, d, generator=gen, dtype=torch.float64) @ mix * scale + shift).float()
 
 
@@ -57,8 +63,12 @@ def test_fid_of_diagonal_gaussians_closed_form():
     mu_a, mu_b = torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, 1.0, 0.0])
     var_a, var_b = torch.tensor([1.0, 4.0, 0.25]), torch.tensor([9.0, 1.0, 0.25])
     st = lambda mu, var: FeatureStats(mu.double(), torch.diag(var).double(), 10)  # noqa: E731
-    expected = ((mu_a - mu_b) ** 2).sum() + ((var_a.sqrt() - var_b.sqrt()) ** 2).sum()  # 5 + 4 + 1 = 10
-    assert frechet_distance(st(mu_a, var_a), st(mu_b, var_b)) == pytest.approx(expected.item(), rel=1e-12)
+    expected = ((mu_a - mu_b) ** 2).sum() + (
+        (var_a.sqrt() - var_b.sqrt()) ** 2
+    ).sum()  # 5 + 4 + 1 = 10
+    assert frechet_distance(st(mu_a, var_a), st(mu_b, var_b)) == pytest.approx(
+        expected.item(), rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("n", [500, 10])  # full-rank and rank-deficient (n < d) covariances
@@ -89,7 +99,9 @@ def test_kid_matches_loop_reference():
     real, fake = features(60, 5, 4), features(45, 5, 5, shift=0.3)
     mean, std = kid(real, fake, subset_size=20, subsets=6, seed=3)
     r, f = real.double().numpy(), fake.double().numpy()
-    vals = np.array([ref_mmd2(r[ir.numpy()], f[jf.numpy()]) for ir, jf in kid_subset_indices(60, 45, 20, 6, 3)])
+    vals = np.array(
+        [ref_mmd2(r[ir.numpy()], f[jf.numpy()]) for ir, jf in kid_subset_indices(60, 45, 20, 6, 3)]
+    )
     assert mean == pytest.approx(vals.mean(), rel=1e-12, abs=1e-12)
     assert std == pytest.approx(vals.std(), rel=1e-12, abs=1e-12)
     assert kid(real, fake, subset_size=20, subsets=6, seed=3) == (mean, std)
@@ -98,7 +110,9 @@ def test_kid_matches_loop_reference():
 
 def test_kid_subset_larger_than_samples_is_an_error():
     real, fake = features(1200, 4, 0), features(500, 4, 1)
-    with pytest.raises(MetricError, match="KID subset size 1000 exceeds the 500 fake samples; pass a smaller"):
+    with pytest.raises(
+        MetricError, match="KID subset size 1000 exceeds the 500 fake samples; pass a smaller"
+    ):
         kid(real, fake)
     with pytest.raises(MetricError, match="exceeds the 30 real samples"):
         kid(real[:30], fake, subset_size=40)

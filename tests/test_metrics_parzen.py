@@ -9,14 +9,20 @@ from scipy.spatial.distance import cdist
 from scipy.special import logsumexp
 
 from gankit.errors import MetricError
-from gankit.metrics.parzen import SIGMAS, ParzenResult, parzen_log_likelihood, parzen_protocol, select_sigma
+from gankit.metrics.parzen import (
+    SIGMAS,
+    ParzenResult,
+    parzen_log_likelihood,
+    parzen_protocol,
+    select_sigma,
+)
 
 
 def ref_parzen(centres: np.ndarray, x: np.ndarray, sigma: float) -> np.ndarray:
     """log p(x) = logsumexp_i(−‖x−μ_i‖²/2σ²) − log N − (d/2) log(2πσ²), straight from the definition."""
     n, d = centres.shape
-    a = -cdist(x, centres, "sqeuclidean") / (2 * sigma ** 2)
-    return logsumexp(a, axis=1) - math.log(n) - d / 2 * math.log(2 * math.pi * sigma ** 2)
+    a = -cdist(x, centres, "sqeuclidean") / (2 * sigma**2)
+    return logsumexp(a, axis=1) - math.log(n) - d / 2 * math.log(2 * math.pi * sigma**2)
 
 
 def ref_protocol(centres, x_val, x_test):
@@ -30,7 +36,7 @@ def ref_protocol(centres, x_val, x_test):
 @pytest.fixture(scope="module")
 def data():
     gen = torch.Generator().manual_seed(0)
-    centres = torch.rand(300, 6, generator=gen)           # float32 like generator output in [0, 1]
+    centres = torch.rand(300, 6, generator=gen)  # float32 like generator output in [0, 1]
     x_val = torch.rand(80, 6, generator=gen, dtype=torch.float64)
     x_test = torch.rand(120, 6, generator=gen, dtype=torch.float64)
     return centres, x_val, x_test
@@ -46,7 +52,9 @@ def test_log_likelihood_matches_reference(data, sigma):
     centres, _, x_test = data
     got = parzen_log_likelihood(centres, x_test, sigma)
     assert got.dtype == torch.float64 and got.shape == (120,)
-    np.testing.assert_allclose(got.numpy(), ref_parzen(centres.double().numpy(), x_test.numpy(), sigma), rtol=1e-6)
+    np.testing.assert_allclose(
+        got.numpy(), ref_parzen(centres.double().numpy(), x_test.numpy(), sigma), rtol=1e-6
+    )
 
 
 def test_log_likelihood_does_not_depend_on_chunks(data):
@@ -60,13 +68,16 @@ def test_log_likelihood_does_not_depend_on_chunks(data):
 def test_single_centre_closed_form():
     mu = torch.tensor([[0.3, 0.7, 0.1]], dtype=torch.float64)
     sigma = 0.5
-    ll = parzen_log_likelihood(mu, mu + torch.tensor([[sigma, 0.0, 0.0]], dtype=torch.float64), sigma)
-    assert ll.item() == pytest.approx(-0.5 - 1.5 * math.log(2 * math.pi * sigma ** 2), rel=1e-12)
+    ll = parzen_log_likelihood(
+        mu, mu + torch.tensor([[sigma, 0.0, 0.0]], dtype=torch.float64), sigma
+    )
+    assert ll.item() == pytest.approx(-0.5 - 1.5 * math.log(2 * math.pi * sigma**2), rel=1e-12)
 
 
 def test_far_points_do_not_underflow():
     centres = torch.zeros(5, 4, dtype=torch.float64)
-    x = torch.full((2, 4), 30.0, dtype=torch.float64)  # exp(−3600/0.02) underflows; log-sum-exp must not
+    # exp(−3600/0.02) underflows; log-sum-exp must not
+    x = torch.full((2, 4), 30.0, dtype=torch.float64)
     got = parzen_log_likelihood(centres, x, 0.1, chunk_centres=2)
     np.testing.assert_allclose(got.numpy(), ref_parzen(centres.numpy(), x.numpy(), 0.1), rtol=1e-12)
     assert torch.isfinite(got).all()
@@ -75,7 +86,9 @@ def test_far_points_do_not_underflow():
 def test_select_sigma_picks_the_brute_force_choice(data):
     centres, x_val, _ = data
     best, scores = select_sigma(centres, x_val, chunk_x=30, chunk_centres=70)
-    ref_best, ref_scores, _, _ = ref_protocol(centres.double().numpy(), x_val.numpy(), x_val.numpy())
+    ref_best, ref_scores, _, _ = ref_protocol(
+        centres.double().numpy(), x_val.numpy(), x_val.numpy()
+    )
     assert best == pytest.approx(ref_best, rel=1e-12)
     assert SIGMAS[0] < best < SIGMAS[-1]  # an interior optimum, so the choice is informative
     assert list(scores) == [float(s) for s in SIGMAS]
@@ -85,7 +98,9 @@ def test_select_sigma_picks_the_brute_force_choice(data):
 def test_protocol_matches_reference(data):
     centres, x_val, x_test = data
     res = parzen_protocol(centres, x_val, x_test, chunk_x=64, chunk_centres=100)
-    ref_best, _, ref_mean, ref_sem = ref_protocol(centres.double().numpy(), x_val.numpy(), x_test.numpy())
+    ref_best, _, ref_mean, ref_sem = ref_protocol(
+        centres.double().numpy(), x_val.numpy(), x_test.numpy()
+    )
     assert isinstance(res, ParzenResult) and res.n == 120 and len(res.sigma_scores) == 10
     assert res.sigma == pytest.approx(ref_best, rel=1e-12)
     assert res.mean == pytest.approx(ref_mean, rel=1e-6)
@@ -96,7 +111,9 @@ def test_protocol_with_fixed_sigma_skips_selection(data):
     centres, x_val, x_test = data
     res = parzen_protocol(centres, x_val, x_test, sigma=0.5)
     assert res.sigma == 0.5 and res.sigma_scores == {}
-    assert res.mean == pytest.approx(ref_parzen(centres.double().numpy(), x_test.numpy(), 0.5).mean(), rel=1e-6)
+    assert res.mean == pytest.approx(
+        ref_parzen(centres.double().numpy(), x_test.numpy(), 0.5).mean(), rel=1e-6
+    )
 
 
 def test_errors_name_the_problem(data):

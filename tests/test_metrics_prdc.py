@@ -21,10 +21,12 @@ def ref_prdc(real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int = 5) -
     inside_real_pr = d_fr <= ref_radii(real, k_pr)[None, :]
     inside_fake_pr = d_fr.T <= ref_radii(fake, k_pr)[None, :]
     inside_real_dc = d_fr <= ref_radii(real, k_dc)[None, :]
-    return {"precision": inside_real_pr.any(axis=1).sum() / len(fake),
-            "recall": inside_fake_pr.any(axis=1).sum() / len(real),
-            "density": inside_real_dc.sum() / (k_dc * len(fake)),
-            "coverage": inside_real_dc.any(axis=0).sum() / len(real)}
+    return {
+        "precision": inside_real_pr.any(axis=1).sum() / len(fake),
+        "recall": inside_fake_pr.any(axis=1).sum() / len(real),
+        "density": inside_real_dc.sum() / (k_dc * len(fake)),
+        "coverage": inside_real_dc.any(axis=0).sum() / len(real),
+    }
 
 
 def cloud(n: int, d: int, seed: int, shift: float = 0.0, scale: float = 1.0) -> torch.Tensor:
@@ -61,7 +63,10 @@ def test_precision_recall_by_hand_in_1d():
     assert precision_recall(real, fake, k=1)["precision"] == 0.6
     # fakes [0, 2, 5], k = 1: radii 2, 2, 3 → balls [-2,2] [0,4] [2,8]; reals -2 and 8 on a boundary, 4.5 inside,
     # 9 outside → recall 3/4; every fake is inside the real balls [-8.5,4.5] [1,8] [7,9] [8,10] → precision 1.
-    assert precision_recall(col(-2, 8, 9, 4.5), col(0, 2, 5), k=1) == {"precision": 1.0, "recall": 0.75}
+    assert precision_recall(col(-2, 8, 9, 4.5), col(0, 2, 5), k=1) == {
+        "precision": 1.0,
+        "recall": 0.75,
+    }
     # k = 2 (the 2nd neighbour): real radii 2, 1, 2, 3 → balls [-2,2] [0,2] [0,4] [1,7]: all five fakes inside.
     assert precision_recall(real, fake, k=2)["precision"] == 1.0
 
@@ -69,7 +74,10 @@ def test_precision_recall_by_hand_in_1d():
 def test_density_coverage_by_hand_in_1d():
     # real balls (k = 1) [-1,1] [0,2] [1,3] [2,6]; fake -1 in 1 ball, 3 in 2, 6 in 1, 6.5 and 7 in none:
     # density = 4 / (1·5); balls hit: 1st, 3rd, 4th → coverage 3/4.
-    assert density_coverage(col(0, 1, 2, 4), col(-1, 3, 6, 6.5, 7), k=1) == {"density": 0.8, "coverage": 0.75}
+    assert density_coverage(col(0, 1, 2, 4), col(-1, 3, 6, 6.5, 7), k=1) == {
+        "density": 0.8,
+        "coverage": 0.75,
+    }
     # duplicates are neighbours of each other (self is excluded by index, not by value): radii 0, 0, 5.
     assert density_coverage(col(0, 0, 5), col(0, 0.5), k=1) == {"density": 2.0, "coverage": 1.0}
 

@@ -57,7 +57,10 @@ def test_generator_rejects_wrong_z_shape() -> None:
 
 @pytest.mark.parametrize("resolution", [16, 63, 128])
 def test_bad_resolution(resolution: int) -> None:
-    for make in (lambda: DCGANGenerator(resolution=resolution), lambda: DCGANDiscriminator(resolution=resolution)):
+    for make in (
+        lambda: DCGANGenerator(resolution=resolution),
+        lambda: DCGANDiscriminator(resolution=resolution),
+    ):
         with pytest.raises(ValueError, match=r"28, 32, 64") as err:
             make()
         assert "\n" not in str(err.value) and str(resolution) in str(err.value)
@@ -118,7 +121,7 @@ def test_sample_z_shape_prior_and_device() -> None:
     assert g.sample_z(3, device="meta").device.type == "meta"  # explicit device is honoured
     assert g.to("meta").sample_z(2).device.type == "meta"  # default: the module's device
     u = DCGANGenerator(z_dim=12, resolution=32, width=4, prior="uniform").sample_z(1000)
-    assert u.abs().max() <= 3 ** 0.5 + 1e-6
+    assert u.abs().max() <= 3**0.5 + 1e-6
     with pytest.raises(ValueError, match="uniform, normal"):
         DCGANGenerator(prior="cauchy")
 

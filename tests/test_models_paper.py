@@ -33,7 +33,8 @@ def test_init_ranges():
         for name, p in model.named_parameters():
             if name.endswith("weight"):
                 assert p.abs().max().item() <= half
-                assert p.abs().max().item() > 0.95 * half  # uniform over the whole range, not narrower
+                # uniform over the whole range, not narrower
+                assert p.abs().max().item() > 0.95 * half
                 assert p.std().item() == pytest.approx(half / math.sqrt(3), rel=0.05)
     assert all((p == 0).all() for n, p in D.named_parameters() if n.endswith("bias"))
     assert (G.net[0].bias == 0).all() and (G.net[2].bias == 0).all()
@@ -95,7 +96,8 @@ def test_dropout_keep_rate_scale_and_gradient(p):
     assert abs(kept.float().mean().item() - (1 - p)) < 5 * math.sqrt(p * (1 - p) / 1e6)
     assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / (1 - p)))
     y.sum().backward()
-    assert torch.equal(x.grad, y.detach())  # d(x·mask)/dx = mask: the kept units' gradient is scaled too
+    # d(x·mask)/dx = mask: the kept units' gradient is scaled too
+    assert torch.equal(x.grad, y.detach())
     with pytest.raises(ValueError, match="dropout probability"):
         Dropout(1.0)
 

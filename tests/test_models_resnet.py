@@ -78,7 +78,10 @@ def test_xavier_init() -> None:
 
 @pytest.mark.parametrize("resolution", [28, 64])
 def test_bad_resolution(resolution: int) -> None:
-    for make in (lambda: ResNetGenerator(resolution=resolution), lambda: ResNetDiscriminator(resolution=resolution)):
+    for make in (
+        lambda: ResNetGenerator(resolution=resolution),
+        lambda: ResNetDiscriminator(resolution=resolution),
+    ):
         with pytest.raises(ValueError, match="32") as err:
             make()
         assert "\n" not in str(err.value) and str(resolution) in str(err.value)
@@ -101,10 +104,14 @@ def test_registry_builds_resnet() -> None:
 
 
 def test_trainer_runs_resnet_with_spectral_norm(tmp_path) -> None:
-    x = torch.randint(0, 256, (40, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    x = torch.randint(
+        0, 256, (40, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
     data = Dataset("tiny32", "image", {"train": Split(x)})
-    cfg = quick_config(model={"arch": "resnet", "width": 8, "spectral_norm": True},
-                       train={"steps": 2, "batch_size": 8})
+    cfg = quick_config(
+        model={"arch": "resnet", "width": 8, "spectral_norm": True},
+        train={"steps": 2, "batch_size": 8},
+    )
     trainer = Trainer(cfg, tmp_path / "run", dataset=data)
     trainer.fit()
     assert trainer.step == 2 and isinstance(trainer.G, ResNetGenerator)

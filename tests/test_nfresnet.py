@@ -19,13 +19,29 @@ from gankit.models.registry import build_models
 
 
 def _pair(resolution: int, channels: int, **kw):
-    shape = {"widths": default_widths(resolution, 8), "blocks": 2, "expansion": 2, "group_size": 4, **kw}
-    return (NFResNetGenerator(z_dim=16, channels=channels, resolution=resolution, **shape),
-            NFResNetDiscriminator(channels=channels, resolution=resolution, **shape))
+    shape = {
+        "widths": default_widths(resolution, 8),
+        "blocks": 2,
+        "expansion": 2,
+        "group_size": 4,
+        **kw,
+    }
+    return (
+        NFResNetGenerator(z_dim=16, channels=channels, resolution=resolution, **shape),
+        NFResNetDiscriminator(channels=channels, resolution=resolution, **shape),
+    )
 
 
-@pytest.mark.parametrize("resolution, stages", [(28, [7, 14, 28]), (32, [4, 8, 16, 32]), (64, [4, 8, 16, 32, 64]),
-                                                (40, [5, 10, 20, 40]), (48, [6, 12, 24, 48])])
+@pytest.mark.parametrize(
+    "resolution, stages",
+    [
+        (28, [7, 14, 28]),
+        (32, [4, 8, 16, 32]),
+        (64, [4, 8, 16, 32, 64]),
+        (40, [5, 10, 20, 40]),
+        (48, [6, 12, 24, 48]),
+    ],
+)
 def test_stage_resolutions(resolution, stages):
     assert stage_resolutions(resolution) == stages
 
@@ -68,19 +84,23 @@ def test_inner_weights_are_scaled_for_the_number_of_blocks():
     """He-normal (gain for slope 0.2) × L^(-1/4): with 64 blocks the spread is a quarter (64^(-1/4) ≈ 0.354) of
     a single block's; measured on 65,536 weights, so the estimate is within 1 % of its expectation."""
     one = ResidualBlock(128, expansion=4, group_size=512, total_blocks=1).expand.weight.std().item()
-    many = ResidualBlock(128, expansion=4, group_size=512, total_blocks=64).expand.weight.std().item()
-    assert one == pytest.approx((2 / 1.04) ** 0.5 / 128 ** 0.5, rel=0.02)
-    assert many / one == pytest.approx(64 ** -0.25, rel=0.03)
+    many = (
+        ResidualBlock(128, expansion=4, group_size=512, total_blocks=64).expand.weight.std().item()
+    )
+    assert one == pytest.approx((2 / 1.04) ** 0.5 / 128**0.5, rel=0.02)
+    assert many / one == pytest.approx(64**-0.25, rel=0.03)
 
 
 def test_resampling_is_the_binomial_filter():
     ramp = torch.arange(4.0).view(1, 1, 1, 4).expand(1, 1, 4, 4)
     up = Resample(1, up=True)(ramp)
     assert up.shape == (1, 1, 8, 8)
-    assert torch.allclose(up[0, 0, 2, :7], torch.tensor([0, 0.5, 1, 1.5, 2, 2.5, 3]))  # linear interpolation
+    # linear interpolation
+    assert torch.allclose(up[0, 0, 2, :7], torch.tensor([0, 0.5, 1, 1.5, 2, 2.5, 3]))
     down = Resample(1, up=False)(torch.arange(8.0).view(1, 1, 1, 8).expand(1, 1, 8, 8))
     assert down.shape == (1, 1, 4, 4)
-    assert torch.allclose(down[0, 0, 2, 1:], torch.tensor([2.0, 4.0, 6.0]))  # (x[2i-1] + 2x[2i] + x[2i+1]) / 4
+    # (x[2i-1] + 2x[2i] + x[2i+1]) / 4
+    assert torch.allclose(down[0, 0, 2, 1:], torch.tensor([2.0, 4.0, 6.0]))
     assert not list(Resample(3, up=True).parameters())
 
 
@@ -94,9 +114,15 @@ def _block_params(c: int, e: int, group_size: int) -> int:
 def test_parameter_counts_follow_the_formula(resolution, channels):
     widths, z, blocks, e, gs = default_widths(resolution, 8), 16, 2, 2, 4
     base = stage_resolutions(resolution)[0]
-    body = sum(blocks * _block_params(w, e, gs) for w in widths) + sum(a * b for a, b in zip(widths, widths[1:])
-                                                                       if a != b)
-    g = body + widths[0] * base * base + (z * widths[0] + widths[0]) + (widths[-1] * channels + channels)
+    body = sum(blocks * _block_params(w, e, gs) for w in widths) + sum(
+        a * b for a, b in zip(widths, widths[1:]) if a != b
+    )
+    g = (
+        body
+        + widths[0] * base * base
+        + (z * widths[0] + widths[0])
+        + (widths[-1] * channels + channels)
+    )
     d = body + (channels * widths[-1] + widths[-1]) + widths[0] * base * base + (widths[0] + 1)
     G, D = _pair(resolution, channels)
     assert sum(p.numel() for p in G.parameters()) == g
@@ -125,6 +151,8 @@ def test_registered_with_its_config_keys():
     cfg = ModelConfig(arch="nf-resnet", z_dim=16, width=8, blocks=3, expansion=4, group_size=8)
     G, D = build_models(cfg, sample_shape=(3, 32, 32), kind="image")
     assert sum(isinstance(m, ResidualBlock) for m in D.modules()) == 3 * 4
-    assert next(m for m in G.modules() if isinstance(m, ResidualBlock)).conv.in_channels == 8 * 8 * 4
+    assert (
+        next(m for m in G.modules() if isinstance(m, ResidualBlock)).conv.in_channels == 8 * 8 * 4
+    )
     with pytest.raises(ValueError, match="square images"):
         build_models(cfg, sample_shape=(2,), kind="points")

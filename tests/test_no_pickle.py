@@ -17,9 +17,19 @@ from gankit.errors import CheckpointError
 from gankit.train import checkpoint
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-UNSAFE_MODULES = {"pickle", "_pickle", "cPickle", "dill", "cloudpickle", "joblib", "marshal", "shelve"}
+UNSAFE_MODULES = {
+    "pickle",
+    "_pickle",
+    "cPickle",
+    "dill",
+    "cloudpickle",
+    "joblib",
+    "marshal",
+    "shelve",
+}
 # No eval/exec is allowed anywhere: config.py reads annotation strings ("int | None") from a lookup table instead.
-ALLOWED: set[tuple[str, str]] = set()  # (file name, offence) pairs reviewed as safe; keep empty if at all possible
+# (file name, offence) pairs reviewed as safe; keep empty if at all possible
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def _dotted(node: ast.AST) -> str:
@@ -33,7 +43,10 @@ def _dotted(node: ast.AST) -> str:
 
 
 def _keyword_is(call: ast.Call, name: str, value: object) -> bool:
-    return any(k.arg == name and isinstance(k.value, ast.Constant) and k.value.value is value for k in call.keywords)
+    return any(
+        k.arg == name and isinstance(k.value, ast.Constant) and k.value.value is value
+        for k in call.keywords
+    )
 
 
 def offences(source: str) -> list[str]:
@@ -42,11 +55,19 @@ def offences(source: str) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Import):
-            found += [f"line {line}: import {a.name}" for a in node.names if a.name.split(".")[0] in UNSAFE_MODULES]
+            found += [
+                f"line {line}: import {a.name}"
+                for a in node.names
+                if a.name.split(".")[0] in UNSAFE_MODULES
+            ]
         elif isinstance(node, ast.ImportFrom) and node.module:
             root = node.module.split(".")[0]
-            if root in UNSAFE_MODULES or (root in ("torch", "numpy") and any(a.name == "load" for a in node.names)):
-                found.append(f"line {line}: from {node.module} import {', '.join(a.name for a in node.names)}")
+            if root in UNSAFE_MODULES or (
+                root in ("torch", "numpy") and any(a.name == "load" for a in node.names)
+            ):
+                found.append(
+                    f"line {line}: from {node.module} import {', '.join(a.name for a in node.names)}"
+                )
         elif isinstance(node, ast.Call):
             name = _dotted(node.func)
             if name in ("eval", "exec", "builtins.eval", "builtins.exec", "__import__"):
@@ -60,24 +81,30 @@ def offences(source: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("snippet, flagged", [
-    ("import pickle\n", True),
-    ("import pickle as p\n", True),
-    ("from pickle import loads\n", True),
-    ("x = pickle.loads(b)\n", True),
-    ("x = pickle.load(f)\n", True),
-    ("x = torch.load(f)\n", True),
-    ("x = torch.load(f, weights_only=False)\n", True),
-    ("x = torch.load(f, weights_only=True)\n", False),
-    ("x = np.load(p)\n", True),
-    ("x = numpy.load(p, allow_pickle=True)\n", True),
-    ("x = np.load(p, allow_pickle=False)\n", False),
-    ("from numpy import load\n", True),
-    ("eval(text)\n", True),
-    ("exec(code, {})\n", True),
-    ("model.eval()\n", False),
-    ("# pickle.load(f) in a comment, and a docstring saying 'no pickle'\n'''eval(x)'''\n", False),
-])
+@pytest.mark.parametrize(
+    "snippet, flagged",
+    [
+        ("import pickle\n", True),
+        ("import pickle as p\n", True),
+        ("from pickle import loads\n", True),
+        ("x = pickle.loads(b)\n", True),
+        ("x = pickle.load(f)\n", True),
+        ("x = torch.load(f)\n", True),
+        ("x = torch.load(f, weights_only=False)\n", True),
+        ("x = torch.load(f, weights_only=True)\n", False),
+        ("x = np.load(p)\n", True),
+        ("x = numpy.load(p, allow_pickle=True)\n", True),
+        ("x = np.load(p, allow_pickle=False)\n", False),
+        ("from numpy import load\n", True),
+        ("eval(text)\n", True),
+        ("exec(code, {})\n", True),
+        ("model.eval()\n", False),
+        (
+            "# pickle.load(f) in a comment, and a docstring saying 'no pickle'\n'''eval(x)'''\n",
+            False,
+        ),
+    ],
+)
 def test_scanner_flags_offending_code(snippet, flagged):
     """The scan can fail: each unsafe construct is caught, and the safe look-alikes are not."""
     assert bool(offences(snippet)) == flagged, offences(snippet)
@@ -86,12 +113,17 @@ def test_scanner_flags_offending_code(snippet, flagged):
 def test_no_unpickling_or_eval_in_src():
     files = sorted(SRC.rglob("*.py"))
     assert len(files) > 20, f"found only {len(files)} files under {SRC}"
-    bad = [f"{p.relative_to(SRC)} {o}" for p in files for o in offences(p.read_text(encoding="utf-8"))
-           if (p.name, o.split(": ", 1)[1]) not in ALLOWED]
+    bad = [
+        f"{p.relative_to(SRC)} {o}"
+        for p in files
+        for o in offences(p.read_text(encoding="utf-8"))
+        if (p.name, o.split(": ", 1)[1]) not in ALLOWED
+    ]
     assert not bad, "unsafe deserialisation or eval:\n" + "\n".join(bad)
 
 
 # ------------------------------------------------------------------------------------------------- malicious pickle
+
 
 class _Payload:
     """Unpickling this creates (opens for writing) ``marker``: arbitrary code execution, harmless here."""
@@ -107,7 +139,8 @@ def _evil_bytes(kind: str, marker: Path) -> bytes:
     if kind == "pickle":
         return pickle.dumps(_Payload(marker))
     buf = io.BytesIO()
-    torch.save({"G.weight": _Payload(marker)}, buf)  # the zip+pickle format of a classic .pt checkpoint
+    # the zip+pickle format of a classic .pt checkpoint
+    torch.save({"G.weight": _Payload(marker)}, buf)
     return buf.getvalue()
 
 
@@ -128,9 +161,16 @@ def _plant(run: Path, tensor_bytes: bytes, json_bytes: bytes | None = None) -> P
     folder = run / "checkpoints"
     folder.mkdir(parents=True)
     (folder / "step-000000001.safetensors").write_bytes(tensor_bytes)
-    meta = {"format": checkpoint.FORMAT, "format_version": checkpoint.FORMAT_VERSION, "step": 1,
-            "tensors": "step-000000001.safetensors", "sha256": hashlib.sha256(tensor_bytes).hexdigest()}
-    (folder / "step-000000001.json").write_bytes(json_bytes if json_bytes is not None else json.dumps(meta).encode())
+    meta = {
+        "format": checkpoint.FORMAT,
+        "format_version": checkpoint.FORMAT_VERSION,
+        "step": 1,
+        "tensors": "step-000000001.safetensors",
+        "sha256": hashlib.sha256(tensor_bytes).hexdigest(),
+    }
+    (folder / "step-000000001.json").write_bytes(
+        json_bytes if json_bytes is not None else json.dumps(meta).encode()
+    )
     (folder / "latest").write_text("step-000000001\n")
     return folder
 

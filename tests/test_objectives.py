@@ -28,8 +28,9 @@ def test_saturating_g_loss_equals_second_term_of_value_function():
 
 def test_non_saturating_g_loss_is_minus_log_d():
     fake = torch.tensor([-4.0, -0.3, 0.0, 2.5])
-    assert g_loss_non_saturating(fake).item() == pytest.approx(-torch.log(torch.sigmoid(fake.double())).mean().item(),
-                                                               rel=1e-6)
+    assert g_loss_non_saturating(fake).item() == pytest.approx(
+        -torch.log(torch.sigmoid(fake.double())).mean().item(), rel=1e-6
+    )
 
 
 def _grad_at(loss, logit: float) -> float:

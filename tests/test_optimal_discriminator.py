@@ -33,12 +33,15 @@ def train_discriminator(steps: int, batch: int = 512, seed: int = 0) -> nn.Modul
     linearly to a tenth, fresh minibatches each step."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    D = nn.Sequential(nn.Linear(1, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1))
+    D = nn.Sequential(
+        nn.Linear(1, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1)
+    )
     opt = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.999))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0 - 0.9 * i / steps)
     for _ in range(steps):
         real = DATA_MEAN + DATA_STD * torch.randn(batch, 1, generator=gen)
-        fake = G_MEAN + G_STD * torch.randn(batch, 1, generator=gen)  # the frozen generator's samples
+        # the frozen generator's samples
+        fake = G_MEAN + G_STD * torch.randn(batch, 1, generator=gen)
         loss = F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -23,7 +23,7 @@ from gankit.models.registry import resolve
 from gankit.train import Trainer, speed
 
 MODULE = "gankit_test_own_arch"  # a name no other test imports
-SOURCE = '''
+SOURCE = """
 from torch import nn
 
 from gankit.models import Generator, register
@@ -50,7 +50,7 @@ class SmallD(nn.Module):
 @register("small-pair")
 def small_pair(cfg, *, sample_shape, kind, pixel_mean):
     return SmallG(cfg.z_dim, sample_shape), SmallD(sample_shape[0])
-'''
+"""
 CONFIG = f"""
 data: {{name: ring8, n_samples: 256}}
 model: {{arch: "{MODULE}:small-pair", z_dim: 3}}
@@ -73,17 +73,32 @@ def own_arch(tmp_path, monkeypatch):
 
 def _gankit(*args: str, pythonpath: str) -> subprocess.CompletedProcess:
     """``python -m gankit ARGS`` in a fresh process that can import the user's module."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([pythonpath, os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "gankit", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([pythonpath, os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "gankit", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_registered_architecture_trains_from_yaml_and_samples_from_the_cli(tmp_path, own_arch):
     config = tmp_path / "mine.yaml"
     config.write_text(CONFIG)
     assert main(["train", str(config), "--run-dir", str(tmp_path / "run"), "--quiet"]) == 0
-    r = _gankit("sample", str(tmp_path / "run"), "--n", "64", "--out", str(tmp_path / "s.png"),
-                pythonpath=str(own_arch))
+    r = _gankit(
+        "sample",
+        str(tmp_path / "run"),
+        "--n",
+        "64",
+        "--out",
+        str(tmp_path / "s.png"),
+        pythonpath=str(own_arch),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "s.png").read_bytes().startswith(b"\x89PNG")
 
@@ -93,17 +108,26 @@ def test_module_colon_name_is_a_registered_name_or_a_builder_function(own_arch):
     assert resolve(f"{MODULE}:small-pair") is mine.small_pair
     assert resolve(f"{MODULE}:small_pair") is mine.small_pair
     assert resolve("small-pair") is mine.small_pair  # registered by the import
-    G, D = build_models(ModelConfig(arch=f"{MODULE}:small_pair", z_dim=2), sample_shape=(2,), kind="points")
+    G, D = build_models(
+        ModelConfig(arch=f"{MODULE}:small_pair", z_dim=2), sample_shape=(2,), kind="points"
+    )
     assert G(torch.zeros(5, 2)).shape == (5, 2) and D(torch.zeros(5, 2)).shape == (5,)
 
 
-@pytest.mark.parametrize("arch, message", [
-    ("resnet9", "model.arch: 'resnet9' is not one of paper-mlp, mlp, dcgan, resnet"),
-    ("gankit_no_such_module:pair", "model.arch: cannot import 'gankit_no_such_module'"),
-    ("gankit.models:no_such_builder", "neither registers an architecture 'no_such_builder' nor has a builder"),
-])
+@pytest.mark.parametrize(
+    "arch, message",
+    [
+        ("resnet9", "model.arch: 'resnet9' is not one of paper-mlp, mlp, dcgan, resnet"),
+        ("gankit_no_such_module:pair", "model.arch: cannot import 'gankit_no_such_module'"),
+        (
+            "gankit.models:no_such_builder",
+            "neither registers an architecture 'no_such_builder' nor has a builder",
+        ),
+    ],
+)
 def test_unknown_architectures_are_one_line_errors_listing_the_registered_names(arch, message):
-    cfg = load_config("quickstart", [f"model.arch={arch}"])  # the registry, not the config, knows the names
+    # the registry, not the config, knows the names
+    cfg = load_config("quickstart", [f"model.arch={arch}"])
     with pytest.raises(ConfigError) as info:
         build_models(cfg.model, sample_shape=(1, 28, 28), kind="image")
     assert message in str(info.value) and "\n" not in str(info.value)
@@ -115,14 +139,20 @@ def test_a_run_of_modules_passed_to_the_trainer_is_not_rebuilt_from_its_config(t
     data = Dataset("pts", "points", {"train": Split(torch.randn(64, 2))})
 
     def pair() -> dict:
-        return {"G": MLPGenerator(out_shape=(2,), z_dim=2, hidden=8, layers=1),
-                "D": MLPDiscriminator(in_shape=(2,), hidden=8, layers=1)}
+        return {
+            "G": MLPGenerator(out_shape=(2,), z_dim=2, hidden=8, layers=1),
+            "D": MLPDiscriminator(in_shape=(2,), hidden=8, layers=1),
+        }
 
-    Trainer(quick_config(train={"steps": 2, "batch_size": 16}), tmp_path / "run", dataset=data, **pair()).fit()
+    Trainer(
+        quick_config(train={"steps": 2, "batch_size": 16}), tmp_path / "run", dataset=data, **pair()
+    ).fit()
     assert main(["sample", str(tmp_path / "run"), "--n", "8"]) == 1
     err = capsys.readouterr().err
     assert "passed to the Trainer" in err and "module:builder" in err and err.count("\n") == 1
-    with pytest.raises(RunDirError, match=r"resume it with Trainer.resume\(run_dir, G=..., D=...\)"):
+    with pytest.raises(
+        RunDirError, match=r"resume it with Trainer.resume\(run_dir, G=..., D=...\)"
+    ):
         Trainer.resume(tmp_path / "run", ["train.steps=3"], dataset=data)
     assert Trainer.resume(tmp_path / "run", ["train.steps=3"], dataset=data, **pair()).step == 2
 
@@ -137,9 +167,17 @@ def test_channels_last_follows_from_convolutions_not_from_the_name(tmp_path):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.out(self.conv(x).flatten(1)).squeeze(1)
 
-    assert speed.convolutional(nn.Linear(2, 2), ConvD()) and not speed.convolutional(nn.Linear(2, 2))
-    x = torch.randint(0, 256, (32, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
-    trainer = Trainer(quick_config(model={"arch": "mlp"}, train={"steps": 1, "batch_size": 16, "speed": "eager"}),
-                      tmp_path / "run", dataset=Dataset("im", "image", {"train": Split(x)}),
-                      G=MLPGenerator(out_shape=(1, 28, 28), z_dim=4, hidden=8, layers=1), D=ConvD())
+    assert speed.convolutional(nn.Linear(2, 2), ConvD()) and not speed.convolutional(
+        nn.Linear(2, 2)
+    )
+    x = torch.randint(
+        0, 256, (32, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
+    trainer = Trainer(
+        quick_config(model={"arch": "mlp"}, train={"steps": 1, "batch_size": 16, "speed": "eager"}),
+        tmp_path / "run",
+        dataset=Dataset("im", "image", {"train": Split(x)}),
+        G=MLPGenerator(out_shape=(1, 28, 28), z_dim=4, hidden=8, layers=1),
+        D=ConvD(),
+    )
     assert trainer.speed.channels_last

@@ -33,30 +33,42 @@ def test_playground_trains_steps_and_draws_an_upload(server, tmp_path):
     base = server.split("?")[0]
     with watched_page((base, base.replace("http", "ws"), "data:")) as (page, errors, foreign):
         page.goto(server, wait_until="load", timeout=WAIT_MS)
-        page.wait_for_function("document.getElementById('metric').dataset.updates >= 1", timeout=WAIT_MS)
+        page.wait_for_function(
+            "document.getElementById('metric').dataset.updates >= 1", timeout=WAIT_MS
+        )
         assert page.input_value("select[name=dataset]") == "ring8"
-        assert "session=" in page.url and server.split("?")[1] in page.url  # the share link keeps the token
+        # the share link keeps the token
+        assert "session=" in page.url and server.split("?")[1] in page.url
         assert _number(page, "#data-view", "data-real-count") == 2000
 
         start = _number(page, "#metric", "data-updates")
         page.click("#play")
-        page.wait_for_function(f"document.getElementById('metric').dataset.updates >= {start + 2}"
-                               " && document.getElementById('step').dataset.step > 0", timeout=WAIT_MS)
+        page.wait_for_function(
+            f"document.getElementById('metric').dataset.updates >= {start + 2}"
+            " && document.getElementById('step').dataset.step > 0",
+            timeout=WAIT_MS,
+        )
         assert re.fullmatch(r"\d/8 modes · \d+\.\d% high quality", page.inner_text("#metric"))
 
         page.click("#pause")
         page.wait_for_function("document.body.dataset.running === 'false'", timeout=WAIT_MS)
         before = _number(page, "#step", "data-step")
         page.click("#step-once")
-        page.wait_for_function(f"document.getElementById('step').dataset.step != {before}", timeout=WAIT_MS)
+        page.wait_for_function(
+            f"document.getElementById('step').dataset.step != {before}", timeout=WAIT_MS
+        )
         page.wait_for_timeout(300)  # paused: nothing else may move the counter
         assert _number(page, "#step", "data-step") == before + 1
 
         page.set_input_files("#upload", str(points))
-        page.wait_for_function("document.getElementById('data-view').dataset.realCount == 123", timeout=WAIT_MS)
+        page.wait_for_function(
+            "document.getElementById('data-view').dataset.realCount == 123", timeout=WAIT_MS
+        )
         assert page.input_value("select[name=dataset]") == "upload"
         assert "123 training points (blob.csv)" in page.inner_text("#about")
-        page.wait_for_function("document.getElementById('data-view').dataset.fakeCount == 2000", timeout=WAIT_MS)
+        page.wait_for_function(
+            "document.getElementById('data-view').dataset.fakeCount == 2000", timeout=WAIT_MS
+        )
         assert page.is_hidden("#error")
     assert errors == [], errors
     assert foreign == [], foreign

@@ -48,19 +48,23 @@ async def served(tmp_path: Path, idle_timeout: float = 60.0, host: str = "127.0.
 def run_served(tmp_path: Path, scenario, **server_options):
     """``scenario(http, url, playground)`` run to completion against a fresh server (see :func:`served`); its
     result."""
+
     async def main():
         async with served(tmp_path, **server_options) as (http, url, playground):
             return await scenario(http, url, playground)
+
     return asyncio.run(main())
 
 
 async def until(ws, predicate, timeout: float = TIMEOUT) -> dict:
     """The first message (JSON) satisfying ``predicate``; fails after ``timeout`` seconds."""
+
     async def read() -> dict:
         while True:
             msg = await ws.receive_json()
             if predicate(msg):
                 return msg
+
     return await asyncio.wait_for(read(), timeout)
 
 
@@ -111,7 +115,10 @@ def test_malformed_uploads_get_one_line_errors_and_the_server_keeps_serving(tmp_
             got, body = await post_csv(http, url, hello["session"], data, name=f"{what}.csv")
             assert got == status, (what, body)
             message = body["error"]
-            assert words in message and f"{what}.csv" in message and "\n" not in message, (what, message)
+            assert words in message and f"{what}.csv" in message and "\n" not in message, (
+                what,
+                message,
+            )
             assert "/tmp" not in message, message  # names the upload, not where it was parsed
         assert (await post_csv(http, url, "no-such-session", _rows(20, 2)))[0] == 404
         async with http.get(url) as r:
@@ -128,16 +135,26 @@ def test_upload_numbers_are_ascii_decimals_only():
     decimals (sign, digits, fraction, exponent) and names the file, line and column of any other value, also on a
     first line, which is then no header."""
     rows = _rows(20, 2).decode()
-    cases = [("x,y\n0.5,1.5\n\u0661,\u0662\n", 3, 1, "\u0661"), ("\u0661,\u0662\n", 1, 1, "\u0661"),
-             ("x,y\n0.5,1_0\n", 2, 2, "1_0"), ("x,y\n\uff11,2\n", 2, 1, "\uff11"),
-             ("x,y\n1,infinity\n", 2, 2, "infinity")]
+    cases = [
+        ("x,y\n0.5,1.5\n\u0661,\u0662\n", 3, 1, "\u0661"),
+        ("\u0661,\u0662\n", 1, 1, "\u0661"),
+        ("x,y\n0.5,1_0\n", 2, 2, "1_0"),
+        ("x,y\n\uff11,2\n", 2, 1, "\uff11"),
+        ("x,y\n1,infinity\n", 2, 2, "infinity"),
+    ]
     for head, line, column, bad in cases:
         with pytest.raises(DatasetError) as e:
             parse_upload((head + rows).encode(), "mine.csv")
         message = str(e.value)
-        assert message.startswith(f"mine.csv: line {line}, column {column}: {bad!r} is not ") and "\n" not in message
+        assert (
+            message.startswith(f"mine.csv: line {line}, column {column}: {bad!r} is not ")
+            and "\n" not in message
+        )
     good = parse_upload(("a,b\n-1.5e-3,2\n.5,+3.\n 1E2 ,-0\n" + rows).encode(), "good.csv")
-    assert good.x[:3].tolist() == [[np.float32(-1.5e-3), 2.0], [0.5, 3.0], [100.0, 0.0]] and len(good.x) == 23
+    assert (
+        good.x[:3].tolist() == [[np.float32(-1.5e-3), 2.0], [0.5, 3.0], [100.0, 0.0]]
+        and len(good.x) == 23
+    )
 
 
 def test_single_step_is_exactly_one_update_and_bad_commands_are_reported(tmp_path):
@@ -154,18 +171,24 @@ def test_single_step_is_exactly_one_update_and_bad_commands_are_reported(tmp_pat
         paused = await until(ws, lambda m: m["type"] == "state" and not m["running"])
         await ws.send_json({"cmd": "step"})
         assert (await until(ws, is_frame()))["step"] == paused["step"] + 1
-        for cmd, words in [({"cmd": "fly"}, "unknown command"), ({"cmd": "speed", "value": 0}, "speed"),
-                           ({"cmd": "reset", "settings": {"k": 0}}, "setting k"),
-                           ({"cmd": "reset", "settings": {"objective": "vae"}}, "setting objective"),
-                           ({"cmd": "reset", "settings": {"dataset": "upload"}}, "upload a CSV"),
-                           ([1, 2], "unknown command")]:
+        for cmd, words in [
+            ({"cmd": "fly"}, "unknown command"),
+            ({"cmd": "speed", "value": 0}, "speed"),
+            ({"cmd": "reset", "settings": {"k": 0}}, "setting k"),
+            ({"cmd": "reset", "settings": {"objective": "vae"}}, "setting objective"),
+            ({"cmd": "reset", "settings": {"dataset": "upload"}}, "upload a CSV"),
+            ([1, 2], "unknown command"),
+        ]:
             await ws.send_json(cmd)
             assert words in (await until(ws, lambda m: m["type"] == "error"))["message"], cmd
         await ws.send_str("{not json")
         await until(ws, lambda m: m["type"] == "error")
-        await ws.send_json({"cmd": "reset", "settings": {"dataset": "gauss1d", "objective": "wgan", "gp": 0.1}})
+        await ws.send_json(
+            {"cmd": "reset", "settings": {"dataset": "gauss1d", "objective": "wgan", "gp": 0.1}}
+        )
         setup = await until(ws, lambda m: m["type"] == "setup")
-        assert setup["dim"] == 1 and setup["settings"]["z_dim"] == 1  # gauss1d's preset fills the rest
+        # gauss1d's preset fills the rest
+        assert setup["dim"] == 1 and setup["settings"]["z_dim"] == 1
         frame = await until(ws, is_frame(0))
         assert frame["metric"]["name"] == "jsd" and len(frame["arrows"]["z"]) == 21
         await ws.close()
@@ -175,7 +198,12 @@ def test_single_step_is_exactly_one_update_and_bad_commands_are_reported(tmp_pat
 
 def _sample(run: str, tmp_path: Path, n: int = 50) -> np.ndarray:
     out = tmp_path / "s.npz"
-    assert cli_main(["sample", run, "--n", str(n), "--npz", str(out), "--out", str(tmp_path / "s.png")]) == 0
+    assert (
+        cli_main(
+            ["sample", run, "--n", str(n), "--npz", str(out), "--out", str(tmp_path / "s.png")]
+        )
+        == 0
+    )
     return np.load(out)["x"]
 
 
@@ -198,7 +226,9 @@ def test_save_as_run_of_a_built_in_distribution_loads_with_gankit_sample(tmp_pat
     saved = run_served(tmp_path, scenario)
     run = Path(saved["path"])
     assert saved["step"] == 3 and run.parent == tmp_path / "runs" and run.name.startswith("ring8-")
-    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "step-000000003.json").is_file()
+    assert (run / "config.yaml").is_file() and (
+        run / "checkpoints" / "step-000000003.json"
+    ).is_file()
     assert _sample(str(run), tmp_path).shape == (50, 2)
 
 
@@ -210,7 +240,11 @@ def test_save_as_run_of_an_upload_loads_with_gankit_sample(tmp_path):
         status, body = await post_csv(http, url, hello["session"], data, name="my points.csv")
         assert status == 200 and body == {"name": "my_points.csv", "rows": 100, "dim": 1}
         setup = await until(ws, lambda m: m["type"] == "setup")
-        assert setup["settings"]["dataset"] == "upload" and setup["dim"] == 1 and len(setup["real"]) == 100
+        assert (
+            setup["settings"]["dataset"] == "upload"
+            and setup["dim"] == 1
+            and len(setup["real"]) == 100
+        )
         assert setup["settings"]["batch_size"] == 100  # the preset's 256 does not fit 100 points
         notice = await until(ws, lambda m: m["type"] == "notice")
         assert "batch size lowered to 100" in notice["message"]
@@ -235,9 +269,13 @@ def test_idle_session_stops_and_is_freed(tmp_path):
         await ws.send_json({"cmd": "play"})
         await until(ws, lambda m: m["type"] == "frame" and m["step"] > 0)
         await ws.close()
+
         def freed() -> bool:
-            return (hello["session"] not in pg.rooms and not session._thread.is_alive()
-                    and not session.folder.exists())
+            return (
+                hello["session"] not in pg.rooms
+                and not session._thread.is_alive()
+                and not session.folder.exists()
+            )
 
         deadline = time.monotonic() + 10
         while not freed() and time.monotonic() < deadline:
@@ -292,11 +330,15 @@ def test_cli_port_zero_prints_the_url_with_its_token_and_stops_cleanly_on_sigint
                 async with http.get(url) as r:
                     assert r.status == 200
                     return await r.text()
+
         assert "/static/app.js" in asyncio.run(fetch())
 
 
 def test_no_token_is_refused_off_the_loopback(tmp_path, capsys):
-    assert cli_main(["playground", "--host", "0.0.0.0", "--no-token", "--runs-dir", str(tmp_path)]) == 1
+    assert (
+        cli_main(["playground", "--host", "0.0.0.0", "--no-token", "--runs-dir", str(tmp_path)])
+        == 1
+    )
     err = capsys.readouterr().err.strip()
     assert "--no-token needs a loopback --host" in err and "\n" not in err
 
@@ -316,8 +358,12 @@ async def _status(http: ClientSession, method: str, url: str, headers: dict) -> 
 
 def _routes(url: str, session: str) -> list[tuple[str, str]]:
     """Every route of the server, with the printed URL's token: (method, URL)."""
-    return [("GET", url), ("GET", endpoint(url, "static/app.js")), ("ws", endpoint(url, "ws")),
-            ("POST", endpoint(url, "api/upload", session=session, name="p.csv"))]
+    return [
+        ("GET", url),
+        ("GET", endpoint(url, "static/app.js")),
+        ("ws", endpoint(url, "ws")),
+        ("POST", endpoint(url, "api/upload", session=session, name="p.csv")),
+    ]
 
 
 def test_dns_rebinding_is_refused_on_every_route_and_logged_once(tmp_path, caplog):
@@ -326,10 +372,14 @@ def test_dns_rebinding_is_refused_on_every_route_and_logged_once(tmp_path, caplo
         port = split_host(url.split("/")[2])[1]
         evil = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
         refused = [await _status(http, m, u, evil) for m, u in _routes(url, hello["session"])]
-        wrong_port = [await _status(http, m, u, {"Host": f"localhost:{port + 1}"})
-                      for m, u in _routes(url, hello["session"])]
-        names = [await _status(http, "GET", url, {"Host": f"{name}:{port}"})
-                 for name in ("localhost", "LOCALHOST", "127.0.0.1", "[::1]")]
+        wrong_port = [
+            await _status(http, m, u, {"Host": f"localhost:{port + 1}"})
+            for m, u in _routes(url, hello["session"])
+        ]
+        names = [
+            await _status(http, "GET", url, {"Host": f"{name}:{port}"})
+            for name in ("localhost", "LOCALHOST", "127.0.0.1", "[::1]")
+        ]
         async with http.get(url, headers=evil) as r:
             message = (await r.json())["error"]
         await ws.close()
@@ -339,7 +389,9 @@ def test_dns_rebinding_is_refused_on_every_route_and_logged_once(tmp_path, caplo
         refused, wrong_port, names, message = run_served(tmp_path, scenario)
     assert refused == [403] * 4 and wrong_port == [403] * 4, (refused, wrong_port)
     assert names == [200] * 4
-    assert "does not name this server" in message and "evil.example" in message and "\n" not in message
+    assert (
+        "does not name this server" in message and "evil.example" in message and "\n" not in message
+    )
     logged = [r.getMessage() for r in caplog.records if "evil.example" in r.getMessage()]
     assert len(logged) == 1, logged
 
@@ -349,31 +401,54 @@ def test_the_websocket_and_the_upload_need_the_token(tmp_path):
         ws, hello = await join(http, url)
         base, session = url.split("?")[0], hello["session"]
         statuses = {}
-        for label, query in [("missing", {}), ("wrong", {"token": "x" * 32}), ("empty", {"token": ""})]:
-            statuses[label] = [await _status(http, "ws", f"{base}ws?{urlencode(query)}", {}),
-                               await _status(http, "POST", f"{base}api/upload?"
-                                             + urlencode({**query, "session": session, "name": "p.csv"}), {})]
+        for label, query in [
+            ("missing", {}),
+            ("wrong", {"token": "x" * 32}),
+            ("empty", {"token": ""}),
+        ]:
+            statuses[label] = [
+                await _status(http, "ws", f"{base}ws?{urlencode(query)}", {}),
+                await _status(
+                    http,
+                    "POST",
+                    f"{base}api/upload?"
+                    + urlencode({**query, "session": session, "name": "p.csv"}),
+                    {},
+                ),
+            ]
         statuses["right"] = [await _status(http, m, u, {}) for m, u in _routes(url, session)]
         await ws.close()
         return statuses
 
     statuses = run_served(tmp_path, scenario)
-    assert statuses == {"missing": [403, 403], "wrong": [403, 403], "empty": [403, 403],
-                        "right": [200, 200, 101, 200]}, statuses
+    assert statuses == {
+        "missing": [403, 403],
+        "wrong": [403, 403],
+        "empty": [403, 403],
+        "right": [200, 200, 101, 200],
+    }, statuses
 
 
 def test_the_websocket_and_the_upload_refuse_an_origin_of_another_scheme_or_port(tmp_path):
     """An ``Origin`` must give this server's scheme, host and port: an https page on the same host and port is
     another origin than this http server; the http origin (host in any case) and no ``Origin`` at all are accepted."""
+
     async def scenario(http, url, _):
         ws, hello = await join(http, url)
         authority = url.split("/")[2]
         port = split_host(authority)[1]
-        cases = [{"Origin": f"https://{authority}"}, {"Origin": f"http://127.0.0.1:{port + 1}"}, {"Origin": "null"},
-                 {"Origin": f"http://{authority}"}, {"Origin": f"http://localhost:{port}", "Host": f"LOCALHOST:{port}"},
-                 {}]
-        statuses = [[await _status(http, m, u, headers) for m, u in _routes(url, hello["session"])[2:]]
-                    for headers in cases]
+        cases = [
+            {"Origin": f"https://{authority}"},
+            {"Origin": f"http://127.0.0.1:{port + 1}"},
+            {"Origin": "null"},
+            {"Origin": f"http://{authority}"},
+            {"Origin": f"http://localhost:{port}", "Host": f"LOCALHOST:{port}"},
+            {},
+        ]
+        statuses = [
+            [await _status(http, m, u, headers) for m, u in _routes(url, hello["session"])[2:]]
+            for headers in cases
+        ]
         await ws.close()
         return statuses
 
@@ -388,7 +463,9 @@ def test_allow_host_adds_a_name_and_no_token_drops_the_token_on_loopback(tmp_pat
         other = await _status(http, "GET", url, {"Host": f"other.test:{port}"})
         return url, named, other, await _status(http, "ws", endpoint(url.split("?")[0], "ws"), {})
 
-    url, named, other, ws = run_served(tmp_path, scenario, allow_hosts=("gankit.test",), token=False)
+    url, named, other, ws = run_served(
+        tmp_path, scenario, allow_hosts=("gankit.test",), token=False
+    )
     assert "token" not in url and (named, other, ws) == (200, 403, 101)
     with pytest.raises(GankitError, match="--no-token needs a loopback"):
         run_served(tmp_path, scenario, host="0.0.0.0", token=False)
@@ -398,8 +475,10 @@ def test_histogram_jsd_of_uploads_closed_forms():
     lo, hi = torch.tensor([0.0, 0.0]), torch.tensor([1.0, 1.0])
     a = torch.rand(500, 2, generator=torch.Generator().manual_seed(0))
     assert histogram_jsd(a, a, lo, hi, 8) == pytest.approx(0.0, abs=1e-12)
-    assert histogram_jsd(a * 0.5, a * 0.5 + 0.5, lo, hi, 8) == pytest.approx(math.log(2))  # disjoint cells
-    assert histogram_jsd(a, a + 5.0, lo, hi, 8) == pytest.approx(math.log(2))  # all fakes outside the box
+    # disjoint cells
+    assert histogram_jsd(a * 0.5, a * 0.5 + 0.5, lo, hi, 8) == pytest.approx(math.log(2))
+    # all fakes outside the box
+    assert histogram_jsd(a, a + 5.0, lo, hi, 8) == pytest.approx(math.log(2))
 
 
 def test_penalty_weights_are_page_settings_and_reach_the_config():

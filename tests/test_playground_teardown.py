@@ -21,6 +21,7 @@ def test_closed_sessions_are_freed_together_within_the_idle_timeout(tmp_path):
     other takes minutes. A stopped worker ends after its current update (30 such updates in parallel take well
     under a second even on 2 busy cores) and the reaper looks every idle_timeout / 4 s, so the margin of 5 s holds.
     A trainer refers to itself, so "freed" includes the garbage collection that releases its tensors."""
+
     async def scenario(http, url, pg):
         sockets = [(await join(http, url))[0] for _ in range(SESSIONS)]
         sessions = [room.session for room in pg.rooms.values()]
@@ -33,8 +34,11 @@ def test_closed_sessions_are_freed_together_within_the_idle_timeout(tmp_path):
         closed = time.monotonic()
 
         def freed() -> bool:
-            return not (pg.rooms or any(s._thread.is_alive() or s.folder.exists() for s in sessions)
-                        or any(t() is not None for t in trainers))
+            return not (
+                pg.rooms
+                or any(s._thread.is_alive() or s.folder.exists() for s in sessions)
+                or any(t() is not None for t in trainers)
+            )
 
         while not freed() and time.monotonic() - closed < IDLE_TIMEOUT + MARGIN:
             await asyncio.sleep(0.05)

@@ -4,7 +4,13 @@ import pytest
 import torch
 from torch import nn
 
-from gankit.regularizers import clip_weights_, dragan_penalty, gradient_penalty, r1_penalty, r2_penalty
+from gankit.regularizers import (
+    clip_weights_,
+    dragan_penalty,
+    gradient_penalty,
+    r1_penalty,
+    r2_penalty,
+)
 
 
 def linear_critic(w, b: float = 0.0) -> nn.Linear:
@@ -34,10 +40,13 @@ def batch(seed: int, shape=(5, 2, 3, 2)):
 def test_gp_zero_for_unit_norm_linear_critic():
     w = torch.tensor([0.6, 0.0, 0.8, 0.0])
     D = linear_critic(w, b=0.3)
-    gp = gradient_penalty(D, batch(0, (6, 2, 2)), batch(1, (6, 2, 2)), generator=torch.Generator().manual_seed(0))
+    gp = gradient_penalty(
+        D, batch(0, (6, 2, 2)), batch(1, (6, 2, 2)), generator=torch.Generator().manual_seed(0)
+    )
     assert gp.item() == pytest.approx(0.0, abs=1e-10)
-    assert dragan_penalty(D, batch(2, (6, 2, 2)), generator=torch.Generator().manual_seed(0)).item() == pytest.approx(
-        0.0, abs=1e-10)
+    assert dragan_penalty(
+        D, batch(2, (6, 2, 2)), generator=torch.Generator().manual_seed(0)
+    ).item() == pytest.approx(0.0, abs=1e-10)
 
 
 @pytest.mark.parametrize("scale", [0.5, 2.0, 3.0])
@@ -72,9 +81,16 @@ def test_r1_r2_for_quadratic_critic():
     assert D.s.grad is not None
 
 
-PENALTIES = {"gp": lambda D, real, fake: gradient_penalty(D, real, fake, generator=torch.Generator().manual_seed(1)),
-             "dragan": lambda D, real, fake: dragan_penalty(D, real, generator=torch.Generator().manual_seed(1)),
-             "r1": lambda D, real, fake: r1_penalty(D, real), "r2": lambda D, real, fake: r2_penalty(D, fake)}
+PENALTIES = {
+    "gp": lambda D, real, fake: gradient_penalty(
+        D, real, fake, generator=torch.Generator().manual_seed(1)
+    ),
+    "dragan": lambda D, real, fake: dragan_penalty(
+        D, real, generator=torch.Generator().manual_seed(1)
+    ),
+    "r1": lambda D, real, fake: r1_penalty(D, real),
+    "r2": lambda D, real, fake: r2_penalty(D, fake),
+}
 
 
 def _g_and_d():
@@ -100,7 +116,12 @@ def test_penalty_on_generated_samples_does_not_reach_g(penalty):
     D.zero_grad(set_to_none=True)
     detached = PENALTIES[penalty](D, real.detach(), fake.detach())
     detached.backward()
-    assert value.item() == detached.item() > 0 and [g is None for g in d_grads] == [False, False, False, True]
+    assert value.item() == detached.item() > 0 and [g is None for g in d_grads] == [
+        False,
+        False,
+        False,
+        True,
+    ]
     assert all(torch.equal(a, p.grad) for a, p in zip(d_grads[:3], D.parameters()))
 
 
@@ -120,15 +141,21 @@ def test_penalties_backpropagate_to_d_parameters(penalty):
     D = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0))
     real, fake = batch(0, (5, 3, 4)), batch(1, (5, 3, 4))
     gen = torch.Generator().manual_seed(1)
-    value = {"gp": lambda: gradient_penalty(D, real, fake, generator=gen),
-             "dragan": lambda: dragan_penalty(D, real, generator=gen),
-             "r1": lambda: r1_penalty(D, real), "r2": lambda: r2_penalty(D, fake)}[penalty]()
+    value = {
+        "gp": lambda: gradient_penalty(D, real, fake, generator=gen),
+        "dragan": lambda: dragan_penalty(D, real, generator=gen),
+        "r1": lambda: r1_penalty(D, real),
+        "r2": lambda: r2_penalty(D, fake),
+    }[penalty]()
     assert value.dim() == 0 and value.item() > 0
     value.backward()
     # every parameter except the output bias (which leaves ∇_x D unchanged) shapes the input gradient
     *shaping, out_bias = list(D.parameters())
     assert out_bias.grad is None or out_bias.grad.abs().sum() == 0
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0 for p in shaping)
+    assert all(
+        p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
+        for p in shaping
+    )
 
 
 def test_gp_alpha_drawn_per_sample_from_generator():

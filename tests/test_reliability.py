@@ -22,9 +22,24 @@ from gankit.train import checkpoint as ckpt
 from gankit.train.guard import Doctor, SignalGuard, read_doctor
 from gankit.train.logger import read_metrics
 
-RING8 = ["--set", "data.n_samples=2048", "--set", "train.batch_size=64", "--set", "train.log_every=10",
-         "--set", "train.sample_every=100000", "--set", "train.snapshot_every=0", "--quiet",
-         "--set", "model.hidden=128", "--set", "model.layers=2"]  # small MLPs: fast steps
+# small MLPs: fast steps
+RING8 = [
+    "--set",
+    "data.n_samples=2048",
+    "--set",
+    "train.batch_size=64",
+    "--set",
+    "train.log_every=10",
+    "--set",
+    "train.sample_every=100000",
+    "--set",
+    "train.snapshot_every=0",
+    "--quiet",
+    "--set",
+    "model.hidden=128",
+    "--set",
+    "model.layers=2",
+]
 
 
 @pytest.fixture
@@ -35,8 +50,15 @@ def gankit():
 
     def start(*args: str) -> subprocess.Popen:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        started.append(subprocess.Popen([sys.executable, "-m", "gankit", *args], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env=env))
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "gankit", *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+        )
         return started[-1]
 
     yield start
@@ -51,7 +73,9 @@ def _wait_for(proc: subprocess.Popen, predicate, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if proc.poll() is not None:
-            pytest.fail(f"gankit exited with {proc.returncode} before the awaited moment: {proc.communicate()[1]}")
+            pytest.fail(
+                f"gankit exited with {proc.returncode} before the awaited moment: {proc.communicate()[1]}"
+            )
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
 
@@ -76,8 +100,17 @@ def _last_logged_step(run: Path) -> int:
 
 def test_sigterm_checkpoints_and_exits_143(tmp_path, gankit):
     run = tmp_path / "run"
-    proc = gankit("train", "ring8", "--run-dir", str(run), "--set", "train.steps=1000000",
-                  "--set", "train.checkpoint_every=1000000", *RING8)
+    proc = gankit(
+        "train",
+        "ring8",
+        "--run-dir",
+        str(run),
+        "--set",
+        "train.steps=1000000",
+        "--set",
+        "train.checkpoint_every=1000000",
+        *RING8,
+    )
     _wait_for(proc, lambda: _logged(run))
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -129,13 +162,25 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, gankit):
     0-50 ms after a random logged step, so sometimes during a checkpoint write); each resume starts from the last
     complete checkpoint, and the run finishes with a readable one and one uninterrupted history."""
     run, rng, final = tmp_path / "run", random.Random(0), 600
-    args = ["--set", f"train.steps={final}", "--set", "train.checkpoint_every=5", "--set", "train.keep_checkpoints=2"]
+    args = [
+        "--set",
+        f"train.steps={final}",
+        "--set",
+        "train.checkpoint_every=5",
+        "--set",
+        "train.keep_checkpoints=2",
+    ]
     proc = gankit("train", "ring8", "--run-dir", str(run), *args, *RING8)
     good_steps = []
-    for lo in (30, 200, 370):  # after a random step in [lo, lo + 60]: windows 110 steps apart, 170 before the end
+    for lo in (
+        30,
+        200,
+        370,
+    ):  # after a random step in [lo, lo + 60]: windows 110 steps apart, 170 before the end
         _kill_at(proc, run, rng.randint(lo, lo + 60), rng.uniform(0, 0.05))
         if good_steps:
-            assert _start_step(proc) == good_steps[-1]  # the resume began at the last complete checkpoint
+            # the resume began at the last complete checkpoint
+            assert _start_step(proc) == good_steps[-1]
         good = ckpt.load_latest_good(run / "checkpoints")
         assert good is not None and 0 < good.meta["step"] < final
         good_steps.append(good.meta["step"])
@@ -151,7 +196,9 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, gankit):
 @pytest.mark.parametrize("damage", ["truncate", "flip", "json", "pointer"])
 def test_corrupt_latest_falls_back_with_a_warning(tmp_path, tiny_images, caplog, damage):
     run = tmp_path / "run"
-    Trainer(quick_config(train={"steps": 12, "checkpoint_every": 4}), run, dataset=tiny_images).fit()
+    Trainer(
+        quick_config(train={"steps": 12, "checkpoint_every": 4}), run, dataset=tiny_images
+    ).fit()
     folder = run / "checkpoints"
     assert ckpt.list_checkpoints(folder)[-1] == "step-000000012"
     blob = folder / "step-000000012.safetensors"
@@ -189,30 +236,40 @@ class _NaNAt:
 
 
 def _nan_run(tmp_path, tiny_images, policy: str, hook: _NaNAt, steps: int = 20) -> Trainer:
-    cfg = quick_config(train={"steps": steps, "log_every": 1, "checkpoint_every": 5, "on_divergence": policy})
+    cfg = quick_config(
+        train={"steps": steps, "log_every": 1, "checkpoint_every": 5, "on_divergence": policy}
+    )
     trainer = Trainer(cfg, tmp_path / "run", dataset=tiny_images)
     trainer.D.register_forward_hook(hook)
     return trainer
 
 
 def test_nan_rollback_restores_and_lowers_the_lr(tmp_path, tiny_images):
-    trainer = _nan_run(tmp_path, tiny_images, "rollback", _NaNAt(at=2 * 7 + 1))  # 2 D calls per step: step 8
+    # 2 D calls per step: step 8
+    trainer = _nan_run(tmp_path, tiny_images, "rollback", _NaNAt(at=2 * 7 + 1))
     trainer.fit()
     assert trainer.step == 20 and trainer.rollbacks == 1 and trainer.lr_scale == 0.5
     notes = read_doctor(tmp_path / "run")
-    assert [n["kind"] for n in notes] == ["rollback"] and "rolled back to step 5" in notes[0]["message"]
+    assert [n["kind"] for n in notes] == ["rollback"] and "rolled back to step 5" in notes[0][
+        "message"
+    ]
     rows = read_metrics(tmp_path / "run")
     assert [r["step"] for r in rows] == list(range(1, 21))  # the bad row was not kept
     by_step = {r["step"]: r for r in rows}
-    assert by_step[6]["lr"] == pytest.approx(0.5 * 0.1 / 1.000004 ** 5)
-    assert all(torch.isfinite(v).all() for v in ckpt.load(tmp_path / "run" / "checkpoints").tensors.values()
-               if v.is_floating_point())
+    assert by_step[6]["lr"] == pytest.approx(0.5 * 0.1 / 1.000004**5)
+    assert all(
+        torch.isfinite(v).all()
+        for v in ckpt.load(tmp_path / "run" / "checkpoints").tensors.values()
+        if v.is_floating_point()
+    )
 
 
 def test_nan_stop_policy(tmp_path, tiny_images):
     trainer = _nan_run(tmp_path, tiny_images, "stop", _NaNAt(at=2 * 7 + 1))
-    expected = ("non-finite d_loss, g_loss at step 8; stopped .train.on_divergence=stop.; "
-                "the last good checkpoint is step-000000005")
+    expected = (
+        "non-finite d_loss, g_loss at step 8; stopped .train.on_divergence=stop.; "
+        "the last good checkpoint is step-000000005"
+    )
     with pytest.raises(TrainingDiverged, match=expected):
         trainer.fit()
     assert ckpt.load(tmp_path / "run" / "checkpoints").meta["step"] == 5
@@ -229,21 +286,36 @@ def test_nan_rollback_gives_up(tmp_path, tiny_images):
 def test_doctor_warns_once_per_condition(tmp_path):
     doctor = Doctor(tmp_path, probabilistic_d=True, real_diversity=1.0, window=3)
     for step in range(1, 6):
-        doctor.check_row({"step": step, "d_real": 0.999, "d_fake": 0.001, "grad_norm_d": 1.0, "grad_norm_g": 1.0})
-    doctor.check_row({"step": 6, "d_real": 0.6, "d_fake": 0.4, "grad_norm_d": float("nan"), "grad_norm_g": 1.0})
+        doctor.check_row(
+            {"step": step, "d_real": 0.999, "d_fake": 0.001, "grad_norm_d": 1.0, "grad_norm_g": 1.0}
+        )
+    doctor.check_row(
+        {"step": 6, "d_real": 0.6, "d_fake": 0.4, "grad_norm_d": float("nan"), "grad_norm_g": 1.0}
+    )
     gen = torch.Generator().manual_seed(0)
     doctor.check_samples(7, torch.randn(64, 2, generator=gen))
     doctor.check_samples(8, 0.1 * torch.randn(64, 2, generator=gen))  # diversity fell by 10×
     rows = read_doctor(tmp_path)
-    assert [(r["step"], r["kind"]) for r in rows] == [(3, "d_overpowering"), (6, "nonfinite_gradients"),
-                                                      (8, "mode_collapse")]
+    assert [(r["step"], r["kind"]) for r in rows] == [
+        (3, "d_overpowering"),
+        (6, "nonfinite_gradients"),
+        (8, "mode_collapse"),
+    ]
 
 
 def test_doctor_warnings_reach_the_report(tmp_path):
     from gankit.viz.report import build_report
 
-    html = build_report(title="t", config_yaml="", metrics_rows=[], eval_rows=None, figures=[], timings={},
-                        environment={}, doctor_rows=[{"step": 3, "kind": "mode_collapse", "message": "fell <a>"}])
+    html = build_report(
+        title="t",
+        config_yaml="",
+        metrics_rows=[],
+        eval_rows=None,
+        figures=[],
+        timings={},
+        environment={},
+        doctor_rows=[{"step": 3, "kind": "mode_collapse", "message": "fell <a>"}],
+    )
     assert 'id="doctor-table"' in html and "mode_collapse" in html and "fell &lt;a&gt;" in html
 
 
@@ -252,7 +324,9 @@ def test_full_disk_is_refused_before_anything_is_written(tmp_path, tiny_images, 
 
     from gankit.train import folder
 
-    monkeypatch.setattr(folder.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 1000))
+    monkeypatch.setattr(
+        folder.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 1000)
+    )
     with pytest.raises(RunDirError, match="MiB free, but keeping 3 checkpoints"):
         Trainer(quick_config(), tmp_path / "run", dataset=tiny_images)
     assert not (tmp_path / "run").exists()
@@ -267,7 +341,8 @@ def test_unwritable_run_folder(tmp_path, tiny_images):
 
 def test_resume_without_any_checkpoint_starts_over(tmp_path, tiny_images, caplog):
     run = tmp_path / "run"
-    Trainer(quick_config(train={"steps": 2}), run, dataset=tiny_images)  # config.yaml written, never trained
+    # config.yaml written, never trained
+    Trainer(quick_config(train={"steps": 2}), run, dataset=tiny_images)
     with caplog.at_level(logging.WARNING):
         trainer = Trainer.resume(run, dataset=tiny_images)
     assert trainer.step == 0 and "has no checkpoint: starting again from step 0" in caplog.text

@@ -22,20 +22,53 @@ from gankit.train import checkpoint as ckpt
 from gankit.train.guard import read_doctor
 from gankit.train.logger import read_metrics
 
-RING8 = ["--device", "cpu", "--quiet", "--set", "data.n_samples=2048", "--set", "train.snapshot_every=0",
-         "--set", "train.sample_every=100000", "--set", "model.hidden=64", "--set", "model.layers=2"]
+RING8 = [
+    "--device",
+    "cpu",
+    "--quiet",
+    "--set",
+    "data.n_samples=2048",
+    "--set",
+    "train.snapshot_every=0",
+    "--set",
+    "train.sample_every=100000",
+    "--set",
+    "model.hidden=64",
+    "--set",
+    "model.layers=2",
+]
 
 
 def _hashes(run: Path) -> dict[str, str]:
     """Every file under ``run`` (relative path → SHA-256)."""
-    return {str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(run.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(run.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _ring8_run(tmp_path: Path, steps: int = 40, *more: str) -> Path:
     run = tmp_path / "run"
-    assert main(["train", "ring8", "--run-dir", str(run), "--set", f"train.steps={steps}",
-                 "--set", "train.checkpoint_every=10", "--set", "train.log_every=10", *RING8, *more]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "ring8",
+                "--run-dir",
+                str(run),
+                "--set",
+                f"train.steps={steps}",
+                "--set",
+                "train.checkpoint_every=10",
+                "--set",
+                "train.log_every=10",
+                *RING8,
+                *more,
+            ]
+        )
+        == 0
+    )
     return run
 
 
@@ -55,11 +88,17 @@ def test_all_checkpoints_damaged_stops_the_resume_and_changes_nothing(tmp_path, 
     assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path / "s.png")]) == 1
     assert "holds no readable checkpoint" in capsys.readouterr().err
     assert _hashes(run) == before
-    assert main(["train", "--resume", str(run), "--restart", "--set", "train.steps=20", "--quiet"]) == 0
+    assert (
+        main(["train", "--resume", str(run), "--restart", "--set", "train.steps=20", "--quiet"])
+        == 0
+    )
     aside = run / "before-restart-1"
-    assert {f"before-restart-1/{k}": v for k, v in before.items() if k != "config.yaml"}.items() <= \
-        _hashes(run).items()
-    assert (run / "config.yaml").read_text() != "" and ckpt.load(run / "checkpoints").meta["step"] == 20
+    assert {
+        f"before-restart-1/{k}": v for k, v in before.items() if k != "config.yaml"
+    }.items() <= _hashes(run).items()
+    assert (run / "config.yaml").read_text() != "" and ckpt.load(run / "checkpoints").meta[
+        "step"
+    ] == 20
     assert aside.is_dir() and [r["step"] for r in read_metrics(run)][-1] == 20
 
 
@@ -72,13 +111,16 @@ def test_restart_needs_resume(capsys):
 def test_edited_checkpoint_json_falls_back_to_the_previous(tmp_path, tiny_images, caplog, edit):
     """Editing a counter in the JSON (or one bit of it, leaving valid JSON) is detected like damaged tensors."""
     run = tmp_path / "run"
-    Trainer(quick_config(train={"steps": 12, "checkpoint_every": 4}), run, dataset=tiny_images).fit()
+    Trainer(
+        quick_config(train={"steps": 12, "checkpoint_every": 4}), run, dataset=tiny_images
+    ).fit()
     path = run / "checkpoints" / "step-000000012.json"
     key, value = edit
     if key == "flip":
         text = path.read_text()
         at = text.index('"elapsed_s": ') + len('"elapsed_s": ')
-        path.write_text(text[:at] + chr(ord(text[at]) ^ 0x01) + text[at + 1:])  # a digit stays a digit
+        # a digit stays a digit
+        path.write_text(text[:at] + chr(ord(text[at]) ^ 0x01) + text[at + 1 :])
     else:
         meta = json.loads(path.read_text())
         meta[key] = value
@@ -95,8 +137,21 @@ def test_lr_1000_leaves_no_nonfinite_checkpoint_and_the_policy_acts(tmp_path, ca
     moments overflow to Inf; both count as divergence, so the run rolls back three times at halved learning rates,
     then stops with an error, and no checkpoint it leaves holds a non-finite number."""
     run = tmp_path / "run"
-    code = main(["train", "ring8", "--run-dir", str(run), "--set", "optim.lr=1000", "--set", "train.steps=300",
-                 "--set", "train.checkpoint_every=20", *RING8])
+    code = main(
+        [
+            "train",
+            "ring8",
+            "--run-dir",
+            str(run),
+            "--set",
+            "optim.lr=1000",
+            "--set",
+            "train.steps=300",
+            "--set",
+            "train.checkpoint_every=20",
+            *RING8,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "training diverged" in err and "gave up after 3 rollbacks" in err
     kinds = [n["kind"] for n in read_doctor(run)]
@@ -104,18 +159,25 @@ def test_lr_1000_leaves_no_nonfinite_checkpoint_and_the_policy_acts(tmp_path, ca
     names = ckpt.present(run / "checkpoints")
     assert names
     for name in names:
-        c = ckpt.load(run / "checkpoints", name)  # load verifies finiteness too; check again independently
+        # load verifies finiteness too; check again independently
+        c = ckpt.load(run / "checkpoints", name)
         assert all(torch.isfinite(v).all() for v in c.tensors.values() if v.is_floating_point())
 
 
 def test_exploded_loss_is_divergence(tmp_path, tiny_images):
     """A finite loss beyond train.max_abs_loss counts like a NaN (D's logits shifted by 1e7 from the 15th call:
     softplus(1e7) = 1e7 is finite)."""
-    cfg = quick_config(train={"steps": 12, "log_every": 1, "checkpoint_every": 5, "on_divergence": "stop"})
+    cfg = quick_config(
+        train={"steps": 12, "log_every": 1, "checkpoint_every": 5, "on_divergence": "stop"}
+    )
     trainer = Trainer(cfg, tmp_path / "run", dataset=tiny_images)
     calls = []
-    trainer.D.register_forward_hook(lambda m, i, out: out + (1e7 if calls.append(1) or len(calls) >= 15 else 0))
-    with pytest.raises(Exception, match=r"exploded d_loss .* \(beyond ±1e\+06, train.max_abs_loss\)"):
+    trainer.D.register_forward_hook(
+        lambda m, i, out: out + (1e7 if calls.append(1) or len(calls) >= 15 else 0)
+    )
+    with pytest.raises(
+        Exception, match=r"exploded d_loss .* \(beyond ±1e\+06, train.max_abs_loss\)"
+    ):
         trainer.fit()
     assert ckpt.load(tmp_path / "run" / "checkpoints").meta["step"] == 5
 
@@ -144,7 +206,12 @@ def test_nonfinite_checkpoint_is_not_last_good(tmp_path, tiny_images, caplog, ca
         ckpt.load(run / "checkpoints", name)
     with caplog.at_level(logging.WARNING):
         assert ckpt.load_latest_good(run / "checkpoints").meta["step"] == 4
-    assert main(["sample", str(run), "--checkpoint", "8", "--n", "4", "--out", str(tmp_path / "s.png")]) == 1
+    assert (
+        main(
+            ["sample", str(run), "--checkpoint", "8", "--n", "4", "--out", str(tmp_path / "s.png")]
+        )
+        == 1
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "non-finite values" in err
     with pytest.raises(CheckpointError, match="non-finite values in G"):
@@ -163,16 +230,25 @@ def test_sample_refuses_a_generator_with_nonfinite_output(tmp_path, tiny_images)
         sample(G, 4, seed=0)
 
 
-@pytest.mark.parametrize("override, key", [("model.hidden=100000000", "model.hidden=100000000"),
-                                           ("model.z_dim=1000000000", "model.z_dim=1000000000"),
-                                           ("data.n_samples=10000000000", "data.n_samples=10000000000"),
-                                           ("model.hidden=30000 model.layers=6", "model.hidden=30000")])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("model.hidden=100000000", "model.hidden=100000000"),
+        ("model.z_dim=1000000000", "model.z_dim=1000000000"),
+        ("data.n_samples=10000000000", "data.n_samples=10000000000"),
+        ("model.hidden=30000 model.layers=6", "model.hidden=30000"),
+    ],
+)
 def test_sizes_that_cannot_fit_are_one_line(tmp_path, capsys, override, key):
     """Each needs from ~180 GiB to ~8e8 GiB; refused from the config before any allocation, naming the key."""
     sets = [a for item in override.split() for a in ("--set", item)]
     assert main(["train", "ring8", "--run-dir", str(tmp_path / "run"), "--quiet", *sets]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith(f"gankit: error: {key}") and "available" in err
+    assert (
+        len(err.splitlines()) == 1
+        and err.startswith(f"gankit: error: {key}")
+        and "available" in err
+    )
     assert not (tmp_path / "run").exists()
 
 
@@ -182,12 +258,19 @@ def test_free_space_check_uses_the_real_checkpoint_size(tmp_path, preset, optim)
     optimiser's moments and the sampler's permutation exist only then), and not far above it."""
     from gankit.config import load_config
 
-    overrides = ["train.steps=1", f"optim.name={optim}", "train.sample_every=100000", "train.snapshot_every=0"]
+    overrides = [
+        "train.steps=1",
+        f"optim.name={optim}",
+        "train.sample_every=100000",
+        "train.snapshot_every=0",
+    ]
     trainer = Trainer(load_config(preset, overrides), tmp_path / "run")
     estimate = trainer.checkpoint_bytes()
     trainer.fit()
-    written = sum((tmp_path / "run" / "checkpoints" / f"step-000000001.{ext}").stat().st_size
-                  for ext in ("safetensors", "json"))
+    written = sum(
+        (tmp_path / "run" / "checkpoints" / f"step-000000001.{ext}").stat().st_size
+        for ext in ("safetensors", "json")
+    )
     assert written <= estimate <= 1.25 * written + 65536
 
 
@@ -195,7 +278,9 @@ def test_full_disk_names_the_file_and_the_way_on(tmp_path, tiny_images, monkeypa
     from gankit.train import checkpoint
 
     run = tmp_path / "run"
-    trainer = Trainer(quick_config(train={"steps": 8, "checkpoint_every": 4}), run, dataset=tiny_images)
+    trainer = Trainer(
+        quick_config(train={"steps": 8, "checkpoint_every": 4}), run, dataset=tiny_images
+    )
     real = checkpoint.write_atomic
 
     def full(path, data):
@@ -241,9 +326,14 @@ def test_torn_last_metrics_line_is_skipped_by_report_and_figures(tmp_path, caplo
 def test_canonical_digest_covers_every_value():
     meta = {"step": 3, "lr_scale": 1.0, "config": {"optim": {"lr": 2e-4}}, "sha256": "ab"}
     digest = ckpt.canonical_digest(meta)
-    assert digest == ckpt.canonical_digest(json.loads(json.dumps(meta, indent=3)))  # layout does not matter
+    # layout does not matter
+    assert digest == ckpt.canonical_digest(json.loads(json.dumps(meta, indent=3)))
     assert digest == ckpt.canonical_digest({**meta, "meta_sha256": "anything"})
-    for changed in ({**meta, "step": 4}, {**meta, "sha256": "ac"}, {**meta, "config": {"optim": {"lr": 3e-4}}}):
+    for changed in (
+        {**meta, "step": 4},
+        {**meta, "sha256": "ac"},
+        {**meta, "config": {"optim": {"lr": 3e-4}}},
+    ):
         assert ckpt.canonical_digest(changed) != digest
     assert ckpt.nonfinite({}, {"a": [1.0, math.inf], "b": {"c": math.nan}}) == ["a.1", "b.c"]
 

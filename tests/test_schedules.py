@@ -13,14 +13,22 @@ from gankit.train.logger import read_metrics
 from gankit.train.optim import MomentumSGD
 from gankit.train.schedules import cosine_ramp, lr_at, momentum_at, ramp_progress, ramped
 
-PAPER = OptimConfig(name="sgd", lr=0.1, lr_decay=1.000004, lr_floor=1e-6, momentum=0.5, momentum_final=0.7,
-                    momentum_start=1, momentum_saturate=250)
+PAPER = OptimConfig(
+    name="sgd",
+    lr=0.1,
+    lr_decay=1.000004,
+    lr_floor=1e-6,
+    momentum=0.5,
+    momentum_final=0.7,
+    momentum_start=1,
+    momentum_saturate=250,
+)
 
 
 def test_lr_decays_by_paper_factor_per_update():
     assert lr_at(PAPER, 0) == 0.1
     assert lr_at(PAPER, 1) == pytest.approx(0.1 / 1.000004, rel=1e-12)
-    assert lr_at(PAPER, 500_000) == pytest.approx(0.1 / 1.000004 ** 500_000, rel=1e-9)  # ≈ 0.01353
+    assert lr_at(PAPER, 500_000) == pytest.approx(0.1 / 1.000004**500_000, rel=1e-9)  # ≈ 0.01353
     assert lr_at(PAPER, 500_000) == pytest.approx(0.013534, rel=1e-3)
     assert lr_at(PAPER, 10_000_000) == 1e-6  # the floor
 
@@ -53,21 +61,40 @@ def test_momentum_sgd_follows_pylearn2_rule():
 
 # --- cosine ramps (train.ramp_kimg and the *_final settings) ---
 
+
 def test_cosine_ramp_by_hand():
     assert cosine_ramp(1.0, 0.2, 0.0) == 1.0 and cosine_ramp(1.0, 0.2, 1.0) == pytest.approx(0.2)
-    assert cosine_ramp(1.0, 0.2, 0.5) == pytest.approx(0.6)  # half-way in value at half-way in images
+    # half-way in value at half-way in images
+    assert cosine_ramp(1.0, 0.2, 0.5) == pytest.approx(0.6)
     assert cosine_ramp(1.0, 0.2, 0.25) == pytest.approx(0.2 + 0.8 * (1 + math.cos(math.pi / 4)) / 2)
     assert cosine_ramp(0.7, None, 0.5) == 0.7
-    assert ramp_progress(2.0, 500) == 0.25 and ramp_progress(2.0, 10**6) == 1.0 and ramp_progress(0.0, 0) == 1.0
+    assert (
+        ramp_progress(2.0, 500) == 0.25
+        and ramp_progress(2.0, 10**6) == 1.0
+        and ramp_progress(0.0, 0) == 1.0
+    )
 
 
-RAMPS = from_dict({"optim": {"name": "adam", "lr": 2e-4, "lr_final": 5e-5, "beta2": 0.9, "beta2_final": 0.99},
-                   "objective": {"r1": 1.0, "penalty_final": 0.1},
-                   "train": {"steps": 1, "ramp_kimg": 4, "ema_half_life_kimg": 0.5, "ema_half_life_final_kimg": 5,
-                             "augment": "translation", "augment_p": 0.0, "augment_p_final": 0.6}})
+RAMPS = from_dict(
+    {
+        "optim": {"name": "adam", "lr": 2e-4, "lr_final": 5e-5, "beta2": 0.9, "beta2_final": 0.99},
+        "objective": {"r1": 1.0, "penalty_final": 0.1},
+        "train": {
+            "steps": 1,
+            "ramp_kimg": 4,
+            "ema_half_life_kimg": 0.5,
+            "ema_half_life_final_kimg": 5,
+            "augment": "translation",
+            "augment_p": 0.0,
+            "augment_p_final": 0.6,
+        },
+    }
+)
 
 
-@pytest.mark.parametrize("nimg, progress", [(0, 0.0), (1000, 0.25), (2000, 0.5), (4000, 1.0), (9000, 1.0)])
+@pytest.mark.parametrize(
+    "nimg, progress", [(0, 0.0), (1000, 0.25), (2000, 0.5), (4000, 1.0), (9000, 1.0)]
+)
 def test_ramped_values_follow_the_counters(nimg, progress):
     got = ramped(RAMPS, nimg)
     assert got["lr_factor"] == pytest.approx(cosine_ramp(1.0, 0.25, progress))
@@ -79,13 +106,27 @@ def test_ramped_values_follow_the_counters(nimg, progress):
 
 def test_without_final_settings_nothing_moves():
     assert ramped(from_dict({"train": {"steps": 1, "ramp_kimg": 1}}), 700) == {
-        "lr_factor": 1.0, "beta2": 0.999, "penalty_scale": 1.0, "ema_half_life_kimg": 0.0, "augment_p": 1.0}
+        "lr_factor": 1.0,
+        "beta2": 0.999,
+        "penalty_scale": 1.0,
+        "ema_half_life_kimg": 0.0,
+        "augment_p": 1.0,
+    }
 
 
-@pytest.mark.parametrize("section, key, value, match", [
-    ("optim", "lr_final", 1e-5, "optim.lr_final is set but train.ramp_kimg is 0"),
-    ("objective", "penalty_final", 0.5, "objective.penalty_final is set but train.ramp_kimg is 0"),
-    ("train", "augment_p_final", 0.5, "train.augment_p_final is set but train.ramp_kimg is 0")])
+@pytest.mark.parametrize(
+    "section, key, value, match",
+    [
+        ("optim", "lr_final", 1e-5, "optim.lr_final is set but train.ramp_kimg is 0"),
+        (
+            "objective",
+            "penalty_final",
+            0.5,
+            "objective.penalty_final is set but train.ramp_kimg is 0",
+        ),
+        ("train", "augment_p_final", 0.5, "train.augment_p_final is set but train.ramp_kimg is 0"),
+    ],
+)
 def test_a_final_value_without_a_ramp_is_a_one_line_error(section, key, value, match):
     sections = {"train": {"steps": 1}}
     sections.setdefault(section, {})[key] = value
@@ -98,12 +139,25 @@ def test_a_final_value_without_a_ramp_is_a_one_line_error(section, key, value, m
 def test_the_trainer_writes_every_ramp(tmp_path, tiny_images):
     """After 5 steps (200 images of 20 × (k + 1); ramp 0.4 kimg: progress ½) the optimisers, the penalty scale, the
     augmentation probability and the EMA hold the ramps' half-way values, and the log shows them."""
-    cfg = quick_config(model={"arch": "mlp", "hidden": 16},
-                       objective={"loss": "rpgan", "r1": 1.0, "penalty_final": 0.2},
-                       optim={"name": "adam", "lr": 1e-3, "lr_decay": 1.0, "lr_final": 2e-4, "beta2": 0.9,
-                              "beta2_final": 0.99},
-                       train={"steps": 5, "log_every": 1, "ramp_kimg": 0.4, "ema_half_life_kimg": 0.1,
-                              "ema_half_life_final_kimg": 0.3})
+    cfg = quick_config(
+        model={"arch": "mlp", "hidden": 16},
+        objective={"loss": "rpgan", "r1": 1.0, "penalty_final": 0.2},
+        optim={
+            "name": "adam",
+            "lr": 1e-3,
+            "lr_decay": 1.0,
+            "lr_final": 2e-4,
+            "beta2": 0.9,
+            "beta2_final": 0.99,
+        },
+        train={
+            "steps": 5,
+            "log_every": 1,
+            "ramp_kimg": 0.4,
+            "ema_half_life_kimg": 0.1,
+            "ema_half_life_final_kimg": 0.3,
+        },
+    )
     trainer = Trainer(cfg, tmp_path / "run", dataset=tiny_images)
     trainer.fit()
     rows = read_metrics(tmp_path / "run")

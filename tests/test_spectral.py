@@ -11,8 +11,13 @@ from gankit.models.spectral import apply_spectral_norm
 
 def _net() -> nn.Module:
     return nn.Sequential(
-        nn.ConvTranspose2d(2, 3, 4, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 1))
+        nn.ConvTranspose2d(2, 3, 4, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 8 * 8, 1),
+    )
 
 
 def _sigma(m: nn.Module) -> float:
@@ -50,7 +55,9 @@ def test_module_without_layers_unchanged() -> None:
     assert apply_spectral_norm(net) is net
     assert not any(parametrize.is_parametrized(m) for m in net.modules())
     after = net.state_dict()
-    assert after.keys() == before.keys() and all(torch.equal(after[k], v) for k, v in before.items())
+    assert after.keys() == before.keys() and all(
+        torch.equal(after[k], v) for k, v in before.items()
+    )
 
 
 def test_trains_and_state_dict_round_trip() -> None:

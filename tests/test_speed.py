@@ -22,8 +22,10 @@ from gankit.train.optim import MomentumSGD
 
 
 def _params(trainer: Trainer) -> dict[str, torch.Tensor]:
-    return {**{f"G.{k}": v for k, v in trainer.G.state_dict().items()},
-            **{f"D.{k}": v for k, v in trainer.D.state_dict().items()}}
+    return {
+        **{f"G.{k}": v for k, v in trainer.G.state_dict().items()},
+        **{f"D.{k}": v for k, v in trainer.D.state_dict().items()},
+    }
 
 
 def _assert_close(a: dict, b: dict, rtol: float, atol: float) -> None:
@@ -33,7 +35,9 @@ def _assert_close(a: dict, b: dict, rtol: float, atol: float) -> None:
 
 
 def _images28(n: int = 64) -> Dataset:
-    x = torch.randint(0, 256, (n, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    x = torch.randint(
+        0, 256, (n, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
     return Dataset("tiny28", "image", {"train": Split(x, torch.arange(n) % 10)})
 
 
@@ -67,10 +71,16 @@ def test_rpgan_with_r1_and_r2_every_step_under_each_speed_mode(tmp_path, tiny_im
     runs = {}
     for name in ("eager", mode):
         speed, _, precision = name.partition("+")
-        cfg = quick_config(objective={"loss": "rpgan", "r1": 0.5, "r2": 0.5},
-                           train={"steps": 3, "log_every": 1, "speed": speed, "precision": precision or "fp32"})
+        cfg = quick_config(
+            objective={"loss": "rpgan", "r1": 0.5, "r2": 0.5},
+            train={"steps": 3, "log_every": 1, "speed": speed, "precision": precision or "fp32"},
+        )
         trainer = Trainer(cfg, tmp_path / name.replace("+", "-"), dataset=tiny_images)
-        runs[name] = (trainer.fit(), _params(trainer), read_metrics(tmp_path / name.replace("+", "-")))
+        runs[name] = (
+            trainer.fit(),
+            _params(trainer),
+            read_metrics(tmp_path / name.replace("+", "-")),
+        )
     rows = runs[mode][2]
     assert len(rows) == 3 and all(r["penalty"] > 0 for r in rows)
     if mode == "compile":
@@ -86,9 +96,11 @@ def test_channels_last_matches_and_checkpoints(tmp_path):
     rounding into a step of up to lr (2.3e-6 measured with 1 thread), which is no sign of a layout bug."""
     runs = {}
     for flag in ("off", "on"):
-        cfg = quick_config(model={"arch": "dcgan", "width": 8, "d_norm": "batch"},
-                           optim={"name": "sgd", "lr": 0.01, "momentum": 0.5},
-                           train={"steps": 2, "batch_size": 16, "channels_last": flag})
+        cfg = quick_config(
+            model={"arch": "dcgan", "width": 8, "d_norm": "batch"},
+            optim={"name": "sgd", "lr": 0.01, "momentum": 0.5},
+            train={"steps": 2, "batch_size": 16, "channels_last": flag},
+        )
         trainer = Trainer(cfg, tmp_path / flag, dataset=_images28())
         trainer.fit()  # writes a checkpoint at the end
         runs[flag] = _params(trainer)
@@ -98,9 +110,22 @@ def test_channels_last_matches_and_checkpoints(tmp_path):
     assert resumed.step == 2
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[
-    pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")])])
-@pytest.mark.parametrize("optim", [{"name": "adam", "lr": 1e-3}, {"name": "sgd", "lr": 0.01, "momentum": 0.5}])
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param(
+            "cuda",
+            marks=[
+                pytest.mark.gpu,
+                pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+            ],
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    "optim", [{"name": "adam", "lr": 1e-3}, {"name": "sgd", "lr": 0.01, "momentum": 0.5}]
+)
 def test_channels_last_resume_is_bit_identical(tmp_path, monkeypatch, optim, device):
     """Optimiser state comes back from a checkpoint contiguous; fused kernels (Adam on CPU and CUDA, SGD on CPU)
     read it in the parameter's memory layout, so a channels-last run must get it back channels-last: 4 eager steps
@@ -108,9 +133,19 @@ def test_channels_last_resume_is_bit_identical(tmp_path, monkeypatch, optim, dev
     monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
 
     def config(steps: int):
-        return quick_config(model={"arch": "dcgan", "width": 8}, optim=optim,
-                            train={"steps": steps, "batch_size": 16, "channels_last": "on", "checkpoint_every": 100,
-                                   "device": device, "speed": "eager"})
+        return quick_config(
+            model={"arch": "dcgan", "width": 8},
+            optim=optim,
+            train={
+                "steps": steps,
+                "batch_size": 16,
+                "channels_last": "on",
+                "checkpoint_every": 100,
+                "device": device,
+                "speed": "eager",
+            },
+        )
+
     Trainer(config(4), tmp_path / "one", dataset=_images28()).fit()
     Trainer(config(2), tmp_path / "two", dataset=_images28()).fit()
     resumed = Trainer.resume(tmp_path / "two", ["train.steps=4"], dataset=_images28())
@@ -123,8 +158,13 @@ def test_channels_last_resume_is_bit_identical(tmp_path, monkeypatch, optim, dev
 
 def test_channels_last_auto_for_conv_models_except_under_compile(tmp_path, tiny_images):
     for speed, expected in (("eager", True), ("compile", False)):
-        cfg = quick_config(model={"arch": "dcgan", "width": 8}, train={"steps": 1, "batch_size": 16, "speed": speed})
-        assert Trainer(cfg, tmp_path / speed, dataset=_images28()).speed.channels_last is expected, speed
+        cfg = quick_config(
+            model={"arch": "dcgan", "width": 8},
+            train={"steps": 1, "batch_size": 16, "speed": speed},
+        )
+        assert (
+            Trainer(cfg, tmp_path / speed, dataset=_images28()).speed.channels_last is expected
+        ), speed
     assert not Trainer(quick_config(), tmp_path / "mlp", dataset=tiny_images).speed.channels_last
 
 
@@ -134,9 +174,15 @@ def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch, caplog, has_
     t = quick_config(train={"steps": 1, "precision": "bf16"}).train
     with caplog.at_level(logging.WARNING, logger="gankit.train.speed"):
         speed_module.plan(t, torch.device("cpu"), conv=False, cudagraph_blocker=None)
-        speed_module.plan(dataclasses.replace(t, precision="fp32"), torch.device("cpu"), conv=False,
-                          cudagraph_blocker=None)
-    warned = [r.getMessage() for r in caplog.records if "without bf16 instructions" in r.getMessage()]
+        speed_module.plan(
+            dataclasses.replace(t, precision="fp32"),
+            torch.device("cpu"),
+            conv=False,
+            cudagraph_blocker=None,
+        )
+    warned = [
+        r.getMessage() for r in caplog.records if "without bf16 instructions" in r.getMessage()
+    ]
     assert len(warned) == (0 if has_bf16 else 1)
     assert all("set train.precision=fp32" in w for w in warned)
 
@@ -155,8 +201,11 @@ def test_cpu_bf16_probe_reads_torch_and_claims_nothing_it_cannot_tell(monkeypatc
 def test_bf16_trains_close_to_fp32(tmp_path, tiny_images):
     rows = {}
     for precision in ("fp32", "bf16"):
-        cfg = quick_config(model={"arch": "mlp", "hidden": 64}, optim={"name": "adam", "lr": 1e-3},
-                           train={"steps": 3, "log_every": 3, "precision": precision})
+        cfg = quick_config(
+            model={"arch": "mlp", "hidden": 64},
+            optim={"name": "adam", "lr": 1e-3},
+            train={"steps": 3, "log_every": 3, "precision": precision},
+        )
         rows[precision] = Trainer(cfg, tmp_path / precision, dataset=tiny_images).fit()
     assert rows["bf16"]["d_loss"] == pytest.approx(rows["fp32"]["d_loss"], rel=2e-2)
     assert rows["bf16"]["g_loss"] == pytest.approx(rows["fp32"]["g_loss"], rel=2e-2)
@@ -188,9 +237,18 @@ def test_cuda_compile_matches_eager(tmp_path, precision):
     """On CUDA: DCGAN-28 trained 3 steps compiled (fused Adam) vs eager, within rounding."""
     runs = {}
     for mode in ("eager", "compile"):
-        cfg = quick_config(model={"arch": "dcgan", "width": 8, "d_norm": "batch"}, optim={"name": "adam", "lr": 1e-4},
-                           train={"steps": 3, "batch_size": 16, "device": "cuda", "speed": mode, "tf32": False,
-                                  "precision": precision})
+        cfg = quick_config(
+            model={"arch": "dcgan", "width": 8, "d_norm": "batch"},
+            optim={"name": "adam", "lr": 1e-4},
+            train={
+                "steps": 3,
+                "batch_size": 16,
+                "device": "cuda",
+                "speed": mode,
+                "tf32": False,
+                "precision": precision,
+            },
+        )
         trainer = Trainer(cfg, tmp_path / mode, dataset=_images28())
         trainer.fit()
         runs[mode] = {k: v.cpu() for k, v in _params(trainer).items()}
@@ -224,12 +282,15 @@ def test_fused_cpu_momentum_sgd_matches_the_foreach_rule(monkeypatch):
     to float32 rounding."""
     calls = []
     fused_sgd = torch._fused_sgd_
-    monkeypatch.setattr(torch, "_fused_sgd_", lambda *a, **kw: calls.append(1) or fused_sgd(*a, **kw))
+    monkeypatch.setattr(
+        torch, "_fused_sgd_", lambda *a, **kw: calls.append(1) or fused_sgd(*a, **kw)
+    )
     torch.manual_seed(0)
     fused = [torch.nn.Parameter(torch.randn(30, 7)), torch.nn.Parameter(torch.randn(11))]
     ref = [torch.nn.Parameter(p.detach().clone()) for p in fused]
     opt_fused = MomentumSGD(fused, lr=0.1, momentum=0.5)
-    opt_ref = MomentumSGD(ref, lr=torch.tensor(0.1), momentum=torch.tensor(0.5))  # tensors: the foreach path
+    # tensors: the foreach path
+    opt_ref = MomentumSGD(ref, lr=torch.tensor(0.1), momentum=torch.tensor(0.5))
     for lr, mu in ((0.1, 0.5), (0.05, 0.55), (1e-6, 0.6), (0.3, 0.7), (0.0999996, 0.7)):
         opt_fused.param_groups[0].update(lr=lr, momentum=mu)
         opt_ref.param_groups[0]["lr"].fill_(lr)
@@ -242,7 +303,9 @@ def test_fused_cpu_momentum_sgd_matches_the_foreach_rule(monkeypatch):
     assert len(calls) == 5
     for a, b in zip(fused, ref):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
-        torch.testing.assert_close(opt_fused.state[a]["velocity"], opt_ref.state[b]["velocity"], rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(
+            opt_fused.state[a]["velocity"], opt_ref.state[b]["velocity"], rtol=1e-5, atol=1e-7
+        )
         assert not torch.equal(opt_fused.state[a]["velocity"], torch.zeros_like(a))
 
 
@@ -250,9 +313,14 @@ def test_momentum_sgd_with_a_gradient_in_another_memory_layout():
     """The fused kernel walks parameter, gradient and velocity in one element order; a channels-last weight with a
     contiguous gradient (assigned by hand: autograd matches layouts) must still get the rule's update."""
     torch.manual_seed(0)
-    weight = torch.nn.Parameter(torch.randn(8, 4, 3, 3).contiguous(memory_format=torch.channels_last))
+    weight = torch.nn.Parameter(
+        torch.randn(8, 4, 3, 3).contiguous(memory_format=torch.channels_last)
+    )
     plain = torch.nn.Parameter(weight.detach().clone().contiguous())
-    opt_a, opt_b = MomentumSGD([weight], lr=0.1, momentum=0.5), MomentumSGD([plain], lr=0.1, momentum=0.5)
+    opt_a, opt_b = (
+        MomentumSGD([weight], lr=0.1, momentum=0.5),
+        MomentumSGD([plain], lr=0.1, momentum=0.5),
+    )
     for _ in range(3):
         grad = torch.randn(8, 4, 3, 3)
         weight.grad, plain.grad = grad.clone(), grad.clone()
@@ -265,14 +333,21 @@ def test_optimizer_checkpoint_keeps_this_process_implementation_flags():
     """A checkpoint written by a capturable (CUDA-graph) Adam with a tensor lr loads into a plain one: hyper-parameters
     come back as numbers, and fused/foreach/capturable stay what this process chose."""
     p = [torch.nn.Parameter(torch.randn(4))]
-    saved = torch.optim.Adam(p, lr=torch.tensor(0.01), foreach=False, capturable=True)  # (steps only on CUDA)
+    # (steps only on CUDA)
+    saved = torch.optim.Adam(p, lr=torch.tensor(0.01), foreach=False, capturable=True)
     tensors, meta = ckpt.optimizer_to_flat("opt", saved)
-    assert meta["param_groups"][0]["lr"] == pytest.approx(0.01) and isinstance(meta["param_groups"][0]["lr"], float)
+    assert meta["param_groups"][0]["lr"] == pytest.approx(0.01) and isinstance(
+        meta["param_groups"][0]["lr"], float
+    )
     q = [torch.nn.Parameter(torch.randn(4))]
     plain = torch.optim.Adam(q, lr=0.5, foreach=True)
     ckpt.optimizer_from_flat("opt", plain, tensors, meta)
     group = plain.param_groups[0]
-    assert group["capturable"] is False and group["foreach"] is True and group["lr"] == pytest.approx(0.01)
+    assert (
+        group["capturable"] is False
+        and group["foreach"] is True
+        and group["lr"] == pytest.approx(0.01)
+    )
 
 
 def test_cudagraph_needs_cuda(tmp_path, tiny_images):
@@ -287,40 +362,85 @@ def test_speed_rejects_unknown_mode():
 
 # ------------------------------------------------------------------------------------------------- CUDA (gpu mark)
 
-needs_cuda = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+needs_cuda = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
 
 
 def _points(n: int = 256, dim: int = 2) -> Dataset:
     gen = torch.Generator().manual_seed(1)
-    return Dataset("blobs", "points", {"train": Split(torch.randn(n, dim, generator=gen), torch.arange(n) % 4)})
+    return Dataset(
+        "blobs", "points", {"train": Split(torch.randn(n, dim, generator=gen), torch.arange(n) % 4)}
+    )
 
 
 CUDAGRAPH_CASES = {
     # the paper's MLP GAN (dropout from the default CUDA generator) with its SGD schedules moving every step
-    "paper-mlp-sgd": ({"model": {"arch": "paper-mlp"}, "train": {"batch_size": 16, "k": 2}},
-                      lambda: _images28(256), 1e-4),
+    "paper-mlp-sgd": (
+        {"model": {"arch": "paper-mlp"}, "train": {"batch_size": 16, "k": 2}},
+        lambda: _images28(256),
+        1e-4,
+    ),
     # AC-GAN with an R1 penalty every step, EMA, ns loss, Adam: labels, penalties and the EMA around the graph
-    "acgan-r1-ema": ({"model": {"arch": "mlp", "hidden": 32, "conditional": "acgan"},
-                      "objective": {"loss": "gan", "r1": 0.1}, "optim": {"name": "adam", "lr": 1e-3},
-                      "train": {"batch_size": 32, "ema_half_life_kimg": 0.5}}, _points, 1e-4),
+    "acgan-r1-ema": (
+        {
+            "model": {"arch": "mlp", "hidden": 32, "conditional": "acgan"},
+            "objective": {"loss": "gan", "r1": 0.1},
+            "optim": {"name": "adam", "lr": 1e-3},
+            "train": {"batch_size": 32, "ema_half_life_kimg": 0.5},
+        },
+        _points,
+        1e-4,
+    ),
     # the R3GAN objective: relativistic pairing (a real batch in the G step) with R1 and R2 every D step
-    "rpgan-r1-r2": ({"model": {"arch": "mlp", "hidden": 32}, "objective": {"loss": "rpgan", "r1": 0.5, "r2": 0.5},
-                     "optim": {"name": "adam", "lr": 1e-3, "beta1": 0.0, "beta2": 0.99},
-                     "train": {"batch_size": 32}}, _points, 1e-4),
+    "rpgan-r1-r2": (
+        {
+            "model": {"arch": "mlp", "hidden": 32},
+            "objective": {"loss": "rpgan", "r1": 0.5, "r2": 0.5},
+            "optim": {"name": "adam", "lr": 1e-3, "beta1": 0.0, "beta2": 0.99},
+            "train": {"batch_size": 32},
+        },
+        _points,
+        1e-4,
+    ),
     # DCGAN with batch norm, channels-last and DiffAugment: BN statistics and augmentation draws inside the graph
-    "dcgan-augment": ({"model": {"arch": "dcgan", "width": 8, "d_norm": "batch"},
-                       "optim": {"name": "adam", "lr": 2e-4, "beta1": 0.5},
-                       "train": {"batch_size": 16, "augment": "translation,cutout"}},
-                      lambda: _images28(256), 1e-3),
+    "dcgan-augment": (
+        {
+            "model": {"arch": "dcgan", "width": 8, "d_norm": "batch"},
+            "optim": {"name": "adam", "lr": 2e-4, "beta1": 0.5},
+            "train": {"batch_size": 16, "augment": "translation,cutout"},
+        },
+        lambda: _images28(256),
+        1e-3,
+    ),
 }
 
 
 def _cuda_config(sections: dict, mode: str, steps: int, precision: str = "fp32"):
-    cfg = {"model": {"arch": "paper-mlp"}, "objective": {"d_weight": 0.5},
-           "optim": {"name": "sgd", "lr": 0.1, "lr_decay": 1.000004, "momentum": 0.5, "momentum_final": 0.7,
-                     "momentum_start": 1, "momentum_saturate": 5},
-           "train": {"steps": steps, "log_every": 5, "sample_every": 10**6, "checkpoint_every": 10**6,
-                     "device": "cuda", "speed": mode, "tf32": False, "precision": precision}}
+    cfg = {
+        "model": {"arch": "paper-mlp"},
+        "objective": {"d_weight": 0.5},
+        "optim": {
+            "name": "sgd",
+            "lr": 0.1,
+            "lr_decay": 1.000004,
+            "momentum": 0.5,
+            "momentum_final": 0.7,
+            "momentum_start": 1,
+            "momentum_saturate": 5,
+        },
+        "train": {
+            "steps": steps,
+            "log_every": 5,
+            "sample_every": 10**6,
+            "checkpoint_every": 10**6,
+            "device": "cuda",
+            "speed": mode,
+            "tf32": False,
+            "precision": precision,
+        },
+    }
     for name, values in sections.items():
         cfg.setdefault(name, {}).update(values)
     return from_dict(cfg)
@@ -339,14 +459,20 @@ def test_cudagraph_matches_eager(tmp_path, case):
     assert isinstance(graphed.stepper, CapturedStep) and graphed.stepper.replays >= 15
     _assert_close(_params(runs["eager"][0]), _params(graphed), rtol=tol, atol=tol * 1e-2)
     for key in ("d_loss", "g_loss"):
-        assert runs["cudagraph"][1][key] == pytest.approx(runs["eager"][1][key], rel=tol * 10, abs=tol)
+        assert runs["cudagraph"][1][key] == pytest.approx(
+            runs["eager"][1][key], rel=tol * 10, abs=tol
+        )
 
 
 def test_cudagraph_bf16_close_to_eager_bf16(tmp_path):
     sections, data, _ = CUDAGRAPH_CASES["dcgan-augment"]
     params = {}
     for mode in ("eager", "cudagraph"):
-        trainer = Trainer(_cuda_config(sections, mode, steps=12, precision="bf16"), tmp_path / mode, dataset=data())
+        trainer = Trainer(
+            _cuda_config(sections, mode, steps=12, precision="bf16"),
+            tmp_path / mode,
+            dataset=data(),
+        )
         trainer.fit()
         params[mode] = _params(trainer)
     _assert_close(params["eager"], params["cudagraph"], rtol=5e-2, atol=5e-4)
@@ -355,9 +481,13 @@ def test_cudagraph_bf16_close_to_eager_bf16(tmp_path):
 def test_cudagraph_resume_is_exact(tmp_path):
     """Stopped at step 12 and resumed (the graph is captured again) to step 24 = an uninterrupted 24-step run."""
     sections, data, _ = CUDAGRAPH_CASES["acgan-r1-ema"]
-    whole = Trainer(_cuda_config(sections, "cudagraph", steps=24), tmp_path / "whole", dataset=data())
+    whole = Trainer(
+        _cuda_config(sections, "cudagraph", steps=24), tmp_path / "whole", dataset=data()
+    )
     whole.fit()
-    first = Trainer(_cuda_config(sections, "cudagraph", steps=12), tmp_path / "split", dataset=data())
+    first = Trainer(
+        _cuda_config(sections, "cudagraph", steps=12), tmp_path / "split", dataset=data()
+    )
     first.fit()
     resumed = Trainer.resume(tmp_path / "split", ["train.steps=24"], dataset=data())
     resumed.fit()
@@ -366,8 +496,11 @@ def test_cudagraph_resume_is_exact(tmp_path):
 
 
 def test_auto_on_cuda_picks_cudagraph_or_says_why_not(tmp_path, caplog):
-    trainer = Trainer(_cuda_config({"train": {"batch_size": 16}}, "auto", steps=1), tmp_path / "a",
-                      dataset=_images28())
+    trainer = Trainer(
+        _cuda_config({"train": {"batch_size": 16}}, "auto", steps=1),
+        tmp_path / "a",
+        dataset=_images28(),
+    )
     assert trainer.speed.mode == "cudagraph"
     lazy = {"objective": {"d_weight": 0.5, "r1": 1.0, "reg_every": 4}, "train": {"batch_size": 16}}
     with caplog.at_level(logging.INFO, logger="gankit.train.speed"):
@@ -377,7 +510,11 @@ def test_auto_on_cuda_picks_cudagraph_or_says_why_not(tmp_path, caplog):
         Trainer(_cuda_config(lazy, "cudagraph", steps=1), tmp_path / "c", dataset=_images28())
 
 
-for _test in (test_cudagraph_matches_eager, test_cudagraph_bf16_close_to_eager_bf16, test_cudagraph_resume_is_exact,
-              test_auto_on_cuda_picks_cudagraph_or_says_why_not):
+for _test in (
+    test_cudagraph_matches_eager,
+    test_cudagraph_bf16_close_to_eager_bf16,
+    test_cudagraph_resume_is_exact,
+    test_auto_on_cuda_picks_cudagraph_or_says_why_not,
+):
     for _mark in needs_cuda:
         _mark(_test)

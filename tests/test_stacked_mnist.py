@@ -34,7 +34,8 @@ class ReadsBrightness(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.anchor = nn.Parameter(torch.zeros(()))  # puts the module on a device, as a trained classifier is
+        # puts the module on a device, as a trained classifier is
+        self.anchor = nn.Parameter(torch.zeros(()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         digit = (x.mean((1, 2, 3)) * 255 / 20).round().long().clamp(0, 9)
@@ -54,7 +55,8 @@ def test_stacked_mnist5k_source_has_1000_modes_and_a_test_split():
     d = load_dataset(DataConfig(name="stacked-mnist5k", stacks=3000))
     assert d.num_classes == 1000 and d.train.x.shape == (3000, 3, 28, 28)
     assert d.split("test").x.shape == (10_000, 3, 28, 28) and "mnist5k" in d.source
-    assert d.train.y.unique().numel() > 900  # 3,000 uniform draws over 1,000 modes miss ~50 (e^-3 · 1000)
+    # 3,000 uniform draws over 1,000 modes miss ~50 (e^-3 · 1000)
+    assert d.train.y.unique().numel() > 900
 
 
 def test_stacked_mnist_without_the_files_says_how_to_get_them(tmp_path, monkeypatch):
@@ -86,7 +88,12 @@ def _stacks_of(modes: torch.Tensor, per_mode: int, digits: Split, seed: int) -> 
     channels = []
     for place in (100, 10, 1):
         d = wanted // place % 10
-        idx = torch.stack([by_class[c][torch.randint(len(by_class[c]), (1,), generator=gen)][0] for c in d.tolist()])
+        idx = torch.stack(
+            [
+                by_class[c][torch.randint(len(by_class[c]), (1,), generator=gen)][0]
+                for c in d.tolist()
+            ]
+        )
         channels.append(digits.x[idx, 0])
     return torch.stack(channels, 1)
 
@@ -113,11 +120,31 @@ def test_real_digit_stacks_all_modes_beat_a_control_that_misses_900():
 
 def test_train_a_stacked_preset_then_eval_prints_modes_of_1000(tmp_path, capsys):
     run = tmp_path / "stacked"
-    assert main(["train", "stacked-rpgan-dcgan", "--run-dir", str(run), "--set", "train.minutes=null",
-                 "--set", "train.steps=3", "--set", "data.stacks=2000", "--set", "model.width=8", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "stacked-rpgan-dcgan",
+                "--run-dir",
+                str(run),
+                "--set",
+                "train.minutes=null",
+                "--set",
+                "train.steps=3",
+                "--set",
+                "data.stacks=2000",
+                "--set",
+                "model.width=8",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert main(["eval", str(run), "--metrics", "modes", "--n", "600", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "modes" in out and "modes_kl" in out and "of 1,000 modes" in out
     rows = {r["metric"]: r for r in json.loads((run / "eval.json").read_text())["rows"]}
     assert 1 <= rows["modes"]["value"] <= 600 and rows["modes"]["of"] == 1000
-    assert rows["modes"]["classifier"] == "mnist5k" and rows["modes"]["classifier_test_accuracy"] > 0.9
+    assert (
+        rows["modes"]["classifier"] == "mnist5k" and rows["modes"]["classifier_test_accuracy"] > 0.9
+    )

@@ -17,13 +17,16 @@ from gankit.models import MLPDiscriminator, MLPGenerator
 from gankit.train import Trainer
 from gankit.train.logger import read_metrics
 
-GAUSS1D_MEAN_TOLERANCE, GAUSS1D_STD_TOLERANCE = 0.2, 0.25  # |median − 1.5| and |median − 0.5| bounds
+# |median − 1.5| and |median − 0.5| bounds
+GAUSS1D_MEAN_TOLERANCE, GAUSS1D_STD_TOLERANCE = (0.2, 0.25)
 
 
 def _gauss1d_moments(tmp_path, overrides: list[str]) -> tuple[float, float]:
     """Medians over steps 1000, 1100, …, 2000 of the mean and standard deviation of G's samples for 5,000 fixed z."""
-    cfg = load_config("gauss1d", ["train.steps=2000", "train.sample_every=100000", "train.snapshot_every=0",
-                                  *overrides])
+    cfg = load_config(
+        "gauss1d",
+        ["train.steps=2000", "train.sample_every=100000", "train.snapshot_every=0", *overrides],
+    )
     trainer = Trainer(cfg, tmp_path / "run")
     z = trainer.G.sample_z(5000, generator=torch.Generator().manual_seed(1))
     means, stds = [], []
@@ -58,13 +61,19 @@ def test_gauss1d_learns_mean_and_std(tmp_path):
 COVERAGE = {"ring8": (1000, 7, 0.25), "grid25": (2000, 24, 0.15)}
 
 
-def _coverage(preset: str, tmp_path, overrides: list[str], steps: int | None = None) -> dict[str, float]:
+def _coverage(
+    preset: str, tmp_path, overrides: list[str], steps: int | None = None
+) -> dict[str, float]:
     """PacGAN's metrics of the preset's generator for evaluation (the EMA copy) after ``steps`` steps (default: the
     criterion's): 2,500 fixed-noise samples, modes captured and the share within 3σ of a mode."""
     steps = steps or COVERAGE[preset][0]
-    modes, std = {"ring8": (ring8_modes(), RING8_STD), "grid25": (grid25_modes(), GRID25_STD)}[preset]
-    cfg = load_config(preset, [f"train.steps={steps}", "train.sample_every=100000", "train.snapshot_every=0",
-                               *overrides])
+    modes, std = {"ring8": (ring8_modes(), RING8_STD), "grid25": (grid25_modes(), GRID25_STD)}[
+        preset
+    ]
+    cfg = load_config(
+        preset,
+        [f"train.steps={steps}", "train.sample_every=100000", "train.snapshot_every=0", *overrides],
+    )
     trainer = Trainer(cfg, tmp_path / "run")
     for _ in range(steps):
         trainer.train_step()
@@ -107,48 +116,105 @@ def test_resume_is_bit_identical(tmp_path, tiny_images):
     """2N steps in one go == N steps, resume, N more (dropout, data order, optimiser state, schedules included)."""
     cfg = quick_config(train={"steps": 16, "checkpoint_every": 100})
     Trainer(cfg, tmp_path / "one", dataset=tiny_images).fit()
-    Trainer(quick_config(train={"steps": 8, "checkpoint_every": 100}), tmp_path / "two", dataset=tiny_images).fit()
+    Trainer(
+        quick_config(train={"steps": 8, "checkpoint_every": 100}),
+        tmp_path / "two",
+        dataset=tiny_images,
+    ).fit()
     Trainer.resume(tmp_path / "two", ["train.steps=16"], dataset=tiny_images).fit()
     one = same_checkpoints(tmp_path / "one", tmp_path / "two")
     assert any(k.startswith("opt_d.state") for k in one) and "sampler.perm" in one
     # tiny data: 300 samples / batch 20 = 15 steps per epoch, so the resumed half crossed an epoch boundary
     assert [r["step"] for r in read_metrics(tmp_path / "one")] == [3, 6, 9, 12, 15, 16]
-    assert [r["step"] for r in read_metrics(tmp_path / "two")] == [3, 6, 8, 9, 12, 15, 16]  # 8: end of the first half
+    # 8: end of the first half
+    assert [r["step"] for r in read_metrics(tmp_path / "two")] == [3, 6, 8, 9, 12, 15, 16]
 
 
 _DCGAN = {"arch": "dcgan", "width": 8}
 RESUME_CASES = {
-    "sn-hinge-ema-ttur": {"model": {**_DCGAN, "spectral_norm": True, "d_norm": "none", "z_dim": 16,
-                                    "prior": "normal"},
-                          "objective": {"loss": "hinge"}, "train": {"ema_half_life_kimg": 0.1},
-                          "optim": {"name": "adam", "lr": 1e-4, "lr_d": 4e-4, "lr_g": 1e-4, "beta1": 0.0,
-                                    "beta2": 0.9}},
-    "lazy-r1": {"model": {**_DCGAN, "d_norm": "none"}, "objective": {"r1": 1.0, "reg_every": 3},
-                "optim": {"name": "adam", "lr": 2e-4}},
-    "wgan-gp-k2": {"model": {**_DCGAN, "d_norm": "layer"}, "objective": {"loss": "wgan", "gp": 10.0},
-                   "optim": {"name": "adam", "lr": 1e-4}, "train": {"k": 2}},
-    "bf16-dcgan-batchnorm": {"model": {**_DCGAN, "d_norm": "batch"}, "optim": {"name": "adam", "lr": 2e-4},
-                             "train": {"precision": "bf16"}},
+    "sn-hinge-ema-ttur": {
+        "model": {
+            **_DCGAN,
+            "spectral_norm": True,
+            "d_norm": "none",
+            "z_dim": 16,
+            "prior": "normal",
+        },
+        "objective": {"loss": "hinge"},
+        "train": {"ema_half_life_kimg": 0.1},
+        "optim": {
+            "name": "adam",
+            "lr": 1e-4,
+            "lr_d": 4e-4,
+            "lr_g": 1e-4,
+            "beta1": 0.0,
+            "beta2": 0.9,
+        },
+    },
+    "lazy-r1": {
+        "model": {**_DCGAN, "d_norm": "none"},
+        "objective": {"r1": 1.0, "reg_every": 3},
+        "optim": {"name": "adam", "lr": 2e-4},
+    },
+    "wgan-gp-k2": {
+        "model": {**_DCGAN, "d_norm": "layer"},
+        "objective": {"loss": "wgan", "gp": 10.0},
+        "optim": {"name": "adam", "lr": 1e-4},
+        "train": {"k": 2},
+    },
+    "bf16-dcgan-batchnorm": {
+        "model": {**_DCGAN, "d_norm": "batch"},
+        "optim": {"name": "adam", "lr": 2e-4},
+        "train": {"precision": "bf16"},
+    },
     "bf16-paper": {"train": {"precision": "bf16"}},
-    "acgan-dcgan": {"model": {**_DCGAN, "conditional": "acgan", "d_norm": "none"},
-                    "optim": {"name": "adam", "lr": 2e-4}},
-    "projection-ema": {"model": {**_DCGAN, "conditional": "projection", "d_norm": "none"},
-                       "optim": {"name": "adam", "lr": 2e-4}, "train": {"ema_half_life_kimg": 0.1}},
-    "dcgan-sgd-k2": {"model": _DCGAN, "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.5}, "train": {"k": 2}},
+    "acgan-dcgan": {
+        "model": {**_DCGAN, "conditional": "acgan", "d_norm": "none"},
+        "optim": {"name": "adam", "lr": 2e-4},
+    },
+    "projection-ema": {
+        "model": {**_DCGAN, "conditional": "projection", "d_norm": "none"},
+        "optim": {"name": "adam", "lr": 2e-4},
+        "train": {"ema_half_life_kimg": 0.1},
+    },
+    "dcgan-sgd-k2": {
+        "model": _DCGAN,
+        "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.5},
+        "train": {"k": 2},
+    },
     # the R3GAN recipe: nf-resnet, rpgan with R1 + R2, Adam β1 0, and every cosine ramp crossing the resume point
-    "nf-resnet-rpgan-ramps": {"model": {"arch": "nf-resnet", "width": 8, "group_size": 4, "z_dim": 16,
-                                        "prior": "normal"},
-                              "objective": {"loss": "rpgan", "r1": 0.5, "r2": 0.5, "penalty_final": 0.1},
-                              "optim": {"name": "adam", "lr": 2e-4, "lr_final": 5e-5, "beta1": 0.0, "beta2": 0.9,
-                                        "beta2_final": 0.99},
-                              "train": {"ema_half_life_kimg": 0.1, "ema_half_life_final_kimg": 0.5,
-                                        "augment": "translation", "augment_p": 0.6, "augment_p_final": 0.1,
-                                        "ramp_kimg": 0.5}},
+    "nf-resnet-rpgan-ramps": {
+        "model": {"arch": "nf-resnet", "width": 8, "group_size": 4, "z_dim": 16, "prior": "normal"},
+        "objective": {"loss": "rpgan", "r1": 0.5, "r2": 0.5, "penalty_final": 0.1},
+        "optim": {
+            "name": "adam",
+            "lr": 2e-4,
+            "lr_final": 5e-5,
+            "beta1": 0.0,
+            "beta2": 0.9,
+            "beta2_final": 0.99,
+        },
+        "train": {
+            "ema_half_life_kimg": 0.1,
+            "ema_half_life_final_kimg": 0.5,
+            "augment": "translation",
+            "augment_p": 0.6,
+            "augment_p_final": 0.1,
+            "ramp_kimg": 0.5,
+        },
+    },
     # ADA (hinge) adjusting p every 3 steps: p and the sums of r_t since the last adjustment cross the resume point
-    "dcgan-hinge-ada": {"model": {**_DCGAN, "d_norm": "none"}, "objective": {"loss": "hinge"},
-                        "optim": {"name": "adam", "lr": 2e-4},
-                        "train": {"augment": "flip,rot90,translation", "ada_target": 0.2, "ada_kimg": 0.2,
-                                  "ada_interval": 3}},
+    "dcgan-hinge-ada": {
+        "model": {**_DCGAN, "d_norm": "none"},
+        "objective": {"loss": "hinge"},
+        "optim": {"name": "adam", "lr": 2e-4},
+        "train": {
+            "augment": "flip,rot90,translation",
+            "ada_target": 0.2,
+            "ada_kimg": 0.2,
+            "ada_interval": 3,
+        },
+    },
 }
 
 
@@ -157,12 +223,19 @@ def test_resume_is_bit_identical_across_configurations(tmp_path, case):
     """12 steps in one go == 5, resume, 7 more, for objectives, penalties, EMA, bf16, conditional, k = 2, ADA and the
     cosine ramps (500 images: they end between the resume point, 160 images, and the end, 384) on 28×28 images
     (convolutional models run channels-last on CPU)."""
-    x = torch.randint(0, 256, (96, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    x = torch.randint(
+        0, 256, (96, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
     data = Dataset("tiny28", "image", {"train": Split(x, torch.arange(96) % 10)})
 
     def config(steps: int):
         sections = {k: dict(v) for k, v in RESUME_CASES[case].items()}
-        sections["train"] = {**sections.get("train", {}), "steps": steps, "batch_size": 16, "checkpoint_every": 100}
+        sections["train"] = {
+            **sections.get("train", {}),
+            "steps": steps,
+            "batch_size": 16,
+            "checkpoint_every": 100,
+        }
         return quick_config(**sections)
 
     Trainer(config(12), tmp_path / "one", dataset=data).fit()
@@ -188,12 +261,26 @@ def test_run_folder_contents(tmp_path, tiny_images):
     assert (run / "config.yaml").is_file()
     rows = read_metrics(run)
     assert [r["step"] for r in rows] == [3, 6, 9, 10]
-    for key in ("d_loss", "g_loss", "d_real", "d_fake", "lr", "momentum", "grad_norm_d", "grad_norm_g", "img_per_s",
-                "nimg", "epoch"):
+    for key in (
+        "d_loss",
+        "g_loss",
+        "d_real",
+        "d_fake",
+        "lr",
+        "momentum",
+        "grad_norm_d",
+        "grad_norm_g",
+        "img_per_s",
+        "nimg",
+        "epoch",
+    ):
         assert key in rows[0], key
     assert rows[-1]["nimg"] == 10 * 20
-    assert rows[0]["lr"] == pytest.approx(0.1 / 1.000004 ** 2)  # lr of the third update
-    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-000000005.png", "step-000000010.png"]
+    assert rows[0]["lr"] == pytest.approx(0.1 / 1.000004**2)  # lr of the third update
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step-000000005.png",
+        "step-000000010.png",
+    ]
     assert (run / "checkpoints" / "latest").read_text().strip() == "step-000000010"
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     meta = json.loads((run / "checkpoints" / "step-000000010.json").read_text())
@@ -204,7 +291,11 @@ def test_run_folder_contents(tmp_path, tiny_images):
 def test_gradient_norms_only_on_logged_steps_and_of_that_step(tmp_path, tiny_images, k):
     """A step's stats carry the gradient norms only when the loop logs after it (every log_every steps and at the
     last step), and they are the norms of that step's gradients: the last D update's and the G update's."""
-    trainer = Trainer(quick_config(train={"steps": 5, "log_every": 3, "k": k}), tmp_path / "run", dataset=tiny_images)
+    trainer = Trainer(
+        quick_config(train={"steps": 5, "log_every": 3, "k": k}),
+        tmp_path / "run",
+        dataset=tiny_images,
+    )
     measured = []
     for step in range(1, 6):
         _, stats = trainer.train_step()
@@ -213,12 +304,15 @@ def test_gradient_norms_only_on_logged_steps_and_of_that_step(tmp_path, tiny_ima
             measured.append(step)
             for name, module in (("grad_norm_d", trainer.D), ("grad_norm_g", trainer.G)):
                 by_hand = torch.cat([p.grad.double().flatten() for p in module.parameters()]).norm()
-                assert stats[name].item() == pytest.approx(by_hand.item(), rel=1e-4), name  # float32 sums
+                # float32 sums
+                assert stats[name].item() == pytest.approx(by_hand.item(), rel=1e-4), name
     assert measured == [3, 5]
 
 
-@pytest.mark.parametrize("stop, expected_steps", [({"steps": 7}, 7), ({"epochs": 1.0}, 15), ({"nimg": 100}, 5),
-                                                   ({"k": 2, "nimg": 100}, 3)])
+@pytest.mark.parametrize(
+    "stop, expected_steps",
+    [({"steps": 7}, 7), ({"epochs": 1.0}, 15), ({"nimg": 100}, 5), ({"k": 2, "nimg": 100}, 3)],
+)
 def test_stop_conditions(tmp_path, tiny_images, stop, expected_steps):
     train = {"steps": None, **stop}
     trainer = Trainer(quick_config(train=train), tmp_path / "run", dataset=tiny_images)
@@ -227,23 +321,30 @@ def test_stop_conditions(tmp_path, tiny_images, stop, expected_steps):
 
 
 def test_minutes_stop(tmp_path, tiny_images):
-    trainer = Trainer(quick_config(train={"steps": None, "minutes": 0.001}), tmp_path / "run", dataset=tiny_images)
+    trainer = Trainer(
+        quick_config(train={"steps": None, "minutes": 0.001}), tmp_path / "run", dataset=tiny_images
+    )
     trainer.fit()
     assert 1 <= trainer.step and trainer.elapsed_s >= 0.06
 
 
 def test_k_discriminator_steps_per_generator_step(tmp_path, tiny_images):
-    trainer = Trainer(quick_config(train={"k": 3, "steps": 2}), tmp_path / "run", dataset=tiny_images)
+    trainer = Trainer(
+        quick_config(train={"k": 3, "steps": 2}), tmp_path / "run", dataset=tiny_images
+    )
     calls = {"d": 0, "g": 0}
     d_forward = trainer.D.forward
 
     def counting(x):  # rows D judges, in its own steps and in G's
-        calls["d" if torch.is_grad_enabled() and trainer.D.net[1].linear.weight.requires_grad else "g"] += len(x)
+        calls[
+            "d" if torch.is_grad_enabled() and trainer.D.net[1].linear.weight.requires_grad else "g"
+        ] += len(x)
         return d_forward(x)
 
     trainer.D.forward = counting
     trainer.fit()
-    assert calls == {"d": 2 * 3 * (20 + 20), "g": 2 * 20}  # each D step sees a real and a fake batch of 20
+    # each D step sees a real and a fake batch of 20
+    assert calls == {"d": 2 * 3 * (20 + 20), "g": 2 * 20}
     assert trainer.nimg == 2 * 3 * 20
 
 
@@ -254,7 +355,9 @@ def test_user_modules_through_python_api(tmp_path):
     data = Dataset("pts", "points", {"train": Split(torch.randn(200, 3))})
     G = MLPGenerator(out_shape=(3,), z_dim=4, hidden=16, layers=1)
     D = MLPDiscriminator(in_shape=(3,), hidden=16, layers=1)
-    cfg = from_dict({"optim": {"name": "adam", "lr": 1e-3}, "train": {"steps": 5, "batch_size": 50}})
+    cfg = from_dict(
+        {"optim": {"name": "adam", "lr": 1e-3}, "train": {"steps": 5, "batch_size": 50}}
+    )
     trainer = Trainer(cfg, tmp_path / "run", G=G, D=D, dataset=data)
     trainer.fit()
     assert trainer.G is G and trainer.step == 5
@@ -283,10 +386,15 @@ def test_resume_refuses_changes_that_break_exactness(tmp_path, tiny_images):
 def test_every_architecture_trains_on_28px_images(tmp_path, arch):
     from gankit.data import Dataset, Split
 
-    x = torch.randint(0, 256, (64, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    x = torch.randint(
+        0, 256, (64, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
     data = Dataset("tiny28", "image", {"train": Split(x)})
-    cfg = quick_config(model={"arch": arch, "width": 8, "hidden": 16}, optim={"name": "adam", "lr": 1e-3},
-                       train={"steps": 3, "batch_size": 16})
+    cfg = quick_config(
+        model={"arch": arch, "width": 8, "hidden": 16},
+        optim={"name": "adam", "lr": 1e-3},
+        train={"steps": 3, "batch_size": 16},
+    )
     trainer = Trainer(cfg, tmp_path / "run", dataset=data)
     before = [p.detach().clone() for p in trainer.G.parameters()]
     trainer.fit()
@@ -311,8 +419,11 @@ def test_joint_real_fake_pass_equals_two_passes(tmp_path, conditional):
 
     points = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
     data = Dataset("pts", "points", {"train": Split(points, torch.arange(64) % 4)})
-    cfg = quick_config(model={"arch": "mlp", "hidden": 16, "conditional": conditional},
-                       optim={"name": "adam", "lr": 1e-2}, train={"batch_size": 16})
+    cfg = quick_config(
+        model={"arch": "mlp", "hidden": 16, "conditional": conditional},
+        optim={"name": "adam", "lr": 1e-2},
+        train={"batch_size": 16},
+    )
     trainer = Trainer(cfg, tmp_path / "run", dataset=data)
     assert trainer.players.runtime.joint_d
     real, y = trainer.batches.real()
@@ -339,12 +450,26 @@ def test_joint_pass_only_for_gankit_ds_without_batch_norm(tmp_path, tiny_images)
 
     paper = Trainer(quick_config(train={"steps": 1}), tmp_path / "paper", dataset=tiny_images)
     assert paper.players.runtime.joint_d  # maxout + dropout: samples do not interact
-    images = Dataset("im", "image", {"train": Split(torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8))})
-    dcgan = Trainer(quick_config(model={"arch": "dcgan", "width": 8, "d_norm": "batch"},
-                                 train={"steps": 1, "batch_size": 16}), tmp_path / "dcgan", dataset=images)
-    assert not dcgan.players.runtime.joint_d  # batch norm: real and fake keep separate batch statistics
+    images = Dataset(
+        "im", "image", {"train": Split(torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8))}
+    )
+    dcgan = Trainer(
+        quick_config(
+            model={"arch": "dcgan", "width": 8, "d_norm": "batch"},
+            train={"steps": 1, "batch_size": 16},
+        ),
+        tmp_path / "dcgan",
+        dataset=images,
+    )
+    # batch norm: real and fake keep separate batch statistics
+    assert not dcgan.players.runtime.joint_d
     data = Dataset("pts", "points", {"train": Split(torch.randn(200, 3))})
-    user = Trainer(quick_config(model={"arch": "mlp"}, train={"steps": 1, "batch_size": 50}), tmp_path / "user",
-                   G=MLPGenerator(out_shape=(3,), z_dim=4, hidden=16, layers=1),
-                   D=MLPDiscriminator(in_shape=(3,), hidden=16, layers=1), dataset=data)
-    assert not user.players.runtime.joint_d  # a user's D might couple samples in ways gankit cannot see
+    user = Trainer(
+        quick_config(model={"arch": "mlp"}, train={"steps": 1, "batch_size": 50}),
+        tmp_path / "user",
+        G=MLPGenerator(out_shape=(3,), z_dim=4, hidden=16, layers=1),
+        D=MLPDiscriminator(in_shape=(3,), hidden=16, layers=1),
+        dataset=data,
+    )
+    # a user's D might couple samples in ways gankit cannot see
+    assert not user.players.runtime.joint_d

@@ -11,7 +11,12 @@ from PIL import Image
 
 from gankit.viz.curves import training_curves
 from gankit.viz.grids import grid_image, png_bytes
-from gankit.viz.images import grid_gif, interpolation_figure, nearest_neighbour_figure, nearest_neighbours
+from gankit.viz.images import (
+    grid_gif,
+    interpolation_figure,
+    nearest_neighbour_figure,
+    nearest_neighbours,
+)
 
 
 def _images(n: int, c: int = 1, h: int = 6, w: int = 5, seed: int = 0) -> torch.Tensor:
@@ -27,7 +32,10 @@ def _open(data: bytes) -> Image.Image:
 
 def _frames(count: int) -> list[bytes]:
     """Grayscale 4-image grids, frame i filled with the grey level 20·i (so a GIF frame tells its source)."""
-    return [png_bytes(grid_image(torch.full((4, 1, 6, 6), 20 * i, dtype=torch.uint8), nrow=2)) for i in range(count)]
+    return [
+        png_bytes(grid_image(torch.full((4, 1, 6, 6), 20 * i, dtype=torch.uint8), nrow=2))
+        for i in range(count)
+    ]
 
 
 def _brute_force(samples: torch.Tensor, train: torch.Tensor) -> np.ndarray:
@@ -38,6 +46,7 @@ def _brute_force(samples: torch.Tensor, train: torch.Tensor) -> np.ndarray:
 
 
 # -- grid_gif ------------------------------------------------------------------------------------------------------
+
 
 def test_grid_gif_subsamples_keeping_first_and_last():
     frames = _frames(10)
@@ -50,7 +59,8 @@ def test_grid_gif_subsamples_keeping_first_and_last():
     for i in range(gif.n_frames):
         gif.seek(i)
         frame = gif.convert("L")
-        seen.append(frame.getpixel((gif.width // 2 - 8, gif.height - 8)) // 20)  # inside the upscaled grid's image
+        # inside the upscaled grid's image
+        seen.append(frame.getpixel((gif.width // 2 - 8, gif.height - 8)) // 20)
     assert seen == [0, 3, 6, 9]
 
 
@@ -78,6 +88,7 @@ def test_grid_gif_rejects_bad_input():
 
 # -- nearest_neighbours ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("chunk", [1, 3, 7, 1000])
 def test_nearest_neighbours_matches_brute_force(chunk):
     train = _images(40, c=3, h=5, w=5, seed=1)
@@ -102,11 +113,18 @@ def test_nearest_neighbours_exact_for_mnist_sized_images():
     # 784 pixels: float32 dot products would round; the float64 path must still agree with integer arithmetic.
     gen = torch.Generator().manual_seed(5)
     train = torch.randint(0, 256, (300, 1, 28, 28), generator=gen, dtype=torch.uint8)
-    samples = (train[:20].int() + torch.randint(-3, 4, (20, 1, 28, 28), generator=gen)).clamp(0, 255).to(torch.uint8)
-    np.testing.assert_array_equal(nearest_neighbours(samples, train, chunk=128).numpy(), _brute_force(samples, train))
+    samples = (
+        (train[:20].int() + torch.randint(-3, 4, (20, 1, 28, 28), generator=gen))
+        .clamp(0, 255)
+        .to(torch.uint8)
+    )
+    np.testing.assert_array_equal(
+        nearest_neighbours(samples, train, chunk=128).numpy(), _brute_force(samples, train)
+    )
 
 
 # -- figures ---------------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [10, 7])
 def test_nearest_neighbour_figure(n):
@@ -141,12 +159,24 @@ def test_interpolation_figure():
 
 # -- training curves -------------------------------------------------------------------------------------------------
 
+
 def _metric_rows(n: int = 6, momentum: bool = True) -> list[dict]:
     rows = []
     for i in range(n):
-        row = {"step": 10 * i, "nimg": 1000 * i, "epoch": i / 5, "time_s": 0.5 * i, "d_loss": 1.3 - 0.1 * i,
-               "g_loss": 0.7 + 0.05 * i, "d_real": 0.5 + 0.02 * i, "d_fake": 0.5 - 0.02 * i, "grad_norm_d": 1.0,
-               "grad_norm_g": 2.0, "lr": 0.1 / 1.000004 ** (10 * i), "img_per_s": 5000.0}
+        row = {
+            "step": 10 * i,
+            "nimg": 1000 * i,
+            "epoch": i / 5,
+            "time_s": 0.5 * i,
+            "d_loss": 1.3 - 0.1 * i,
+            "g_loss": 0.7 + 0.05 * i,
+            "d_real": 0.5 + 0.02 * i,
+            "d_fake": 0.5 - 0.02 * i,
+            "grad_norm_d": 1.0,
+            "grad_norm_g": 2.0,
+            "lr": 0.1 / 1.000004 ** (10 * i),
+            "img_per_s": 5000.0,
+        }
         if momentum:
             row["momentum"] = 0.5 + 0.01 * i
         rows.append(row)
@@ -155,7 +185,10 @@ def _metric_rows(n: int = 6, momentum: bool = True) -> list[dict]:
 
 def test_training_curves_png_and_deterministic():
     rows = _metric_rows()
-    evals = [{"metric": "parzen", "value": 200.0 + s / 10, "uncertainty": 2.0, "step": s} for s in (20, 50)]
+    evals = [
+        {"metric": "parzen", "value": 200.0 + s / 10, "uncertainty": 2.0, "step": s}
+        for s in (20, 50)
+    ]
     evals.append({"metric": "kid", "value": 0.01, "checkpoint": "step-000000050"})
     without, with_eval = training_curves(rows), training_curves(rows, evals)
     assert _open(without).format == "PNG" and _open(with_eval).format == "PNG"
@@ -166,12 +199,18 @@ def test_training_curves_png_and_deterministic():
 def test_training_curves_draw_the_augmentation_probability_and_adas_signal():
     rows = _metric_rows()
     with_ada = [{**r, "augment_p": 0.01 * i, "ada_rt": 0.6} for i, r in enumerate(rows)]
-    assert _open(training_curves(with_ada)).height > _open(training_curves(rows)).height  # the augmentation panel
+    # the augmentation panel
+    assert _open(training_curves(with_ada)).height > _open(training_curves(rows)).height
     assert training_curves(with_ada) == training_curves(with_ada)
 
 
 def test_training_curves_tolerates_missing_keys():
-    rows = [{"step": 0}, {"step": 1, "d_loss": None, "g_loss": float("nan")}, {"d_loss": 1.0}, {"step": 2, "lr": 0.1}]
+    rows = [
+        {"step": 0},
+        {"step": 1, "d_loss": None, "g_loss": float("nan")},
+        {"d_loss": 1.0},
+        {"step": 2, "lr": 0.1},
+    ]
     assert _open(training_curves(rows)).format == "PNG"
     assert _open(training_curves([], [{"metric": "fid"}])).format == "PNG"
     assert _open(training_curves(_metric_rows(momentum=False))).format == "PNG"

@@ -28,8 +28,11 @@ MEAN, STD = 1.0, 0.5
 def snap1d(shift: float, with_line: bool = True) -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(int(shift * 100))
     grid = torch.linspace(-1.0, 3.0, 40).unsqueeze(1)
-    out = {"grid": grid, "d_grid": torch.sigmoid(-(grid[:, 0] - MEAN) * shift),
-           "samples": (MEAN + shift + 0.3 * torch.randn(80, 1, generator=gen))}
+    out = {
+        "grid": grid,
+        "d_grid": torch.sigmoid(-(grid[:, 0] - MEAN) * shift),
+        "samples": (MEAN + shift + 0.3 * torch.randn(80, 1, generator=gen)),
+    }
     if with_line:
         z = torch.linspace(-math.sqrt(3), math.sqrt(3), 7)
         out["z_line"], out["x_line"] = z, MEAN + shift + 0.3 * z
@@ -71,7 +74,9 @@ def test_figure1_without_z_line_draws_no_arrows(monkeypatch):
 
     def spy(ax, ax_z, *args):
         original(ax, ax_z, *args)
-        calls.append(sum(1 for child in ax_z.get_children() if type(child).__name__ == "Annotation"))
+        calls.append(
+            sum(1 for child in ax_z.get_children() if type(child).__name__ == "Annotation")
+        )
 
     monkeypatch.setattr(figure1d, "_draw_panel", spy)
     opened(figure1(run1d(with_line=False), MEAN, STD), "PNG")
@@ -90,8 +95,14 @@ def test_gifs_have_frames_and_are_deterministic():
     xs = torch.linspace(-2.0, 2.0, 12)
     grid = torch.cartesian_prod(xs, xs)
     real = torch.randn(50, 2, generator=torch.Generator().manual_seed(0))
-    toy = [{"grid": grid, "d_grid": torch.sigmoid(a * grid[:, 0] - grid[:, 1]), "samples": 0.5 * real + a}
-           for a in (-1.0, 0.0, 1.0, 2.0)]
+    toy = [
+        {
+            "grid": grid,
+            "d_grid": torch.sigmoid(a * grid[:, 0] - grid[:, 1]),
+            "samples": 0.5 * real + a,
+        }
+        for a in (-1.0, 0.0, 1.0, 2.0)
+    ]
     gif2 = toy2d_gif(toy, real, [f"step {i}" for i in range(4)], max_frames=3)
     assert opened(gif2, "GIF").n_frames == 3
     assert toy2d_gif(toy, real, [f"step {i}" for i in range(4)], max_frames=3) == gif2
@@ -124,7 +135,9 @@ def test_optimal_discriminator_closed_form():
     got = optimal_discriminator(p, q)
     assert torch.allclose(got, torch.tensor([0.25, 0.5, 0.0, 1.0], dtype=torch.float64))
     same = torch.rand(30, generator=torch.Generator().manual_seed(1)) + 0.1
-    assert torch.allclose(optimal_discriminator(same, same), torch.full((30,), 0.5, dtype=torch.float64))
+    assert torch.allclose(
+        optimal_discriminator(same, same), torch.full((30,), 0.5, dtype=torch.float64)
+    )
     assert torch.isnan(optimal_discriminator(torch.zeros(1), torch.zeros(1))).all()
 
 

@@ -33,16 +33,24 @@ from .errors import ConfigError
 
 __all__ = ["POLICIES", "check_policy", "diff_augment"]
 
-_KEYS = {"color": ("brightness", "saturation", "contrast"), "translation": ("translation",), "cutout": ("cutout",),
-         "flip": ("flip",), "rot90": ("rot90",)}
-_CHOICES = {"flip": 2, "rot90": 4}  # the pixel blits: a uniform choice among the identity and the group's others
+_KEYS = {
+    "color": ("brightness", "saturation", "contrast"),
+    "translation": ("translation",),
+    "cutout": ("cutout",),
+    "flip": ("flip",),
+    "rot90": ("rot90",),
+}
+# the pixel blits: a uniform choice among the identity and the group's others
+_CHOICES = {"flip": 2, "rot90": 4}
 
 
 def _parse(policy: str) -> list[str]:
     items = [p.strip() for p in policy.split(",") if p.strip()]
     for p in items:
         if p not in POLICIES:
-            raise ConfigError(f"augment policy: unknown item {p!r}; choose a comma-separated subset of {POLICIES}")
+            raise ConfigError(
+                f"augment policy: unknown item {p!r}; choose a comma-separated subset of {POLICIES}"
+            )
     return items
 
 
@@ -138,13 +146,18 @@ def check_policy(policy: str, sample_shape: tuple[int, ...]) -> None:
     """A ConfigError unless ``policy`` can augment samples of ``sample_shape`` ([C, H, W] images; rot90: H = W)."""
     items = _parse(policy)
     if items and len(sample_shape) != 3:
-        raise ConfigError(f"train.augment needs images [C, H, W]; these samples have shape {list(sample_shape)}")
+        raise ConfigError(
+            f"train.augment needs images [C, H, W]; these samples have shape {list(sample_shape)}"
+        )
     if "rot90" in items and sample_shape[1] != sample_shape[2]:
-        raise ConfigError(f"train.augment: rot90 needs square images, got {sample_shape[1]}×{sample_shape[2]}")
+        raise ConfigError(
+            f"train.augment: rot90 needs square images, got {sample_shape[1]}×{sample_shape[2]}"
+        )
 
 
-def diff_augment(x: Tensor, policy: str, *, generator: torch.Generator | None = None,
-                 params: dict | None = None) -> tuple[Tensor, dict]:
+def diff_augment(
+    x: Tensor, policy: str, *, generator: torch.Generator | None = None, params: dict | None = None
+) -> tuple[Tensor, dict]:
     """Apply the augmentation `policy` to images `x` (float [N, C, H, W], any range; [-1, 1] in the papers).
 
     Args:
@@ -160,7 +173,9 @@ def diff_augment(x: Tensor, policy: str, *, generator: torch.Generator | None = 
     """
     items = _parse(policy)
     if x.ndim != 4 or not x.is_floating_point():
-        raise ValueError(f"diff_augment: x must be float [N, C, H, W], got {x.dtype} {tuple(x.shape)}")
+        raise ValueError(
+            f"diff_augment: x must be float [N, C, H, W], got {x.dtype} {tuple(x.shape)}"
+        )
     out: dict[str, Tensor] = {}
     for item in items:
         if params is None:
@@ -168,11 +183,15 @@ def diff_augment(x: Tensor, policy: str, *, generator: torch.Generator | None = 
         else:
             missing = [k for k in _KEYS[item] if k not in params]
             if missing:
-                raise ValueError(f"diff_augment: params lack {missing} needed by policy item {item!r}")
+                raise ValueError(
+                    f"diff_augment: params lack {missing} needed by policy item {item!r}"
+                )
             p = {k: params[k] for k in _KEYS[item]}
             for k, v in p.items():
                 if v.shape[0] != x.shape[0]:
-                    raise ValueError(f"diff_augment: params[{k!r}] is for {v.shape[0]} images, x has {x.shape[0]}")
+                    raise ValueError(
+                        f"diff_augment: params[{k!r}] is for {v.shape[0]} images, x has {x.shape[0]}"
+                    )
         out.update(p)
         x = _apply(item, x, p)
     return x, out

@@ -23,9 +23,16 @@ import yaml
 from .errors import ConfigError
 
 PRESET_DIR = Path(__file__).parent / "presets"
-AUGMENT_POLICIES = ("color", "translation", "cutout", "flip", "rot90")  # DiffAugment, ADA's blits (gankit.augment)
-RAMPED = ("optim.lr_final", "optim.beta2_final", "objective.penalty_final", "train.ema_half_life_final_kimg",
-          "train.augment_p_final")  # settings that cosine-ramp over train.ramp_kimg (gankit.train.schedules)
+# DiffAugment, ADA's blits (gankit.augment)
+AUGMENT_POLICIES = ("color", "translation", "cutout", "flip", "rot90")
+# settings that cosine-ramp over train.ramp_kimg (gankit.train.schedules)
+RAMPED = (
+    "optim.lr_final",
+    "optim.beta2_final",
+    "objective.penalty_final",
+    "train.ema_half_life_final_kimg",
+    "train.augment_p_final",
+)
 
 
 NON_EMPTY = "*"  # in a field's ``when`` values: the other key is any non-empty string
@@ -36,13 +43,30 @@ def when_text(values: tuple[str, ...], quote: str = "") -> str:
     return " or ".join("not empty" if v == NON_EMPTY else f"{quote}{v}{quote}" for v in values)
 
 
-def _opt(default: Any, *, choices: tuple | None = None, lo: float | None = None, hi: float | None = None,
-         lo_open: bool = False, when: tuple[str, tuple[str, ...]] | None = None, help: str = "") -> Any:
+def _opt(
+    default: Any,
+    *,
+    choices: tuple | None = None,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    when: tuple[str, tuple[str, ...]] | None = None,
+    help: str = "",
+) -> Any:
     """A dataclass field carrying its validation rules (choices, closed/open lower bound, upper bound) and, in
     ``when`` = (``section.key``, values), the only values of another key under which it has an effect (a value
     ending in ``:`` matches as a prefix, e.g. ``folder:``; :data:`NON_EMPTY` matches any non-empty string)."""
-    return field(default=default, metadata={"choices": choices, "lo": lo, "hi": hi, "lo_open": lo_open, "when": when,
-                                            "help": help})
+    return field(
+        default=default,
+        metadata={
+            "choices": choices,
+            "lo": lo,
+            "hi": hi,
+            "lo_open": lo_open,
+            "when": when,
+            "help": help,
+        },
+    )
 
 
 PICTURES = ("data.name", ("folder:", "emoji"))  # the sources of users' own pictures
@@ -50,31 +74,64 @@ PICTURES = ("data.name", ("folder:", "emoji"))  # the sources of users' own pict
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = _opt("mnist5k", help="registry name, or points:PATH / folder:PATH (see `gankit datasets`)")
+    name: str = _opt(
+        "mnist5k", help="registry name, or points:PATH / folder:PATH (see `gankit datasets`)"
+    )
     data_dir: str | None = _opt(None, help="folder looked in first for dataset files")
-    download: bool = _opt(False, help="fetch missing official files into the cache (checked by SHA-256)")
+    download: bool = _opt(
+        False, help="fetch missing official files into the cache (checked by SHA-256)"
+    )
     split: str = _opt("train", help="split to train on")
-    resolution: int | None = _opt(None, lo=4, hi=1024,
-                                  help="image sources: short side scaled to this, then centre-cropped to a square "
-                                       "(data.fit) (null: the source's own size; folder:PATH 32, emoji 64)")
-    channels: str | None = _opt(None, choices=("gray", "rgb"),
-                                help="image sources: gray (1 channel) or rgb (3); null: the source's own "
-                                     "(folder:PATH rgb)")
+    resolution: int | None = _opt(
+        None,
+        lo=4,
+        hi=1024,
+        help="image sources: short side scaled to this, then centre-cropped to a square "
+        "(data.fit) (null: the source's own size; folder:PATH 32, emoji 64)",
+    )
+    channels: str | None = _opt(
+        None,
+        choices=("gray", "rgb"),
+        help="image sources: gray (1 channel) or rgb (3); null: the source's own (folder:PATH rgb)",
+    )
     n_samples: int = _opt(50_000, lo=1, help="how many points toy sources draw")
     mean: float = _opt(0.0, when=("data.name", ("gauss1d",)), help="gauss1d mean")
-    std: float = _opt(1.0, lo=0.0, lo_open=True, when=("data.name", ("gauss1d",)), help="gauss1d standard deviation")
-    seed: int = _opt(1234, lo=0, help="seed of the toy draw and of the Stacked MNIST stacks (independent of "
-                                      "train.seed)")
-    stacks: int = _opt(128_000, lo=1, when=("data.name", ("stacked-mnist", "stacked-mnist5k")),
-                       help="Stacked MNIST: training images drawn (three digits each; the test split has 10,000)")
-    strict: bool = _opt(False, when=("data.name", ("folder:",)),
-                        help="folder: an unreadable image is an error instead of being skipped and counted")
-    background: str = _opt("white", when=PICTURES,
-                           help="folder, emoji: the colour transparent pixels are composited onto (a colour name or "
-                                "#rrggbb); pad fills with it too")
-    fit: str = _opt("crop", choices=("crop", "pad"), when=PICTURES,
-                    help="folder, emoji: a non-square picture is centre-cropped to a square, or padded with "
-                         "data.background")
+    std: float = _opt(
+        1.0,
+        lo=0.0,
+        lo_open=True,
+        when=("data.name", ("gauss1d",)),
+        help="gauss1d standard deviation",
+    )
+    seed: int = _opt(
+        1234,
+        lo=0,
+        help="seed of the toy draw and of the Stacked MNIST stacks (independent of train.seed)",
+    )
+    stacks: int = _opt(
+        128_000,
+        lo=1,
+        when=("data.name", ("stacked-mnist", "stacked-mnist5k")),
+        help="Stacked MNIST: training images drawn (three digits each; the test split has 10,000)",
+    )
+    strict: bool = _opt(
+        False,
+        when=("data.name", ("folder:",)),
+        help="folder: an unreadable image is an error instead of being skipped and counted",
+    )
+    background: str = _opt(
+        "white",
+        when=PICTURES,
+        help="folder, emoji: the colour transparent pixels are composited onto (a colour name or "
+        "#rrggbb); pad fills with it too",
+    )
+    fit: str = _opt(
+        "crop",
+        choices=("crop", "pad"),
+        when=PICTURES,
+        help="folder, emoji: a non-square picture is centre-cropped to a square, or padded with "
+        "data.background",
+    )
 
     def __post_init__(self) -> None:
         from PIL import ImageColor
@@ -82,58 +139,127 @@ class DataConfig:
         try:
             ImageColor.getrgb(self.background)
         except ValueError:
-            raise ConfigError(f"data.background: {self.background!r} is not a colour (a name such as white or "
-                              f"black, or #rrggbb)") from None
+            raise ConfigError(
+                f"data.background: {self.background!r} is not a colour (a name such as white or "
+                f"black, or #rrggbb)"
+            ) from None
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    arch: str = _opt("paper-mlp", help="architecture of G and D: a registered name, or module:builder to import "
-                                       "one of your own (docs/python-api.md)")
+    arch: str = _opt(
+        "paper-mlp",
+        help="architecture of G and D: a registered name, or module:builder to import "
+        "one of your own (docs/python-api.md)",
+    )
     z_dim: int = _opt(100, lo=1, help="noise dimension")
-    prior: str = _opt("uniform", choices=("uniform", "normal"), help="uniform on [-√3, √3] (paper) or N(0, I)")
+    prior: str = _opt(
+        "uniform", choices=("uniform", "normal"), help="uniform on [-√3, √3] (paper) or N(0, I)"
+    )
     hidden: int = _opt(128, lo=1, when=("model.arch", ("mlp",)), help="mlp: hidden width")
     layers: int = _opt(2, lo=1, hi=16, when=("model.arch", ("mlp",)), help="mlp: hidden layers")
-    width: int = _opt(64, lo=1, when=("model.arch", ("dcgan", "resnet", "nf-resnet")),
-                      help="dcgan, resnet: base channel count; nf-resnet: channels at full resolution (doubling at "
-                           "each halving, at most 8×)")
-    blocks: int = _opt(1, lo=1, hi=16, when=("model.arch", ("nf-resnet",)), help="nf-resnet: residual blocks per stage")
-    expansion: int = _opt(2, lo=1, hi=8, when=("model.arch", ("nf-resnet",)),
-                          help="nf-resnet: a block's inner width is this × its width (inverted bottleneck)")
-    group_size: int = _opt(16, lo=1, when=("model.arch", ("nf-resnet",)),
-                           help="nf-resnet: channels per group of the 3×3 convolution (≥ inner width: dense)")
-    dropout: bool = _opt(True, when=("model.arch", ("paper-mlp",)),
-                         help="paper-mlp: the paper's dropout on D (keep 0.8 input, 0.5 hidden)")
-    d_norm: str = _opt("batch", choices=("batch", "layer", "none"), when=("model.arch", ("dcgan",)),
-                       help="dcgan: D's normalisation layers")
-    spectral_norm: bool = _opt(False, help="spectral normalisation of every D layer (Miyato et al. 2018)")
-    conditional: str = _opt("none", choices=("none", "concat", "projection", "acgan"),
-                            help="class-conditional G and D: concatenation cGAN, projection D, or AC-GAN")
-    inner_resolution: int | None = _opt(None, lo=4, help="images: G and D work at this resolution (the data's ÷ "
-                                        "a power of two): G's output is enlarged bilinearly, D averages its input down "
-                                        "(null: the data's)")
+    width: int = _opt(
+        64,
+        lo=1,
+        when=("model.arch", ("dcgan", "resnet", "nf-resnet")),
+        help="dcgan, resnet: base channel count; nf-resnet: channels at full resolution (doubling at "
+        "each halving, at most 8×)",
+    )
+    blocks: int = _opt(
+        1,
+        lo=1,
+        hi=16,
+        when=("model.arch", ("nf-resnet",)),
+        help="nf-resnet: residual blocks per stage",
+    )
+    expansion: int = _opt(
+        2,
+        lo=1,
+        hi=8,
+        when=("model.arch", ("nf-resnet",)),
+        help="nf-resnet: a block's inner width is this × its width (inverted bottleneck)",
+    )
+    group_size: int = _opt(
+        16,
+        lo=1,
+        when=("model.arch", ("nf-resnet",)),
+        help="nf-resnet: channels per group of the 3×3 convolution (≥ inner width: dense)",
+    )
+    dropout: bool = _opt(
+        True,
+        when=("model.arch", ("paper-mlp",)),
+        help="paper-mlp: the paper's dropout on D (keep 0.8 input, 0.5 hidden)",
+    )
+    d_norm: str = _opt(
+        "batch",
+        choices=("batch", "layer", "none"),
+        when=("model.arch", ("dcgan",)),
+        help="dcgan: D's normalisation layers",
+    )
+    spectral_norm: bool = _opt(
+        False, help="spectral normalisation of every D layer (Miyato et al. 2018)"
+    )
+    conditional: str = _opt(
+        "none",
+        choices=("none", "concat", "projection", "acgan"),
+        help="class-conditional G and D: concatenation cGAN, projection D, or AC-GAN",
+    )
+    inner_resolution: int | None = _opt(
+        None,
+        lo=4,
+        help="images: G and D work at this resolution (the data's ÷ "
+        "a power of two): G's output is enlarged bilinearly, D averages its input down "
+        "(null: the data's)",
+    )
 
 
 @dataclass(frozen=True)
 class ObjectiveConfig:
-    g_loss: str = _opt("non-saturating", when=("objective.loss", ("gan",)),
-                       help="generator loss: -log D(G(z)) or the value function's log(1 - D(G(z)))")
-    d_weight: float = _opt(1.0, lo=0.0, lo_open=True,
-                           help="D loss = d_weight·(BCE(real, 1) + BCE(fake, 0)); the paper's code uses 0.5")
-    loss: str = _opt("gan", help="adversarial objective: the paper's (gan), least squares, Wasserstein, hinge, "
-                          "relativistic average, relativistic pairing")
-    label_smoothing: float = _opt(0.0, lo=0.0, hi=0.5, when=("objective.loss", ("gan",)),
-                                  help="gan: one-sided, D's real target is 1 - this")
+    g_loss: str = _opt(
+        "non-saturating",
+        when=("objective.loss", ("gan",)),
+        help="generator loss: -log D(G(z)) or the value function's log(1 - D(G(z)))",
+    )
+    d_weight: float = _opt(
+        1.0,
+        lo=0.0,
+        lo_open=True,
+        help="D loss = d_weight·(BCE(real, 1) + BCE(fake, 0)); the paper's code uses 0.5",
+    )
+    loss: str = _opt(
+        "gan",
+        help="adversarial objective: the paper's (gan), least squares, Wasserstein, hinge, "
+        "relativistic average, relativistic pairing",
+    )
+    label_smoothing: float = _opt(
+        0.0,
+        lo=0.0,
+        hi=0.5,
+        when=("objective.loss", ("gan",)),
+        help="gan: one-sided, D's real target is 1 - this",
+    )
     gp: float = _opt(0.0, lo=0.0, help="WGAN-GP gradient penalty weight (0: off)")
     dragan: float = _opt(0.0, lo=0.0, help="DRAGAN penalty weight (0: off)")
     r1: float = _opt(0.0, lo=0.0, help="R1 penalty γ on real data (0: off)")
     r2: float = _opt(0.0, lo=0.0, help="R2 penalty γ on generated data (0: off)")
-    reg_every: int = _opt(1, lo=1, help="lazy regularisation: penalties every N D updates, scaled by N")
-    penalty_final: float | None = _opt(None, lo=0.0, help="every penalty weight × this at the end of train.ramp_kimg "
-                                                          "(cosine ramp from × 1; null: constant)")
-    clip: float = _opt(0.0, lo=0.0, help="WGAN weight clipping of D's parameters to [-clip, clip] (0: off)")
-    ac_weight: float = _opt(1.0, lo=0.0, when=("model.conditional", ("acgan",)),
-                            help="acgan: weight of the auxiliary classification loss in D's and G's loss")
+    reg_every: int = _opt(
+        1, lo=1, help="lazy regularisation: penalties every N D updates, scaled by N"
+    )
+    penalty_final: float | None = _opt(
+        None,
+        lo=0.0,
+        help="every penalty weight × this at the end of train.ramp_kimg "
+        "(cosine ramp from × 1; null: constant)",
+    )
+    clip: float = _opt(
+        0.0, lo=0.0, help="WGAN weight clipping of D's parameters to [-clip, clip] (0: off)"
+    )
+    ac_weight: float = _opt(
+        1.0,
+        lo=0.0,
+        when=("model.conditional", ("acgan",)),
+        help="acgan: weight of the auxiliary classification loss in D's and G's loss",
+    )
 
     @property
     def penalised(self) -> bool:
@@ -145,27 +271,58 @@ class ObjectiveConfig:
 class OptimConfig:
     name: str = _opt("sgd", choices=("sgd", "adam"), help="optimiser of both G and D")
     lr: float = _opt(0.1, lo=0.0, lo_open=True, help="initial learning rate")
-    lr_g: float | None = _opt(None, lo=0.0, lo_open=True, help="G's learning rate if not optim.lr (TTUR)")
-    lr_d: float | None = _opt(None, lo=0.0, lo_open=True, help="D's learning rate if not optim.lr (TTUR)")
-    lr_decay: float = _opt(1.0, lo=1.0, help="lr is divided by this after every update (paper: 1.000004)")
+    lr_g: float | None = _opt(
+        None, lo=0.0, lo_open=True, help="G's learning rate if not optim.lr (TTUR)"
+    )
+    lr_d: float | None = _opt(
+        None, lo=0.0, lo_open=True, help="D's learning rate if not optim.lr (TTUR)"
+    )
+    lr_decay: float = _opt(
+        1.0, lo=1.0, help="lr is divided by this after every update (paper: 1.000004)"
+    )
     lr_floor: float = _opt(1e-6, lo=0.0, help="lr never decays below this")
-    momentum: float = _opt(0.5, lo=0.0, hi=1.0, when=("optim.name", ("sgd",)), help="sgd: initial momentum")
-    momentum_final: float = _opt(0.7, lo=0.0, hi=1.0, when=("optim.name", ("sgd",)),
-                                 help="sgd: momentum reached at momentum_saturate epoch")
-    momentum_start: float = _opt(1.0, lo=0.0, when=("optim.name", ("sgd",)),
-                                 help="sgd: epoch at which momentum starts to rise")
-    momentum_saturate: float = _opt(250.0, lo=0.0, when=("optim.name", ("sgd",)),
-                                    help="sgd: epoch at which momentum reaches momentum_final")
+    momentum: float = _opt(
+        0.5, lo=0.0, hi=1.0, when=("optim.name", ("sgd",)), help="sgd: initial momentum"
+    )
+    momentum_final: float = _opt(
+        0.7,
+        lo=0.0,
+        hi=1.0,
+        when=("optim.name", ("sgd",)),
+        help="sgd: momentum reached at momentum_saturate epoch",
+    )
+    momentum_start: float = _opt(
+        1.0,
+        lo=0.0,
+        when=("optim.name", ("sgd",)),
+        help="sgd: epoch at which momentum starts to rise",
+    )
+    momentum_saturate: float = _opt(
+        250.0,
+        lo=0.0,
+        when=("optim.name", ("sgd",)),
+        help="sgd: epoch at which momentum reaches momentum_final",
+    )
     beta1: float = _opt(0.5, lo=0.0, hi=1.0, when=("optim.name", ("adam",)), help="adam: beta1")
     beta2: float = _opt(0.999, lo=0.0, hi=1.0, when=("optim.name", ("adam",)), help="adam: beta2")
-    lr_final: float | None = _opt(None, lo=0.0, lo_open=True,
-                                  help="lr at the end of train.ramp_kimg (cosine ramp; lr_g and lr_d scale alike; "
-                                       "null: constant)")
-    beta2_final: float | None = _opt(None, lo=0.0, hi=1.0, when=("optim.name", ("adam",)),
-                                     help="adam: beta2 at the end of train.ramp_kimg (cosine ramp; null: constant)")
+    lr_final: float | None = _opt(
+        None,
+        lo=0.0,
+        lo_open=True,
+        help="lr at the end of train.ramp_kimg (cosine ramp; lr_g and lr_d scale alike; "
+        "null: constant)",
+    )
+    beta2_final: float | None = _opt(
+        None,
+        lo=0.0,
+        hi=1.0,
+        when=("optim.name", ("adam",)),
+        help="adam: beta2 at the end of train.ramp_kimg (cosine ramp; null: constant)",
+    )
 
 
-AUGMENTED = ("train.augment", (NON_EMPTY,))  # the augmentation settings act only when a policy is named
+# the augmentation settings act only when a policy is named
+AUGMENTED = ("train.augment", (NON_EMPTY,))
 
 
 @dataclass(frozen=True)
@@ -173,69 +330,147 @@ class TrainConfig:
     k: int = _opt(1, lo=1, help="discriminator updates per generator update (Algorithm 1)")
     batch_size: int = _opt(100, lo=1, help="m: real and noise samples per update")
     steps: int | None = _opt(None, lo=1, help="stop after this many generator updates")
-    epochs: float | None = _opt(None, lo=0.0, lo_open=True, help="stop after this many passes over the data")
+    epochs: float | None = _opt(
+        None, lo=0.0, lo_open=True, help="stop after this many passes over the data"
+    )
     nimg: int | None = _opt(None, lo=1, help="stop after this many real samples shown to D")
-    minutes: float | None = _opt(None, lo=0.0, lo_open=True, help="stop after this much wall-clock time")
+    minutes: float | None = _opt(
+        None, lo=0.0, lo_open=True, help="stop after this much wall-clock time"
+    )
     seed: int = _opt(0, lo=0, help="the run's one seed")
-    device: str = _opt("auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when present, else cpu")
+    device: str = _opt(
+        "auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when present, else cpu"
+    )
     log_every: int = _opt(100, lo=1, help="steps between metrics.jsonl rows")
     sample_every: int = _opt(1000, lo=1, help="steps between fixed-noise grids")
-    checkpoint_every: int = _opt(1000, lo=1, help="steps between checkpoints (one is always written at the end)")
+    checkpoint_every: int = _opt(
+        1000, lo=1, help="steps between checkpoints (one is always written at the end)"
+    )
     keep_checkpoints: int = _opt(3, lo=1, help="checkpoints kept besides `latest`")
-    snapshot_every: int = _opt(0, lo=0, help="1-D/2-D runs: steps between figure snapshots (0: off)")
-    ema_half_life_kimg: float = _opt(0.0, lo=0.0, help="EMA of G with this half-life in thousands of images (0: off)")
-    ema_half_life_final_kimg: float | None = _opt(None, lo=0.0, lo_open=True,
-                                                  help="EMA half-life at the end of train.ramp_kimg (cosine ramp; "
-                                                       "null: constant)")
-    ema_rampup: float | None = _opt(0.05, lo=0.0, help="EMA half-life capped at nimg·rampup early on (null: none)")
-    augment: str = _opt("", help="augmentation of what D sees, applied in the order given: a comma-separated subset of "
-                                 "color, translation, cutout (DiffAugment), flip, rot90 (ADA's pixel blitting; rot90 "
-                                 "needs square images) (empty: off)")
-    augment_p: float = _opt(1.0, lo=0.0, hi=1.0, when=AUGMENTED,
-                            help="probability that an image D sees is augmented (the whole policy, one draw per image)")
-    augment_p_final: float | None = _opt(None, lo=0.0, hi=1.0, when=AUGMENTED,
-                                         help="augment_p at the end of train.ramp_kimg (cosine ramp; null: constant)")
-    ramp_kimg: float = _opt(0.0, lo=0.0, help="length of the cosine ramps of the *_final settings, in thousands of "
-                                              "real images shown to D (0: no ramps)")
-    augment_shared: bool = _opt(False, when=AUGMENTED,
-                                help="apply the same augmentation draw to the real and fake batch")
-    ada_target: float | None = _opt(None, lo=0.0, lo_open=True, hi=1.0,
-                                    help="adaptive augmentation (ADA, Karras et al. 2020): augment_p starts at 0 and "
-                                         "is adjusted to keep r_t = E[sign(D(x_real))] near this target (0.6 in the "
-                                         "paper; needs train.augment and objective.loss gan or hinge; null: off)")
-    ada_kimg: float = _opt(500.0, lo=0.0, lo_open=True,
-                           help="ADA: thousands of real images over which p can move from 0 to 1")
-    ada_interval: int = _opt(4, lo=1, help="ADA: D updates between adjustments of p (rounded up to whole steps of "
-                                           "train.k updates)")
+    snapshot_every: int = _opt(
+        0, lo=0, help="1-D/2-D runs: steps between figure snapshots (0: off)"
+    )
+    ema_half_life_kimg: float = _opt(
+        0.0, lo=0.0, help="EMA of G with this half-life in thousands of images (0: off)"
+    )
+    ema_half_life_final_kimg: float | None = _opt(
+        None,
+        lo=0.0,
+        lo_open=True,
+        help="EMA half-life at the end of train.ramp_kimg (cosine ramp; null: constant)",
+    )
+    ema_rampup: float | None = _opt(
+        0.05, lo=0.0, help="EMA half-life capped at nimg·rampup early on (null: none)"
+    )
+    augment: str = _opt(
+        "",
+        help="augmentation of what D sees, applied in the order given: a comma-separated subset of "
+        "color, translation, cutout (DiffAugment), flip, rot90 (ADA's pixel blitting; rot90 "
+        "needs square images) (empty: off)",
+    )
+    augment_p: float = _opt(
+        1.0,
+        lo=0.0,
+        hi=1.0,
+        when=AUGMENTED,
+        help="probability that an image D sees is augmented (the whole policy, one draw per image)",
+    )
+    augment_p_final: float | None = _opt(
+        None,
+        lo=0.0,
+        hi=1.0,
+        when=AUGMENTED,
+        help="augment_p at the end of train.ramp_kimg (cosine ramp; null: constant)",
+    )
+    ramp_kimg: float = _opt(
+        0.0,
+        lo=0.0,
+        help="length of the cosine ramps of the *_final settings, in thousands of "
+        "real images shown to D (0: no ramps)",
+    )
+    augment_shared: bool = _opt(
+        False, when=AUGMENTED, help="apply the same augmentation draw to the real and fake batch"
+    )
+    ada_target: float | None = _opt(
+        None,
+        lo=0.0,
+        lo_open=True,
+        hi=1.0,
+        help="adaptive augmentation (ADA, Karras et al. 2020): augment_p starts at 0 and "
+        "is adjusted to keep r_t = E[sign(D(x_real))] near this target (0.6 in the "
+        "paper; needs train.augment and objective.loss gan or hinge; null: off)",
+    )
+    ada_kimg: float = _opt(
+        500.0,
+        lo=0.0,
+        lo_open=True,
+        help="ADA: thousands of real images over which p can move from 0 to 1",
+    )
+    ada_interval: int = _opt(
+        4,
+        lo=1,
+        help="ADA: D updates between adjustments of p (rounded up to whole steps of "
+        "train.k updates)",
+    )
     grid_size: int = _opt(64, lo=1, hi=1024, help="samples in each fixed-noise grid")
-    speed: str = _opt("auto", choices=("auto", "eager", "compile", "cudagraph"),
-                      help="eager; torch.compile of G and D; cudagraph: the whole step captured in a CUDA graph; "
-                           "auto: eager on CPU, cudagraph on CUDA when the run allows it, else compile (reason logged)")
-    precision: str = _opt("fp32", choices=("fp32", "bf16"), help="bf16: autocast forward passes, fp32 master weights")
+    speed: str = _opt(
+        "auto",
+        choices=("auto", "eager", "compile", "cudagraph"),
+        help="eager; torch.compile of G and D; cudagraph: the whole step captured in a CUDA graph; "
+        "auto: eager on CPU, cudagraph on CUDA when the run allows it, else compile (reason logged)",
+    )
+    precision: str = _opt(
+        "fp32", choices=("fp32", "bf16"), help="bf16: autocast forward passes, fp32 master weights"
+    )
     tf32: bool = _opt(True, help="CUDA: allow TF32 in matmuls and convolutions")
-    channels_last: str = _opt("auto", choices=("auto", "on", "off"),
-                              help="channels_last memory format for convolutional models (auto: on, except with "
-                                   "train.speed=compile)")
-    on_divergence: str = _opt("rollback", choices=("rollback", "stop"),
-                              help="divergence (NaN/Inf in the losses or the state, or a loss beyond "
-                                   "train.max_abs_loss): restore the last good checkpoint with lower learning rates, "
-                                   "or stop")
-    rollback_lr_factor: float = _opt(0.5, lo=0.0, hi=1.0, lo_open=True,
-                                     help="learning rates are multiplied by this at each rollback")
-    max_rollbacks: int = _opt(3, lo=0, help="give up (stop with an error) after this many rollbacks")
-    max_abs_loss: float = _opt(1e6, lo=0.0, lo_open=True,
-                               help="a logged mean d_loss or g_loss beyond ± this counts as divergence (exploded)")
-    doctor: bool = _opt(True, help="warn about D overpowering G, mode collapse and non-finite gradients")
-    sync_batchnorm: bool = _opt(False, help="distributed on CUDA: BatchNorm statistics over the global batch")
+    channels_last: str = _opt(
+        "auto",
+        choices=("auto", "on", "off"),
+        help="channels_last memory format for convolutional models (auto: on, except with "
+        "train.speed=compile)",
+    )
+    on_divergence: str = _opt(
+        "rollback",
+        choices=("rollback", "stop"),
+        help="divergence (NaN/Inf in the losses or the state, or a loss beyond "
+        "train.max_abs_loss): restore the last good checkpoint with lower learning rates, "
+        "or stop",
+    )
+    rollback_lr_factor: float = _opt(
+        0.5,
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+        help="learning rates are multiplied by this at each rollback",
+    )
+    max_rollbacks: int = _opt(
+        3, lo=0, help="give up (stop with an error) after this many rollbacks"
+    )
+    max_abs_loss: float = _opt(
+        1e6,
+        lo=0.0,
+        lo_open=True,
+        help="a logged mean d_loss or g_loss beyond ± this counts as divergence (exploded)",
+    )
+    doctor: bool = _opt(
+        True, help="warn about D overpowering G, mode collapse and non-finite gradients"
+    )
+    sync_batchnorm: bool = _opt(
+        False, help="distributed on CUDA: BatchNorm statistics over the global batch"
+    )
 
     def __post_init__(self) -> None:
         if self.ada_target is None:
             return
         if not self.augment.strip():
-            raise ConfigError("train.ada_target needs a policy in train.augment (ADA adjusts how often it is applied)")
+            raise ConfigError(
+                "train.ada_target needs a policy in train.augment (ADA adjusts how often it is applied)"
+            )
         if self.augment_p != 1.0 or self.augment_p_final is not None:
-            raise ConfigError("train.ada_target adjusts the augmentation probability itself, from 0: leave "
-                              "train.augment_p and train.augment_p_final unset")
+            raise ConfigError(
+                "train.ada_target adjusts the augmentation probability itself, from 0: leave "
+                "train.augment_p and train.augment_p_final unset"
+            )
 
 
 @dataclass(frozen=True)
@@ -249,16 +484,26 @@ class Config:
     def __post_init__(self) -> None:
         t = self.train
         if t.steps is None and t.epochs is None and t.nimg is None and t.minutes is None:
-            raise ConfigError("train: no stop condition; set one of train.steps, train.epochs, train.nimg, "
-                              "train.minutes")
+            raise ConfigError(
+                "train: no stop condition; set one of train.steps, train.epochs, train.nimg, "
+                "train.minutes"
+            )
         ramped = [k for k in RAMPED if self.get(k) is not None]
         if ramped and t.ramp_kimg == 0:
-            raise ConfigError(f"{ramped[0]} is set but train.ramp_kimg is 0: give the ramp's length in kimg")
+            raise ConfigError(
+                f"{ramped[0]} is set but train.ramp_kimg is 0: give the ramp's length in kimg"
+            )
         if t.ema_half_life_final_kimg is not None and not t.ema_half_life_kimg:
-            raise ConfigError("train.ema_half_life_final_kimg needs an EMA: set train.ema_half_life_kimg > 0")
-        unknown = [p for p in t.augment.split(",") if p.strip() and p.strip() not in AUGMENT_POLICIES]
+            raise ConfigError(
+                "train.ema_half_life_final_kimg needs an EMA: set train.ema_half_life_kimg > 0"
+            )
+        unknown = [
+            p for p in t.augment.split(",") if p.strip() and p.strip() not in AUGMENT_POLICIES
+        ]
         if unknown:
-            raise ConfigError(f"train.augment: {unknown[0]!r} is not one of {', '.join(AUGMENT_POLICIES)}")
+            raise ConfigError(
+                f"train.augment: {unknown[0]!r} is not one of {', '.join(AUGMENT_POLICIES)}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -270,8 +515,12 @@ class Config:
 
     def inert_keys(self) -> list[str]:
         """``section.key`` of every setting that has no effect in this config (its ``when`` condition is false)."""
-        return [f"{section}.{f.name}" for section in SECTIONS for f in fields(SECTIONS[section])
-                if f.metadata.get("when") and not _holds(self, *f.metadata["when"])]
+        return [
+            f"{section}.{f.name}"
+            for section in SECTIONS
+            for f in fields(SECTIONS[section])
+            if f.metadata.get("when") and not _holds(self, *f.metadata["when"])
+        ]
 
     def inert_settings(self) -> list[str]:
         """One line per setting given a non-default value that has no effect in this config."""
@@ -280,14 +529,18 @@ class Config:
             f = _field(key)
             if self.get(key) != f.default:
                 other, values = f.metadata["when"]
-                out.append(f"{key}={_show(self.get(key))} has no effect: it applies when {other} is "
-                           f"{when_text(values)} (here {self.get(other) or 'empty'})")
+                out.append(
+                    f"{key}={_show(self.get(key))} has no effect: it applies when {other} is "
+                    f"{when_text(values)} (here {self.get(other) or 'empty'})"
+                )
         return out
 
 
 def _holds(cfg: Config, key: str, values: tuple[str, ...]) -> bool:
     value = str(cfg.get(key))
-    if key == "model.arch" and ":" in value:  # a builder of one's own (module:builder) may read any model key
+    if (
+        key == "model.arch" and ":" in value
+    ):  # a builder of one's own (module:builder) may read any model key
         return True
     return any(_matches(value, v) for v in values)
 
@@ -304,7 +557,9 @@ def _field(key: str) -> dataclasses.Field:
     return next(f for f in fields(SECTIONS[section]) if f.name == name)
 
 
-SECTIONS: dict[str, type] = {f.name: f.type if isinstance(f.type, type) else globals()[f.type] for f in fields(Config)}
+SECTIONS: dict[str, type] = {
+    f.name: f.type if isinstance(f.type, type) else globals()[f.type] for f in fields(Config)
+}
 
 
 # ----------------------------------------------------------------------------------------------------------- checks
@@ -314,7 +569,9 @@ _ANNOTATION_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "None
 
 def _allowed_types(tp: Any) -> tuple[tuple[type, ...], bool]:
     """(python types accepted, whether None is accepted) for an annotation like ``int | None``."""
-    if isinstance(tp, str):  # `from __future__ import annotations`: "int | None" is looked up, never evaluated
+    if isinstance(
+        tp, str
+    ):  # `from __future__ import annotations`: "int | None" is looked up, never evaluated
         args = tuple(_ANNOTATION_TYPES[name.strip()] for name in tp.split("|"))
     else:
         union = isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union
@@ -340,7 +597,9 @@ def _as_number(value: Any, kind: type) -> Any:
         return value
     text = value.strip()
     try:
-        return int(text) if kind is int else float(text) if any(c.isdigit() for c in text) else value
+        return (
+            int(text) if kind is int else float(text) if any(c.isdigit() for c in text) else value
+        )
     except ValueError:
         return value
 
@@ -352,6 +611,8 @@ def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
     if value is None:
         if nullable:
             return None
+        if allowed[0] is str and f.default == "":  # `train.augment=` as people write "none"
+            return ""
         raise ConfigError(f"{key}: must not be null; expected {allowed[0].__name__}")
     tname = allowed[0].__name__
     if allowed[0] is bool:
@@ -361,22 +622,30 @@ def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
     elif allowed[0] is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if ok and isinstance(value, int) and abs(value) > sys.float_info.max:
-            raise ConfigError(f"{key}: must be a finite number, got an integer too large for a float ({_show(value)})")
+            raise ConfigError(
+                f"{key}: must be a finite number, got an integer too large for a float ({_show(value)})"
+            )
         value = float(value) if ok else value
         if ok and not math.isfinite(value):
             raise ConfigError(f"{key}: must be a finite number, got {value!r}")
     else:
         ok = isinstance(value, str)
     if not ok:
-        raise ConfigError(f"{key}: expected {tname}{' or null' if nullable else ''}, "
-                          f"got {type(value).__name__} {_show(value)}")
+        raise ConfigError(
+            f"{key}: expected {tname}{' or null' if nullable else ''}, "
+            f"got {type(value).__name__} {_show(value)}"
+        )
     if meta.get("choices") and value not in meta["choices"]:
-        raise ConfigError(f"{key}: {_show(value)} is not one of {', '.join(map(str, meta['choices']))}")
+        raise ConfigError(
+            f"{key}: {_show(value)} is not one of {', '.join(map(str, meta['choices']))}"
+        )
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is not None and (value < lo or (meta.get("lo_open") and value == lo)):
         bound = f"> {lo}" if meta.get("lo_open") else f">= {lo}"
-        raise ConfigError(f"{key}: {_show(value)} is out of range; must be {bound}"
-                          + (f" and <= {hi}" if hi is not None else ""))
+        raise ConfigError(
+            f"{key}: {_show(value)} is out of range; must be {bound}"
+            + (f" and <= {hi}" if hi is not None else "")
+        )
     if hi is not None and value > hi:
         raise ConfigError(f"{key}: {_show(value)} is out of range; must be <= {hi}")
     return value
@@ -389,7 +658,9 @@ def _build_section(name: str, cls: type, values: Mapping[str, Any]) -> Any:
     kwargs = {}
     for key, value in values.items():
         if key not in known:
-            shown = key if isinstance(key, str) and key.isprintable() and len(key) <= 60 else _show(key)
+            shown = (
+                key if isinstance(key, str) and key.isprintable() and len(key) <= 60 else _show(key)
+            )
             raise ConfigError(f"unknown config key {name}.{shown}; {name} has: {', '.join(known)}")
         kwargs[key] = _check_value(f"{name}.{key}", known[key], value)
     return cls(**kwargs)
@@ -404,12 +675,15 @@ def from_dict(values: Mapping[str, Any]) -> Config:
     sections = {}
     for name, sub in values.items():
         if name not in SECTIONS:
-            raise ConfigError(f"unknown config section {_show(name)}; sections are: {', '.join(SECTIONS)}")
+            raise ConfigError(
+                f"unknown config section {_show(name)}; sections are: {', '.join(SECTIONS)}"
+            )
         sections[name] = _build_section(name, SECTIONS[name], sub or {})
     return Config(**sections)
 
 
 # ------------------------------------------------------------------------------------------------- presets, overrides
+
 
 def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
@@ -432,13 +706,16 @@ def _read_yaml(path: Path) -> dict:
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: is not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x})") from None
+        raise ConfigError(
+            f"{path}: is not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x})"
+        ) from None
     try:
         data = _safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        problem = " ".join(str(getattr(e, "problem", None) or e).split())  # one line, e.g. a ReaderError's
+        # one line, e.g. a ReaderError's
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
         raise ConfigError(f"{path}:{where} is not valid YAML ({problem})") from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at top level")
@@ -455,7 +732,9 @@ def load_source(source: str | None) -> dict:
         return _read_yaml(path)
     preset = PRESET_DIR / f"{source}.yaml"
     if not preset.is_file():
-        raise ConfigError(f"unknown preset {source!r}; presets are: {', '.join(preset_names())} (or pass a .yaml file)")
+        raise ConfigError(
+            f"unknown preset {source!r}; presets are: {', '.join(preset_names())} (or pass a .yaml file)"
+        )
     return _read_yaml(preset)
 
 
@@ -466,11 +745,15 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         key, sep, text = item.partition("=")
         parts = key.strip().split(".")
         if not sep or len(parts) != 2 or not all(parts):
-            raise ConfigError(f"override {_show(item)} must look like section.key=value (e.g. train.steps=500)")
+            raise ConfigError(
+                f"override {_show(item)} must look like section.key=value (e.g. train.steps=500)"
+            )
         section, name = parts
         if section not in SECTIONS:
-            raise ConfigError(f"unknown config section {_show(section)} in {_show(item)}; "
-                              f"sections are: {', '.join(SECTIONS)}")
+            raise ConfigError(
+                f"unknown config section {_show(section)} in {_show(item)}; "
+                f"sections are: {', '.join(SECTIONS)}"
+            )
         try:
             value = _safe_load(text) if text.strip() else None
         except yaml.YAMLError:

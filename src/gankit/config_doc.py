@@ -27,14 +27,24 @@ def _type(f: dataclasses.Field) -> str:
 
 def _default(f: dataclasses.Field) -> str:
     value = f.default
-    return "null" if value is None else f'"{value}"' if isinstance(value, str) else str(value).lower() \
-        if isinstance(value, bool) else repr(value)
+    return (
+        "null"
+        if value is None
+        else f'"{value}"'
+        if isinstance(value, str)
+        else str(value).lower()
+        if isinstance(value, bool)
+        else repr(value)
+    )
 
 
 def _registered() -> dict[str, list[str]]:
     """The allowed values of the keys that name a registry entry, read from the registries."""
-    return {"model.arch": [*architectures(), "module:builder"], "objective.loss": [*objectives(), "module:name"],
-            "objective.g_loss": list(G_LOSSES)}
+    return {
+        "model.arch": [*architectures(), "module:builder"],
+        "objective.loss": [*objectives(), "module:name"],
+        "objective.g_loss": list(G_LOSSES),
+    }
 
 
 def _allowed(key: str, f: dataclasses.Field) -> str:
@@ -67,7 +77,11 @@ def keys_markdown() -> str:
     """docs/configuration.md: an introduction, then one table per section."""
     out = [INTRO.format(presets=", ".join(f"`{p}`" for p in preset_names()))]
     for section, cls in SECTIONS.items():
-        out += [f"## {section}\n", "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
+        out += [
+            f"## {section}\n",
+            "| key | type | default | allowed | meaning |",
+            "|---|---|---|---|---|",
+        ]
         out += [_row(f"{section}.{f.name}", f) for f in fields(cls)]
         out.append("")
     return "\n".join(out)

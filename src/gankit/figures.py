@@ -44,7 +44,9 @@ def _write(folder: Path, name: str, data: bytes, written: list[Path]) -> None:
 def _points_figures(run_dir: Path, cfg: Config, out: Path, written: list[Path]) -> None:
     snapshots = load_snapshots(run_dir)
     if not snapshots:
-        raise RunDirError(f"{run_dir} has no snapshots/; train with train.snapshot_every > 0 to get 1-D/2-D figures")
+        raise RunDirError(
+            f"{run_dir} has no snapshots/; train with train.snapshot_every > 0 to get 1-D/2-D figures"
+        )
     dim = snapshots[0][1]["samples"].shape[1]
     if dim == 1:
         from .viz.figure1d import figure1, figure1_gif, theory_overlay
@@ -77,7 +79,12 @@ def _toy2d_title(data_name: str, step: int, samples: torch.Tensor) -> str:
 
 def _image_figures(run_dir: Path, cfg: Config, out: Path, written: list[Path]) -> None:
     from .train.restore import sample
-    from .viz.images import grid_gif, interpolation_figure, nearest_neighbour_figure, nearest_neighbours
+    from .viz.images import (
+        grid_gif,
+        interpolation_figure,
+        nearest_neighbour_figure,
+        nearest_neighbours,
+    )
 
     grids = sorted((run_dir / "samples").glob("step-*.png"))
     if grids:
@@ -95,9 +102,15 @@ def _image_figures(run_dir: Path, cfg: Config, out: Path, written: list[Path]) -
     with torch.no_grad():
         z = z.reshape(INTERP_ROWS * INTERP_STEPS, -1)
         labels = labels_for(G, INTERP_ROWS)  # a conditional G: one class per row
-        images = to_uint8(G(z) if labels is None else G(z, labels.repeat_interleave(INTERP_STEPS)), G.value_range)
-    _write(out, "interpolation.png", interpolation_figure(images.view(INTERP_ROWS, INTERP_STEPS, *images.shape[1:])),
-           written)
+        images = to_uint8(
+            G(z) if labels is None else G(z, labels.repeat_interleave(INTERP_STEPS)), G.value_range
+        )
+    _write(
+        out,
+        "interpolation.png",
+        interpolation_figure(images.view(INTERP_ROWS, INTERP_STEPS, *images.shape[1:])),
+        written,
+    )
 
 
 def _eval_rows(run_dir: Path) -> list[dict] | None:
@@ -143,17 +156,31 @@ def make_report(run_dir: str | Path) -> Path:
     rows = read_metrics(run_dir)
     meta = ckpt.load(run_dir / "checkpoints").meta
     last = rows[-1] if rows else {}
-    timings = {"training time": f"{last.get('time_s', 0):.1f} s", "steps": f"{meta['step']:,}",
-               "real images shown": f"{meta['nimg']:,}", "last images/s": f"{last.get('img_per_s', 0):,.0f}"}
+    timings = {
+        "training time": f"{last.get('time_s', 0):.1f} s",
+        "steps": f"{meta['step']:,}",
+        "real images shown": f"{meta['nimg']:,}",
+        "last images/s": f"{last.get('img_per_s', 0):,.0f}",
+    }
     evals = _eval_rows(run_dir)
     if evals:
         timings["evaluation"] = f"{sum(r.get('seconds', 0) for r in evals):.1f} s"
-    environment = {"gankit": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
-                   "platform": platform.platform(), "device": meta.get("device", "?")}
-    html = build_report(title=f"gankit run {run_dir.name}", config_yaml=(run_dir / "config.yaml").read_text(),
-                        metrics_rows=rows, eval_rows=evals,
-                        figures=[(p.name, p.read_bytes()) for p in sorted(figures)],
-                        timings=timings, environment=environment, doctor_rows=read_doctor(run_dir))
+    environment = {
+        "gankit": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "device": meta.get("device", "?"),
+    }
+    html = build_report(
+        title=f"gankit run {run_dir.name}",
+        config_yaml=(run_dir / "config.yaml").read_text(),
+        metrics_rows=rows,
+        eval_rows=evals,
+        figures=[(p.name, p.read_bytes()) for p in sorted(figures)],
+        timings=timings,
+        environment=environment,
+        doctor_rows=read_doctor(run_dir),
+    )
     write_atomic(run_dir / "report.html", html.encode())
     return run_dir / "report.html"
-

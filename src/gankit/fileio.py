@@ -17,7 +17,9 @@ def write_atomic(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:  # name the file meant, not the temporary one (a full disk names no file at all)
+    except (
+        OSError
+    ) as e:  # name the file meant, not the temporary one (a full disk names no file at all)
         raise OSError(e.errno, e.strerror or str(e), str(path)) from None
     finally:
         if tmp.exists():
@@ -60,7 +62,12 @@ def npz_bytes(arrays: dict) -> bytes:
         for name, array in arrays.items():
             payload = io.BytesIO()
             array = np.asarray(array)  # (ascontiguousarray would turn a 0-d array into 1-d)
-            np.lib.format.write_array(payload, array if array.flags.c_contiguous else array.copy(order="C"),
-                                      allow_pickle=False)
-            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), payload.getvalue())
+            np.lib.format.write_array(
+                payload,
+                array if array.flags.c_contiguous else array.copy(order="C"),
+                allow_pickle=False,
+            )
+            zf.writestr(
+                zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), payload.getvalue()
+            )
     return out.getvalue()

@@ -82,13 +82,19 @@ def g_loss_hinge(fake_logits: torch.Tensor) -> torch.Tensor:
 def d_loss_ragan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """Relativistic average standard GAN D loss (Jolicoeur-Martineau, 2018); σ(C(x) − E C(x_f)) is D's probability."""
     # L_D = −E[log σ(C(x_r) − E C(x_f))] − E[log(1 − σ(C(x_f) − E C(x_r)))]
-    return F.softplus(-(real_logits - fake_logits.mean())).mean() + F.softplus(fake_logits - real_logits.mean()).mean()
+    return (
+        F.softplus(-(real_logits - fake_logits.mean())).mean()
+        + F.softplus(fake_logits - real_logits.mean()).mean()
+    )
 
 
 def g_loss_ragan(fake_logits: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
     """Relativistic average standard GAN G loss (Jolicoeur-Martineau, 2018): D's loss with real and fake swapped."""
     # L_G = −E[log σ(C(x_f) − E C(x_r))] − E[log(1 − σ(C(x_r) − E C(x_f)))]
-    return F.softplus(-(fake_logits - real_logits.mean())).mean() + F.softplus(real_logits - fake_logits.mean()).mean()
+    return (
+        F.softplus(-(fake_logits - real_logits.mean())).mean()
+        + F.softplus(real_logits - fake_logits.mean()).mean()
+    )
 
 
 def d_loss_rpgan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -107,10 +113,14 @@ def g_loss_rpgan(fake_logits: torch.Tensor, real_logits: torch.Tensor) -> torch.
     return F.softplus(real_logits - fake_logits).mean()
 
 
-def d_loss_smoothed(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 0.9) -> torch.Tensor:
+def d_loss_smoothed(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 0.9
+) -> torch.Tensor:
     """D loss with one-sided label smoothing (Salimans et al., 2016): real target t, fake target stays 0."""
     # L_D = E[t·softplus(−l_r) + (1 − t)·softplus(l_r)] + E[softplus(l_f)]  (BCE with targets t and 0)
-    real_bce = real_target * F.softplus(-real_logits) + (1.0 - real_target) * F.softplus(real_logits)
+    real_bce = real_target * F.softplus(-real_logits) + (1.0 - real_target) * F.softplus(
+        real_logits
+    )
     return real_bce.mean() + F.softplus(fake_logits).mean()
 
 
@@ -159,19 +169,25 @@ def resolve_objective(name: str) -> Objective:
         return _REGISTRY[name]
     module, sep, attr = name.partition(":")
     if not sep:
-        raise ValueError(f"objective {name!r} is unknown; choices: {', '.join(_REGISTRY)} (or module:name)")
+        raise ValueError(
+            f"objective {name!r} is unknown; choices: {', '.join(_REGISTRY)} (or module:name)"
+        )
     try:
         namespace = importlib.import_module(module)
     except ImportError as e:
         raise ValueError(f"objective.loss: cannot import {module!r} ({e})") from None
     found = _REGISTRY.get(attr, getattr(namespace, attr, None))
     if not isinstance(found, Objective):
-        raise ValueError(f"objective.loss: {module} neither registers an objective {attr!r} nor has an Objective "
-                         f"of that name")
+        raise ValueError(
+            f"objective.loss: {module} neither registers an objective {attr!r} nor has an Objective "
+            f"of that name"
+        )
     return found
 
 
-def get_objective(name: str, *, g_loss: str = "non-saturating", label_smoothing: float = 0.0) -> Objective:
+def get_objective(
+    name: str, *, g_loss: str = "non-saturating", label_smoothing: float = 0.0
+) -> Objective:
     """The objective ``name`` (see :func:`resolve_objective`). ``g_loss`` and ``label_smoothing`` (real target
     1 − label_smoothing, in [0, 1)) apply to the paper's "gan" only. Raises ValueError for an unknown or invalid
     choice."""
@@ -182,19 +198,47 @@ def get_objective(name: str, *, g_loss: str = "non-saturating", label_smoothing:
         raise ValueError(f"g_loss {g_loss!r} is unknown; choices: {', '.join(G_LOSSES)}")
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-    d = functools.partial(d_loss_smoothed, real_target=1.0 - label_smoothing) if label_smoothing > 0 else d_loss
+    d = (
+        functools.partial(d_loss_smoothed, real_target=1.0 - label_smoothing)
+        if label_smoothing > 0
+        else d_loss
+    )
     return dataclasses.replace(objective, d_loss=d, g_loss=G_LOSSES[g_loss])
 
 
 for _objective in (
-    Objective("gan", d_loss, g_loss_non_saturating, probabilistic=True, real_above_zero=True,
-              help="the paper's value function (objective.g_loss: non-saturating or minimax)"),
+    Objective(
+        "gan",
+        d_loss,
+        g_loss_non_saturating,
+        probabilistic=True,
+        real_above_zero=True,
+        help="the paper's value function (objective.g_loss: non-saturating or minimax)",
+    ),
     Objective("lsgan", d_loss_lsgan, g_loss_lsgan, help="least squares (Mao et al. 2017)"),
-    Objective("wgan", d_loss_wasserstein, g_loss_wasserstein, help="Wasserstein critic (Arjovsky et al. 2017)"),
-    Objective("hinge", d_loss_hinge, g_loss_hinge, real_above_zero=True, help="hinge (Lim & Ye 2017)"),
-    Objective("ragan", d_loss_ragan, g_loss_ragan, g_needs_real=True, probabilistic=True,
-              help="relativistic average (Jolicoeur-Martineau 2018)"),
-    Objective("rpgan", d_loss_rpgan, g_loss_rpgan, g_needs_real=True,
-              help="relativistic pairing (Jolicoeur-Martineau 2018; R3GAN's loss)"),
+    Objective(
+        "wgan",
+        d_loss_wasserstein,
+        g_loss_wasserstein,
+        help="Wasserstein critic (Arjovsky et al. 2017)",
+    ),
+    Objective(
+        "hinge", d_loss_hinge, g_loss_hinge, real_above_zero=True, help="hinge (Lim & Ye 2017)"
+    ),
+    Objective(
+        "ragan",
+        d_loss_ragan,
+        g_loss_ragan,
+        g_needs_real=True,
+        probabilistic=True,
+        help="relativistic average (Jolicoeur-Martineau 2018)",
+    ),
+    Objective(
+        "rpgan",
+        d_loss_rpgan,
+        g_loss_rpgan,
+        g_needs_real=True,
+        help="relativistic pairing (Jolicoeur-Martineau 2018; R3GAN's loss)",
+    ),
 ):
     register_objective(_objective)

@@ -28,26 +28,42 @@ def _input_grad(D: Critic, x: torch.Tensor) -> torch.Tensor:
     return grad.reshape(grad.shape[0], -1)
 
 
-def _uniform(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def _uniform(
+    shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
     return torch.rand(shape, generator=generator, device=like.device, dtype=like.dtype)
 
 
-def gradient_penalty(D: Critic, real: torch.Tensor, fake: torch.Tensor, *, weight: float = 10.0,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+def gradient_penalty(
+    D: Critic,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    *,
+    weight: float = 10.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """WGAN-GP penalty (Gulrajani et al., 2017) at x̂ = α·real + (1−α)·fake, α ~ U[0,1] per sample.
 
     real, fake: float tensors [n, ...] of equal shape; `generator` (on real's device) draws α. Returns a scalar.
     """
     if real.shape != fake.shape:
-        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+        raise ValueError(
+            f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}"
+        )
     alpha = _uniform((real.shape[0],) + (1,) * (real.dim() - 1), real, generator)
     x_hat = alpha * real.detach() + (1 - alpha) * fake.detach()
     # λ·E_x̂[(‖∇_x̂ D(x̂)‖₂ − 1)²]
     return weight * (_input_grad(D, x_hat).norm(2, dim=1) - 1).pow(2).mean()
 
 
-def dragan_penalty(D: Critic, real: torch.Tensor, *, weight: float = 10.0, c: float = 0.5,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+def dragan_penalty(
+    D: Critic,
+    real: torch.Tensor,
+    *,
+    weight: float = 10.0,
+    c: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """DRAGAN penalty (Kodali et al., 2017) at x̂ = real + c·std(real)·u, u ~ U[0,1] elementwise.
 
     std is taken over the whole batch (one scalar). real: float tensor [n, ...]. Returns a scalar.

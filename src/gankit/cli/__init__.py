@@ -1,5 +1,5 @@
-"""``gankit`` command line: one small module per command (train, sample, eval, figures, report, datasets, config,
-playground), each its arguments beside a thin function over the library.
+"""``gankit`` command line: one small module per command (train, sample, eval, export, figures, report, datasets,
+config, playground), each its arguments beside a thin function over the library.
 
 Errors print one line and exit non-zero; ``GANKIT_DEBUG=1`` shows the traceback.
 """
@@ -13,16 +13,27 @@ import sys
 import traceback
 
 from ..errors import GankitError, TrainingInterrupted
-from . import evaluate, info, playground, runs, sample, train
+from . import evaluate, export, info, playground, runs, sample, train
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, Command
 
-COMMANDS: tuple[Command, ...] = (train.COMMAND, sample.COMMAND, evaluate.COMMAND, runs.FIGURES, runs.REPORT,
-                                 info.DATASETS, playground.COMMAND, info.CONFIG)
+COMMANDS: tuple[Command, ...] = (
+    train.COMMAND,
+    sample.COMMAND,
+    evaluate.COMMAND,
+    export.COMMAND,
+    runs.FIGURES,
+    runs.REPORT,
+    info.DATASETS,
+    playground.COMMAND,
+    info.CONFIG,
+)
 
 
 def parser() -> argparse.ArgumentParser:
     """The ``gankit`` parser: one subcommand per entry of COMMANDS."""
-    p = argparse.ArgumentParser(prog="gankit", description="Generative Adversarial Nets, exact, fast and safe.")
+    p = argparse.ArgumentParser(
+        prog="gankit", description="Generative Adversarial Nets, exact, fast and safe."
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.arguments(sub.add_parser(command.name, help=command.help))

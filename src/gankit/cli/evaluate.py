@@ -20,28 +20,61 @@ def metric_help() -> list[tuple[str, object]]:
 def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", nargs="?", default=None, help="run folder (or use --samples)")
     p.add_argument("--samples", default=None, help=".npz of samples from any program (key 'x')")
-    p.add_argument("--reference", default=None,
-                   help="DATASET:SPLIT, a points source (ring8, grid25, gauss1d), an .npz of images, or an .npz of "
-                        "Inception statistics (mu, sigma; FID only) (default: the run's data: its test split, or "
-                        "the whole set when it has none, e.g. a folder or emoji)")
-    p.add_argument("--metrics", default=None,
-                   help="comma-separated, of: " + "; ".join(f"{name} ({m.help})" for name, m in metric_help()))
-    p.add_argument("--n", type=int, default=None, help="generated samples (default: each protocol's count)")
+    p.add_argument(
+        "--reference",
+        default=None,
+        help="DATASET:SPLIT, a points source (ring8, grid25, gauss1d), an .npz of images, or an .npz of "
+        "Inception statistics (mu, sigma; FID only) (default: the run's data: its test split, or "
+        "the whole set when it has none, e.g. a folder or emoji)",
+    )
+    p.add_argument(
+        "--metrics",
+        default=None,
+        help="comma-separated, of: " + "; ".join(f"{name} ({m.help})" for name, m in metric_help()),
+    )
+    p.add_argument(
+        "--n", type=int, default=None, help="generated samples (default: each protocol's count)"
+    )
     p.add_argument("--checkpoint", default="latest", help="latest (default) or a step number")
-    p.add_argument("--parzen-sigma", type=float, default=None, help="fix σ instead of selecting it on validation")
-    p.add_argument("--inception", default=None, help="TorchScript Inception weights (default: gankit[fid]'s)")
-    p.add_argument("--n-ref", type=int, default=None, help="use only the first N reference images (default: all)")
+    _protocol_arguments(p)
+    p.add_argument("--out", default=None, help="with --samples: where to write the JSON")
+    p.add_argument(
+        "--save-reference-stats",
+        default=None,
+        metavar="OUT.npz",
+        help="write the Inception statistics (mu, sigma) of --reference's images (first --n-ref) to "
+        "OUT.npz, in the format other FID tools read; alone, or before evaluating",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _protocol_arguments(p: argparse.ArgumentParser) -> None:
+    """How the metrics are computed: networks, reference size, seeds, device and precision."""
+    p.add_argument(
+        "--parzen-sigma",
+        type=float,
+        default=None,
+        help="fix σ instead of selecting it on validation",
+    )
+    p.add_argument(
+        "--inception", default=None, help="TorchScript Inception weights (default: gankit[fid]'s)"
+    )
+    p.add_argument(
+        "--n-ref",
+        type=int,
+        default=None,
+        help="use only the first N reference images (default: all)",
+    )
     p.add_argument("--kid-subset", type=int, default=1000, help="KID subset size (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the evaluation noise (default 0)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                   help="Inception forward passes: fp32 (default, the reference features) or bf16 autocast (faster "
-                        "on bf16 hardware; FID/KID then differ from the reference figures)")
-    p.add_argument("--out", default=None, help="with --samples: where to write the JSON")
-    p.add_argument("--save-reference-stats", default=None, metavar="OUT.npz",
-                   help="write the Inception statistics (mu, sigma) of --reference's images (first --n-ref) to "
-                        "OUT.npz, in the format other FID tools read; alone, or before evaluating")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="Inception forward passes: fp32 (default, the reference features) or bf16 autocast (faster "
+        "on bf16 hardware; FID/KID then differ from the reference figures)",
+    )
 
 
 def _eval_progress(quiet: bool):
@@ -54,45 +87,73 @@ def _eval_progress(quiet: bool):
     def update(what: str, done: int, total: int) -> None:
         bar = bars.get(what)
         if bar is None:
-            bar = bars[what] = tqdm(total=total, desc=what, unit="img", file=sys.stderr, leave=False)
+            bar = bars[what] = tqdm(
+                total=total, desc=what, unit="img", file=sys.stderr, leave=False
+            )
         bar.n = done
         bar.refresh()
 
     return update, lambda: [b.close() for b in bars.values()]
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from ..evaluation import EvalOptions, evaluate_run, evaluate_samples, format_table, write_reference_stats
+def _options(args: argparse.Namespace, progress):
+    """The evaluation options the arguments ask for, each checked."""
+    from ..evaluation import EvalOptions
     from ..train import resolve_device
+
+    if args.n is not None:
+        positive("n", args.n)
+    if args.parzen_sigma is not None and not args.parzen_sigma > 0:
+        raise GankitError(f"--parzen-sigma must be positive, got {args.parzen_sigma}")
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    n_ref = None if args.n_ref is None else positive("n-ref", args.n_ref)
+    return EvalOptions(
+        metrics=metrics,
+        n=args.n,
+        reference=args.reference,
+        parzen_sigma=args.parzen_sigma,
+        inception=args.inception,
+        kid_subset=positive("kid-subset", args.kid_subset),
+        seed=args.seed,
+        n_ref=n_ref,
+        device=str(resolve_device(args.device)),
+        precision=args.precision,
+        progress=progress,
+    )
+
+
+def _evaluate(args: argparse.Namespace, opts) -> tuple[dict | None, str]:
+    """(the evaluation's result, where it was written); (None, "") when only statistics were asked for."""
+    from ..evaluation import evaluate_run, evaluate_samples, write_reference_stats
+
+    if args.save_reference_stats:
+        made = write_reference_stats(args.save_reference_stats, opts)
+        print(
+            f"wrote {args.save_reference_stats} "
+            f"(Inception statistics of {made['reference']}, n = {made['n']})"
+        )
+        if args.run is None and args.samples is None:
+            return None, ""
+    if args.samples:
+        result = evaluate_samples(args.samples, opts, args.out)
+        return result, result["written"]
+    return evaluate_run(args.run, opts, args.checkpoint), str(Path(args.run) / "eval.json")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ..evaluation import format_table
 
     if (args.run is None) == (args.samples is None) and not args.save_reference_stats:
         raise GankitError("give a run folder or --samples A.npz (exactly one)")
     if args.run is not None and args.samples is not None:
         raise GankitError("give a run folder or --samples A.npz, not both")
-    if args.n is not None:
-        positive("n", args.n)
-    if args.parzen_sigma is not None and not args.parzen_sigma > 0:
-        raise GankitError(f"--parzen-sigma must be positive, got {args.parzen_sigma}")
     progress, close = _eval_progress(args.quiet)
-    opts = EvalOptions(metrics=[m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None,
-                       n=args.n, reference=args.reference, parzen_sigma=args.parzen_sigma, inception=args.inception,
-                       kid_subset=positive("kid-subset", args.kid_subset), seed=args.seed,
-                       n_ref=None if args.n_ref is None else positive("n-ref", args.n_ref),
-                       device=str(resolve_device(args.device)), precision=args.precision, progress=progress)
     try:
-        if args.save_reference_stats:
-            made = write_reference_stats(args.save_reference_stats, opts)
-            print(f"wrote {args.save_reference_stats} (Inception statistics of {made['reference']}, n = {made['n']})")
-            if args.run is None and args.samples is None:
-                return 0
-        if args.samples:
-            result = evaluate_samples(args.samples, opts, args.out)
-            written = result["written"]
-        else:
-            result = evaluate_run(args.run, opts, args.checkpoint)
-            written = str(Path(args.run) / "eval.json")
+        result, written = _evaluate(args, _options(args, progress))
     finally:
         close()
+    if result is None:
+        return 0
     print(format_table(result["rows"]))
     for note in result["notes"]:
         print(f"note: {note}")
@@ -100,4 +161,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMAND = Command("eval", "evaluate a run (or an .npz of samples) and write eval.json", arguments, cmd_eval)
+COMMAND = Command(
+    "eval", "evaluate a run (or an .npz of samples) and write eval.json", arguments, cmd_eval
+)

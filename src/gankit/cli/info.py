@@ -22,19 +22,30 @@ def cmd_datasets(args: argparse.Namespace) -> int:
             rows.append((f"{s.name}:PATH", "-", "your own files", s.summary))
             continue
         status = s.locate(DataConfig(name=s.name, data_dir=args.data_dir), "")
-        rows.append((s.name, "yes" if status.present else "no", status.where, status.size or s.summary))
-    widths = [max(len(r[i]) for r in rows + [("source", "present", "where", "size")]) for i in range(3)]
-    print(f"{'source':<{widths[0]}}  {'present':<{widths[1]}}  {'where':<{widths[2]}}  size / description")
+        rows.append(
+            (s.name, "yes" if status.present else "no", status.where, status.size or s.summary)
+        )
+    widths = [
+        max(len(r[i]) for r in rows + [("source", "present", "where", "size")]) for i in range(3)
+    ]
+    print(
+        f"{'source':<{widths[0]}}  {'present':<{widths[1]}}  {'where':<{widths[2]}}  size / description"
+    )
     for r in rows:
         print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
     return 0
 
 
 def config_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?", default=None, help="preset name or CONFIG.yaml (default: quickstart)")
+    p.add_argument(
+        "config", nargs="?", default=None, help="preset name or CONFIG.yaml (default: quickstart)"
+    )
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--keys", action="store_true",
-                   help="print every config key with its type, default, allowed values and meaning (Markdown)")
+    p.add_argument(
+        "--keys",
+        action="store_true",
+        help="print every config key with its type, default, allowed values and meaning (Markdown)",
+    )
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -55,6 +66,10 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-DATASETS = Command("datasets", "list data sources, whether each is present, where and its size", dataset_arguments,
-                   cmd_datasets)
+DATASETS = Command(
+    "datasets",
+    "list data sources, whether each is present, where and its size",
+    dataset_arguments,
+    cmd_datasets,
+)
 CONFIG = Command("config", "print a preset's resolved config as YAML", config_arguments, cmd_config)

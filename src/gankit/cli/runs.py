@@ -27,5 +27,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-FIGURES = Command("figures", "write the run's figures (PNG/GIF) into RUN/figures/", run_folder, cmd_figures)
+FIGURES = Command(
+    "figures", "write the run's figures (PNG/GIF) into RUN/figures/", run_folder, cmd_figures
+)
 REPORT = Command("report", "write RUN/report.html, one self-contained page", run_folder, cmd_report)

@@ -44,14 +44,17 @@ class Dataset:
     splits: Mapping[str, Split]
     source: str = ""  # where the data came from, for messages and `gankit datasets`
     num_classes: int | None = None
-    skipped: int = 0  # files the source could not read and left out (folder:PATH without data.strict)
+    # files the source could not read and left out (folder:PATH without data.strict)
+    skipped: int = 0
 
     def __post_init__(self) -> None:
         assert "train" in self.splits, f"{self.name}: a dataset needs a train split"
 
     def split(self, name: str) -> Split:
         if name not in self.splits:
-            raise DatasetError(f"dataset {self.name!r} has no split {name!r}; it has: {', '.join(self.splits)}")
+            raise DatasetError(
+                f"dataset {self.name!r} has no split {name!r}; it has: {', '.join(self.splits)}"
+            )
         return self.splits[name]
 
     @property
@@ -92,4 +95,3 @@ def search_roots(data_dir: str | None, extra: tuple[str, ...] = ()) -> list[Path
     roots.append(cache_dir())
     roots.extend(Path(p) for p in extra)
     return roots
-

@@ -35,10 +35,13 @@ TRAIN_BATCHES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_BATCH = "test_batch.bin"
 RECORD = 1 + 3 * 32 * 32
 NUM_CLASSES = 10
-MAX_BATCH = 10_000  # records in each official batch file; bounds what an archive header can make us read
+# records in each official batch file; bounds what an archive header can make us read
+MAX_BATCH = 10_000
 
 URLS: dict[str, str] = {ARCHIVE: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"}
-SHA256: dict[str, str] = {ARCHIVE: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"}
+SHA256: dict[str, str] = {
+    ARCHIVE: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"
+}
 
 
 def candidate_folders(cfg: DataConfig) -> list[Path]:
@@ -66,7 +69,9 @@ def find(cfg: DataConfig) -> Path | None:
 def parse_records(data: bytes | bytearray, where: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Records → (uint8 [N, 3, 32, 32], int64 [N]); the byte count must be a positive multiple of 3,073."""
     if len(data) == 0 or len(data) % RECORD:
-        raise DatasetError(f"{where}: {len(data):,} bytes is not a whole number of {RECORD}-byte CIFAR-10 records")
+        raise DatasetError(
+            f"{where}: {len(data):,} bytes is not a whole number of {RECORD}-byte CIFAR-10 records"
+        )
     records = np.frombuffer(data, dtype=np.uint8).reshape(-1, RECORD)
     labels = records[:, 0].astype(np.int64)
     if int(labels.max()) >= NUM_CLASSES:
@@ -81,7 +86,9 @@ def _read_folder(folder: Path) -> dict[str, bytes]:
         path = folder / name
         size = path.stat().st_size
         if size == 0 or size % RECORD:
-            raise DatasetError(f"{path}: {size:,} bytes is not a whole number of {RECORD}-byte CIFAR-10 records")
+            raise DatasetError(
+                f"{path}: {size:,} bytes is not a whole number of {RECORD}-byte CIFAR-10 records"
+            )
         out[name] = path.read_bytes()
     return out
 
@@ -98,8 +105,10 @@ def _read_archive(archive: Path) -> dict[str, bytes]:
                 if not member.isfile():
                     raise DatasetError(f"{archive}: member {member.name} is not a regular file")
                 if member.size == 0 or member.size % RECORD or member.size > MAX_BATCH * RECORD:
-                    raise DatasetError(f"{archive}: member {member.name} declares {member.size:,} bytes, not a "
-                                       f"whole number of {RECORD}-byte records up to {MAX_BATCH:,} records")
+                    raise DatasetError(
+                        f"{archive}: member {member.name} declares {member.size:,} bytes, not a "
+                        f"whole number of {RECORD}-byte records up to {MAX_BATCH:,} records"
+                    )
                 stream = tar.extractfile(member)
                 assert stream is not None
                 data = stream.read()
@@ -110,19 +119,26 @@ def _read_archive(archive: Path) -> dict[str, bytes]:
         raise DatasetError(f"{archive}: cannot read the CIFAR-10 archive: {e}") from None
     missing = [n for n in wanted.values() if n not in out]
     if missing:
-        raise DatasetError(f"{archive}: archive lacks {', '.join(f'{FOLDER}/{n}' for n in missing)}")
+        raise DatasetError(
+            f"{archive}: archive lacks {', '.join(f'{FOLDER}/{n}' for n in missing)}"
+        )
     return out
 
 
 def _missing_message(cfg: DataConfig) -> str:
     folders = candidate_folders(cfg)
     looked = ", ".join(str(f) for f in folders)
-    return (f"dataset {NAME} not found: looked for {FOLDER}/ or {ARCHIVE} in {looked}; pass --download "
-            f"(data.download=true) to fetch {ARCHIVE} into {cache_dir() / NAME}, or put it in {folders[0]}")
+    return (
+        f"dataset {NAME} not found: looked for {FOLDER}/ or {ARCHIVE} in {looked}; pass --download "
+        f"(data.download=true) to fetch {ARCHIVE} into {cache_dir() / NAME}, or put it in {folders[0]}"
+    )
 
 
-@register(NAME, "CIFAR-10, 50k train / 10k test, 3×32×32 (official binary archive; --download)",
-          locate=lambda cfg, path: locate_cifar10(cfg))
+@register(
+    NAME,
+    "CIFAR-10, 50k train / 10k test, 3×32×32 (official binary archive; --download)",
+    locate=lambda cfg, path: locate_cifar10(cfg),
+)
 def load_cifar10(cfg: DataConfig, path: str) -> Dataset:
     """CIFAR-10: train uint8 [50000, 3, 32, 32], test [10000, 3, 32, 32]; labels int64 0..9."""
     where = find(cfg)
@@ -133,8 +149,10 @@ def load_cifar10(cfg: DataConfig, path: str) -> Dataset:
     batches = _read_archive(where) if where.is_file() else _read_folder(where)
     parts = [parse_records(batches[n], f"{where}/{n}") for n in TRAIN_BATCHES]
     x_test, y_test = parse_records(batches[TEST_BATCH], f"{where}/{TEST_BATCH}")
-    splits = {"train": Split(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])),
-              "test": Split(x_test, y_test)}
+    splits = {
+        "train": Split(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])),
+        "test": Split(x_test, y_test),
+    }
     return Dataset(NAME, "image", splits, source=str(where), num_classes=NUM_CLASSES)
 
 

@@ -65,7 +65,9 @@ def fetch(url: str, dest: Path | str, sha256: str, *, timeout: float = TIMEOUT_S
     """
     dest = Path(dest)
     if not url.lower().startswith(("http://", "https://")):
-        raise DatasetError(f"refusing to download {url!r}: only http:// and https:// URLs are fetched")
+        raise DatasetError(
+            f"refusing to download {url!r}: only http:// and https:// URLs are fetched"
+        )
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
@@ -79,11 +81,18 @@ def fetch(url: str, dest: Path | str, sha256: str, *, timeout: float = TIMEOUT_S
                 got, n = _stream(url, out, timeout)
                 out.flush()
                 os.fsync(out.fileno())
-        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:  # timeouts, resets
+        except (
+            urllib.error.URLError,
+            http.client.HTTPException,
+            OSError,
+            ValueError,
+        ) as e:  # timeouts, resets
             raise DatasetError(f"could not download {url}: {_reason(e)}") from None
         if got != sha256.lower():
-            raise DatasetError(f"{dest.name} from {url} failed its SHA-256 check: expected {sha256.lower()}, "
-                               f"got {got}; the download was deleted")
+            raise DatasetError(
+                f"{dest.name} from {url} failed its SHA-256 check: expected {sha256.lower()}, "
+                f"got {got}; the download was deleted"
+            )
         os.replace(tmp, dest)
         fsync_dir(dest.parent)
         log.info("downloaded %s (%s bytes, SHA-256 ok)", dest, f"{n:,}")

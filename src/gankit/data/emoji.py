@@ -50,7 +50,9 @@ def bitmaps(font: Path) -> list[bytes]:
         order = sorted(strike, key=tt.getGlyphID)
         return [strike[name].imageData for name in order]
     except Exception as e:  # noqa: BLE001 -- fontTools raises many types on a damaged font
-        raise DatasetError(f"emoji: cannot read the colour bitmaps of {font} ({type(e).__name__}: {e})") from None
+        raise DatasetError(
+            f"emoji: cannot read the colour bitmaps of {font} ({type(e).__name__}: {e})"
+        ) from None
 
 
 def decode(png: bytes, how: ReadSettings) -> np.ndarray:
@@ -60,14 +62,20 @@ def decode(png: bytes, how: ReadSettings) -> np.ndarray:
         return fit_image(im, how.resolution, how.mode, how.fit, how.background)
 
 
-@register("emoji", "Noto Color Emoji's 3,926 colour bitmaps as pictures, on data.background (apt-get install "
-          f"{PACKAGE})", locate=lambda cfg, path: locate_emoji(cfg))
+@register(
+    "emoji",
+    "Noto Color Emoji's 3,926 colour bitmaps as pictures, on data.background (apt-get install "
+    f"{PACKAGE})",
+    locate=lambda cfg, path: locate_emoji(cfg),
+)
 def load_emoji(cfg: DataConfig, path: str) -> Dataset:
     """emoji → train uint8 [N, C, R, R] (C = 3 rgb by default, R = data.resolution or 64), no labels."""
     font = find_font(cfg)
     if font is None:
-        raise DatasetError(f"emoji: {FONT} not found (looked in {_looked(cfg)}); install it with "
-                           f"apt-get install {PACKAGE}, or put it in data.data_dir")
+        raise DatasetError(
+            f"emoji: {FONT} not found (looked in {_looked(cfg)}); install it with "
+            f"apt-get install {PACKAGE}, or put it in data.data_dir"
+        )
     how = read_settings(cfg, DEFAULT_RESOLUTION)
     x = np.stack([decode(png, how) for png in bitmaps(font)])
     return Dataset("emoji", "image", {"train": Split(torch.from_numpy(x))}, source=str(font))
@@ -83,7 +91,9 @@ def locate_emoji(cfg: DataConfig) -> SourceStatus:
         n = len(bitmaps(font))
     except DatasetError as e:
         return SourceStatus(True, str(font), f"unreadable: {e}")
-    return SourceStatus(True, str(font), f"{n:,} pictures → {len(how.mode)}×{how.resolution}×{how.resolution}")
+    return SourceStatus(
+        True, str(font), f"{n:,} pictures → {len(how.mode)}×{how.resolution}×{how.resolution}"
+    )
 
 
 def _looked(cfg: DataConfig) -> str:

@@ -45,13 +45,18 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
 DEFAULT_RESOLUTION, DEFAULT_CHANNELS = 32, "rgb"
-READER_VERSION = 2  # part of the decode cache's key: a change to how pictures are read makes new entries
+# part of the decode cache's key: a change to how pictures are read makes new entries
+READER_VERSION = 2
 
 
 def read_settings(cfg: DataConfig, resolution: int = DEFAULT_RESOLUTION) -> ReadSettings:
     """How pictures are read under ``cfg``: its channels, resolution (``resolution`` when null), fit and background."""
-    return ReadSettings(MODES[cfg.channels or DEFAULT_CHANNELS], cfg.resolution or resolution, cfg.fit,
-                        ImageColor.getrgb(cfg.background)[:3])
+    return ReadSettings(
+        MODES[cfg.channels or DEFAULT_CHANNELS],
+        cfg.resolution or resolution,
+        cfg.fit,
+        ImageColor.getrgb(cfg.background)[:3],
+    )
 
 
 def list_images(root: Path) -> list[Path]:
@@ -59,8 +64,11 @@ def list_images(root: Path) -> list[Path]:
     found = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found.extend(Path(folder, f) for f in files
-                     if not f.startswith(".") and os.path.splitext(f)[1].lower() in EXTENSIONS)
+        found.extend(
+            Path(folder, f)
+            for f in files
+            if not f.startswith(".") and os.path.splitext(f)[1].lower() in EXTENSIONS
+        )
     return sorted(found)
 
 
@@ -90,7 +98,8 @@ class ReadSettings:
 def load_image(path: Path, how: ReadSettings) -> np.ndarray:
     """One image file → uint8 [C, R, R] (gankit.data.transforms.fit_image)."""
     with Image.open(path) as im:
-        im.draft(how.mode, (how.resolution, how.resolution))  # JPEG: decode at a reduced scale when much larger
+        # JPEG: decode at a reduced scale when much larger
+        im.draft(how.mode, (how.resolution, how.resolution))
         im.load()  # forces the full decode: truncated data raises here
         return fit_image(im, how.resolution, how.mode, how.fit, how.background)
 
@@ -104,23 +113,31 @@ def _try_load(path: Path, how: ReadSettings) -> np.ndarray | str:
         return " ".join(f"{type(e).__name__}: {e}".split())  # one line
 
 
-def decode_all(paths: list[Path], how: ReadSettings, strict: bool, name: str, out: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+def decode_all(
+    paths: list[Path], how: ReadSettings, strict: bool, name: str, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
     """Decode every file: (uint8 [n, C, R, R] of the n pictures read, in path order, bool [N] read, [(path, why)]
     of those that could not be read); with ``strict`` the first unreadable file is a DatasetError instead.
     ``out`` (uint8 [N, C, R, R], e.g. a memory-mapped file) receives the pictures; else a new array does."""
     if out is None:
-        out = np.empty((len(paths), 1 if how.mode == "L" else 3, how.resolution, how.resolution), dtype=np.uint8)
+        out = np.empty(
+            (len(paths), 1 if how.mode == "L" else 3, how.resolution, how.resolution),
+            dtype=np.uint8,
+        )
     ok = np.zeros(len(paths), dtype=bool)
     failures: list[tuple[str, str]] = []
     n = 0
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # Pillow decodes without the GIL
+    with ThreadPoolExecutor(
+        max_workers=min(8, os.cpu_count() or 1)
+    ) as pool:  # Pillow decodes without the GIL
         for i, result in enumerate(pool.map(lambda p: _try_load(p, how), paths)):
             if isinstance(result, str):
                 if strict:
                     pool.shutdown(cancel_futures=True)
-                    raise DatasetError(f"folder:{name}: cannot read {paths[i]} ({result}); "
-                                       f"set data.strict=false to skip unreadable images")
+                    raise DatasetError(
+                        f"folder:{name}: cannot read {paths[i]} ({result}); "
+                        f"set data.strict=false to skip unreadable images"
+                    )
                 failures.append((str(paths[i]), result))
             else:
                 out[n], ok[i] = result, True  # packed: the n pictures read come first
@@ -128,8 +145,9 @@ def decode_all(paths: list[Path], how: ReadSettings, strict: bool, name: str, ou
     return out[:n], ok, failures
 
 
-def _decoded(paths: list[Path], how: ReadSettings, strict: bool, name: str
-             ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+def _decoded(
+    paths: list[Path], how: ReadSettings, strict: bool, name: str
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
     """:func:`decode_all`, through the user cache: pictures are decoded once for a given list of files (paths,
     sizes, modification times) and read settings; a changed, added or removed file makes a new entry. The pixels
     come back memory-mapped from the cache file (pages are read as batches touch them), so a folder larger than
@@ -143,14 +161,21 @@ def _decoded(paths: list[Path], how: ReadSettings, strict: bool, name: str
     try:
         folder.mkdir(parents=True, exist_ok=True)
         return _decode_to_cache(paths, how, strict, name, pixels, about)
-    except OSError as e:  # a read-only or full cache costs memory and the next run a decode, nothing else
-        log.warning("folder:%s: could not cache the decoded pictures in %s (%s); decoding into memory",
-                    name, folder, e.strerror)
+    except (
+        OSError
+    ) as e:  # a read-only or full cache costs memory and the next run a decode, nothing else
+        log.warning(
+            "folder:%s: could not cache the decoded pictures in %s (%s); decoding into memory",
+            name,
+            folder,
+            e.strerror,
+        )
         return decode_all(paths, how, strict, name)
 
 
-def _read_cached(pixels: Path, about: Path, n_files: int, strict: bool
-                 ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]] | None:
+def _read_cached(
+    pixels: Path, about: Path, n_files: int, strict: bool
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]] | None:
     """A complete cache entry (memory-mapped, copy-on-write: the file never changes), or None."""
     try:
         meta = json.loads(about.read_text())
@@ -160,11 +185,12 @@ def _read_cached(pixels: Path, about: Path, n_files: int, strict: bool
         return None  # not cached yet, or an entry cut short: decode again
     if len(ok) != n_files or x.shape[0] < ok.sum() or (strict and meta["failures"]):
         return None
-    return x[:int(ok.sum())], ok, [tuple(f) for f in meta["failures"]]
+    return x[: int(ok.sum())], ok, [tuple(f) for f in meta["failures"]]
 
 
-def _decode_to_cache(paths: list[Path], how: ReadSettings, strict: bool, name: str, pixels: Path, about: Path
-                     ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+def _decode_to_cache(
+    paths: list[Path], how: ReadSettings, strict: bool, name: str, pixels: Path, about: Path
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
     """Decode straight into a memory-mapped .npy beside ``pixels`` (never the whole folder in memory), then put
     it in place and describe it in ``about``; an interrupted decode leaves no entry."""
     tmp = pixels.with_name(f".{pixels.name}.tmp-{os.getpid()}")
@@ -197,8 +223,12 @@ def _root(path: str) -> Path:
     return Path(path).expanduser()
 
 
-@register("folder", "every image in a folder (recursively), resized and centre-cropped; subfolders = classes",
-          takes_path=True, locate=lambda cfg, path: locate_folder(cfg, path))
+@register(
+    "folder",
+    "every image in a folder (recursively), resized and centre-cropped; subfolders = classes",
+    takes_path=True,
+    locate=lambda cfg, path: locate_folder(cfg, path),
+)
 def load_folder(cfg: DataConfig, path: str) -> Dataset:
     """folder:PATH → train uint8 [N, C, R, R] (C = 1 gray / 3 rgb, R = data.resolution), labels if subfolders."""
     root = _root(path)
@@ -206,21 +236,37 @@ def load_folder(cfg: DataConfig, path: str) -> Dataset:
         raise DatasetError(f"folder:{path}: no such folder {root}")
     paths = list_images(root)
     if not paths:
-        raise DatasetError(f"folder:{path}: no images (.png .jpg .jpeg .bmp .gif .webp) under {root}")
+        raise DatasetError(
+            f"folder:{path}: no images (.png .jpg .jpeg .bmp .gif .webp) under {root}"
+        )
     how = read_settings(cfg)
     x, ok, failures = _decoded(paths, how, cfg.strict, path)
     if failures:
         first, why = failures[0]
-        log.warning("folder %s: skipped %d of %d images that could not be read (first: %s: %s)",
-                    root, len(failures), len(paths), first, why)
+        log.warning(
+            "folder %s: skipped %d of %d images that could not be read (first: %s: %s)",
+            root,
+            len(failures),
+            len(paths),
+            first,
+            why,
+        )
     if not ok.any():
-        raise DatasetError(f"folder:{path}: none of the {len(paths)} image files could be read "
-                           f"(first: {failures[0][0]}: {failures[0][1]})")
+        raise DatasetError(
+            f"folder:{path}: none of the {len(paths)} image files could be read "
+            f"(first: {failures[0][0]}: {failures[0][1]})"
+        )
     labelled = class_labels(root, paths)
     y = torch.from_numpy(labelled[1][ok]) if labelled else None
     split = Split(torch.from_numpy(x), y)
-    return Dataset("folder", "image", {"train": split}, source=str(root),
-                   num_classes=len(labelled[0]) if labelled else None, skipped=len(failures))
+    return Dataset(
+        "folder",
+        "image",
+        {"train": split},
+        source=str(root),
+        num_classes=len(labelled[0]) if labelled else None,
+        skipped=len(failures),
+    )
 
 
 def locate_folder(cfg: DataConfig, path: str) -> SourceStatus:
@@ -232,5 +278,8 @@ def locate_folder(cfg: DataConfig, path: str) -> SourceStatus:
     how = read_settings(cfg)
     labelled = class_labels(root, paths)
     classes = f", {len(labelled[0])} classes" if labelled else ""
-    return SourceStatus(len(paths) > 0, str(root),
-                        f"{len(paths):,} image files → {len(how.mode)}×{how.resolution}×{how.resolution}{classes}")
+    return SourceStatus(
+        len(paths) > 0,
+        str(root),
+        f"{len(paths):,} image files → {len(how.mode)}×{how.resolution}×{how.resolution}{classes}",
+    )

@@ -33,7 +33,9 @@ def _open(path: Path) -> BinaryIO:
 def _read_exact(f: BinaryIO, n: int, path: Path, what: str) -> bytes:
     data = f.read(n)
     if len(data) != n:
-        raise DatasetError(f"{path}: truncated IDX file: {what} needs {n} bytes, only {len(data)} present")
+        raise DatasetError(
+            f"{path}: truncated IDX file: {what} needs {n} bytes, only {len(data)} present"
+        )
     return data
 
 
@@ -52,23 +54,31 @@ def _header(f: BinaryIO, path: Path, magic: int) -> tuple[int, ...]:
     got = int.from_bytes(head, "big")
     kind = "images" if magic == IMAGES_MAGIC else "labels"
     if head[0] != 0 or head[1] != 0:
-        raise DatasetError(f"{path}: not an IDX file (magic 0x{got:08x}, expected 0x{magic:08x} for {kind})")
+        raise DatasetError(
+            f"{path}: not an IDX file (magic 0x{got:08x}, expected 0x{magic:08x} for {kind})"
+        )
     if head[2] != UBYTE:
-        raise DatasetError(f"{path}: IDX element type 0x{head[2]:02x} is not supported (only unsigned byte 0x08)")
+        raise DatasetError(
+            f"{path}: IDX element type 0x{head[2]:02x} is not supported (only unsigned byte 0x08)"
+        )
     ndim = magic & 0xFF
     if head[3] != ndim:
-        raise DatasetError(f"{path}: IDX file has {head[3]} dimensions, expected {ndim} for {kind} "
-                           f"(magic 0x{got:08x}, expected 0x{magic:08x})")
+        raise DatasetError(
+            f"{path}: IDX file has {head[3]} dimensions, expected {ndim} for {kind} "
+            f"(magic 0x{got:08x}, expected 0x{magic:08x})"
+        )
     dims = _read_exact(f, 4 * ndim, path, f"the {ndim} dimension sizes")
-    return tuple(int.from_bytes(dims[4 * i:4 * i + 4], "big") for i in range(ndim))
+    return tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
 
 
 def _read_body_raw(f: BinaryIO, path: Path, count: int, header_bytes: int) -> np.ndarray:
     size = path.stat().st_size
     if size != header_bytes + count:
         problem = "truncated" if size < header_bytes + count else "has trailing bytes"
-        raise DatasetError(f"{path}: IDX file {problem}: header declares {count:,} data bytes, "
-                           f"the file holds {max(size - header_bytes, 0):,}")
+        raise DatasetError(
+            f"{path}: IDX file {problem}: header declares {count:,} data bytes, "
+            f"the file holds {max(size - header_bytes, 0):,}"
+        )
     out = np.empty(count, dtype=np.uint8)  # safe: the file holds exactly this many bytes
     if f.readinto(memoryview(out)) != count:  # type: ignore[attr-defined]
         raise DatasetError(f"{path}: IDX file shrank while being read")
@@ -81,11 +91,15 @@ def _read_body_gz(f: BinaryIO, path: Path, count: int) -> np.ndarray:
     while len(buf) < count:
         chunk = f.read(min(_CHUNK, count - len(buf)))
         if not chunk:
-            raise DatasetError(f"{path}: IDX file truncated: header declares {count:,} data bytes, "
-                               f"the file holds {len(buf):,}")
+            raise DatasetError(
+                f"{path}: IDX file truncated: header declares {count:,} data bytes, "
+                f"the file holds {len(buf):,}"
+            )
         buf += chunk
     if f.read(1):
-        raise DatasetError(f"{path}: IDX file has trailing bytes after the {count:,} data bytes its header declares")
+        raise DatasetError(
+            f"{path}: IDX file has trailing bytes after the {count:,} data bytes its header declares"
+        )
     return np.frombuffer(buf, dtype=np.uint8)
 
 
@@ -100,8 +114,12 @@ def read_idx(path: Path | str, magic: int) -> np.ndarray:
         with _open(path) as f:
             dims = _header(f, path, magic)
             count = int(np.prod(dims, dtype=object))
-            if math.prod(d for d in dims if d) > np.iinfo(np.intp).max:  # numpy refuses such a shape even if empty
-                raise DatasetError(f"{path}: IDX header sizes {list(dims)} are too large for an array")
+            if (
+                math.prod(d for d in dims if d) > np.iinfo(np.intp).max
+            ):  # numpy refuses such a shape even if empty
+                raise DatasetError(
+                    f"{path}: IDX header sizes {list(dims)} are too large for an array"
+                )
             header_bytes = 4 + 4 * len(dims)
             if path.suffix == ".gz":
                 flat = _read_body_gz(f, path, count)

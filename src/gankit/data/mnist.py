@@ -28,7 +28,12 @@ from .download import fetch
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, read_header, read_images, read_labels
 from .registry import register
 
-FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 N_TRAIN, N_VALID, N_TEST = 50_000, 10_000, 10_000
 NUM_CLASSES = 10
 
@@ -52,7 +57,10 @@ SHA256: dict[str, dict[str, str]] = {
         "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
     },
 }
-EXTRA_ROOTS: dict[str, tuple[str, ...]] = {"mnist": (), "fashion-mnist": ("/usr/share/datasets/fashion-mnist",)}
+EXTRA_ROOTS: dict[str, tuple[str, ...]] = {
+    "mnist": (),
+    "fashion-mnist": ("/usr/share/datasets/fashion-mnist",),
+}
 
 
 def _file_in(folder: Path, stem: str) -> Path | None:
@@ -85,9 +93,11 @@ def find_files(cfg: DataConfig, name: str) -> dict[str, Path] | None:
 def _missing_message(cfg: DataConfig, name: str) -> str:
     folders = candidate_folders(cfg, name)
     looked = ", ".join(str(f) for f in folders)
-    return (f"dataset {name} not found: looked for {', '.join(FILES)} (.gz or raw) in {looked}; pass --download "
-            f"(data.download=true) to fetch the official files into {cache_dir() / name}, or put the four files "
-            f"in {folders[0]}")
+    return (
+        f"dataset {name} not found: looked for {', '.join(FILES)} (.gz or raw) in {looked}; pass --download "
+        f"(data.download=true) to fetch the official files into {cache_dir() / name}, or put the four files "
+        f"in {folders[0]}"
+    )
 
 
 def download(name: str) -> dict[str, Path]:
@@ -104,23 +114,34 @@ def _pair(images_path: Path, labels_path: Path, n: int) -> tuple[torch.Tensor, t
     if len(images) != n:
         raise DatasetError(f"{images_path}: holds {len(images):,} images, expected {n:,}")
     if len(labels) != len(images):
-        raise DatasetError(f"{labels_path}: holds {len(labels):,} labels but {images_path.name} "
-                           f"holds {len(images):,} images")
+        raise DatasetError(
+            f"{labels_path}: holds {len(labels):,} labels but {images_path.name} "
+            f"holds {len(images):,} images"
+        )
     if labels.size and int(labels.max()) >= NUM_CLASSES:
-        raise DatasetError(f"{labels_path}: label {int(labels.max())} out of range 0..{NUM_CLASSES - 1}")
+        raise DatasetError(
+            f"{labels_path}: label {int(labels.max())} out of range 0..{NUM_CLASSES - 1}"
+        )
     return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
 
-def paper_splits(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor,
-                 n_valid: int = N_VALID) -> dict[str, Split]:
+def paper_splits(
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    n_valid: int = N_VALID,
+) -> dict[str, Split]:
     """train = the first ``len - n_valid`` training images, validation = the last ``n_valid``; test as given.
 
     With the official 60,000 this is exactly train[0:50000] / train[50000:60000] (Goodfellow et al., 2014).
     """
     cut = len(x_train) - n_valid
-    return {"train": Split(x_train[:cut], y_train[:cut]),
-            "validation": Split(x_train[cut:], y_train[cut:]),
-            "test": Split(x_test, y_test)}
+    return {
+        "train": Split(x_train[:cut], y_train[:cut]),
+        "validation": Split(x_train[cut:], y_train[cut:]),
+        "test": Split(x_test, y_test),
+    }
 
 
 def _load(cfg: DataConfig, name: str) -> Dataset:
@@ -131,8 +152,13 @@ def _load(cfg: DataConfig, name: str) -> Dataset:
         files = download(name)
     x_train, y_train = _pair(files[FILES[0]], files[FILES[1]], N_TRAIN + N_VALID)
     x_test, y_test = _pair(files[FILES[2]], files[FILES[3]], N_TEST)
-    return Dataset(name, "image", paper_splits(x_train, y_train, x_test, y_test),
-                   source=str(files[FILES[0]].parent), num_classes=NUM_CLASSES)
+    return Dataset(
+        name,
+        "image",
+        paper_splits(x_train, y_train, x_test, y_test),
+        source=str(files[FILES[0]].parent),
+        num_classes=NUM_CLASSES,
+    )
 
 
 def _locate(cfg: DataConfig, name: str) -> SourceStatus:
@@ -149,15 +175,21 @@ def _locate(cfg: DataConfig, name: str) -> SourceStatus:
     return SourceStatus(True, str(files[FILES[0]].parent), size)
 
 
-@register("mnist", "MNIST digits, paper split 50k/10k/10k (IDX files; --download)",
-          locate=lambda cfg, path: _locate(cfg, "mnist"))
+@register(
+    "mnist",
+    "MNIST digits, paper split 50k/10k/10k (IDX files; --download)",
+    locate=lambda cfg, path: _locate(cfg, "mnist"),
+)
 def load_mnist(cfg: DataConfig, path: str) -> Dataset:
     """MNIST: uint8 [N, 1, 28, 28]; train 50,000, validation 10,000, test 10,000; labels 0..9."""
     return _load(cfg, "mnist")
 
 
-@register("fashion-mnist", "Fashion-MNIST, split 50k/10k/10k like MNIST (IDX files; --download)",
-          locate=lambda cfg, path: _locate(cfg, "fashion-mnist"))
+@register(
+    "fashion-mnist",
+    "Fashion-MNIST, split 50k/10k/10k like MNIST (IDX files; --download)",
+    locate=lambda cfg, path: _locate(cfg, "fashion-mnist"),
+)
 def load_fashion_mnist(cfg: DataConfig, path: str) -> Dataset:
     """Fashion-MNIST: uint8 [N, 1, 28, 28]; train 50,000, validation 10,000, test 10,000; labels 0..9."""
     return _load(cfg, "fashion-mnist")

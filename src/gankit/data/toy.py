@@ -54,8 +54,10 @@ def _three_splits(cfg: DataConfig, dims: int, draw) -> dict[str, Split]:
     need = cfg.n_samples * (3 * (4 * dims + 8) + 12 * dims + 8)
     free = available_memory("cpu")
     if free is not None and need > free:
-        raise ConfigError(f"data.n_samples={cfg.n_samples}: three splits of {cfg.n_samples:,} points need about "
-                          f"{gib(need)}, more than the {gib(free)} of memory available")
+        raise ConfigError(
+            f"data.n_samples={cfg.n_samples}: three splits of {cfg.n_samples:,} points need about "
+            f"{gib(need)}, more than the {gib(free)} of memory available"
+        )
     return {"train": draw(0), "validation": draw(1), "test": draw(2)}
 
 
@@ -63,18 +65,29 @@ def _three_splits(cfg: DataConfig, dims: int, draw) -> dict[str, Split]:
 def load_gauss1d(cfg: DataConfig, path: str) -> Dataset:
     def draw(offset: int) -> Split:
         gen = torch.Generator().manual_seed(cfg.seed + offset)
-        return Split((cfg.mean + cfg.std * torch.randn(cfg.n_samples, 1, generator=gen, dtype=torch.float64)).float())
+        return Split(
+            (
+                cfg.mean
+                + cfg.std * torch.randn(cfg.n_samples, 1, generator=gen, dtype=torch.float64)
+            ).float()
+        )
 
-    return Dataset("gauss1d", "points", _three_splits(cfg, 1, draw), source=f"N({cfg.mean}, {cfg.std}²)")
+    return Dataset(
+        "gauss1d", "points", _three_splits(cfg, 1, draw), source=f"N({cfg.mean}, {cfg.std}²)"
+    )
 
 
 @register("ring8", "8 Gaussians on the unit circle, σ 0.01 (PacGAN)")
 def load_ring8(cfg: DataConfig, path: str) -> Dataset:
-    splits = _three_splits(cfg, 2, lambda o: _mixture(ring8_modes(), RING8_STD, cfg.n_samples, cfg.seed + o))
+    splits = _three_splits(
+        cfg, 2, lambda o: _mixture(ring8_modes(), RING8_STD, cfg.n_samples, cfg.seed + o)
+    )
     return Dataset("ring8", "points", splits, source="generated", num_classes=8)
 
 
 @register("grid25", "25 Gaussians on {-4,-2,0,2,4}², σ 0.05 (PacGAN)")
 def load_grid25(cfg: DataConfig, path: str) -> Dataset:
-    splits = _three_splits(cfg, 2, lambda o: _mixture(grid25_modes(), GRID25_STD, cfg.n_samples, cfg.seed + o))
+    splits = _three_splits(
+        cfg, 2, lambda o: _mixture(grid25_modes(), GRID25_STD, cfg.n_samples, cfg.seed + o)
+    )
     return Dataset("grid25", "points", splits, source="generated", num_classes=25)

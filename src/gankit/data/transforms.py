@@ -26,7 +26,9 @@ def flatten(im: Image.Image, background: tuple[int, int, int] = WHITE) -> Image.
         im = _eight_bit_gray(im)
     if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info:
         rgba = im.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", im.size, (*background, 255)), rgba).convert("RGB")
+        return Image.alpha_composite(Image.new("RGBA", im.size, (*background, 255)), rgba).convert(
+            "RGB"
+        )
     return im if im.mode in ("L", "RGB") else im.convert("RGB")
 
 
@@ -38,8 +40,13 @@ def _eight_bit_gray(im: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(a * scale), 0, 255).astype(np.uint8), "L")
 
 
-def fit_image(im: Image.Image, resolution: int | None, mode: str | None, fit: str = "crop",
-              background: tuple[int, int, int] = WHITE) -> np.ndarray:
+def fit_image(
+    im: Image.Image,
+    resolution: int | None,
+    mode: str | None,
+    fit: str = "crop",
+    background: tuple[int, int, int] = WHITE,
+) -> np.ndarray:
     """One Pillow image → uint8 [C, R, R]: flattened (:func:`flatten`, transparency onto ``background``), converted
     to ``mode`` (L or RGB; None keeps L or RGB as it is), then ``fit``: ``crop`` scales the short side to R with
     Pillow's antialiased bicubic filter and centre-crops; ``pad`` scales the long side to R and centres the picture
@@ -70,7 +77,8 @@ def _padded(im: Image.Image, resolution: int, background: tuple[int, int, int]) 
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     if size != (w, h):
         im = im.resize(size, Image.Resampling.BICUBIC)
-    fill = Image.new("RGB", (1, 1), background).convert(im.mode).getpixel((0, 0))  # Pillow's luma for L
+    # Pillow's luma for L
+    fill = Image.new("RGB", (1, 1), background).convert(im.mode).getpixel((0, 0))
     square = Image.new(im.mode, (resolution, resolution), fill)
     square.paste(im, ((resolution - size[0]) // 2, (resolution - size[1]) // 2))
     return square

@@ -13,6 +13,21 @@ from .options import EvalOptions, Samples
 from .run import choose_metrics, evaluate_run, evaluate_samples, format_table, write_reference_stats
 from .table import Job, Metric, metric_table, register_metric
 
-__all__ = ["EvalOptions", "Job", "Metric", "Reference", "Samples", "choose_metrics", "evaluate_run", "evaluate_samples",
-           "format_table", "metric_table", "read_npz", "read_stats", "register_metric", "resolve_reference",
-           "write_reference_stats", "write_stats"]
+__all__ = [
+    "EvalOptions",
+    "Job",
+    "Metric",
+    "Reference",
+    "Samples",
+    "choose_metrics",
+    "evaluate_run",
+    "evaluate_samples",
+    "format_table",
+    "metric_table",
+    "read_npz",
+    "read_stats",
+    "register_metric",
+    "resolve_reference",
+    "write_reference_stats",
+    "write_stats",
+]

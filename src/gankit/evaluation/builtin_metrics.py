@@ -41,26 +41,54 @@ def _modes_apply(kind: str, data_name: str) -> bool:
 
 
 def _inception(name: str, rows, help: str) -> Metric:
-    return Metric(name, rows, _images, default=_plain_images, unavailable=_inception_missing, help=help)
+    return Metric(
+        name, rows, _images, default=_plain_images, unavailable=_inception_missing, help=help
+    )
 
 
 for _metric in (
-    Metric("modes", modes_rows, _modes_apply, default=_modes_apply,
-           default_n=lambda data_name: DEFAULT_N_STACKED_MODES if stacked(data_name) else 2_500,
-           needs_reference=False, help="modes captured: a toy mixture's (ring8, grid25) or Stacked MNIST's 1,000"),
-    Metric("jsd", jsd_rows, lambda kind, name: kind == "points" and name == "gauss1d",
-           default=lambda kind, name: kind == "points" and name == "gauss1d", needs_reference=False,
-           help="Jensen-Shannon divergence of 1-D samples to the data's Gaussian (gauss1d)"),
-    Metric("parzen", parzen_rows, _images, default=_plain_images,
-           help="the paper's Parzen-window log-likelihood (σ chosen on validation, scored on test)"),
+    Metric(
+        "modes",
+        modes_rows,
+        _modes_apply,
+        default=_modes_apply,
+        default_n=lambda data_name: DEFAULT_N_STACKED_MODES if stacked(data_name) else 2_500,
+        needs_reference=False,
+        help="modes captured: a toy mixture's (ring8, grid25) or Stacked MNIST's 1,000",
+    ),
+    Metric(
+        "jsd",
+        jsd_rows,
+        lambda kind, name: kind == "points" and name == "gauss1d",
+        default=lambda kind, name: kind == "points" and name == "gauss1d",
+        needs_reference=False,
+        help="Jensen-Shannon divergence of 1-D samples to the data's Gaussian (gauss1d)",
+    ),
+    Metric(
+        "parzen",
+        parzen_rows,
+        _images,
+        default=_plain_images,
+        help="the paper's Parzen-window log-likelihood (σ chosen on validation, scored on test)",
+    ),
     _inception("fid", fid_rows, "Fréchet Inception distance"),
     _inception("kid", kid_rows, "kernel Inception distance (± std over subsets)"),
     _inception("pr", pr_rows, "precision and recall (Kynkäänniemi et al. 2019, k = 3)"),
     _inception("dc", dc_rows, "density and coverage (Naeem et al. 2020, k = 5)"),
-    Metric("classifier", classifier_rows, _images,
-           default=lambda kind, name: _plain_images(kind, name) and name in CLASSIFIER_DATASETS,
-           help="the domain classifier's class histogram and Fréchet distance (digits, MNIST, Fashion-MNIST)"),
-    Metric("is", inception_score_rows, _images, default_n=50_000, needs_reference=False,
-           help="Inception Score (needs --inception with a classifier layer)"),
+    Metric(
+        "classifier",
+        classifier_rows,
+        _images,
+        default=lambda kind, name: _plain_images(kind, name) and name in CLASSIFIER_DATASETS,
+        help="the domain classifier's class histogram and Fréchet distance (digits, MNIST, Fashion-MNIST)",
+    ),
+    Metric(
+        "is",
+        inception_score_rows,
+        _images,
+        default_n=50_000,
+        needs_reference=False,
+        help="Inception Score (needs --inception with a classifier layer)",
+    ),
 ):
     register_metric(_metric)

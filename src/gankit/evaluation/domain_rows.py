@@ -25,21 +25,41 @@ def parzen_rows(job) -> list[dict]:
     samples, opts, dataset = job.samples, job.opts, job.reference("parzen").dataset
     if dataset is None or "validation" not in dataset.splits or "test" not in dataset.splits:
         if not opts.metrics:
-            opts.notes.append("skipped parzen: the reference has no validation and test splits to select σ and score")
+            opts.notes.append(
+                "skipped parzen: the reference has no validation and test splits to select σ and score"
+            )
             return []
-        raise MetricError("parzen needs a reference dataset with validation and test splits (e.g. mnist:test)")
+        raise MetricError(
+            "parzen needs a reference dataset with validation and test splits (e.g. mnist:test)"
+        )
     x_val = _flat_unit(dataset.split("validation").x[:PARZEN_VALIDATION])
     x_test = _flat_unit(dataset.split("test").x)
     device = torch.device(opts.device)
     rows = []
-    centres_sets = [("parzen", samples.unit if samples.unit is not None else samples.x),
-                    ("parzen_real_train", dataset.train.x[:len(samples.x)])]
+    centres_sets = [
+        ("parzen", samples.unit if samples.unit is not None else samples.x),
+        ("parzen_real_train", dataset.train.x[: len(samples.x)]),
+    ]
     for metric, centres in centres_sets:
         started = time.monotonic()
-        r = parzen_protocol(_flat_unit(centres).to(device), x_val.to(device), x_test.to(device),
-                            sigma=opts.parzen_sigma)
-        rows.append(row(metric, r.mean, len(centres), f"{dataset.name}:test", started, r.sem, sigma=r.sigma,
-                        centres="generated" if metric == "parzen" else "training images"))
+        r = parzen_protocol(
+            _flat_unit(centres).to(device),
+            x_val.to(device),
+            x_test.to(device),
+            sigma=opts.parzen_sigma,
+        )
+        rows.append(
+            row(
+                metric,
+                r.mean,
+                len(centres),
+                f"{dataset.name}:test",
+                started,
+                r.sem,
+                sigma=r.sigma,
+                centres="generated" if metric == "parzen" else "training images",
+            )
+        )
     return rows
 
 
@@ -58,16 +78,24 @@ def classifier_rows(job) -> list[dict]:
 
     samples, reference = job.samples, job.reference("classifier")
     if reference.dataset is None or reference.dataset.name not in CLASSIFIER_DATASETS:
-        raise MetricError(f"classifier scores need a reference dataset among {', '.join(CLASSIFIER_DATASETS)}")
+        raise MetricError(
+            f"classifier scores need a reference dataset among {', '.join(CLASSIFIER_DATASETS)}"
+        )
     started = time.monotonic()
     model, accuracy = _classifier(reference.dataset)
     scores = classifier_scores(model, samples.x)
     n, extra, name = len(samples.x), {"classifier_test_accuracy": accuracy}, reference.name
-    fid = frechet_distance(feature_stats(classifier_features(model, samples.x)),
-                           feature_stats(classifier_features(model, reference.images)))
-    return [row("class_kl", scores["class_kl"], n, name, started, histogram=scores["histogram"], **extra),
-            row("classes_covered", scores["classes_covered"], n, name, started, **extra),
-            row("fid_classifier", fid, n, name, started, **extra)]
+    fid = frechet_distance(
+        feature_stats(classifier_features(model, samples.x)),
+        feature_stats(classifier_features(model, reference.images)),
+    )
+    return [
+        row(
+            "class_kl", scores["class_kl"], n, name, started, histogram=scores["histogram"], **extra
+        ),
+        row("classes_covered", scores["classes_covered"], n, name, started, **extra),
+        row("fid_classifier", fid, n, name, started, **extra),
+    ]
 
 
 def modes_rows(job) -> list[dict]:
@@ -83,14 +111,23 @@ def _stacked_modes(samples: Samples, stacked_name: str, data_cfg: DataConfig | N
     from ..metrics.classifier import stacked_modes
 
     started = time.monotonic()
-    cfg = data_cfg if data_cfg is not None and data_cfg.name == stacked_name else DataConfig(name=stacked_name)
+    cfg = (
+        data_cfg
+        if data_cfg is not None and data_cfg.name == stacked_name
+        else DataConfig(name=stacked_name)
+    )
     digits = digit_dataset(cfg, stacked_name)
     model, accuracy = _classifier(digits)
     scores = stacked_modes(model, samples.x)
-    n, extra = len(samples.x), {"of": 1000, "classifier": DIGITS_OF[stacked_name], "classifier_test_accuracy": accuracy}
+    n, extra = (
+        len(samples.x),
+        {"of": 1000, "classifier": DIGITS_OF[stacked_name], "classifier_test_accuracy": accuracy},
+    )
     ref = f"{stacked_name} (of 1,000 modes)"
-    return [row("modes", scores["classes_covered"], n, ref, started, **extra),
-            row("modes_kl", scores["class_kl"], n, ref, started, **extra)]
+    return [
+        row("modes", scores["classes_covered"], n, ref, started, **extra),
+        row("modes_kl", scores["class_kl"], n, ref, started, **extra),
+    ]
 
 
 def _point_modes(samples: Samples, data_cfg: DataConfig) -> list[dict]:
@@ -99,8 +136,10 @@ def _point_modes(samples: Samples, data_cfg: DataConfig) -> list[dict]:
 
     started, n = time.monotonic(), len(samples.x)
     modes, std = mode_mixture(data_cfg.name)
-    return [row(f"modes_{key}" if key != "modes" else "modes", value, n, data_cfg.name, started)
-            for key, value in mode_coverage(samples.x, modes, std).items()]
+    return [
+        row(f"modes_{key}" if key != "modes" else "modes", value, n, data_cfg.name, started)
+        for key, value in mode_coverage(samples.x, modes, std).items()
+    ]
 
 
 def jsd_rows(job) -> list[dict]:

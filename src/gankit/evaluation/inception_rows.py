@@ -19,7 +19,7 @@ FID_ONLY = "{metric} needs the reference's features; a statistics file (mu, sigm
 def _features(extractor, images: torch.Tensor, what: str, opts: EvalOptions) -> torch.Tensor:
     out = []
     for start in range(0, len(images), FEATURE_CHUNK):
-        out.append(extractor(images[start:start + FEATURE_CHUNK]))
+        out.append(extractor(images[start : start + FEATURE_CHUNK]))
         if opts.progress:
             opts.progress(what, min(start + FEATURE_CHUNK, len(images)), len(images))
     return torch.cat(out)
@@ -30,7 +30,11 @@ def reference_features(extractor, reference: Reference, opts: EvalOptions) -> to
     from ..metrics.cache import load_or_compute
 
     def compute() -> dict[str, torch.Tensor]:
-        return {"features": _features(extractor, reference.images, f"Inception features ({reference.name})", opts)}
+        return {
+            "features": _features(
+                extractor, reference.images, f"Inception features ({reference.name})", opts
+            )
+        }
 
     if reference.key is None:
         return compute()["features"]
@@ -63,7 +67,9 @@ def inception_pass(job) -> InceptionPass:
 
     def compute() -> InceptionPass:
         samples, reference, opts = job.samples, job.reference("fid"), job.opts
-        if samples.kind != "image" or (reference.images is not None and reference.images.dtype != torch.uint8):
+        if samples.kind != "image" or (
+            reference.images is not None and reference.images.dtype != torch.uint8
+        ):
             raise MetricError("fid, kid, pr and dc need images (uint8) on both sides")
         extractor = _extractor(opts)
         started = time.monotonic()
@@ -73,7 +79,9 @@ def inception_pass(job) -> InceptionPass:
             real = None
         else:
             real = reference_features(extractor, reference, opts)
-        return InceptionPass(fake, real, reference, started, {"inception_precision": opts.precision})
+        return InceptionPass(
+            fake, real, reference, started, {"inception_precision": opts.precision}
+        )
 
     return job.shared("inception", compute)
 
@@ -92,7 +100,16 @@ def fid_rows(job) -> list[dict]:
     f = inception_pass(job)
     if f.real is None:
         value = frechet_distance(feature_stats(f.fake), f.reference.stats)
-        return [row("fid", value, len(f.fake), f"{f.reference.name} (statistics)", f.started, **f.precision)]
+        return [
+            row(
+                "fid",
+                value,
+                len(f.fake),
+                f"{f.reference.name} (statistics)",
+                f.started,
+                **f.precision,
+            )
+        ]
     ref = f"{f.reference.name} ({len(f.real)})"
     value = frechet_distance(feature_stats(f.fake), feature_stats(f.real))
     return [row("fid", value, len(f.fake), ref, f.started, **f.precision)]
@@ -103,34 +120,53 @@ def kid_rows(job) -> list[dict]:
 
     f, ref = _with_features(job, "kid")
     mean, std = kid(f.real, f.fake, subset_size=job.opts.kid_subset, seed=job.opts.seed)
-    return [row("kid", mean, len(f.fake), ref, f.started, std, subset_size=job.opts.kid_subset, **f.precision)]
+    return [
+        row(
+            "kid",
+            mean,
+            len(f.fake),
+            ref,
+            f.started,
+            std,
+            subset_size=job.opts.kid_subset,
+            **f.precision,
+        )
+    ]
 
 
 def pr_rows(job) -> list[dict]:
     from ..metrics.prdc import precision_recall
 
     f, ref = _with_features(job, "pr")
-    return [row(name, value, len(f.fake), ref, f.started, k=3, **f.precision)
-            for name, value in precision_recall(f.real, f.fake, k=3).items()]
+    return [
+        row(name, value, len(f.fake), ref, f.started, k=3, **f.precision)
+        for name, value in precision_recall(f.real, f.fake, k=3).items()
+    ]
 
 
 def dc_rows(job) -> list[dict]:
     from ..metrics.prdc import density_coverage
 
     f, ref = _with_features(job, "dc")
-    return [row(name, value, len(f.fake), ref, f.started, k=5, **f.precision)
-            for name, value in density_coverage(f.real, f.fake, k=5).items()]
+    return [
+        row(name, value, len(f.fake), ref, f.started, k=5, **f.precision)
+        for name, value in density_coverage(f.real, f.fake, k=5).items()
+    ]
 
 
 def _note_foreign_stats(reference: Reference, weights: str, opts: EvalOptions) -> None:
     """Published statistics made by another network or preprocessing are usable but not gankit's reference."""
     made_with = reference.meta.get("weights_sha256")
     if made_with is None:
-        opts.notes.append(f"{reference.name}: statistics from another tool; FID is comparable to gankit's own only "
-                          f"if that tool used the same Inception and preprocessing")
+        opts.notes.append(
+            f"{reference.name}: statistics from another tool; FID is comparable to gankit's own only "
+            f"if that tool used the same Inception and preprocessing"
+        )
     elif made_with != weights or reference.meta.get("precision", "fp32") != opts.precision:
-        opts.notes.append(f"{reference.name}: statistics were made with other Inception weights or precision "
-                          f"({made_with[:12]}, {reference.meta.get('precision', 'fp32')})")
+        opts.notes.append(
+            f"{reference.name}: statistics were made with other Inception weights or precision "
+            f"({made_with[:12]}, {reference.meta.get('precision', 'fp32')})"
+        )
 
 
 def inception_score_rows(job) -> list[dict]:
@@ -146,8 +182,19 @@ def inception_score_rows(job) -> list[dict]:
     network = InceptionClassifier(opts.inception or default_weights_path(), device=opts.device)
     probs = _features(network, samples.x, "Inception class probabilities (samples)", opts)
     mean, std = inception_score(probs, SPLITS)
-    return [row("is", mean, len(probs), "", started, std, splits=SPLITS, classes=probs.shape[1],
-                network=str(network.path))]
+    return [
+        row(
+            "is",
+            mean,
+            len(probs),
+            "",
+            started,
+            std,
+            splits=SPLITS,
+            classes=probs.shape[1],
+            network=str(network.path),
+        )
+    ]
 
 
 def save_reference_stats(reference: Reference, out: str | Path, opts: EvalOptions) -> dict:
@@ -157,12 +204,19 @@ def save_reference_stats(reference: Reference, out: str | Path, opts: EvalOption
     from ..metrics.inception import SIZE
 
     if reference.images is None:
-        raise MetricError("--save-reference-stats needs reference images (DATASET:SPLIT or an images .npz)")
+        raise MetricError(
+            "--save-reference-stats needs reference images (DATASET:SPLIT or an images .npz)"
+        )
     extractor = _extractor(opts)
     stats = feature_stats(reference_features(extractor, reference, opts))
-    meta = {"reference": reference.name, "weights": str(extractor.path), "weights_sha256": extractor.sha256,
-            "precision": opts.precision, "features": "Inception-v3 (TF 2015-12-05) pool3, 2048-d",
-            "preprocessing": f"uint8 -> float32, TF 1.x bilinear resize to {SIZE}x{SIZE}, (x - 128) / 128, gray "
-                             f"tiled to 3 channels"}
+    meta = {
+        "reference": reference.name,
+        "weights": str(extractor.path),
+        "weights_sha256": extractor.sha256,
+        "precision": opts.precision,
+        "features": "Inception-v3 (TF 2015-12-05) pool3, 2048-d",
+        "preprocessing": f"uint8 -> float32, TF 1.x bilinear resize to {SIZE}x{SIZE}, (x - 128) / 128, gray "
+        f"tiled to 3 channels",
+    }
     write_stats(out, stats, meta)
     return {**meta, "n": stats.n}

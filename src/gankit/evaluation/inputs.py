@@ -20,7 +20,9 @@ from ..metrics.frechet import FeatureStats
 from .options import Samples
 
 STATS_KEYS = ("mu", "sigma")
-STATS_META_KEY = "gankit"  # gankit's own statistics files also record how they were made (a JSON string)
+STATS_META_KEY = (
+    "gankit"  # gankit's own statistics files also record how they were made (a JSON string)
+)
 
 
 def _open_npz(path: str | Path) -> dict[str, np.ndarray]:
@@ -29,24 +31,36 @@ def _open_npz(path: str | Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.keys()}
     except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise MetricError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise MetricError(
+            f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
 
 
 def read_npz(path: str | Path) -> torch.Tensor:
     """The array ``x`` (or the only array) of an .npz, loaded without pickle."""
     arrays = _open_npz(path)
     if "x" not in arrays and len(arrays) != 1:
-        raise MetricError(f"{path}: expected an array named 'x' (or a single array), found {', '.join(arrays)}")
+        raise MetricError(
+            f"{path}: expected an array named 'x' (or a single array), found {', '.join(arrays)}"
+        )
     array = arrays["x" if "x" in arrays else next(iter(arrays))]
     if array.dtype == np.uint8 and array.ndim == 3:
         array = array[:, None]
-    if not ((array.dtype == np.uint8 and array.ndim == 4 and array.shape[1] in (1, 3))
-            or (np.issubdtype(array.dtype, np.floating) and array.ndim == 2)):
-        raise MetricError(f"{path}: expected uint8 images [N, C, H, W] (C 1 or 3) or float points [N, d], "
-                          f"got {array.dtype} {list(array.shape)}")
+    if not (
+        (array.dtype == np.uint8 and array.ndim == 4 and array.shape[1] in (1, 3))
+        or (np.issubdtype(array.dtype, np.floating) and array.ndim == 2)
+    ):
+        raise MetricError(
+            f"{path}: expected uint8 images [N, C, H, W] (C 1 or 3) or float points [N, d], "
+            f"got {array.dtype} {list(array.shape)}"
+        )
     if array.dtype != np.uint8 and not np.isfinite(array).all():
         raise MetricError(f"{path}: contains NaN or Inf")
-    return torch.from_numpy(np.ascontiguousarray(array)).float() if array.dtype != np.uint8 else torch.from_numpy(array)
+    return (
+        torch.from_numpy(np.ascontiguousarray(array)).float()
+        if array.dtype != np.uint8
+        else torch.from_numpy(array)
+    )
 
 
 def is_stats_file(path: str | Path) -> bool:
@@ -64,25 +78,37 @@ def read_stats(path: str | Path, dim: int) -> tuple[FeatureStats, dict[str, Any]
     arrays = _open_npz(path)
     mu, sigma = (arrays.get(k) for k in STATS_KEYS)
     if mu is None or sigma is None:
-        raise MetricError(f"{path}: a statistics file needs arrays 'mu' and 'sigma', found {', '.join(arrays)}")
+        raise MetricError(
+            f"{path}: a statistics file needs arrays 'mu' and 'sigma', found {', '.join(arrays)}"
+        )
     if mu.shape != (dim,) or sigma.shape != (dim, dim):
-        raise MetricError(f"{path}: expected mu [{dim}] and sigma [{dim}, {dim}] (Inception pool features), got "
-                          f"mu {list(mu.shape)} and sigma {list(sigma.shape)}")
+        raise MetricError(
+            f"{path}: expected mu [{dim}] and sigma [{dim}, {dim}] (Inception pool features), got "
+            f"mu {list(mu.shape)} and sigma {list(sigma.shape)}"
+        )
     if not (np.issubdtype(mu.dtype, np.floating) and np.issubdtype(sigma.dtype, np.floating)):
-        raise MetricError(f"{path}: mu and sigma must be floating point, got {mu.dtype} and {sigma.dtype}")
+        raise MetricError(
+            f"{path}: mu and sigma must be floating point, got {mu.dtype} and {sigma.dtype}"
+        )
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
         raise MetricError(f"{path}: mu or sigma contains NaN or Inf")
     meta = json.loads(str(arrays[STATS_META_KEY])) if STATS_META_KEY in arrays else {}
-    stats = FeatureStats(mu=torch.from_numpy(mu.astype(np.float64)), sigma=torch.from_numpy(sigma.astype(np.float64)),
-                         n=int(meta.get("n", 0)))
+    stats = FeatureStats(
+        mu=torch.from_numpy(mu.astype(np.float64)),
+        sigma=torch.from_numpy(sigma.astype(np.float64)),
+        n=int(meta.get("n", 0)),
+    )
     return stats, meta
 
 
 def write_stats(path: str | Path, stats: FeatureStats, meta: dict[str, Any]) -> None:
     """``mu`` and ``sigma`` (float64) as an .npz readable by any tool that takes published statistics, with
     ``meta`` (how they were made) as a JSON string under ``gankit``; written atomically."""
-    arrays = {"mu": stats.mu.cpu().numpy(), "sigma": stats.sigma.cpu().numpy(),
-              STATS_META_KEY: np.array(json.dumps({**meta, "n": stats.n}, sort_keys=True))}
+    arrays = {
+        "mu": stats.mu.cpu().numpy(),
+        "sigma": stats.sigma.cpu().numpy(),
+        STATS_META_KEY: np.array(json.dumps({**meta, "n": stats.n}, sort_keys=True)),
+    }
     write_atomic(Path(path), npz_bytes(arrays))
 
 
@@ -107,10 +133,13 @@ class Reference:
     images: torch.Tensor | None = None  # uint8 [N, C, H, W]
     stats: FeatureStats | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    key: dict[str, Any] | None = None  # what identifies the images' features in the on-disk cache (None: not cached)
+    # what identifies the images' features in the on-disk cache (None: not cached)
+    key: dict[str, Any] | None = None
 
 
-def resolve_reference(spec: str, data_cfg: DataConfig | None, n_ref: int | None, dim: int) -> Reference:
+def resolve_reference(
+    spec: str, data_cfg: DataConfig | None, n_ref: int | None, dim: int
+) -> Reference:
     """``DATASET:SPLIT`` (a registry name; the run's data options apply when it is the run's dataset; an empty SPLIT:
     ``test`` where the source has one, else ``train``, the few-shot convention for a folder), an images
     ``.npz`` or a statistics ``.npz``; images capped to the first ``n_ref``."""
@@ -121,10 +150,13 @@ def resolve_reference(spec: str, data_cfg: DataConfig | None, n_ref: int | None,
         return Reference(spec, images=read_npz(spec)[:n_ref])
     name, _, split = spec.rpartition(":")
     if not name:
-        raise MetricError(f"--reference {spec!r} must be DATASET:SPLIT (e.g. fashion-mnist:test) or a .npz file")
+        raise MetricError(
+            f"--reference {spec!r} must be DATASET:SPLIT (e.g. fashion-mnist:test) or a .npz file"
+        )
     cfg = data_cfg if data_cfg is not None and data_cfg.name == name else DataConfig(name=name)
     dataset = load_dataset(cfg)
-    split = split or ("test" if "test" in dataset.splits else "train")  # a set without a test split: itself
+    # a set without a test split: itself
+    split = split or ("test" if "test" in dataset.splits else "train")
     images = dataset.split(split).x[:n_ref]
     key = {"dataset": dataset.name, "split": split, "count": len(images), "source": dataset.source}
     return Reference(f"{dataset.name}:{split}", dataset, split, images, key=key)

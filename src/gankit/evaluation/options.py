@@ -9,7 +9,8 @@ from typing import Any, Callable
 import torch
 
 POINT_MODES = ("ring8", "grid25")  # toy mixtures whose modes are counted
-POINT_SOURCES = (*POINT_MODES, "gauss1d")  # point sources the metrics know (gauss1d: JSD to its Gaussian)
+# point sources the metrics know (gauss1d: JSD to its Gaussian)
+POINT_SOURCES = (*POINT_MODES, "gauss1d")
 CLASSIFIER_DATASETS = ("digits", "mnist5k", "mnist", "fashion-mnist")
 DEFAULT_N_STACKED_MODES = 26_000  # PacGAN's count for Stacked MNIST
 DEFAULT_N_IMAGES = 10_000
@@ -26,14 +27,18 @@ class EvalOptions:
 
     metrics: list[str] | None = None
     n: int | None = None
-    reference: str | None = None  # DATASET:SPLIT, a points source's name, an images .npz or a statistics .npz
+    # DATASET:SPLIT, a points source's name, an images .npz or a statistics .npz
+    reference: str | None = None
     parzen_sigma: float | None = None
     inception: str | None = None
     kid_subset: int = 1000
-    n_ref: int | None = None  # cap on reference images for Inception/classifier metrics (first n_ref of the split)
+    # cap on reference images for Inception/classifier metrics (first n_ref of the split)
+    n_ref: int | None = None
     seed: int = 0
     device: str = "cpu"
-    precision: str = "fp32"  # Inception forward passes: fp32 (the reference features) or bf16 autocast (faster)
+    precision: str = (
+        "fp32"  # Inception forward passes: fp32 (the reference features) or bf16 autocast (faster)
+    )
     progress: Progress | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -48,8 +53,22 @@ class Samples:
     unit: torch.Tensor | None = None
 
 
-def row(metric: str, value: float, n: int, reference: str, started: float, uncertainty: float | None = None,
-        **extra: Any) -> dict[str, Any]:
+def row(
+    metric: str,
+    value: float,
+    n: int,
+    reference: str,
+    started: float,
+    uncertainty: float | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """One result row as eval.json stores it (``seconds`` since ``started``, a ``time.monotonic()`` reading)."""
-    return {"metric": metric, "value": float(value), "uncertainty": None if uncertainty is None else float(uncertainty),
-            "n": int(n), "reference": reference, "seconds": round(time.monotonic() - started, 3), **extra}
+    return {
+        "metric": metric,
+        "value": float(value),
+        "uncertainty": None if uncertainty is None else float(uncertainty),
+        "n": int(n),
+        "reference": reference,
+        "seconds": round(time.monotonic() - started, 3),
+        **extra,
+    }

@@ -37,15 +37,21 @@ def choose_metrics(kind: str, data_name: str, opts: EvalOptions) -> list[str]:
         applicable = _applicable(kind, data_name)
         wrong = [m for m in opts.metrics if m not in applicable]
         if wrong:
-            raise MetricError(f"metric {wrong[0]!r} does not apply to {kind} data {data_name or ''}".rstrip() +
-                              f"; applicable: {', '.join(applicable) or 'none'}")
+            raise MetricError(
+                f"metric {wrong[0]!r} does not apply to {kind} data {data_name or ''}".rstrip()
+                + f"; applicable: {', '.join(applicable) or 'none'}"
+            )
         return [name for name in table if name in opts.metrics]
     chosen = [name for name, m in table.items() if m.default(kind, data_name)]
     if not chosen:
-        raise MetricError(f"no metric applies to {kind} from {data_name!r}; point metrics cover "
-                          f"{', '.join(POINT_SOURCES)}")
+        raise MetricError(
+            f"no metric applies to {kind} from {data_name!r}; point metrics cover "
+            f"{', '.join(POINT_SOURCES)}"
+        )
     if stacked(data_name):
-        opts.notes.append("Stacked MNIST: modes only by default; ask for fid, kid, pr, dc or is with --metrics")
+        opts.notes.append(
+            "Stacked MNIST: modes only by default; ask for fid, kid, pr, dc or is with --metrics"
+        )
     missing = {name: table[name].unavailable(opts) for name in chosen}
     skipped = [name for name, why in missing.items() if why]
     if skipped:
@@ -60,8 +66,14 @@ def _sample_count(metrics: list[str], data_name: str, opts: EvalOptions) -> int:
     return max(table[m].n_for(data_name) for m in metrics)
 
 
-def compute(samples: Samples, metrics: list[str], reference: str | None, data_cfg: DataConfig | None,
-            data_name: str, opts: EvalOptions) -> list[dict[str, Any]]:
+def compute(
+    samples: Samples,
+    metrics: list[str],
+    reference: str | None,
+    data_cfg: DataConfig | None,
+    data_name: str,
+    opts: EvalOptions,
+) -> list[dict[str, Any]]:
     """Every requested metric's rows for ``samples`` against ``reference`` (``data_name``: the data they model),
     in the metric table's order."""
     job, table, rows = Job(samples, data_name, data_cfg, reference, opts), metric_table(), []
@@ -70,7 +82,9 @@ def compute(samples: Samples, metrics: list[str], reference: str | None, data_cf
     return rows
 
 
-def evaluate_run(run_dir: str | Path, opts: EvalOptions, checkpoint: str = "latest") -> dict[str, Any]:
+def evaluate_run(
+    run_dir: str | Path, opts: EvalOptions, checkpoint: str = "latest"
+) -> dict[str, Any]:
     """Sample the run's generator and evaluate; writes ``RUN/eval.json``; returns its content."""
     from ..train.checkpoint import load as load_checkpoint
     from ..train.checkpoint import step_name
@@ -81,15 +95,25 @@ def evaluate_run(run_dir: str | Path, opts: EvalOptions, checkpoint: str = "late
     metrics = choose_metrics(meta["kind"], data_cfg.name, opts)
     n = _sample_count(metrics, data_cfg.name, opts)
     samples = samples_from_run(run_dir, checkpoint, n, opts.seed)
-    default_split = "" if data_cfg.name not in POINT_SOURCES else "train"  # "": test, or the set itself
+    # "": test, or the set itself
+    default_split = "" if data_cfg.name not in POINT_SOURCES else "train"
     reference = opts.reference or f"{data_cfg.name}:{default_split}"
     rows = compute(samples, metrics, reference, data_cfg, data_cfg.name, opts)
     checkpoint_name = step_name(meta["step"])
     for r in rows:
         r.update(checkpoint=checkpoint_name, seed=opts.seed)
-    result = {"run": str(run_dir), "checkpoint": checkpoint_name, "step": meta["step"], "seed": opts.seed,
-              "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows, "notes": opts.notes}
-    write_atomic(run_dir / "eval.json", json.dumps(_merged(run_dir / "eval.json", result), indent=1).encode())
+    result = {
+        "run": str(run_dir),
+        "checkpoint": checkpoint_name,
+        "step": meta["step"],
+        "seed": opts.seed,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "rows": rows,
+        "notes": opts.notes,
+    }
+    write_atomic(
+        run_dir / "eval.json", json.dumps(_merged(run_dir / "eval.json", result), indent=1).encode()
+    )
     return result
 
 
@@ -111,25 +135,35 @@ def reference_name(spec: str | None) -> str:
     return spec if spec in POINT_SOURCES else spec.rpartition(":")[0]
 
 
-def evaluate_samples(path: str | Path, opts: EvalOptions, out: str | Path | None = None) -> dict[str, Any]:
+def evaluate_samples(
+    path: str | Path, opts: EvalOptions, out: str | Path | None = None
+) -> dict[str, Any]:
     """Evaluate an .npz of samples made by any program against ``opts.reference``; writes ``out`` (default
     ``PATH.eval.json``)."""
     if opts.metrics:
         opts.metrics = imported_names(opts.metrics)
     table = metric_table()
-    if not opts.reference and not (opts.metrics and all(not table[m].needs_reference for m in opts.metrics
-                                                        if m in table)):
-        raise MetricError("--samples needs --reference DATASET:SPLIT, a points source (ring8, grid25, gauss1d) or "
-                          "a reference .npz")
+    if not opts.reference and not (
+        opts.metrics and all(not table[m].needs_reference for m in opts.metrics if m in table)
+    ):
+        raise MetricError(
+            "--samples needs --reference DATASET:SPLIT, a points source (ring8, grid25, gauss1d) or "
+            "a reference .npz"
+        )
     x = read_npz(path)
     kind = "image" if x.dtype == torch.uint8 else "points"
     name = reference_name(opts.reference)
     data_cfg = DataConfig(name=name) if kind == "points" and name in POINT_SOURCES else None
     metrics = choose_metrics(kind, name, opts)
     if opts.n is not None:
-        x = x[:opts.n]
+        x = x[: opts.n]
     rows = compute(Samples(x, kind), metrics, opts.reference, data_cfg, name, opts)
-    result = {"samples": str(path), "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows, "notes": opts.notes}
+    result = {
+        "samples": str(path),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "rows": rows,
+        "notes": opts.notes,
+    }
     target = Path(out) if out else Path(str(path)[:-4] + ".eval.json")
     write_atomic(target, json.dumps(result, indent=1).encode())
     result["written"] = str(target)
@@ -141,7 +175,9 @@ def write_reference_stats(out: str | Path, opts: EvalOptions) -> dict[str, Any]:
     from ..metrics.inception import FEATURE_DIM
 
     if not opts.reference:
-        raise MetricError("--save-reference-stats needs --reference DATASET:SPLIT or an images .npz")
+        raise MetricError(
+            "--save-reference-stats needs --reference DATASET:SPLIT or an images .npz"
+        )
     if not str(out).endswith(".npz"):
         raise MetricError(f"--save-reference-stats {out}: the file name must end in .npz")
     reference = resolve_reference(opts.reference, None, opts.n_ref, FEATURE_DIM)
@@ -152,6 +188,10 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     """Plain-text table: metric, value ± uncertainty, n, reference, seconds."""
     lines = [f"{'metric':<18} {'value':>22} {'n':>7}  {'reference':<28} {'s':>8}"]
     for r in rows:
-        value = f"{r['value']:.4f}" + (f" ± {r['uncertainty']:.4f}" if r.get("uncertainty") is not None else "")
-        lines.append(f"{r['metric']:<18} {value:>22} {r['n']:>7}  {r['reference']:<28} {r['seconds']:>8.1f}")
+        value = f"{r['value']:.4f}" + (
+            f" ± {r['uncertainty']:.4f}" if r.get("uncertainty") is not None else ""
+        )
+        lines.append(
+            f"{r['metric']:<18} {value:>22} {r['n']:>7}  {r['reference']:<28} {r['seconds']:>8.1f}"
+        )
     return "\n".join(lines)

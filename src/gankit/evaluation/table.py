@@ -38,8 +38,9 @@ class Job:
                 raise MetricError(f"{metric} needs --reference DATASET:SPLIT or a reference .npz")
             from ..metrics.inception import FEATURE_DIM
 
-            self.memo["reference"] = resolve_reference(self.reference_spec, self.data_cfg, self.opts.n_ref,
-                                                       FEATURE_DIM)
+            self.memo["reference"] = resolve_reference(
+                self.reference_spec, self.data_cfg, self.opts.n_ref, FEATURE_DIM
+            )
         return self.memo["reference"]
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:

@@ -50,12 +50,15 @@ def _read(path: Path, kind: str, canonical: str) -> dict[str, Tensor] | None:
                 return None
             return {name: f.get_tensor(name) for name in f.keys()}
     except Exception as exc:  # any unreadable file is recomputed, whatever the reader raised
-        log.warning("cache file %s is unreadable (%s: %s); recomputing", path, type(exc).__name__, exc)
+        log.warning(
+            "cache file %s is unreadable (%s: %s); recomputing", path, type(exc).__name__, exc
+        )
         return None
 
 
-def load_or_compute(kind: str, key: dict[str, object],
-                    compute: Callable[[], dict[str, Tensor]]) -> dict[str, Tensor]:
+def load_or_compute(
+    kind: str, key: dict[str, object], compute: Callable[[], dict[str, Tensor]]
+) -> dict[str, Tensor]:
     """Tensors cached under (kind, key), computing and storing them with ``compute()`` when absent or bad.
 
     ``compute`` returns a dict of name → Tensor (any device/dtype); the result is returned as contiguous CPU
@@ -72,14 +75,20 @@ def load_or_compute(kind: str, key: dict[str, object],
             log.debug("loaded %s statistics from %s", kind, path)
             return cached
     result = compute()
-    if not isinstance(result, dict) or not result or not all(
-            isinstance(k, str) and isinstance(v, Tensor) for k, v in result.items()):
-        raise MetricError(f"cache compute for {kind!r} must return a non-empty dict of str -> Tensor")
-    tensors = {name: value.detach().to("cpu").clone().contiguous() for name, value in result.items()}
+    if (
+        not isinstance(result, dict)
+        or not result
+        or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in result.items())
+    ):
+        raise MetricError(
+            f"cache compute for {kind!r} must return a non-empty dict of str -> Tensor"
+        )
+    tensors = {
+        name: value.detach().to("cpu").clone().contiguous() for name, value in result.items()
+    }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, save_safetensors(tensors, metadata={"kind": kind, "key": canonical}))
     except OSError as exc:
         log.warning("could not write cache file %s (%s); continuing without cache", path, exc)
     return tensors
-

@@ -20,8 +20,16 @@ from torch import Tensor, nn
 from gankit.errors import MetricError
 from gankit.fileio import cache_dir, write_atomic
 
-__all__ = ["SmallCNN", "train_classifier", "load_or_train_classifier", "predict_classes", "histogram_scores",
-           "classifier_scores", "stacked_modes", "classifier_features"]
+__all__ = [
+    "SmallCNN",
+    "train_classifier",
+    "load_or_train_classifier",
+    "predict_classes",
+    "histogram_scores",
+    "classifier_scores",
+    "stacked_modes",
+    "classifier_features",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +44,35 @@ class SmallCNN(nn.Module):
     resolution ≥ 1 works: 28 → 14 → 7, 8 → 4 → 2.
     """
 
-    def __init__(self, *, in_channels: int = 1, resolution: int = 28, num_classes: int = 10, width: int = 32) -> None:
+    def __init__(
+        self, *, in_channels: int = 1, resolution: int = 28, num_classes: int = 10, width: int = 32
+    ) -> None:
         super().__init__()
-        for key, value in (("in_channels", in_channels), ("resolution", resolution),
-                           ("num_classes", num_classes), ("width", width)):
+        for key, value in (
+            ("in_channels", in_channels),
+            ("resolution", resolution),
+            ("num_classes", num_classes),
+            ("width", width),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise MetricError(f"SmallCNN {key} must be an int >= 1, got {value!r}")
-        self.config = {"in_channels": in_channels, "resolution": resolution, "num_classes": num_classes, "width": width}
+        self.config = {
+            "in_channels": in_channels,
+            "resolution": resolution,
+            "num_classes": num_classes,
+            "width": width,
+        }
         side = math.ceil(math.ceil(resolution / 2) / 2)
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-            nn.Flatten(), nn.Linear(2 * width * side * side, FEATURE_DIM), nn.ReLU(),
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2, ceil_mode=True),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2, ceil_mode=True),
+            nn.Flatten(),
+            nn.Linear(2 * width * side * side, FEATURE_DIM),
+            nn.ReLU(),
         )
         self.head = nn.Linear(FEATURE_DIM, num_classes)
 
@@ -74,7 +99,9 @@ def _check_labels(y: object, n: int, name: str, num_classes: int) -> Tensor:
         got = f"{y.dtype} {tuple(y.shape)}" if isinstance(y, Tensor) else type(y).__name__
         raise MetricError(f"{name} must be an int64 tensor [{n}], got {got}")
     if int(y.min()) < 0 or int(y.max()) >= num_classes:
-        raise MetricError(f"{name} must lie in [0, {num_classes}), got [{int(y.min())}, {int(y.max())}]")
+        raise MetricError(
+            f"{name} must lie in [0, {num_classes}), got [{int(y.min())}, {int(y.max())}]"
+        )
     return y
 
 
@@ -91,8 +118,8 @@ def _accuracy(model: SmallCNN, x: Tensor, y: Tensor, batch_size: int = 500) -> f
     device = _device(model)
     correct = 0
     for start in range(0, x.shape[0], batch_size):
-        pred = model(_to_unit(x[start:start + batch_size], device)).argmax(dim=1)
-        correct += int((pred.cpu() == y[start:start + batch_size].cpu()).sum())
+        pred = model(_to_unit(x[start : start + batch_size], device)).argmax(dim=1)
+        correct += int((pred.cpu() == y[start : start + batch_size].cpu()).sum())
     return correct / x.shape[0]
 
 
@@ -117,13 +144,17 @@ def train_classifier(
     y_train = _check_labels(y_train, x_train.shape[0], "y_train", num_classes)
     y_test = _check_labels(y_test, x_test.shape[0], "y_test", num_classes)
     if x_test.shape[1:] != x_train.shape[1:]:
-        raise MetricError(f"x_test shape {tuple(x_test.shape[1:])} must match x_train {tuple(x_train.shape[1:])}")
+        raise MetricError(
+            f"x_test shape {tuple(x_test.shape[1:])} must match x_train {tuple(x_train.shape[1:])}"
+        )
     for key, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise MetricError(f"{key} must be an int >= 1, got {value!r}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = SmallCNN(in_channels=x_train.shape[1], resolution=x_train.shape[2], num_classes=num_classes)
+        model = SmallCNN(
+            in_channels=x_train.shape[1], resolution=x_train.shape[2], num_classes=num_classes
+        )
     model = model.to(x_train.device).train()
     _fit(model, x_train, y_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     model.eval()
@@ -132,8 +163,16 @@ def train_classifier(
     return model, acc
 
 
-def _fit(model: SmallCNN, x_train: Tensor, y_train: Tensor, *, epochs: int, batch_size: int, lr: float,
-         seed: int) -> None:
+def _fit(
+    model: SmallCNN,
+    x_train: Tensor,
+    y_train: Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+) -> None:
     """Adam on cross-entropy, minibatches by index from a permutation per epoch drawn from ``seed``."""
     device = x_train.device
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -143,8 +182,10 @@ def _fit(model: SmallCNN, x_train: Tensor, y_train: Tensor, *, epochs: int, batc
         perm = torch.randperm(n, generator=order_gen).to(device)
         total = 0.0
         for start in range(0, n, batch_size):
-            idx = perm[start:start + batch_size]
-            loss = nn.functional.cross_entropy(model(_to_unit(x_train[idx], device)), y_train[idx].to(device))
+            idx = perm[start : start + batch_size]
+            loss = nn.functional.cross_entropy(
+                model(_to_unit(x_train[idx], device)), y_train[idx].to(device)
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -176,30 +217,51 @@ def load_or_train_classifier(
     epochs, seed, the fingerprints and the tensor file's SHA-256; a missing, unreadable or mismatched cache is
     retrained (with a logged warning when one existed). A different test set is re-scored, not retrained.
     """
-    if not isinstance(name, str) or not name or any(c in name for c in "/\\\0") or name.startswith("."):
+    x_train, x_test, num_classes = _check_cache_inputs(name, x_train, y_train, x_test, y_test)
+    train_fp, test_fp = _fingerprint(x_train, y_train), _fingerprint(x_test, y_test)
+    arch = dict(
+        in_channels=int(x_train.shape[1]),
+        resolution=int(x_train.shape[2]),
+        num_classes=num_classes,
+        width=32,
+    )
+    folder, stem = cache_dir() / "classifiers", f"{name}-{train_fp}-e{epochs}-s{seed}"
+    tensor_path, meta_path = folder / f"{stem}.safetensors", folder / f"{stem}.json"
+    expected = dict(format=_FORMAT, arch=arch, epochs=epochs, seed=seed, train_fingerprint=train_fp)
+    if meta_path.exists() or tensor_path.exists():
+        loaded = _load_cached(tensor_path, meta_path, expected)
+        if loaded is not None:
+            return _scored(*loaded, x_test, y_test, test_fp, stem)
+    model, acc = train_classifier(
+        x_train, y_train, x_test, y_test, epochs=epochs, seed=seed, num_classes=num_classes
+    )
+    meta = dict(expected, name=name, test_accuracy=acc, test_fingerprint=test_fp)
+    _save_cached(model, tensor_path, meta_path, meta)
+    return model, acc
+
+
+def _scored(
+    model: SmallCNN, meta: dict, x_test: Tensor, y_test: Tensor, test_fp: str, stem: str
+) -> tuple[SmallCNN, float]:
+    """A cached model on the test set's device with its test accuracy (re-scored on a new test set)."""
+    model = model.to(x_test.device)
+    if meta.get("test_fingerprint") == test_fp:
+        return model, float(meta["test_accuracy"])
+    logger.info("classifier %s: new test set, re-scoring the cached model", stem)
+    return model, _accuracy(model, x_test, y_test)
+
+
+def _check_cache_inputs(
+    name: str, x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor
+) -> tuple[Tensor, Tensor, int]:
+    """(x_train, x_test checked, the class count: max label + 1); one-line MetricErrors otherwise."""
+    plain = isinstance(name, str) and name and not any(c in name for c in "/\\\0")
+    if not plain or name.startswith("."):
         raise MetricError(f"classifier name must be a plain file-name stem, got {name!r}")
     x_train, x_test = _check_images(x_train, "x_train"), _check_images(x_test, "x_test")
     if not all(isinstance(y, Tensor) and y.numel() > 0 for y in (y_train, y_test)):
         raise MetricError("y_train and y_test must be non-empty int64 tensors")
-    num_classes = max(int(y_train.max()), int(y_test.max())) + 1
-    train_fp, test_fp = _fingerprint(x_train, y_train), _fingerprint(x_test, y_test)
-    arch = {"in_channels": int(x_train.shape[1]), "resolution": int(x_train.shape[2]),
-            "num_classes": num_classes, "width": 32}
-    folder, stem = cache_dir() / "classifiers", f"{name}-{train_fp}-e{epochs}-s{seed}"
-    tensor_path, meta_path = folder / f"{stem}.safetensors", folder / f"{stem}.json"
-    expected = {"format": _FORMAT, "arch": arch, "epochs": epochs, "seed": seed, "train_fingerprint": train_fp}
-    if meta_path.exists() or tensor_path.exists():
-        loaded = _load_cached(tensor_path, meta_path, expected)
-        if loaded is not None:
-            model, meta = loaded
-            model = model.to(x_test.device)
-            if meta.get("test_fingerprint") == test_fp:
-                return model, float(meta["test_accuracy"])
-            logger.info("classifier %s: new test set, re-scoring the cached model", stem)
-            return model, _accuracy(model, x_test, y_test)
-    model, acc = train_classifier(x_train, y_train, x_test, y_test, epochs=epochs, seed=seed, num_classes=num_classes)
-    _save_cached(model, tensor_path, meta_path, dict(expected, name=name, test_accuracy=acc, test_fingerprint=test_fp))
-    return model, acc
+    return x_train, x_test, max(int(y_train.max()), int(y_test.max())) + 1
 
 
 def _save_cached(model: SmallCNN, tensor_path, meta_path, meta: dict) -> None:
@@ -209,8 +271,15 @@ def _save_cached(model: SmallCNN, tensor_path, meta_path, meta: dict) -> None:
     data = save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
     tensor_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(tensor_path, data)
-    write_atomic(meta_path, (json.dumps({**meta, "sha256": hashlib.sha256(data).hexdigest()}, indent=2,
-                                        sort_keys=True) + "\n").encode())
+    write_atomic(
+        meta_path,
+        (
+            json.dumps(
+                {**meta, "sha256": hashlib.sha256(data).hexdigest()}, indent=2, sort_keys=True
+            )
+            + "\n"
+        ).encode(),
+    )
 
 
 def _load_cached(tensor_path, meta_path, expected: dict) -> tuple[SmallCNN, dict] | None:
@@ -224,7 +293,9 @@ def _load_cached(tensor_path, meta_path, expected: dict) -> tuple[SmallCNN, dict
         logger.warning("classifier cache %s unreadable (%s); retraining", tensor_path.name, exc)
         return None
     if not isinstance(meta, dict) or any(meta.get(k) != v for k, v in expected.items()):
-        logger.warning("classifier cache %s does not match this data/config; retraining", meta_path.name)
+        logger.warning(
+            "classifier cache %s does not match this data/config; retraining", meta_path.name
+        )
         return None
     if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
         logger.warning("classifier cache %s fails its SHA-256 check; retraining", tensor_path.name)
@@ -233,7 +304,9 @@ def _load_cached(tensor_path, meta_path, expected: dict) -> tuple[SmallCNN, dict
         model = SmallCNN(**expected["arch"])
         model.load_state_dict(load(data))
     except Exception as exc:  # a hash-valid but malformed file: treat like corruption
-        logger.warning("classifier cache %s cannot be loaded (%s); retraining", tensor_path.name, exc)
+        logger.warning(
+            "classifier cache %s cannot be loaded (%s); retraining", tensor_path.name, exc
+        )
         return None
     return model.eval(), meta
 
@@ -244,9 +317,14 @@ def _predict_batches(model: nn.Module, images: Tensor, batch_size: int, fn) -> l
         raise MetricError(f"batch_size must be an int >= 1, got {batch_size!r}")
     expected = getattr(model, "config", {}).get("in_channels")
     if expected is not None and images.shape[1] != expected:
-        raise MetricError(f"images have {images.shape[1]} channels, the classifier expects {expected}")
+        raise MetricError(
+            f"images have {images.shape[1]} channels, the classifier expects {expected}"
+        )
     device = _device(model)
-    return [fn(_to_unit(images[s:s + batch_size], device)).cpu() for s in range(0, images.shape[0], batch_size)]
+    return [
+        fn(_to_unit(images[s : s + batch_size], device)).cpu()
+        for s in range(0, images.shape[0], batch_size)
+    ]
 
 
 @torch.no_grad()
@@ -269,7 +347,11 @@ def histogram_scores(labels: Tensor, num_classes: int) -> dict[str, object]:
     hist = torch.bincount(labels, minlength=num_classes)
     p = hist[hist > 0].to(torch.float64) / labels.numel()
     kl = max(0.0, float((p * (p * num_classes).log()).sum()))
-    return {"class_kl": kl, "classes_covered": int((hist > 0).sum()), "histogram": [int(v) for v in hist]}
+    return {
+        "class_kl": kl,
+        "classes_covered": int((hist > 0).sum()),
+        "histogram": [int(v) for v in hist],
+    }
 
 
 def classifier_scores(
@@ -278,7 +360,9 @@ def classifier_scores(
     """:func:`histogram_scores` of the classes predicted for uint8 images ``[N, C, H, W]``."""
     pred = predict_classes(model, images, batch_size=batch_size)
     if int(pred.max()) >= num_classes:
-        raise MetricError(f"the classifier predicts class {int(pred.max())}, outside num_classes={num_classes}")
+        raise MetricError(
+            f"the classifier predicts class {int(pred.max())}, outside num_classes={num_classes}"
+        )
     return histogram_scores(pred, num_classes)
 
 
@@ -287,8 +371,10 @@ def stacked_modes(model: SmallCNN, images: Tensor, *, batch_size: int = 500) -> 
     images ``[N, 3, H, W]``, mode = 100·d₁ + 10·d₂ + d₃; :func:`histogram_scores` over the 1,000 modes."""
     images = _check_images(images, "images")
     if images.shape[1] != 3:
-        raise MetricError(f"Stacked MNIST images have 3 channels (one digit each), got {images.shape[1]}")
-    digits = [predict_classes(model, images[:, c:c + 1], batch_size=batch_size) for c in range(3)]
+        raise MetricError(
+            f"Stacked MNIST images have 3 channels (one digit each), got {images.shape[1]}"
+        )
+    digits = [predict_classes(model, images[:, c : c + 1], batch_size=batch_size) for c in range(3)]
     return histogram_scores(100 * digits[0] + 10 * digits[1] + digits[2], 1000)
 
 

@@ -57,7 +57,7 @@ def feature_stats(features: Tensor, *, chunk: int = 10000) -> FeatureStats:
         raise MetricError(f"FID statistics need at least 2 feature vectors, got {n_total}")
     n, mean, m2 = 0, None, None
     for start in range(0, n_total, chunk):
-        xb = features[start:start + chunk].detach().to(torch.float64)
+        xb = features[start : start + chunk].detach().to(torch.float64)
         nb = xb.shape[0]
         mb = xb.mean(dim=0)
         xc = xb - mb
@@ -102,10 +102,14 @@ def frechet_distance(a: FeatureStats, b: FeatureStats) -> float:
     for name, s in (("first", a), ("second", b)):
         d = s.mu.shape[0] if s.mu.dim() == 1 else -1
         if s.mu.dim() != 1 or tuple(s.sigma.shape) != (d, d):
-            raise MetricError(f"FID {name} statistics are malformed: mu {tuple(s.mu.shape)}, "
-                              f"sigma {tuple(s.sigma.shape)}")
+            raise MetricError(
+                f"FID {name} statistics are malformed: mu {tuple(s.mu.shape)}, "
+                f"sigma {tuple(s.sigma.shape)}"
+            )
     if a.mu.shape[0] != b.mu.shape[0]:
-        raise MetricError(f"FID statistics have different feature dims: {a.mu.shape[0]} vs {b.mu.shape[0]}")
+        raise MetricError(
+            f"FID statistics have different feature dims: {a.mu.shape[0]} vs {b.mu.shape[0]}"
+        )
     dev = a.mu.device
     mu_a, sa = a.mu.to(torch.float64), a.sigma.to(torch.float64)
     mu_b, sb = b.mu.to(dev, torch.float64), b.sigma.to(dev, torch.float64)
@@ -114,8 +118,9 @@ def frechet_distance(a: FeatureStats, b: FeatureStats) -> float:
     return max(float(value), 0.0)
 
 
-def kid_subset_indices(n_real: int, n_fake: int, subset_size: int, subsets: int,
-                       seed: int = 0) -> list[tuple[Tensor, Tensor]]:
+def kid_subset_indices(
+    n_real: int, n_fake: int, subset_size: int, subsets: int, seed: int = 0
+) -> list[tuple[Tensor, Tensor]]:
     """The subsets :func:`kid` uses: for each subset, ``randperm(n_real)[:subset_size]`` then
     ``randperm(n_fake)[:subset_size]`` drawn in that order from one CPU ``torch.Generator`` seeded ``seed``.
 
@@ -128,11 +133,18 @@ def kid_subset_indices(n_real: int, n_fake: int, subset_size: int, subsets: int,
         raise MetricError(f"KID needs a positive number of subsets, got {subsets!r}")
     for count, what in sorted([(n_fake, "fake"), (n_real, "real")]):
         if subset_size > count:
-            raise MetricError(f"KID subset size {subset_size} exceeds the {count} {what} samples; "
-                              "pass a smaller --kid-subset")
+            raise MetricError(
+                f"KID subset size {subset_size} exceeds the {count} {what} samples; "
+                "pass a smaller --kid-subset"
+            )
     gen = torch.Generator().manual_seed(seed)
-    return [(torch.randperm(n_real, generator=gen)[:subset_size], torch.randperm(n_fake, generator=gen)[:subset_size])
-            for _ in range(subsets)]
+    return [
+        (
+            torch.randperm(n_real, generator=gen)[:subset_size],
+            torch.randperm(n_fake, generator=gen)[:subset_size],
+        )
+        for _ in range(subsets)
+    ]
 
 
 def _mmd2_unbiased(x: Tensor, y: Tensor) -> float:
@@ -146,8 +158,9 @@ def _mmd2_unbiased(x: Tensor, y: Tensor) -> float:
     return float(xx + yy - 2 * kxy.mean())
 
 
-def kid(real: Tensor, fake: Tensor, *, subset_size: int = 1000, subsets: int = 100,
-        seed: int = 0) -> tuple[float, float]:
+def kid(
+    real: Tensor, fake: Tensor, *, subset_size: int = 1000, subsets: int = 100, seed: int = 0
+) -> tuple[float, float]:
     """Kernel inception distance: mean and std (ddof = 0) of the unbiased MMD² over random subsets.
 
     Args:

@@ -61,9 +61,18 @@ def _check_images(images: object, what: str = "images") -> None:
     if not isinstance(images, Tensor):
         raise MetricError(f"{what} must be a torch.Tensor, got {type(images).__name__}")
     if images.dtype != torch.uint8:
-        raise MetricError(f"{what} must be uint8 [N, C, H, W] in [0, 255], got dtype {images.dtype}")
-    if images.ndim != 4 or images.shape[1] not in (1, 3) or images.shape[2] < 1 or images.shape[3] < 1:
-        raise MetricError(f"{what} must have shape [N, C, H, W] with C in (1, 3), got {list(images.shape)}")
+        raise MetricError(
+            f"{what} must be uint8 [N, C, H, W] in [0, 255], got dtype {images.dtype}"
+        )
+    if (
+        images.ndim != 4
+        or images.shape[1] not in (1, 3)
+        or images.shape[2] < 1
+        or images.shape[3] < 1
+    ):
+        raise MetricError(
+            f"{what} must have shape [N, C, H, W] with C in (1, 3), got {list(images.shape)}"
+        )
 
 
 def _tf_axis(n_in: int, n_out: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
@@ -95,7 +104,8 @@ def preprocess(images: Tensor) -> Tensor:
     scaling, so it is done last, on a third of the data).
     """
     _check_images(images)
-    x = _tf_resize(images.float())  # a new tensor (uint8 -> float32 copies), so the in-place ops below are safe
+    # a new tensor (uint8 -> float32 copies), so the in-place ops below are safe
+    x = _tf_resize(images.float())
     # x / 128 − 1 rounds exactly like (x − 128) / 128 (scaling by 2⁻⁷ is exact); the clamp only absorbs lerp rounding
     x = x.div_(128.0).sub_(1.0).clamp_(-1.0, 127.0 / 128.0)
     if x.shape[1] == 1:
@@ -126,14 +136,22 @@ class InceptionFeatures:
     reference figures; the default ``fp32`` is.
     """
 
-    def __init__(self, path: str | Path | None = None, *, device: str | torch.device = "cpu",
-                 batch_size: int | None = None, precision: str = "fp32") -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        device: str | torch.device = "cpu",
+        batch_size: int | None = None,
+        precision: str = "fp32",
+    ) -> None:
         if batch_size is None:
             batch_size = DEFAULT_BATCH["cuda" if torch.device(device).type == "cuda" else "cpu"]
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise MetricError(f"batch_size must be a positive int, got {batch_size!r}")
         if precision not in PRECISIONS:
-            raise MetricError(f"Inception precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+            raise MetricError(
+                f"Inception precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
+            )
         self.precision = precision
         self.path = default_weights_path() if path is None else Path(path)
         self.device = torch.device(device)
@@ -145,25 +163,32 @@ class InceptionFeatures:
         self.sha256 = _sha256(self.path)
 
     def __repr__(self) -> str:
-        return (f"InceptionFeatures(path={str(self.path)!r}, device={str(self.device)!r}, "
-                f"batch_size={self.batch_size}, precision={self.precision!r})")
+        return (
+            f"InceptionFeatures(path={str(self.path)!r}, device={str(self.device)!r}, "
+            f"batch_size={self.batch_size}, precision={self.precision!r})"
+        )
 
     def __call__(self, images: Tensor) -> Tensor:
         """Pool features of ``images`` (uint8 ``[N, C, H, W]``, C ∈ {1, 3}, any H, W) → float32 ``[N, 2048]``, CPU."""
         _check_images(images)
         out = []
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        autocast = torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
+        )
         with torch.inference_mode():
             for start in range(0, images.shape[0], self.batch_size):
-                chunk = images[start:start + self.batch_size].to(self.device, non_blocking=True)
+                chunk = images[start : start + self.batch_size].to(self.device, non_blocking=True)
                 # float32 always: the TF resize and scaling are part of the reference
                 x = preprocess(chunk).contiguous(memory_format=torch.channels_last)
                 with autocast:
                     feats = self.model(x)
                 if feats.shape[0] != chunk.shape[0] or feats[0].numel() != FEATURE_DIM:
-                    raise MetricError(f"Inception model returned shape {list(feats.shape)} for {chunk.shape[0]} "
-                                      f"images, expected [{chunk.shape[0]}, {FEATURE_DIM}]")
-                out.append(feats.reshape(chunk.shape[0], FEATURE_DIM).float())  # stays on the device: no sync
+                    raise MetricError(
+                        f"Inception model returned shape {list(feats.shape)} for {chunk.shape[0]} "
+                        f"images, expected [{chunk.shape[0]}, {FEATURE_DIM}]"
+                    )
+                # stays on the device: no sync
+                out.append(feats.reshape(chunk.shape[0], FEATURE_DIM).float())
         if not out:
             return torch.zeros(0, FEATURE_DIM)
         return torch.cat(out).cpu()  # one copy back (N × 8 KiB) after the last batch

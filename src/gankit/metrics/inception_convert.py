@@ -18,28 +18,74 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from gankit.metrics.inception_net import Conv, InceptionV3, load_state_dict_network
 
 # TorchScript (TF graph) layer names → torchvision's Inception3 names, per block kind
-STEM = {"conv": "Conv2d_1a_3x3", "conv_1": "Conv2d_2a_3x3", "conv_2": "Conv2d_2b_3x3", "conv_3": "Conv2d_3b_1x1",
-        "conv_4": "Conv2d_4a_3x3"}
-BLOCK_A = {"conv": "branch1x1", "tower.conv": "branch5x5_1", "tower.conv_1": "branch5x5_2",
-           "tower_1.conv": "branch3x3dbl_1", "tower_1.conv_1": "branch3x3dbl_2", "tower_1.conv_2": "branch3x3dbl_3",
-           "tower_2.conv": "branch_pool"}
-BLOCK_B = {"conv": "branch3x3", "tower.conv": "branch3x3dbl_1", "tower.conv_1": "branch3x3dbl_2",
-           "tower.conv_2": "branch3x3dbl_3"}
-BLOCK_C = {"conv": "branch1x1", "tower.conv": "branch7x7_1", "tower.conv_1": "branch7x7_2",
-           "tower.conv_2": "branch7x7_3", **{f"tower_1.conv{s}": f"branch7x7dbl_{i + 1}"
-                                             for i, s in enumerate(["", "_1", "_2", "_3", "_4"])},
-           "tower_2.conv": "branch_pool"}
-BLOCK_D = {"tower.conv": "branch3x3_1", "tower.conv_1": "branch3x3_2",
-           **{f"tower_1.conv{s}": f"branch7x7x3_{i + 1}" for i, s in enumerate(["", "_1", "_2", "_3"])}}
-BLOCK_E = {"conv": "branch1x1", "tower_conv": "branch3x3_1", "tower_mixed_conv": "branch3x3_2a",
-           "tower_mixed_conv_1": "branch3x3_2b", "tower_1_conv": "branch3x3dbl_1", "tower_1_conv_1": "branch3x3dbl_2",
-           "tower_1_mixed_conv": "branch3x3dbl_3a", "tower_1_mixed_conv_1": "branch3x3dbl_3b",
-           "tower_2_conv": "branch_pool"}
-MIXED = [("mixed", "Mixed_5b", BLOCK_A), ("mixed_1", "Mixed_5c", BLOCK_A), ("mixed_2", "Mixed_5d", BLOCK_A),
-         ("mixed_3", "Mixed_6a", BLOCK_B), ("mixed_4", "Mixed_6b", BLOCK_C), ("mixed_5", "Mixed_6c", BLOCK_C),
-         ("mixed_6", "Mixed_6d", BLOCK_C), ("mixed_7", "Mixed_6e", BLOCK_C), ("mixed_8", "Mixed_7a", BLOCK_D),
-         ("mixed_9", "Mixed_7b", BLOCK_E), ("mixed_10", "Mixed_7c", BLOCK_E)]
-TENSORS = {"weight": "conv.weight", "beta": "bn.bias", "mean": "bn.running_mean", "var": "bn.running_var"}
+STEM = {
+    "conv": "Conv2d_1a_3x3",
+    "conv_1": "Conv2d_2a_3x3",
+    "conv_2": "Conv2d_2b_3x3",
+    "conv_3": "Conv2d_3b_1x1",
+    "conv_4": "Conv2d_4a_3x3",
+}
+BLOCK_A = {
+    "conv": "branch1x1",
+    "tower.conv": "branch5x5_1",
+    "tower.conv_1": "branch5x5_2",
+    "tower_1.conv": "branch3x3dbl_1",
+    "tower_1.conv_1": "branch3x3dbl_2",
+    "tower_1.conv_2": "branch3x3dbl_3",
+    "tower_2.conv": "branch_pool",
+}
+BLOCK_B = {
+    "conv": "branch3x3",
+    "tower.conv": "branch3x3dbl_1",
+    "tower.conv_1": "branch3x3dbl_2",
+    "tower.conv_2": "branch3x3dbl_3",
+}
+BLOCK_C = {
+    "conv": "branch1x1",
+    "tower.conv": "branch7x7_1",
+    "tower.conv_1": "branch7x7_2",
+    "tower.conv_2": "branch7x7_3",
+    **{
+        f"tower_1.conv{s}": f"branch7x7dbl_{i + 1}"
+        for i, s in enumerate(["", "_1", "_2", "_3", "_4"])
+    },
+    "tower_2.conv": "branch_pool",
+}
+BLOCK_D = {
+    "tower.conv": "branch3x3_1",
+    "tower.conv_1": "branch3x3_2",
+    **{f"tower_1.conv{s}": f"branch7x7x3_{i + 1}" for i, s in enumerate(["", "_1", "_2", "_3"])},
+}
+BLOCK_E = {
+    "conv": "branch1x1",
+    "tower_conv": "branch3x3_1",
+    "tower_mixed_conv": "branch3x3_2a",
+    "tower_mixed_conv_1": "branch3x3_2b",
+    "tower_1_conv": "branch3x3dbl_1",
+    "tower_1_conv_1": "branch3x3dbl_2",
+    "tower_1_mixed_conv": "branch3x3dbl_3a",
+    "tower_1_mixed_conv_1": "branch3x3dbl_3b",
+    "tower_2_conv": "branch_pool",
+}
+MIXED = [
+    ("mixed", "Mixed_5b", BLOCK_A),
+    ("mixed_1", "Mixed_5c", BLOCK_A),
+    ("mixed_2", "Mixed_5d", BLOCK_A),
+    ("mixed_3", "Mixed_6a", BLOCK_B),
+    ("mixed_4", "Mixed_6b", BLOCK_C),
+    ("mixed_5", "Mixed_6c", BLOCK_C),
+    ("mixed_6", "Mixed_6d", BLOCK_C),
+    ("mixed_7", "Mixed_6e", BLOCK_C),
+    ("mixed_8", "Mixed_7a", BLOCK_D),
+    ("mixed_9", "Mixed_7b", BLOCK_E),
+    ("mixed_10", "Mixed_7c", BLOCK_E),
+]
+TENSORS = {
+    "weight": "conv.weight",
+    "beta": "bn.bias",
+    "mean": "bn.running_mean",
+    "var": "bn.running_var",
+}
 
 
 def torchscript_state_dict(module: nn.Module) -> dict[str, torch.Tensor] | None:
@@ -49,7 +95,9 @@ def torchscript_state_dict(module: nn.Module) -> dict[str, torch.Tensor] | None:
     layers = dict(STEM)
     for ts_block, tv_block, table in MIXED:
         layers.update({f"{ts_block}.{ts}": f"{tv_block}.{tv}" for ts, tv in table.items()})
-    wanted = {f"net.layers.{ts}.{t}": f"{tv}.{TENSORS[t]}" for ts, tv in layers.items() for t in TENSORS}
+    wanted = {
+        f"net.layers.{ts}.{t}": f"{tv}.{TENSORS[t]}" for ts, tv in layers.items() for t in TENSORS
+    }
     if set(wanted) != set(source):
         return None
     return {tv: source[ts] for ts, tv in wanted.items()}
@@ -72,5 +120,7 @@ def fast_inception(model: nn.Module) -> nn.Module:
         state = torchscript_state_dict(model)
         if state is None:
             return model
-        model = load_state_dict_network("the FID TorchScript network", state, next(iter(state.values())).device)
+        model = load_state_dict_network(
+            "the FID TorchScript network", state, next(iter(state.values())).device
+        )
     return fold_batch_norm(model)

@@ -25,8 +25,14 @@ NUM_CLASSES = 1008
 class Conv(nn.Module):
     """Convolution (no bias) → batch norm with inference statistics (ε 0.001) → ReLU."""
 
-    def __init__(self, cin: int, cout: int, kernel: int | tuple[int, int], stride: int = 1,
-                 padding: int | tuple[int, int] = 0) -> None:
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: int | tuple[int, int],
+        stride: int = 1,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
@@ -51,13 +57,22 @@ class BlockA(nn.Module):
         self.branch1x1 = Conv(cin, 64, 1)
         self.branch5x5_1, self.branch5x5_2 = Conv(cin, 48, 1), Conv(48, 64, 5, padding=2)
         self.branch3x3dbl_1 = Conv(cin, 64, 1)
-        self.branch3x3dbl_2, self.branch3x3dbl_3 = Conv(64, 96, 3, padding=1), Conv(96, 96, 3, padding=1)
+        self.branch3x3dbl_2, self.branch3x3dbl_3 = (
+            Conv(64, 96, 3, padding=1),
+            Conv(96, 96, 3, padding=1),
+        )
         self.branch_pool = Conv(cin, pool, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([self.branch1x1(x), self.branch5x5_2(self.branch5x5_1(x)),
-                          self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-                          self.branch_pool(_avg3(x))], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                self.branch_pool(_avg3(x)),
+            ],
+            1,
+        )
 
 
 class BlockB(nn.Module):
@@ -70,8 +85,14 @@ class BlockB(nn.Module):
         self.branch3x3dbl_3 = Conv(96, 96, 3, stride=2)
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([self.branch3x3(x), self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-                          F.max_pool2d(x, 3, stride=2)], 1)
+        return torch.cat(
+            [
+                self.branch3x3(x),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                F.max_pool2d(x, 3, stride=2),
+            ],
+            1,
+        )
 
 
 class BlockC(nn.Module):
@@ -102,12 +123,20 @@ class BlockD(nn.Module):
     def __init__(self, cin: int) -> None:
         super().__init__()
         self.branch3x3_1, self.branch3x3_2 = Conv(cin, 192, 1), Conv(192, 320, 3, stride=2)
-        self.branch7x7x3_1, self.branch7x7x3_2 = Conv(cin, 192, 1), Conv(192, 192, (1, 7), padding=(0, 3))
-        self.branch7x7x3_3, self.branch7x7x3_4 = Conv(192, 192, (7, 1), padding=(3, 0)), Conv(192, 192, 3, stride=2)
+        self.branch7x7x3_1, self.branch7x7x3_2 = (
+            Conv(cin, 192, 1),
+            Conv(192, 192, (1, 7), padding=(0, 3)),
+        )
+        self.branch7x7x3_3, self.branch7x7x3_4 = (
+            Conv(192, 192, (7, 1), padding=(3, 0)),
+            Conv(192, 192, 3, stride=2),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         b7 = self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x))))
-        return torch.cat([self.branch3x3_2(self.branch3x3_1(x)), b7, F.max_pool2d(x, 3, stride=2)], 1)
+        return torch.cat(
+            [self.branch3x3_2(self.branch3x3_1(x)), b7, F.max_pool2d(x, 3, stride=2)], 1
+        )
 
 
 class BlockE(nn.Module):
@@ -128,8 +157,17 @@ class BlockE(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         a = self.branch3x3_1(x)
         b = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-        return torch.cat([self.branch1x1(x), self.branch3x3_2a(a), self.branch3x3_2b(a),
-                          self.branch3x3dbl_3a(b), self.branch3x3dbl_3b(b), self.branch_pool(self.pool(x))], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch3x3_2a(a),
+                self.branch3x3_2b(a),
+                self.branch3x3dbl_3a(b),
+                self.branch3x3dbl_3b(b),
+                self.branch_pool(self.pool(x)),
+            ],
+            1,
+        )
 
 
 class InceptionV3(nn.Module):
@@ -140,11 +178,19 @@ class InceptionV3(nn.Module):
         self.Conv2d_1a_3x3, self.Conv2d_2a_3x3 = Conv(3, 32, 3, stride=2), Conv(32, 32, 3)
         self.Conv2d_2b_3x3, self.Conv2d_3b_1x1 = Conv(32, 64, 3, padding=1), Conv(64, 80, 1)
         self.Conv2d_4a_3x3 = Conv(80, 192, 3)
-        self.Mixed_5b, self.Mixed_5c, self.Mixed_5d = BlockA(192, 32), BlockA(256, 64), BlockA(288, 64)
+        self.Mixed_5b, self.Mixed_5c, self.Mixed_5d = (
+            BlockA(192, 32),
+            BlockA(256, 64),
+            BlockA(288, 64),
+        )
         self.Mixed_6a = BlockB(288)
         self.Mixed_6b, self.Mixed_6c = BlockC(768, 128), BlockC(768, 160)
         self.Mixed_6d, self.Mixed_6e = BlockC(768, 160), BlockC(768, 192)
-        self.Mixed_7a, self.Mixed_7b, self.Mixed_7c = BlockD(768), BlockE(1280, "avg"), BlockE(2048, "max")
+        self.Mixed_7a, self.Mixed_7b, self.Mixed_7c = (
+            BlockD(768),
+            BlockE(1280, "avg"),
+            BlockE(2048, "max"),
+        )
         self.fc = nn.Linear(2048, NUM_CLASSES)
         self.has_classifier = False  # set by load_state_dict_network: whether the file held ``fc``
 
@@ -152,8 +198,19 @@ class InceptionV3(nn.Module):
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(F.max_pool2d(x, 3, stride=2)))
         x = F.max_pool2d(x, 3, stride=2)
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
-                      self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
+        for block in (
+            self.Mixed_5b,
+            self.Mixed_5c,
+            self.Mixed_5d,
+            self.Mixed_6a,
+            self.Mixed_6b,
+            self.Mixed_6c,
+            self.Mixed_6d,
+            self.Mixed_6e,
+            self.Mixed_7a,
+            self.Mixed_7b,
+            self.Mixed_7c,
+        ):
             x = block(x)
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
@@ -166,7 +223,9 @@ def load_inception(path: Path, device: torch.device) -> nn.Module:
     """The network in ``path``: a TorchScript file (loaded with ``torch.jit.load``) or a state dict of
     :class:`InceptionV3` (loaded with ``torch.load(weights_only=True)``: tensors only, nothing else is unpickled)."""
     if not path.is_file():
-        raise MetricError(f"Inception weights not found at {path}: pass an existing TorchScript or .pth file")
+        raise MetricError(
+            f"Inception weights not found at {path}: pass an existing TorchScript or .pth file"
+        )
     try:
         return torch.jit.load(str(path), map_location=device)
     except Exception:  # torch reports every non-TorchScript file as RuntimeError or similar
@@ -174,7 +233,9 @@ def load_inception(path: Path, device: torch.device) -> nn.Module:
     try:
         state = torch.load(str(path), map_location=device, weights_only=True)
     except Exception as exc:
-        raise MetricError(f"{path}: neither a TorchScript file nor a state dict ({type(exc).__name__})") from None
+        raise MetricError(
+            f"{path}: neither a TorchScript file nor a state dict ({type(exc).__name__})"
+        ) from None
     return load_state_dict_network(path, state, device)
 
 
@@ -193,12 +254,16 @@ def load_state_dict_network(path: Path | str, state: object, device: torch.devic
     unknown = sorted(set(given) - set(expected))
     if missing or unknown:
         what = f"missing {missing[0]}" if missing else f"unexpected {unknown[0]}"
-        raise MetricError(f"{path}: not a TorchScript file, nor the FID Inception-v3 state dict (pytorch-fid's "
-                          f"pt_inception-*.pth): "
-                          f"{what} ({len(missing)} missing, {len(unknown)} unexpected keys)")
+        raise MetricError(
+            f"{path}: not a TorchScript file, nor the FID Inception-v3 state dict (pytorch-fid's "
+            f"pt_inception-*.pth): "
+            f"{what} ({len(missing)} missing, {len(unknown)} unexpected keys)"
+        )
     for key, value in given.items():
         if value.shape != expected[key].shape:
-            raise MetricError(f"{path}: {key} has shape {list(value.shape)}, expected {list(expected[key].shape)}")
+            raise MetricError(
+                f"{path}: {key} has shape {list(value.shape)}, expected {list(expected[key].shape)}"
+            )
     net.load_state_dict({**expected, **given}, strict=False)  # only the counters are left out
     net.has_classifier = "fc.weight" in given and "fc.bias" in given
     return net.eval().to(device)

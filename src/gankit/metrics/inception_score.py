@@ -25,11 +25,14 @@ from gankit.metrics.inception import preprocess
 from gankit.metrics.inception_net import InceptionV3, load_inception
 
 SPLITS = 10
-INTERFACE = ("return_features", "no_output_bias")  # keyword arguments of NVIDIA's TorchScript Inception
-NO_CLASSIFIER = ("{path} has no classifier layer (it gives pool features only): the Inception Score needs the 2015 "
-                 "Inception with its 1,008-way softmax; pass --inception PATH to NVIDIA's TorchScript "
-                 "inception-2015-12-05.pt or pytorch-fid's pt_inception-2015-12-05-6726825d.pth "
-                 "(docs/evaluation.md)")
+# keyword arguments of NVIDIA's TorchScript Inception
+INTERFACE = ("return_features", "no_output_bias")
+NO_CLASSIFIER = (
+    "{path} has no classifier layer (it gives pool features only): the Inception Score needs the 2015 "
+    "Inception with its 1,008-way softmax; pass --inception PATH to NVIDIA's TorchScript "
+    "inception-2015-12-05.pt or pytorch-fid's pt_inception-2015-12-05-6726825d.pth "
+    "(docs/evaluation.md)"
+)
 
 
 def inception_score(probs: Tensor, splits: int = SPLITS) -> tuple[float, float]:
@@ -41,17 +44,23 @@ def inception_score(probs: Tensor, splits: int = SPLITS) -> tuple[float, float]:
         (mean, std); 1 ≤ IS ≤ K for each part (1: every row alike; K: confident and evenly spread over K classes).
     """
     if not isinstance(probs, Tensor) or probs.ndim != 2 or probs.shape[1] < 2:
-        raise MetricError(f"Inception Score needs probabilities [N, K] with K >= 2, got "
-                          f"{list(probs.shape) if isinstance(probs, Tensor) else type(probs).__name__}")
+        raise MetricError(
+            f"Inception Score needs probabilities [N, K] with K >= 2, got "
+            f"{list(probs.shape) if isinstance(probs, Tensor) else type(probs).__name__}"
+        )
     n = probs.shape[0]
     if not isinstance(splits, int) or splits < 1 or n < splits:
-        raise MetricError(f"Inception Score needs at least {splits} samples for {splits} splits, got {n}")
+        raise MetricError(
+            f"Inception Score needs at least {splits} samples for {splits} splits, got {n}"
+        )
     p = probs.double()
     if not torch.isfinite(p).all() or (p < 0).any() or ((p.sum(1) - 1).abs() > 1e-3).any():
-        raise MetricError("Inception Score: each row must be probabilities (finite, >= 0, summing to 1)")
+        raise MetricError(
+            "Inception Score: each row must be probabilities (finite, >= 0, summing to 1)"
+        )
     scores = []
     for i in range(splits):
-        part = p[i * n // splits:(i + 1) * n // splits]
+        part = p[i * n // splits : (i + 1) * n // splits]
         marginal = part.mean(0, keepdim=True)
         kl = (torch.xlogy(part, part) - torch.xlogy(part, marginal)).sum(1)  # 0 · log 0 = 0
         scores.append(math.exp(float(kl.mean())))
@@ -65,31 +74,47 @@ class InceptionClassifier:
     or a state dict of the FID Inception with its classifier (pytorch-fid's ``pt_inception-*.pth``; the images then
     go through gankit's FID preprocessing and the softmax is taken over the logits without the bias)."""
 
-    def __init__(self, path: str | Path, *, device: str | torch.device = "cpu", batch_size: int = 50) -> None:
+    def __init__(
+        self, path: str | Path, *, device: str | torch.device = "cpu", batch_size: int = 50
+    ) -> None:
         self.path, self.device, self.batch_size = Path(path), torch.device(device), batch_size
         model = load_inception(self.path, self.device)
         if isinstance(model, InceptionV3):
             if not model.has_classifier:
                 raise MetricError(NO_CLASSIFIER.format(path=self.path))
-            self.probabilities = lambda images: torch.softmax(model.logits(model(preprocess(images)), bias=False), 1)
+            self.probabilities = lambda images: torch.softmax(
+                model.logits(model(preprocess(images)), bias=False), 1
+            )
         else:
-            names = {a.name for a in model.forward.schema.arguments} if hasattr(model, "forward") else set()
+            names = (
+                {a.name for a in model.forward.schema.arguments}
+                if hasattr(model, "forward")
+                else set()
+            )
             if not set(INTERFACE) <= names:
                 raise MetricError(NO_CLASSIFIER.format(path=self.path))
-            self.probabilities = lambda images: model(images.expand(-1, 3, -1, -1), no_output_bias=True)
+            self.probabilities = lambda images: model(
+                images.expand(-1, 3, -1, -1), no_output_bias=True
+            )
         self.model = model.eval()
 
     def __call__(self, images: Tensor) -> Tensor:
-        if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.ndim != 4 \
-                or images.shape[1] not in (1, 3):
+        if (
+            not isinstance(images, Tensor)
+            or images.dtype != torch.uint8
+            or images.ndim != 4
+            or images.shape[1] not in (1, 3)
+        ):
             raise MetricError("Inception Score images must be uint8 [N, C, H, W] with C in (1, 3)")
         out = []
         with torch.inference_mode():
             for start in range(0, images.shape[0], self.batch_size):
-                chunk = images[start:start + self.batch_size].to(self.device)
+                chunk = images[start : start + self.batch_size].to(self.device)
                 probs = self.probabilities(chunk)
                 if probs.ndim != 2 or probs.shape[0] != chunk.shape[0]:
-                    raise MetricError(f"{self.path} returned shape {list(probs.shape)} for {chunk.shape[0]} images, "
-                                      f"expected [{chunk.shape[0]}, K] class probabilities")
+                    raise MetricError(
+                        f"{self.path} returned shape {list(probs.shape)} for {chunk.shape[0]} images, "
+                        f"expected [{chunk.shape[0]}, K] class probabilities"
+                    )
                 out.append(probs.double().cpu())
         return torch.cat(out) if out else torch.zeros(0, 1008, dtype=torch.float64)

@@ -64,15 +64,7 @@ def mode_coverage(samples: Tensor, modes: Tensor, std: float) -> dict[str, float
     m = _as_float64_matrix(modes, "modes")
     x = _as_float64_matrix(samples, "samples", width=m.shape[1])
     k = m.shape[0]
-    nearest = torch.empty(x.shape[0], dtype=torch.long)
-    dist = torch.empty(x.shape[0], dtype=torch.float64)
-    rows = max(1, _CHUNK_ELEMENTS // (k * m.shape[1]))
-    for start in range(0, x.shape[0], rows):
-        block = x[start:start + rows]
-        d2 = ((block[:, None, :] - m[None, :, :]) ** 2).sum(dim=-1)  # [b, K]
-        best, idx = d2.min(dim=1)  # first minimum on ties
-        nearest[start:start + rows] = idx
-        dist[start:start + rows] = best.sqrt()
+    nearest, dist = _nearest_modes(x, m)
     good = dist <= 3.0 * float(std)
     counts = torch.bincount(nearest[good], minlength=k).to(torch.float64)
     n_good = int(good.sum())
@@ -81,7 +73,25 @@ def mode_coverage(samples: Tensor, modes: Tensor, std: float) -> dict[str, float
     else:
         q = counts[counts > 0] / n_good
         reverse_kl = max(0.0, float((q * (q * k).log()).sum()))
-    return {"modes": float((counts > 0).sum()), "high_quality": n_good / x.shape[0], "reverse_kl": reverse_kl}
+    return {
+        "modes": float((counts > 0).sum()),
+        "high_quality": n_good / x.shape[0],
+        "reverse_kl": reverse_kl,
+    }
+
+
+def _nearest_modes(x: Tensor, m: Tensor) -> tuple[Tensor, Tensor]:
+    """Each point's nearest mode (int64 [N]; ties to the lower index) and its distance (float64 [N]), in chunks."""
+    nearest = torch.empty(x.shape[0], dtype=torch.long)
+    dist = torch.empty(x.shape[0], dtype=torch.float64)
+    rows = max(1, _CHUNK_ELEMENTS // (m.shape[0] * m.shape[1]))
+    for start in range(0, x.shape[0], rows):
+        block = x[start : start + rows]
+        d2 = ((block[:, None, :] - m[None, :, :]) ** 2).sum(dim=-1)  # [b, K]
+        best, idx = d2.min(dim=1)  # first minimum on ties
+        nearest[start : start + rows] = idx
+        dist[start : start + rows] = best.sqrt()
+    return nearest, dist
 
 
 def scott_bandwidth(samples: Tensor) -> float:
@@ -94,15 +104,21 @@ def scott_bandwidth(samples: Tensor) -> float:
         raise MetricError(f"Scott's bandwidth needs at least 2 samples, got {x.numel()}")
     sigma = float(x.std(correction=1))
     if not (math.isfinite(sigma) and sigma > 0):
-        raise MetricError(f"Scott's bandwidth needs samples with positive finite spread, got std {sigma}")
+        raise MetricError(
+            f"Scott's bandwidth needs samples with positive finite spread, got std {sigma}"
+        )
     return sigma * x.numel() ** (-0.2)
 
 
 def _samples_1d(samples: Tensor) -> Tensor:
-    if not isinstance(samples, Tensor) or samples.numel() == 0 or not (
-        samples.dim() == 1 or (samples.dim() == 2 and samples.shape[1] == 1)
+    if (
+        not isinstance(samples, Tensor)
+        or samples.numel() == 0
+        or not (samples.dim() == 1 or (samples.dim() == 2 and samples.shape[1] == 1))
     ):
-        raise MetricError(f"samples must be a non-empty tensor [N] or [N, 1], got {_shape(samples)}")
+        raise MetricError(
+            f"samples must be a non-empty tensor [N] or [N, 1], got {_shape(samples)}"
+        )
     x = samples.detach().reshape(-1).to(torch.float64)
     if not torch.isfinite(x).all():
         raise MetricError("samples contain NaN or inf")
@@ -139,8 +155,8 @@ def kde_1d(samples: Tensor, grid: Tensor, bandwidth: float | None = None) -> Ten
     norm = 1.0 / (x.numel() * h * math.sqrt(2.0 * math.pi))
     xs, gs = x / h, g / h
     for start in range(0, g.numel(), rows):
-        z = gs[start:start + rows, None] - xs[None, :]  # one [rows, N] block, updated in place
-        out[start:start + rows] = z.square_().mul_(-0.5).exp_().sum(dim=1) * norm
+        z = gs[start : start + rows, None] - xs[None, :]  # one [rows, N] block, updated in place
+        out[start : start + rows] = z.square_().mul_(-0.5).exp_().sum(dim=1) * norm
     return out
 
 
@@ -160,7 +176,9 @@ def jensen_shannon(p: Tensor, q: Tensor, dx: float) -> float:
     dens = []
     for name, d in (("p", p), ("q", q)):
         if not isinstance(d, Tensor) or d.dim() != 1 or d.numel() < 2:
-            raise MetricError(f"{name} must be a 1-D tensor with at least 2 grid values, got {_shape(d)}")
+            raise MetricError(
+                f"{name} must be a 1-D tensor with at least 2 grid values, got {_shape(d)}"
+            )
         d = d.detach().to(device="cpu", dtype=torch.float64)
         if not torch.isfinite(d).all() or (d < 0).any():
             raise MetricError(f"{name} must be finite and non-negative")
@@ -170,7 +188,9 @@ def jensen_shannon(p: Tensor, q: Tensor, dx: float) -> float:
         dens.append(d / mass)
     p64, q64 = dens
     if p64.numel() != q64.numel():
-        raise MetricError(f"p and q must share one grid, got {p64.numel()} and {q64.numel()} values")
+        raise MetricError(
+            f"p and q must share one grid, got {p64.numel()} and {q64.numel()} values"
+        )
     m = 0.5 * (p64 + q64)
     term = torch.zeros_like(m)
     for d in (p64, q64):

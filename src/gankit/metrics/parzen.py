@@ -59,7 +59,9 @@ def _check_points(centres: Tensor, x: Tensor, what: str) -> None:
     if centres.shape[0] < 1:
         raise MetricError("Parzen needs at least one centre, got 0")
     if centres.shape[1] != x.shape[1]:
-        raise MetricError(f"Parzen {what} has {x.shape[1]} dims but the centres have {centres.shape[1]}")
+        raise MetricError(
+            f"Parzen {what} has {x.shape[1]} dims but the centres have {centres.shape[1]}"
+        )
 
 
 def _check_chunks(chunk_x: int, chunk_centres: int) -> None:
@@ -83,39 +85,48 @@ def _log_norm(n_centres: int, dim: int, sigma: float) -> float:
     return math.log(n_centres) + 0.5 * dim * math.log(2.0 * math.pi * sigma * sigma)
 
 
-def _log_kernel_sums(centres: Tensor, x: Tensor, sigmas: list[float], chunk_x: int, chunk_centres: int) -> Tensor:
+def _log_kernel_sums(
+    centres: Tensor, x: Tensor, sigmas: list[float], chunk_x: int, chunk_centres: int
+) -> Tensor:
     """logsumexp_i(−‖x_j − μ_i‖² / 2σ_s²) for every σ_s and x_j: float64 ``[len(sigmas), M]`` on centres' device."""
     c = centres.detach().to(torch.float64)
     dev = c.device
     c_sq = c.square().sum(dim=1)
     scales = [-0.5 / (s * s) for s in sigmas]
     block = min(chunk_x, x.shape[0]) * min(chunk_centres, c.shape[0])
-    work = torch.empty(block * (1 if len(scales) == 1 else 2), dtype=torch.float64, device=dev)  # reused blocks
+    # reused blocks
+    work = torch.empty(block * (1 if len(scales) == 1 else 2), dtype=torch.float64, device=dev)
     out = torch.empty(len(scales), x.shape[0], dtype=torch.float64, device=dev)
     for start in range(0, x.shape[0], chunk_x):
-        xb = x[start:start + chunk_x].detach().to(device=dev, dtype=torch.float64)
+        xb = x[start : start + chunk_x].detach().to(device=dev, dtype=torch.float64)
         xb_sq = xb.square().sum(dim=1, keepdim=True)
         running = torch.full((len(scales), xb.shape[0]), -math.inf, dtype=torch.float64, device=dev)
         for c_start in range(0, c.shape[0], chunk_centres):
-            cb = c[c_start:c_start + chunk_centres]
+            cb = c[c_start : c_start + chunk_centres]
             shape = (xb.shape[0], cb.shape[0])
-            d2 = work[:shape[0] * shape[1]].view(shape)
+            d2 = work[: shape[0] * shape[1]].view(shape)
             # ‖x‖² + ‖μ‖² − 2x·μ in float64, clamped at 0 against rounding
-            torch.addmm(c_sq[c_start:c_start + chunk_centres].unsqueeze(0), xb, cb.T, alpha=-2.0, out=d2)
+            torch.addmm(
+                c_sq[c_start : c_start + chunk_centres].unsqueeze(0), xb, cb.T, alpha=-2.0, out=d2
+            )
             d2.add_(xb_sq).clamp_(min=0.0)
             nearest = d2.amin(dim=1, keepdim=True)
-            d2.sub_(nearest)  # the nearest centre's term becomes exp(0) = 1: no underflow of the whole sum
-            terms = d2 if len(scales) == 1 else work[block:block + shape[0] * shape[1]].view(shape)
+            # the nearest centre's term becomes exp(0) = 1: no underflow of the whole sum
+            d2.sub_(nearest)
+            terms = (
+                d2 if len(scales) == 1 else work[block : block + shape[0] * shape[1]].view(shape)
+            )
             for s, scale in enumerate(scales):
                 torch.mul(d2, scale, out=terms).exp_()
                 block_lse = terms.sum(dim=1).log_().add_(nearest.squeeze(1), alpha=scale)
                 running[s] = torch.logaddexp(running[s], block_lse)
-        out[:, start:start + xb.shape[0]] = running
+        out[:, start : start + xb.shape[0]] = running
     return out
 
 
-def parzen_log_likelihood(centres: Tensor, x: Tensor, sigma: float, *, chunk_x: int = 1000,
-                          chunk_centres: int = 10000) -> Tensor:
+def parzen_log_likelihood(
+    centres: Tensor, x: Tensor, sigma: float, *, chunk_x: int = 1000, chunk_centres: int = 10000
+) -> Tensor:
     """Log-density of each row of ``x`` under the isotropic Gaussian Parzen window on ``centres``.
 
     Args:
@@ -135,8 +146,14 @@ def parzen_log_likelihood(centres: Tensor, x: Tensor, sigma: float, *, chunk_x: 
     return lse - _log_norm(centres.shape[0], centres.shape[1], s)
 
 
-def select_sigma(centres: Tensor, x_val: Tensor, sigmas: Tensor | Sequence[float] = SIGMAS, *,
-                 chunk_x: int = 1000, chunk_centres: int = 10000) -> tuple[float, dict[float, float]]:
+def select_sigma(
+    centres: Tensor,
+    x_val: Tensor,
+    sigmas: Tensor | Sequence[float] = SIGMAS,
+    *,
+    chunk_x: int = 1000,
+    chunk_centres: int = 10000,
+) -> tuple[float, dict[float, float]]:
     """The σ among ``sigmas`` maximising the mean log-likelihood of ``x_val`` (first one on ties).
 
     Args:
@@ -159,8 +176,15 @@ def select_sigma(centres: Tensor, x_val: Tensor, sigmas: Tensor | Sequence[float
     return best, scores
 
 
-def parzen_protocol(centres: Tensor, x_val: Tensor | None, x_test: Tensor, *, sigma: float | None = None,
-                    chunk_x: int = 1000, chunk_centres: int = 10000) -> ParzenResult:
+def parzen_protocol(
+    centres: Tensor,
+    x_val: Tensor | None,
+    x_test: Tensor,
+    *,
+    sigma: float | None = None,
+    chunk_x: int = 1000,
+    chunk_centres: int = 10000,
+) -> ParzenResult:
     """The paper's evaluation: select σ on ``x_val`` (unless ``sigma`` is given), then score ``x_test``.
 
     Args:
@@ -184,5 +208,10 @@ def parzen_protocol(centres: Tensor, x_val: Tensor | None, x_test: Tensor, *, si
         raise MetricError("Parzen needs at least one test point, got 0")
     ll = parzen_log_likelihood(centres, x_test, sigma, chunk_x=chunk_x, chunk_centres=chunk_centres)
     lls = ll.cpu().numpy()
-    return ParzenResult(mean=float(lls.mean()), sem=float(lls.std() / np.sqrt(lls.shape[0])), sigma=float(sigma),
-                        n=int(lls.shape[0]), sigma_scores=scores)
+    return ParzenResult(
+        mean=float(lls.mean()),
+        sem=float(lls.std() / np.sqrt(lls.shape[0])),
+        sigma=float(sigma),
+        n=int(lls.shape[0]),
+        sigma_scores=scores,
+    )

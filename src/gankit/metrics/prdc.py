@@ -29,13 +29,17 @@ def _prepare(real: Tensor, fake: Tensor, k: int, chunk: int, metric: str) -> tup
             shape = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
             raise MetricError(f"{metric} {name} features must be a 2-D tensor [n, d], got {shape}")
     if real.shape[1] != fake.shape[1]:
-        raise MetricError(f"{metric} feature dims differ: real {real.shape[1]} vs fake {fake.shape[1]}")
+        raise MetricError(
+            f"{metric} feature dims differ: real {real.shape[1]} vs fake {fake.shape[1]}"
+        )
     if not isinstance(k, int) or k < 1:
         raise MetricError(f"{metric} k must be a positive integer, got {k!r}")
     if not isinstance(chunk, int) or chunk < 1:
         raise MetricError(f"{metric} chunk must be a positive integer, got {chunk!r}")
     if real.shape[0] <= k:
-        raise MetricError(f"{metric} with k={k} needs more than {k} real samples, got {real.shape[0]}")
+        raise MetricError(
+            f"{metric} with k={k} needs more than {k} real samples, got {real.shape[0]}"
+        )
     if fake.shape[0] < 1:
         raise MetricError(f"{metric} needs at least one fake sample, got 0")
     r = real.detach().to(torch.float64)
@@ -57,27 +61,31 @@ def kth_neighbour_radii_sq(x: Tensor, k: int, chunk: int = 2000) -> Tensor:
     x_sq = x.square().sum(dim=1)
     out = torch.empty(x.shape[0], dtype=torch.float64, device=x.device)
     for start in range(0, x.shape[0], chunk):
-        d2 = _sq_dists(x[start:start + chunk], x, x_sq)
+        d2 = _sq_dists(x[start : start + chunk], x, x_sq)
         rows = torch.arange(d2.shape[0], device=x.device)
         d2[rows, start + rows] = math.inf
-        out[start:start + d2.shape[0]] = d2.topk(k, dim=1, largest=False).values[:, -1]
+        out[start : start + d2.shape[0]] = d2.topk(k, dim=1, largest=False).values[:, -1]
     return out
 
 
-def _ball_counts(points: Tensor, centres: Tensor, radii_sq: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
+def _ball_counts(
+    points: Tensor, centres: Tensor, radii_sq: Tensor, chunk: int
+) -> tuple[Tensor, Tensor]:
     """``counts[j]`` = number of balls B(centre_i, r_i) containing point j (int64 ``[M]``);
     ``hit[i]`` = ball i contains at least one point (bool ``[N]``)."""
     c_sq = centres.square().sum(dim=1)
     counts = torch.empty(points.shape[0], dtype=torch.int64, device=points.device)
     hit = torch.zeros(centres.shape[0], dtype=torch.bool, device=points.device)
     for start in range(0, points.shape[0], chunk):
-        inside = _sq_dists(points[start:start + chunk], centres, c_sq) <= radii_sq.unsqueeze(0)
-        counts[start:start + inside.shape[0]] = inside.sum(dim=1)
+        inside = _sq_dists(points[start : start + chunk], centres, c_sq) <= radii_sq.unsqueeze(0)
+        counts[start : start + inside.shape[0]] = inside.sum(dim=1)
         hit |= inside.any(dim=0)
     return counts, hit
 
 
-def precision_recall(real: Tensor, fake: Tensor, *, k: int = 3, chunk: int = 2000) -> dict[str, float]:
+def precision_recall(
+    real: Tensor, fake: Tensor, *, k: int = 3, chunk: int = 2000
+) -> dict[str, float]:
     """Improved precision and recall (Kynkäänniemi et al., 2019).
 
     Args:
@@ -91,14 +99,20 @@ def precision_recall(real: Tensor, fake: Tensor, *, k: int = 3, chunk: int = 200
     """
     r, f = _prepare(real, fake, k, chunk, "precision/recall")
     if f.shape[0] <= k:
-        raise MetricError(f"precision/recall with k={k} needs more than {k} fake samples, got {f.shape[0]}")
+        raise MetricError(
+            f"precision/recall with k={k} needs more than {k} fake samples, got {f.shape[0]}"
+        )
     fake_in_real, _ = _ball_counts(f, r, kth_neighbour_radii_sq(r, k, chunk), chunk)
     real_in_fake, _ = _ball_counts(r, f, kth_neighbour_radii_sq(f, k, chunk), chunk)
-    return {"precision": int((fake_in_real > 0).sum()) / f.shape[0],
-            "recall": int((real_in_fake > 0).sum()) / r.shape[0]}
+    return {
+        "precision": int((fake_in_real > 0).sum()) / f.shape[0],
+        "recall": int((real_in_fake > 0).sum()) / r.shape[0],
+    }
 
 
-def density_coverage(real: Tensor, fake: Tensor, *, k: int = 5, chunk: int = 2000) -> dict[str, float]:
+def density_coverage(
+    real: Tensor, fake: Tensor, *, k: int = 5, chunk: int = 2000
+) -> dict[str, float]:
     """Density and coverage (Naeem et al., 2020).
 
     Args:
@@ -112,5 +126,7 @@ def density_coverage(real: Tensor, fake: Tensor, *, k: int = 5, chunk: int = 200
     """
     r, f = _prepare(real, fake, k, chunk, "density/coverage")
     counts, hit = _ball_counts(f, r, kth_neighbour_radii_sq(r, k, chunk), chunk)
-    return {"density": int(counts.sum()) / (k * f.shape[0]),
-            "coverage": int(hit.sum()) / r.shape[0]}
+    return {
+        "density": int(counts.sum()) / (k * f.shape[0]),
+        "coverage": int(hit.sum()) / r.shape[0],
+    }

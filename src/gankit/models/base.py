@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 PRIORS = ("uniform", "normal")
-UNIFORM_HALF_WIDTH = math.sqrt(3.0)  # the paper's prior: uniform on [-√3, √3]^d (zero mean, unit variance)
+# the paper's prior: uniform on [-√3, √3]^d (zero mean, unit variance)
+UNIFORM_HALF_WIDTH = math.sqrt(3.0)
 NORMAL_HALF_WIDTH = 2.0  # pictures of the normal prior span ±2 (95% of each coordinate's mass)
 
 
@@ -25,8 +26,14 @@ def prior_half_width(prior: str) -> float:
     return UNIFORM_HALF_WIDTH if prior == "uniform" else NORMAL_HALF_WIDTH
 
 
-def sample_prior(prior: str, n: int, z_dim: int, *, generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None) -> torch.Tensor:
+def sample_prior(
+    prior: str,
+    n: int,
+    z_dim: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """float32 [n, z_dim] from ``uniform`` on [-√3, √3] or ``normal`` N(0, 1)."""
     if prior == "uniform":
         u = torch.rand(n, z_dim, generator=generator, device=device)
@@ -42,14 +49,26 @@ class Generator(nn.Module):
 
     num_classes: int = 0
 
-    def __init__(self, *, z_dim: int, out_shape: tuple[int, ...], value_range: str, prior: str = "uniform") -> None:
+    def __init__(
+        self, *, z_dim: int, out_shape: tuple[int, ...], value_range: str, prior: str = "uniform"
+    ) -> None:
         super().__init__()
         if prior not in PRIORS:
             raise ValueError(f"prior {prior!r} is not one of {', '.join(PRIORS)}")
-        self.z_dim, self.out_shape, self.value_range, self.prior = z_dim, tuple(out_shape), value_range, prior
+        self.z_dim, self.out_shape, self.value_range, self.prior = (
+            z_dim,
+            tuple(out_shape),
+            value_range,
+            prior,
+        )
 
-    def sample_z(self, n: int, *, generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None) -> torch.Tensor:
+    def sample_z(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
         """Noise float32 [n, z_dim] from this generator's prior, on ``device`` (default: the module's device)."""
         if device is None:
             device = next(self.parameters()).device
@@ -76,7 +95,9 @@ class Discriminator(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """x [n, *in_shape] → features [n, F]; a one-line ValueError for another shape."""
         if tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(f"input has shape {tuple(x.shape)}; expected [n, {', '.join(map(str, self.in_shape))}]")
+            raise ValueError(
+                f"input has shape {tuple(x.shape)}; expected [n, {', '.join(map(str, self.in_shape))}]"
+            )
         return self.extract(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

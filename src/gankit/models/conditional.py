@@ -26,7 +26,9 @@ MODES = ("concat", "projection", "acgan")
 def check_labels(y: torch.Tensor | None, n: int, num_classes: int) -> torch.Tensor:
     """``y`` as given, after checking it is int64 [n] (a one-line error otherwise); range is checked by one_hot."""
     if y is None:
-        raise ValueError(f"this model is class-conditional ({num_classes} classes): pass labels y int64 [n]")
+        raise ValueError(
+            f"this model is class-conditional ({num_classes} classes): pass labels y int64 [n]"
+        )
     if y.dtype != torch.int64 or y.shape != (n,):
         raise ValueError(f"labels must be int64 [{n}], got {y.dtype} {list(y.shape)}")
     return y
@@ -42,13 +44,19 @@ class ConditionalGenerator(Generator):
 
     def __init__(self, base: Generator, num_classes: int) -> None:
         if base.z_dim <= num_classes:
-            raise ValueError(f"base generator must take z_dim + {num_classes} inputs, it takes {base.z_dim}")
-        super().__init__(z_dim=base.z_dim - num_classes, out_shape=base.out_shape, value_range=base.value_range,
-                         prior=base.prior)
+            raise ValueError(
+                f"base generator must take z_dim + {num_classes} inputs, it takes {base.z_dim}"
+            )
+        super().__init__(
+            z_dim=base.z_dim - num_classes,
+            out_shape=base.out_shape,
+            value_range=base.value_range,
+            prior=base.prior,
+        )
         self.base, self.num_classes = base, num_classes
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        y = check_labels(y, len(z), self.num_classes)
+        y = check_labels(y, z.shape[0], self.num_classes)
         return self.base(torch.cat([z, one_hot(y, self.num_classes).to(z.dtype)], dim=1))
 
 
@@ -61,11 +69,11 @@ class ConcatDiscriminator(nn.Module):
         self.base, self.num_classes, self.channels = base, num_classes, channels
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        code = one_hot(check_labels(y, len(x), self.num_classes), self.num_classes).to(x.dtype)
+        code = one_hot(check_labels(y, x.shape[0], self.num_classes), self.num_classes).to(x.dtype)
         if self.channels:
             maps = code[:, :, None, None].expand(-1, -1, *x.shape[2:])
             return self.base(torch.cat([x, maps], dim=1))
-        return self.base(torch.cat([x.reshape(len(x), -1), code], dim=1))
+        return self.base(torch.cat([x.reshape(x.shape[0], -1), code], dim=1))
 
 
 class ProjectionDiscriminator(nn.Module):
@@ -78,7 +86,7 @@ class ProjectionDiscriminator(nn.Module):
         nn.init.xavier_uniform_(self.embed.weight)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        y = check_labels(y, len(x), self.num_classes)
+        y = check_labels(y, x.shape[0], self.num_classes)
         h = self.base.features(x)
         return self.base.logit(h) + (self.embed(y) * h).sum(dim=1)
 

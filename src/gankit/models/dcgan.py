@@ -22,7 +22,9 @@ RESOLUTIONS = (28, 32, 64)
 def _plan(resolution: int) -> tuple[int, int]:
     """(size of the first/last small feature map, number of stride-2 steps between it and ``resolution``)."""
     if resolution not in RESOLUTIONS:
-        raise ValueError(f"resolution {resolution!r} is not one of {', '.join(map(str, RESOLUTIONS))}")
+        raise ValueError(
+            f"resolution {resolution!r} is not one of {', '.join(map(str, RESOLUTIONS))}"
+        )
     start = 7 if resolution == 28 else 4
     return start, (resolution // start).bit_length() - 1
 
@@ -49,17 +51,34 @@ class DCGANGenerator(Generator):
     ConvT(width → channels, 4, 2, 1) + tanh. Convolutions followed by BatchNorm carry no bias.
     """
 
-    def __init__(self, *, z_dim: int = 100, channels: int = 1, resolution: int = 64, width: int = 64,
-                 prior: str = "normal") -> None:
+    def __init__(
+        self,
+        *,
+        z_dim: int = 100,
+        channels: int = 1,
+        resolution: int = 64,
+        width: int = 64,
+        prior: str = "normal",
+    ) -> None:
         start, steps = _plan(resolution)
-        super().__init__(z_dim=z_dim, out_shape=(channels, resolution, resolution), value_range="symmetric",
-                         prior=prior)
+        super().__init__(
+            z_dim=z_dim,
+            out_shape=(channels, resolution, resolution),
+            value_range="symmetric",
+            prior=prior,
+        )
         ch = width * 2 ** (steps - 1)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, ch, start, 1, 0, bias=False), nn.BatchNorm2d(ch),
-                                   nn.ReLU(inplace=True)]
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(z_dim, ch, start, 1, 0, bias=False),
+            nn.BatchNorm2d(ch),
+            nn.ReLU(inplace=True),
+        ]
         for _ in range(steps - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2),
-                       nn.ReLU(inplace=True)]
+            layers += [
+                nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ch // 2),
+                nn.ReLU(inplace=True),
+            ]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -88,16 +107,24 @@ class DCGANDiscriminator(Discriminator):
     independently) or "none". Convolutions before a norm carry no bias.
     """
 
-    def __init__(self, *, channels: int = 1, resolution: int = 64, width: int = 64, norm: str = "batch") -> None:
+    def __init__(
+        self, *, channels: int = 1, resolution: int = 64, width: int = 64, norm: str = "batch"
+    ) -> None:
         super().__init__(in_shape=(channels, resolution, resolution))
         if norm not in D_NORMS:
             raise ValueError(f"norm {norm!r} is not one of {', '.join(D_NORMS)}")
         start, steps = _plan(resolution)
         ch = width
-        layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, ch, 4, 2, 1),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
         for _ in range(steps - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"), *_norm(norm, ch * 2),
-                       nn.LeakyReLU(0.2, inplace=True)]
+            layers += [
+                nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"),
+                *_norm(norm, ch * 2),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             ch *= 2
         layers.append(nn.Conv2d(ch, 1, start, 1, 0))
         self.net = nn.Sequential(*layers)

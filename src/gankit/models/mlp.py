@@ -39,19 +39,31 @@ def marginal_logits(pixel_mean: torch.Tensor) -> torch.Tensor:
 class PaperGenerator(Generator):
     """The paper's MNIST generator. z float32 [n, z_dim] → samples [n, *out_shape] in [0, 1]."""
 
-    def __init__(self, *, out_shape: tuple[int, ...] = (1, 28, 28), z_dim: int = 100, hidden: int = PAPER_G_HIDDEN,
-                 pixel_mean: torch.Tensor | None = None, prior: str = "uniform") -> None:
+    def __init__(
+        self,
+        *,
+        out_shape: tuple[int, ...] = (1, 28, 28),
+        z_dim: int = 100,
+        hidden: int = PAPER_G_HIDDEN,
+        pixel_mean: torch.Tensor | None = None,
+        prior: str = "uniform",
+    ) -> None:
         super().__init__(z_dim=z_dim, out_shape=out_shape, value_range="unit", prior=prior)
         out_dim = math.prod(out_shape)
-        self.net = nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, out_dim))
+        self.net = nn.Sequential(
+            nn.Linear(z_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, out_dim),
+        )
         _uniform_init_(self, PAPER_G_INIT)
         if pixel_mean is not None:
             with torch.no_grad():
                 self.net[-1].bias.copy_(marginal_logits(pixel_mean.reshape(out_dim)))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.net(z)).view(len(z), *self.out_shape)
+        return torch.sigmoid(self.net(z)).view(z.shape[0], *self.out_shape)
 
 
 class Dropout(nn.Module):
@@ -87,33 +99,46 @@ class Maxout(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # max (not amax): its backward routes the gradient by the saved argmax, cheaper than amax's mask
-        return self.linear(x).view(len(x), self.units, self.pieces).max(dim=2).values
+        return self.linear(x).view(x.shape[0], self.units, self.pieces).max(dim=2).values
 
 
 class PaperDiscriminator(Discriminator):
     """The paper's maxout discriminator. x [n, *in_shape] in [0, 1] → logits float32 [n]."""
 
-    def __init__(self, *, in_shape: tuple[int, ...] = (1, 28, 28), units: int = PAPER_D_UNITS,
-                 pieces: int = PAPER_D_PIECES, dropout: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        in_shape: tuple[int, ...] = (1, 28, 28),
+        units: int = PAPER_D_UNITS,
+        pieces: int = PAPER_D_PIECES,
+        dropout: bool = True,
+    ) -> None:
         super().__init__(in_shape=in_shape)
         in_dim = math.prod(in_shape)
         drop_in = 1.0 - PAPER_D_KEEP_INPUT if dropout else 0.0
         drop_hidden = 1.0 - PAPER_D_KEEP_HIDDEN if dropout else 0.0
-        self.net = nn.Sequential(Dropout(drop_in), Maxout(in_dim, units, pieces),
-                                 Dropout(drop_hidden), Maxout(units, units, pieces),
-                                 Dropout(drop_hidden), nn.Linear(units, 1))
+        self.net = nn.Sequential(
+            Dropout(drop_in),
+            Maxout(in_dim, units, pieces),
+            Dropout(drop_hidden),
+            Maxout(units, units, pieces),
+            Dropout(drop_hidden),
+            nn.Linear(units, 1),
+        )
         _uniform_init_(self, PAPER_D_INIT)
 
     def extract(self, x: torch.Tensor) -> torch.Tensor:
         """x [n, *in_shape] → the last hidden layer (after its dropout) float32 [n, units]."""
-        return self.net[:-1](x.reshape(len(x), -1))
+        return self.net[:-1](x.reshape(x.shape[0], -1))
 
     def logit(self, h: torch.Tensor) -> torch.Tensor:
         """Features [n, units] → logits [n]."""
-        return self.net[-1](h).view(len(h))
+        return self.net[-1](h).view(h.shape[0])
 
 
-def _mlp(in_dim: int, hidden: int, layers: int, out_dim: int, act: type[nn.Module]) -> nn.Sequential:
+def _mlp(
+    in_dim: int, hidden: int, layers: int, out_dim: int, act: type[nn.Module]
+) -> nn.Sequential:
     dims = [in_dim] + [hidden] * layers
     blocks: list[nn.Module] = []
     for a, b in zip(dims[:-1], dims[1:]):
@@ -124,13 +149,21 @@ def _mlp(in_dim: int, hidden: int, layers: int, out_dim: int, act: type[nn.Modul
 class MLPGenerator(Generator):
     """Small MLP generator for toy points (``value_range="none"``, linear output) or images (tanh, [-1, 1])."""
 
-    def __init__(self, *, out_shape: tuple[int, ...], z_dim: int = 2, hidden: int = 128, layers: int = 2,
-                 value_range: str = "none", prior: str = "normal") -> None:
+    def __init__(
+        self,
+        *,
+        out_shape: tuple[int, ...],
+        z_dim: int = 2,
+        hidden: int = 128,
+        layers: int = 2,
+        value_range: str = "none",
+        prior: str = "normal",
+    ) -> None:
         super().__init__(z_dim=z_dim, out_shape=out_shape, value_range=value_range, prior=prior)
         self.net = _mlp(z_dim, hidden, layers, math.prod(out_shape), nn.ReLU)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.net(z).view(len(z), *self.out_shape)
+        x = self.net(z).view(z.shape[0], *self.out_shape)
         return torch.tanh(x) if self.value_range == "symmetric" else x
 
 
@@ -143,8 +176,8 @@ class MLPDiscriminator(Discriminator):
 
     def extract(self, x: torch.Tensor) -> torch.Tensor:
         """x [n, *in_shape] → the last hidden layer float32 [n, hidden]."""
-        return self.net[:-1](x.reshape(len(x), -1))
+        return self.net[:-1](x.reshape(x.shape[0], -1))
 
     def logit(self, h: torch.Tensor) -> torch.Tensor:
         """Features [n, hidden] → logits [n]."""
-        return self.net[-1](h).view(len(h))
+        return self.net[-1](h).view(h.shape[0])

@@ -32,7 +32,8 @@ from .base import Discriminator, Generator
 
 SLOPE = 0.2  # leaky ReLU
 BASES = (4, 5, 6, 7)
-_BINOMIAL = (1.0, 2.0, 1.0)  # numbers, not a tensor: a tensor made at import takes the default device of that moment
+# numbers, not a tensor: a tensor made at import takes the default device of that moment
+_BINOMIAL = (1.0, 2.0, 1.0)
 
 
 def stage_resolutions(resolution: int) -> list[int]:
@@ -41,7 +42,9 @@ def stage_resolutions(resolution: int) -> list[int]:
         n = resolution // base
         if resolution % base == 0 and n >= 2 and n & (n - 1) == 0:
             return [base * 2**i for i in range(int(math.log2(n)) + 1)]
-    raise ValueError(f"resolution {resolution} is not b·2^n with b in 4..7 and n >= 1 (e.g. 28, 32, 48, 56, 64)")
+    raise ValueError(
+        f"resolution {resolution} is not b·2^n with b in 4..7 and n >= 1 (e.g. 28, 32, 48, 56, 64)"
+    )
 
 
 def default_widths(resolution: int, width: int, cap: int = 8) -> list[int]:
@@ -54,7 +57,9 @@ def default_widths(resolution: int, width: int, cap: int = 8) -> list[int]:
 def _per_stage(value: int | Sequence[int], stages: int, name: str) -> list[int]:
     values = [value] * stages if isinstance(value, int) else list(value)
     if len(values) != stages or min(values) < 1:
-        raise ValueError(f"{name} must be a positive int or one per stage ({stages}), got {value!r}")
+        raise ValueError(
+            f"{name} must be a positive int or one per stage ({stages}), got {value!r}"
+        )
     return values
 
 
@@ -79,9 +84,11 @@ def _he(conv: nn.Conv2d, scale: float) -> nn.Conv2d:
 class ResidualBlock(nn.Module):
     """[n, C, h, w] → same shape: x + P(a(K(a(E(x))))) (see the module docstring); the identity at init."""
 
-    def __init__(self, channels: int, *, expansion: int, group_size: int, total_blocks: int) -> None:
+    def __init__(
+        self, channels: int, *, expansion: int, group_size: int, total_blocks: int
+    ) -> None:
         super().__init__()
-        hidden, scale = channels * expansion, total_blocks ** -0.25
+        hidden, scale = channels * expansion, total_blocks**-0.25
         groups = max(1, hidden // group_size)
         while hidden % groups:
             groups -= 1
@@ -115,7 +122,9 @@ class Resample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k = self.kernel.to(x.dtype)
         if self.up:
-            return F.conv_transpose2d(x, k, stride=2, padding=1, output_padding=1, groups=self.channels)
+            return F.conv_transpose2d(
+                x, k, stride=2, padding=1, output_padding=1, groups=self.channels
+            )
         return F.conv2d(x, k, stride=2, padding=1, groups=self.channels)
 
 
@@ -144,12 +153,28 @@ class _Plan:
 class NFResNetGenerator(Generator):
     """z float32 [n, z_dim] → images float32 [n, channels, resolution, resolution], about [-1, 1] (unbounded)."""
 
-    def __init__(self, *, z_dim: int, channels: int, resolution: int, widths: Sequence[int],
-                 blocks: int | Sequence[int] = 1, expansion: int = 2, group_size: int = 16,
-                 prior: str = "normal") -> None:
-        super().__init__(z_dim=z_dim, out_shape=(channels, resolution, resolution), value_range="symmetric",
-                         prior=prior)
-        plan, args = _Plan(resolution, widths, blocks), {"expansion": expansion, "group_size": group_size}
+    def __init__(
+        self,
+        *,
+        z_dim: int,
+        channels: int,
+        resolution: int,
+        widths: Sequence[int],
+        blocks: int | Sequence[int] = 1,
+        expansion: int = 2,
+        group_size: int = 16,
+        prior: str = "normal",
+    ) -> None:
+        super().__init__(
+            z_dim=z_dim,
+            out_shape=(channels, resolution, resolution),
+            value_range="symmetric",
+            prior=prior,
+        )
+        plan, args = (
+            _Plan(resolution, widths, blocks),
+            {"expansion": expansion, "group_size": group_size},
+        )
         c0 = plan.widths[0]
         self.basis = nn.Parameter(torch.randn(c0, plan.base, plan.base))
         self.modulation = nn.Linear(z_dim, c0)
@@ -171,10 +196,21 @@ class NFResNetGenerator(Generator):
 class NFResNetDiscriminator(Discriminator):
     """Images float32 [n, channels, resolution, resolution] → logits float32 [n]; ``features`` [n, C₀]."""
 
-    def __init__(self, *, channels: int, resolution: int, widths: Sequence[int], blocks: int | Sequence[int] = 1,
-                 expansion: int = 2, group_size: int = 16) -> None:
+    def __init__(
+        self,
+        *,
+        channels: int,
+        resolution: int,
+        widths: Sequence[int],
+        blocks: int | Sequence[int] = 1,
+        expansion: int = 2,
+        group_size: int = 16,
+    ) -> None:
         super().__init__(in_shape=(channels, resolution, resolution))
-        plan, args = _Plan(resolution, widths, blocks), {"expansion": expansion, "group_size": group_size}
+        plan, args = (
+            _Plan(resolution, widths, blocks),
+            {"expansion": expansion, "group_size": group_size},
+        )
         widths = plan.widths[::-1]
         layers = [nn.Conv2d(channels, widths[0], 1), nn.LeakyReLU(SLOPE)]
         for i, (width, n) in enumerate(zip(widths, plan.blocks[::-1])):

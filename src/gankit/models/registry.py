@@ -22,7 +22,8 @@ from .mlp import MLPDiscriminator, MLPGenerator, PaperDiscriminator, PaperGenera
 
 Builder = Callable[..., tuple[Generator, nn.Module]]
 _ARCHS: dict[str, Builder] = {}
-_FLAT_INPUT: set[str] = set()  # D flattens its input: a concat-conditional D gets the one-hot appended to it
+# D flattens its input: a concat-conditional D gets the one-hot appended to it
+_FLAT_INPUT: set[str] = set()
 
 
 def register(name: str, *, flat_input: bool = False):
@@ -50,20 +51,30 @@ def resolve(arch: str) -> Builder:
         return _ARCHS[arch]
     module, sep, name = arch.partition(":")
     if not sep:
-        raise ConfigError(f"model.arch: {arch!r} is not one of {', '.join(_ARCHS)} (or module:builder)")
+        raise ConfigError(
+            f"model.arch: {arch!r} is not one of {', '.join(_ARCHS)} (or module:builder)"
+        )
     try:
         namespace = importlib.import_module(module)
     except ImportError as e:
         raise ConfigError(f"model.arch: cannot import {module!r} ({e})") from None
     builder = _ARCHS.get(name, getattr(namespace, name, None))
     if not callable(builder):
-        raise ConfigError(f"model.arch: {module} neither registers an architecture {name!r} nor has a builder of "
-                          f"that name")
+        raise ConfigError(
+            f"model.arch: {module} neither registers an architecture {name!r} nor has a builder of "
+            f"that name"
+        )
     return builder
 
 
-def build_models(cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: str,
-                 pixel_mean: torch.Tensor | None = None, num_classes: int = 0) -> tuple[Generator, nn.Module]:
+def build_models(
+    cfg: ModelConfig,
+    *,
+    sample_shape: tuple[int, ...],
+    kind: str,
+    pixel_mean: torch.Tensor | None = None,
+    num_classes: int = 0,
+) -> tuple[Generator, nn.Module]:
     """Build G and D for samples of ``sample_shape`` ((C, H, W) images or (d,) points).
 
     ``pixel_mean``: the training data's mean in [0, 1], shape ``sample_shape`` (paper G's output bias).
@@ -77,8 +88,13 @@ def build_models(cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: str,
     return _conditional(cfg, build, sample_shape, kind, pixel_mean, num_classes)
 
 
-def _at_inner_resolution(cfg: ModelConfig, sample_shape: tuple[int, ...], kind: str,
-                         pixel_mean: torch.Tensor | None, num_classes: int) -> tuple[Generator, nn.Module]:
+def _at_inner_resolution(
+    cfg: ModelConfig,
+    sample_shape: tuple[int, ...],
+    kind: str,
+    pixel_mean: torch.Tensor | None,
+    num_classes: int,
+) -> tuple[Generator, nn.Module]:
     """G and D built for ``model.inner_resolution`` and wrapped to the data's (gankit.models.resolution)."""
     from .resolution import Downsampled, Upsampled, inner_shape
 
@@ -87,16 +103,23 @@ def _at_inner_resolution(cfg: ModelConfig, sample_shape: tuple[int, ...], kind: 
     shape = inner_shape(sample_shape, cfg.inner_resolution)
     if pixel_mean is not None:
         pixel_mean = nn.functional.adaptive_avg_pool2d(pixel_mean, shape[1:])
-    G, D = build_models(dataclasses.replace(cfg, inner_resolution=None), sample_shape=shape, kind=kind,
-                        pixel_mean=pixel_mean, num_classes=num_classes)
+    G, D = build_models(
+        dataclasses.replace(cfg, inner_resolution=None),
+        sample_shape=shape,
+        kind=kind,
+        pixel_mean=pixel_mean,
+        num_classes=num_classes,
+    )
     return Upsampled(G, sample_shape[-1]), Downsampled(D, sample_shape[-1] // shape[-1])
 
 
-def parameter_counts(cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: str,
-                     num_classes: int = 0) -> tuple[int, int] | None:
+def parameter_counts(
+    cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: str, num_classes: int = 0
+) -> tuple[int, int] | None:
     """(G's, D's) parameter counts of :func:`build_models`, found on the meta device: nothing is allocated, however
     large. None when the builder cannot run on the meta device (the real build then reports any error)."""
-    resolve(cfg.arch)  # a user module is imported outside the meta device: tensors it makes at import stay real
+    # a user module is imported outside the meta device: tensors it makes at import stay real
+    resolve(cfg.arch)
     try:
         with torch.device("meta"):
             G, D = build_models(cfg, sample_shape=sample_shape, kind=kind, num_classes=num_classes)
@@ -105,8 +128,14 @@ def parameter_counts(cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: s
     return sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
 
 
-def _conditional(cfg: ModelConfig, build: Builder, sample_shape: tuple[int, ...], kind: str,
-                 pixel_mean: torch.Tensor | None, num_classes: int) -> tuple[Generator, nn.Module]:
+def _conditional(
+    cfg: ModelConfig,
+    build: Builder,
+    sample_shape: tuple[int, ...],
+    kind: str,
+    pixel_mean: torch.Tensor | None,
+    num_classes: int,
+) -> tuple[Generator, nn.Module]:
     from .conditional import (
         ACGANDiscriminator,
         ConcatDiscriminator,
@@ -116,14 +145,23 @@ def _conditional(cfg: ModelConfig, build: Builder, sample_shape: tuple[int, ...]
     )
 
     if num_classes < 2:
-        raise ValueError(f"model.conditional={cfg.conditional} needs a dataset with class labels (2 or more classes)")
-    G0, D0 = build(dataclasses.replace(cfg, z_dim=cfg.z_dim + num_classes), sample_shape=sample_shape, kind=kind,
-                   pixel_mean=pixel_mean)
+        raise ValueError(
+            f"model.conditional={cfg.conditional} needs a dataset with class labels (2 or more classes)"
+        )
+    G0, D0 = build(
+        dataclasses.replace(cfg, z_dim=cfg.z_dim + num_classes),
+        sample_shape=sample_shape,
+        kind=kind,
+        pixel_mean=pixel_mean,
+    )
     G = ConditionalGenerator(G0, num_classes)
     if cfg.conditional == "concat":
         flat = cfg.arch in _FLAT_INPUT
-        d_shape = (math.prod(sample_shape) + num_classes,) if flat else \
-            (sample_shape[0] + num_classes, *sample_shape[1:])
+        d_shape = (
+            (math.prod(sample_shape) + num_classes,)
+            if flat
+            else (sample_shape[0] + num_classes, *sample_shape[1:])
+        )
         _, D0 = build(cfg, sample_shape=d_shape, kind=kind, pixel_mean=None)
         return G, ConcatDiscriminator(D0, num_classes, channels=not flat)
     width = feature_dim(D0, sample_shape)
@@ -135,23 +173,35 @@ def _conditional(cfg: ModelConfig, build: Builder, sample_shape: tuple[int, ...]
 @register("paper-mlp", flat_input=True)
 def _paper(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
     if kind != "image":
-        raise ValueError("model.arch paper-mlp is for images (its G ends in a sigmoid); use model.arch=mlp for points")
-    g = PaperGenerator(out_shape=sample_shape, z_dim=cfg.z_dim, pixel_mean=pixel_mean, prior=cfg.prior)
+        raise ValueError(
+            "model.arch paper-mlp is for images (its G ends in a sigmoid); use model.arch=mlp for points"
+        )
+    g = PaperGenerator(
+        out_shape=sample_shape, z_dim=cfg.z_dim, pixel_mean=pixel_mean, prior=cfg.prior
+    )
     return g, PaperDiscriminator(in_shape=sample_shape, dropout=cfg.dropout)
 
 
 @register("mlp", flat_input=True)
 def _mlp(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
     value_range = "none" if kind == "points" else "symmetric"
-    g = MLPGenerator(out_shape=sample_shape, z_dim=cfg.z_dim, hidden=cfg.hidden, layers=cfg.layers,
-                     value_range=value_range, prior=cfg.prior)
+    g = MLPGenerator(
+        out_shape=sample_shape,
+        z_dim=cfg.z_dim,
+        hidden=cfg.hidden,
+        layers=cfg.layers,
+        value_range=value_range,
+        prior=cfg.prior,
+    )
     return g, MLPDiscriminator(in_shape=sample_shape, hidden=cfg.hidden, layers=cfg.layers)
 
 
 def _square_image(arch: str, sample_shape: tuple[int, ...], kind: str) -> tuple[int, int]:
     """(channels, resolution) of square images, or a one-line error naming the architecture."""
     if kind != "image" or len(sample_shape) != 3 or sample_shape[1] != sample_shape[2]:
-        raise ValueError(f"model.arch {arch} needs square images, got samples of shape {sample_shape}")
+        raise ValueError(
+            f"model.arch {arch} needs square images, got samples of shape {sample_shape}"
+        )
     return sample_shape[0], sample_shape[1]
 
 
@@ -178,7 +228,11 @@ def _nf_resnet(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
     from .nfresnet import NFResNetDiscriminator, NFResNetGenerator, default_widths
 
     c, r = _square_image("nf-resnet", sample_shape, kind)
-    shape = {"widths": default_widths(r, cfg.width), "blocks": cfg.blocks, "expansion": cfg.expansion,
-             "group_size": cfg.group_size}
+    shape = {
+        "widths": default_widths(r, cfg.width),
+        "blocks": cfg.blocks,
+        "expansion": cfg.expansion,
+        "group_size": cfg.group_size,
+    }
     g = NFResNetGenerator(z_dim=cfg.z_dim, channels=c, resolution=r, prior=cfg.prior, **shape)
     return g, NFResNetDiscriminator(channels=c, resolution=r, **shape)

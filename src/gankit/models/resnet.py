@@ -85,11 +85,22 @@ class DownBlock(nn.Module):
 class ResNetGenerator(Generator):
     """z float32 [n, z_dim] → images float32 [n, channels, 32, 32] in [-1, 1] (tanh); 4·width channels inside."""
 
-    def __init__(self, *, z_dim: int = 128, channels: int = 3, resolution: int = 32, width: int = 64,
-                 prior: str = "normal") -> None:
+    def __init__(
+        self,
+        *,
+        z_dim: int = 128,
+        channels: int = 3,
+        resolution: int = 32,
+        width: int = 64,
+        prior: str = "normal",
+    ) -> None:
         _check_resolution(resolution)
-        super().__init__(z_dim=z_dim, out_shape=(channels, resolution, resolution), value_range="symmetric",
-                         prior=prior)
+        super().__init__(
+            z_dim=z_dim,
+            out_shape=(channels, resolution, resolution),
+            value_range="symmetric",
+            prior=prior,
+        )
         self.ch = ch = 4 * width
         self.linear = _xavier(nn.Linear(z_dim, 4 * 4 * ch))
         self.blocks = nn.Sequential(*(UpBlock(ch, ch) for _ in range(3)))
@@ -112,8 +123,12 @@ class ResNetDiscriminator(Discriminator):
         super().__init__(in_shape=(channels, resolution, resolution))
         _check_resolution(resolution)
         ch = 2 * width
-        self.blocks = nn.Sequential(DownBlock(channels, ch, down=True, first=True), DownBlock(ch, ch, down=True),
-                                    DownBlock(ch, ch, down=False), DownBlock(ch, ch, down=False))
+        self.blocks = nn.Sequential(
+            DownBlock(channels, ch, down=True, first=True),
+            DownBlock(ch, ch, down=True),
+            DownBlock(ch, ch, down=False),
+            DownBlock(ch, ch, down=False),
+        )
         self.linear = _xavier(nn.Linear(ch, 1))
 
     def extract(self, x: torch.Tensor) -> torch.Tensor:

@@ -22,8 +22,12 @@ class Upsampled(Generator):
 
     def __init__(self, inner: Generator, resolution: int) -> None:
         channels = inner.out_shape[0]
-        super().__init__(z_dim=inner.z_dim, out_shape=(channels, resolution, resolution),
-                         value_range=inner.value_range, prior=inner.prior)
+        super().__init__(
+            z_dim=inner.z_dim,
+            out_shape=(channels, resolution, resolution),
+            value_range=inner.value_range,
+            prior=inner.prior,
+        )
         self.inner, self.num_classes = inner, inner.num_classes
 
     def forward(self, z: torch.Tensor, *labels: torch.Tensor) -> torch.Tensor:
@@ -46,10 +50,14 @@ def inner_shape(sample_shape: tuple[int, ...], inner: int) -> tuple[int, ...]:
     """(C, inner, inner) for square images (C, R, R) that ``inner`` divides with R / inner a power of two; else a
     one-line ValueError."""
     if len(sample_shape) != 3 or sample_shape[1] != sample_shape[2]:
-        raise ValueError(f"model.inner_resolution needs square images, got samples of shape {sample_shape}")
+        raise ValueError(
+            f"model.inner_resolution needs square images, got samples of shape {sample_shape}"
+        )
     outer = sample_shape[1]
     factor = outer // inner
     if inner > outer or outer % inner or factor & (factor - 1):
-        raise ValueError(f"model.inner_resolution {inner} must be the data's resolution {outer} divided by a power "
-                         f"of two")
+        raise ValueError(
+            f"model.inner_resolution {inner} must be the data's resolution {outer} divided by a power "
+            f"of two"
+        )
     return (sample_shape[0], inner, inner)

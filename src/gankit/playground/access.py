@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARDS = frozenset({"", "0.0.0.0", "::"})
-MAX_LOGGED = 64  # distinct refused Host values logged; past this, refusals are silent (they still get 403)
+# distinct refused Host values logged; past this, refusals are silent (they still get 403)
+MAX_LOGGED = 64
 
 
 def is_loopback(host: str) -> bool:
@@ -35,7 +36,9 @@ def is_loopback(host: str) -> bool:
         infos = socket.getaddrinfo(host, None)
     except (socket.gaierror, UnicodeError):
         return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+    return bool(infos) and all(
+        ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos
+    )
 
 
 def split_host(value: str) -> tuple[str, int | None]:
@@ -72,7 +75,9 @@ class Access:
         return reason
 
     def accepted(self) -> str:
-        return ", ".join(f"[{n}]:{self.port}" if ":" in n else f"{n}:{self.port}" for n in sorted(self.names))
+        return ", ".join(
+            f"[{n}]:{self.port}" if ":" in n else f"{n}:{self.port}" for n in sorted(self.names)
+        )
 
     def token_ok(self, given: str | None) -> bool:
         """Whether ``given`` is the token (always true when none is required); constant time in the token."""
@@ -86,7 +91,9 @@ def access_for(host: str, allow_hosts: tuple[str, ...] = (), token: bool = True)
     unless it is a wildcard, and ``allow_hosts``. ``token=False`` is refused unless the bind is loopback-only."""
     loopback = host not in WILDCARDS and is_loopback(host)
     if not token and not loopback:
-        raise GankitError(f"--no-token needs a loopback --host; on {host or 'all interfaces'} the token is mandatory")
+        raise GankitError(
+            f"--no-token needs a loopback --host; on {host or 'all interfaces'} the token is mandatory"
+        )
     names = {split_host(n)[0] for n in allow_hosts}
     if loopback or host in WILDCARDS:
         names |= LOOPBACK_NAMES

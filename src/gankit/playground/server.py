@@ -41,7 +41,8 @@ STATIC = Path(__file__).parent / "static"
 MAX_SESSIONS = 32
 MAX_COMMAND_BYTES = 64 * 2**10
 HISTORY_CAP = 2000  # curve points kept per session; past it every other one is dropped (the page does the same)
-DRAIN_LIMIT = 64 * 2**20  # an oversized upload is read (and dropped) up to this, so the browser gets the reply
+# an oversized upload is read (and dropped) up to this, so the browser gets the reply
+DRAIN_LIMIT = 64 * 2**20
 
 
 class Viewer:
@@ -127,7 +128,9 @@ class Playground:
         if requested in self.rooms:
             return self.rooms[requested], None
         if len(self.rooms) >= MAX_SESSIONS:
-            raise CommandError(f"this server already runs {MAX_SESSIONS} sessions; close a tab and reload")
+            raise CommandError(
+                f"this server already runs {MAX_SESSIONS} sessions; close a tab and reload"
+            )
         room = Room(secrets.token_hex(6))
         loop, sid = asyncio.get_running_loop(), room.id
 
@@ -139,7 +142,9 @@ class Playground:
 
         room.session = Session(sid, self.runs_dir, publish)
         self.rooms[sid] = room
-        notice = f"session {str(requested)[:40]} has ended; this is a new one" if requested else None
+        notice = (
+            f"session {str(requested)[:40]} has ended; this is a new one" if requested else None
+        )
         return room, notice
 
     def _deliver(self, sid: str, kind: str, text: str, point: list | None) -> None:
@@ -157,7 +162,9 @@ class Playground:
         for room in rooms:
             self.rooms.pop(room.id, None)
             room.session.stop()
-        await asyncio.get_running_loop().run_in_executor(None, _close_all, [room.session for room in rooms])
+        await asyncio.get_running_loop().run_in_executor(
+            None, _close_all, [room.session for room in rooms]
+        )
         for room in rooms:
             log.info("playground session %s freed", room.id)
 
@@ -166,7 +173,11 @@ class Playground:
         while True:
             await asyncio.sleep(min(1.0, self.idle_timeout / 4))
             now = time.monotonic()
-            idle = [r for r in self.rooms.values() if not r.viewers and now - r.idle_since >= self.idle_timeout]
+            idle = [
+                r
+                for r in self.rooms.values()
+                if not r.viewers and now - r.idle_since >= self.idle_timeout
+            ]
             if idle:
                 await self.free(idle)
 
@@ -210,7 +221,9 @@ def _refusal(request: web.Request, what: str) -> str | None:
     if origin is not None and not _same_origin(origin, request):
         return f"cross-origin {what} refused"
     if not request.app[ACCESS].token_ok(request.query.get("token")):
-        return f"{what} refused: missing or wrong token; open the URL that gankit playground printed"
+        return (
+            f"{what} refused: missing or wrong token; open the URL that gankit playground printed"
+        )
     return None
 
 
@@ -237,8 +250,17 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         return ws
     viewer = Viewer(ws)
     sender = asyncio.create_task(viewer.run())
-    room.join(viewer, {"type": "hello", "session": room.id, "notice": notice, "choices": choices(),
-                       "presets": presets(), "speed_range": SPEED_RANGE})
+    room.join(
+        viewer,
+        {
+            "type": "hello",
+            "session": room.id,
+            "notice": notice,
+            "choices": choices(),
+            "presets": presets(),
+            "speed_range": SPEED_RANGE,
+        },
+    )
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -259,7 +281,7 @@ async def _read_capped(request: web.Request) -> tuple[bytes, int]:
     async for chunk in request.content.iter_chunked(2**16):
         size += len(chunk)
         if len(kept) <= MAX_BYTES:
-            kept += chunk[:MAX_BYTES + 1 - len(kept)]
+            kept += chunk[: MAX_BYTES + 1 - len(kept)]
         if size > DRAIN_LIMIT:
             break
     return bytes(kept), size
@@ -313,8 +335,14 @@ def build_app(runs_dir: Path, access: Access, idle_timeout: float = 60.0) -> web
     return app
 
 
-async def start(host: str, port: int, runs_dir: Path, idle_timeout: float = 60.0, allow_hosts: tuple[str, ...] = (),
-                token: bool = True) -> tuple[web.AppRunner, str]:
+async def start(
+    host: str,
+    port: int,
+    runs_dir: Path,
+    idle_timeout: float = 60.0,
+    allow_hosts: tuple[str, ...] = (),
+    token: bool = True,
+) -> tuple[web.AppRunner, str]:
     """Start serving on host:port (0: a free port); returns (runner, the page's URL with its token). ``allow_hosts``:
     more names the ``Host`` header may give; ``token=False`` (loopback binds only) drops the token. Warns on a
     non-loopback host."""
@@ -324,19 +352,31 @@ async def start(host: str, port: int, runs_dir: Path, idle_timeout: float = 60.0
     await web.TCPSite(runner, host, port).start()
     access.port = runner.addresses[0][1]
     if not is_loopback(host):
-        log.warning("the playground is bound to %s, which is not a loopback address: anyone who can reach this port "
-                    "and has the token can train models on this machine and write run folders into %s; accepted "
-                    "host names: %s (add more with --allow-host)", host or "all interfaces",
-                    Path(runs_dir).absolute(), access.accepted())
+        log.warning(
+            "the playground is bound to %s, which is not a loopback address: anyone who can reach this port "
+            "and has the token can train models on this machine and write run folders into %s; accepted "
+            "host names: %s (add more with --allow-host)",
+            host or "all interfaces",
+            Path(runs_dir).absolute(),
+            access.accepted(),
+        )
     shown = "127.0.0.1" if host in WILDCARDS else f"[{host}]" if ":" in host else host
     query = f"?token={access.token}" if access.token else ""
     return runner, f"http://{shown}:{access.port}/{query}"
 
 
-def serve(host: str, port: int, runs_dir: Path, idle_timeout: float = 60.0, allow_hosts: tuple[str, ...] = (),
-          token: bool = True, announce: Callable[[str], None] = print) -> None:
+def serve(
+    host: str,
+    port: int,
+    runs_dir: Path,
+    idle_timeout: float = 60.0,
+    allow_hosts: tuple[str, ...] = (),
+    token: bool = True,
+    announce: Callable[[str], None] = print,
+) -> None:
     """Run the playground until SIGINT/SIGTERM (arguments as :func:`start`); ``announce`` gets the URL once the port
     is open."""
+
     async def main() -> None:
         runner, url = await start(host, port, runs_dir, idle_timeout, allow_hosts, token)
         stop = asyncio.Event()

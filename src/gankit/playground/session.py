@@ -80,15 +80,19 @@ class Session:
         elif cmd == "speed":
             value, (lo, hi) = msg.get("value"), SPEED_RANGE
             if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-                raise CommandError(f"speed: {value!r} is not a whole number of steps per frame from {lo} to {hi}")
+                raise CommandError(
+                    f"speed: {value!r} is not a whole number of steps per frame from {lo} to {hi}"
+                )
             self._put(("speed", value))
         elif cmd == "reset":
             settings = check(msg.get("settings") or {}, self.upload)
             to_config(settings, self.upload)  # a bad combination fails now, in the sender's tab
             self._put(("reset", settings, self.upload))
         else:
-            raise CommandError(f"unknown command {str(cmd)[:40]!r}; commands are: play, pause, step, speed, reset, "
-                               f"save")
+            raise CommandError(
+                f"unknown command {str(cmd)[:40]!r}; commands are: play, pause, step, speed, reset, "
+                f"save"
+            )
 
     def accept_upload(self, upload: Upload) -> None:
         """Train on ``upload`` from now on (a reset keeping the other settings)."""
@@ -145,7 +149,10 @@ class Session:
         except Exception as e:  # noqa: BLE001 -- a bug must not kill the session's worker or the server
             log.exception("playground session %s: %s failed", self.id, item[0])
             self._running = False
-            self._event("error", message=f"internal error in {item[0]} ({type(e).__name__}: {e}); see the server log")
+            self._event(
+                "error",
+                message=f"internal error in {item[0]} ({type(e).__name__}: {e}); see the server log",
+            )
             self._state()
 
     def _do_play(self) -> None:
@@ -180,7 +187,11 @@ class Session:
         if upload is not None and settings["batch_size"] > len(upload.x):
             settings = {**settings, "batch_size": len(upload.x)}
             notice = f"batch size lowered to {len(upload.x)}, the number of uploaded points"
-        dataset = Dataset("points", "points", {"train": Split(upload.x)}, source=upload.name) if upload else None
+        dataset = (
+            Dataset("points", "points", {"train": Split(upload.x)}, source=upload.name)
+            if upload
+            else None
+        )
         run_dir = self.folder / f"run-{self._resets + 1}"
         try:
             trainer = Trainer(to_config(settings, upload), run_dir, dataset=dataset)
@@ -227,8 +238,11 @@ class Session:
 
     def _state(self) -> None:
         step = self._trainer.step if self._trainer is not None else 0
-        self._publish("state", _json({"type": "state", "running": self._running, "speed": self._speed,
-                                      "step": step}), None)
+        self._publish(
+            "state",
+            _json({"type": "state", "running": self._running, "speed": self._speed, "step": step}),
+            None,
+        )
 
     def _event(self, kind: str, **fields: Any) -> None:
         self._publish("event", _json({"type": kind, **fields}), None)

@@ -44,8 +44,10 @@ def clean_name(name: str) -> str:
 
 
 def too_large(name: str, size: int) -> DatasetError:
-    return DatasetError(f"{name}: {size:,} bytes is too large; the playground takes at most {MAX_BYTES:,} bytes "
-                        f"({MAX_BYTES // 2**20} MiB) of points")
+    return DatasetError(
+        f"{name}: {size:,} bytes is too large; the playground takes at most {MAX_BYTES:,} bytes "
+        f"({MAX_BYTES // 2**20} MiB) of points"
+    )
 
 
 def parse_upload(data: bytes, name: str) -> Upload:
@@ -53,11 +55,15 @@ def parse_upload(data: bytes, name: str) -> Upload:
     name = clean_name(name)
     x = parse_csv(_text(data, name), name)
     if x.shape[1] not in (1, 2):
-        raise DatasetError(f"{name}: rows have {x.shape[1]} values; the playground takes 1-D or 2-D points "
-                           f"(1 or 2 columns)")
+        raise DatasetError(
+            f"{name}: rows have {x.shape[1]} values; the playground takes 1-D or 2-D points "
+            f"(1 or 2 columns)"
+        )
     x = validate(x, Path(name))
     if not MIN_ROWS <= len(x) <= MAX_ROWS:
-        raise DatasetError(f"{name}: {len(x):,} points; the playground takes {MIN_ROWS} to {MAX_ROWS:,}")
+        raise DatasetError(
+            f"{name}: {len(x):,} points; the playground takes {MIN_ROWS} to {MAX_ROWS:,}"
+        )
     return Upload(name, torch.from_numpy(np.ascontiguousarray(x)))
 
 
@@ -70,9 +76,13 @@ def _text(data: bytes, name: str) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise DatasetError(f"{name}: is not a CSV text file (byte {e.start} is not UTF-8 text)") from None
+        raise DatasetError(
+            f"{name}: is not a CSV text file (byte {e.start} is not UTF-8 text)"
+        ) from None
     if data.count(b"\n") > MAX_ROWS + 1:
-        raise DatasetError(f"{name}: more than {MAX_ROWS:,} lines; the playground takes at most {MAX_ROWS:,} points")
+        raise DatasetError(
+            f"{name}: more than {MAX_ROWS:,} lines; the playground takes at most {MAX_ROWS:,} points"
+        )
     return text
 
 

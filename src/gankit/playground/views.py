@@ -43,12 +43,15 @@ def _r(t: Tensor, digits: int = 4) -> list:
 
 def histogram_jsd(real: Tensor, fake: Tensor, lo: Tensor, hi: Tensor, bins: int) -> float:
     """JSD (nats, [0, log 2]) of the histograms of real and fake [N, d] points, ``bins`` per axis over [lo, hi]."""
+
     def hist(x: Tensor) -> Tensor:
         cell = ((x - lo) / (hi - lo) * bins).floor().long()
         inside = ((cell >= 0) & (cell < bins)).all(1)
         flat = sum(cell[inside, i] * bins ** (x.shape[1] - 1 - i) for i in range(x.shape[1]))
         counts = torch.bincount(flat, minlength=bins ** x.shape[1]).double()
-        return torch.cat([torch.zeros(1), counts, torch.tensor([float((~inside).sum())]), torch.zeros(1)])
+        return torch.cat(
+            [torch.zeros(1), counts, torch.tensor([float((~inside).sum())]), torch.zeros(1)]
+        )
 
     # zero ends make jensen_shannon's trapezoid rule a plain sum over the bins
     return jensen_shannon(hist(real.double()), hist(fake.double()), 1.0)
@@ -62,21 +65,31 @@ def metric_for(dataset: str, trainer: Trainer, real: Tensor, lo: Tensor, hi: Ten
 
         def coverage(s: Tensor) -> dict[str, Any]:
             m = mode_coverage(s, modes, std)
-            return {"name": "modes", "value": m["modes"],
-                    "text": f"{m['modes']:.0f}/{len(modes)} modes · {m['high_quality']:.1%} high quality"}
+            return {
+                "name": "modes",
+                "value": m["modes"],
+                "text": f"{m['modes']:.0f}/{len(modes)} modes · {m['high_quality']:.1%} high quality",
+            }
+
         return coverage
     if dataset == "gauss1d":
         mean, std = trainer.cfg.data.mean, trainer.cfg.data.std
 
         def jsd(s: Tensor) -> dict[str, Any]:
             value = jsd_to_gaussian(s, mean, std)
-            return {"name": "jsd", "value": value, "text": f"JSD to N({mean:g}, {std:g}²): {value:.4f} nats"}
+            return {
+                "name": "jsd",
+                "value": value,
+                "text": f"JSD to N({mean:g}, {std:g}²): {value:.4f} nats",
+            }
+
         return jsd
     bins = HIST_BINS[real.shape[1]]
 
     def hist_jsd(s: Tensor) -> dict[str, Any]:
         value = histogram_jsd(real, s, lo, hi, bins)
         return {"name": "jsd", "value": value, "text": f"histogram JSD: {value:.4f} nats"}
+
     return hist_jsd
 
 
@@ -99,7 +112,7 @@ class View:
 
     def __init__(self, trainer: Trainer, settings: dict[str, Any], setup_id: int) -> None:
         self.trainer, self.settings, self.setup_id = trainer, settings, setup_id
-        self.real = trainer.x[:len(trainer.fixed_z)].cpu()  # as many as G draws: 2,000
+        self.real = trainer.x[: len(trainer.fixed_z)].cpu()  # as many as G draws: 2,000
         self.dim = self.real.shape[1]
         self.grid = snapshot_grid(self.real)
         self.lo, self.hi = self.grid.min(0).values, self.grid.max(0).values
@@ -111,9 +124,17 @@ class View:
         file name); ``lo``/``hi`` the drawn box; 2-D: D's values come as a ``side``×``side`` lattice, index i·side + j
         at (x_i, y_j); 1-D: ``p_data`` on ``grid``."""
         t = self.trainer
-        msg = {"type": "setup", "id": self.setup_id, "settings": self.settings, "dim": self.dim,
-               "source": t.dataset.source, "n_real": t.n_train, "real": _r(self.real), "lo": _r(self.lo),
-               "hi": _r(self.hi)}
+        msg = {
+            "type": "setup",
+            "id": self.setup_id,
+            "settings": self.settings,
+            "dim": self.dim,
+            "source": t.dataset.source,
+            "n_real": t.n_train,
+            "real": _r(self.real),
+            "lo": _r(self.lo),
+            "hi": _r(self.hi),
+        }
         if self.dim == 1:
             msg.update(grid=_r(self.grid[:, 0]), p_data=_r(self.p_data, 5))
         else:
@@ -126,14 +147,26 @@ class View:
         snap = take_snapshot(t.G_eval, t.D, self.grid, t.fixed_z)
         samples, d = snap["samples"], snap["d_grid"]
         if not (torch.isfinite(samples).all() and torch.isfinite(d).all()):
-            raise TrainingDiverged(f"training diverged at step {t.step}: G or D produced NaN/Inf; press reset "
-                                   f"(lower learning rates help)")
-        msg: dict[str, Any] = {"type": "frame", "id": self.setup_id, "step": t.step, "nimg": t.nimg,
-                               "samples": _r(samples, 3), "metric": self._metric(samples)}
+            raise TrainingDiverged(
+                f"training diverged at step {t.step}: G or D produced NaN/Inf; press reset "
+                f"(lower learning rates help)"
+            )
+        msg: dict[str, Any] = {
+            "type": "frame",
+            "id": self.setup_id,
+            "step": t.step,
+            "nimg": t.nimg,
+            "samples": _r(samples, 3),
+            "metric": self._metric(samples),
+        }
         if self.dim == 2:
-            lines = t.generate(manifold_z(t.G.z_dim, t.G.prior).reshape(-1, t.G.z_dim).to(t.device), t.G_eval)
-            msg.update(d=(d * 255).round().to(torch.uint8).tolist(),
-                       manifold=_r(lines.reshape(-1, MANIFOLD_POINTS, 2).clamp(-1e6, 1e6).cpu(), 3))
+            lines = t.generate(
+                manifold_z(t.G.z_dim, t.G.prior).reshape(-1, t.G.z_dim).to(t.device), t.G_eval
+            )
+            msg.update(
+                d=(d * 255).round().to(torch.uint8).tolist(),
+                manifold=_r(lines.reshape(-1, MANIFOLD_POINTS, 2).clamp(-1e6, 1e6).cpu(), 3),
+            )
         else:
             msg.update(d=_r(d, 3), p_g=_r(self._density(samples), 5), arrows=self._arrows(snap))
         return msg
@@ -172,6 +205,8 @@ def finite_means(sums: dict[str, Tensor], n: int) -> dict[str, float]:
     means = {k: float(v) / n for k, v in sums.items()}
     bad = [k for k, v in means.items() if not math.isfinite(v)]
     if bad:
-        raise TrainingDiverged(f"training diverged: non-finite {', '.join(bad)}; press reset (lower learning rates "
-                               f"help)")
+        raise TrainingDiverged(
+            f"training diverged: non-finite {', '.join(bad)}; press reset (lower learning rates "
+            f"help)"
+        )
     return means

@@ -25,7 +25,9 @@ class AdaController:
     """p (``p``, 0-d float32 on ``device``, the probability the augmentation reads), the sums of the D updates since
     the last adjustment (``signs``, [2]: Σ sign(D(x_real)), how many) and the last adjustment's r_t (``rt``)."""
 
-    def __init__(self, target: float, kimg: float, interval: int, k: int, device: torch.device) -> None:
+    def __init__(
+        self, target: float, kimg: float, interval: int, k: int, device: torch.device
+    ) -> None:
         self.target, self.rate = target, 1.0 / (1000.0 * kimg)
         self.every = math.ceil(interval / k)  # generator steps between adjustments
         self.p = torch.zeros((), device=device)

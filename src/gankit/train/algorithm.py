@@ -79,7 +79,8 @@ class Players:
     penalty: Penalty | None = None
     penalty_every: int = 1
     penalty_scale: torch.Tensor | None = None
-    augment_p: torch.Tensor | None = None  # the probability ``augment`` reads (written by the schedules)
+    # the probability ``augment`` reads (written by the schedules)
+    augment_p: torch.Tensor | None = None
     augment: Augment | None = None
     clip: float = 0.0
     ac_weight: float = 1.0
@@ -105,7 +106,9 @@ def judge(p: Players, x: torch.Tensor, y: Labels) -> tuple[torch.Tensor, torch.T
     return (p.D(x) if y is None else p.D(x, y)).float(), None
 
 
-def judge_pair(p: Players, real: torch.Tensor, fake: torch.Tensor, y: Labels) -> tuple[tuple, tuple]:
+def judge_pair(
+    p: Players, real: torch.Tensor, fake: torch.Tensor, y: Labels
+) -> tuple[tuple, tuple]:
     """:func:`judge` of real and of fake samples (both labelled ``y``), as one pass over [real; fake] when
     ``p.runtime.joint_d``."""
     if not p.runtime.joint_d:
@@ -115,13 +118,17 @@ def judge_pair(p: Players, real: torch.Tensor, fake: torch.Tensor, y: Labels) ->
     if y is not None and hasattr(p.D, "forward_with_classes"):
         logits, class_logits = p.D.forward_with_classes(both)
         logits, class_logits = logits.float(), class_logits.float()
-        return ((logits[:m], F.cross_entropy(class_logits[:m], y)),
-                (logits[m:], F.cross_entropy(class_logits[m:], y)))
+        return (
+            (logits[:m], F.cross_entropy(class_logits[:m], y)),
+            (logits[m:], F.cross_entropy(class_logits[m:], y)),
+        )
     logits = (p.D(both) if y is None else p.D(both, y2)).float()
     return (logits[:m], None), (logits[m:], None)
 
 
-def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None, grad_norm: bool = True) -> Stats:
+def d_step(
+    p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None, grad_norm: bool = True
+) -> Stats:
     """One discriminator update on m real samples ``real`` (labels ``y``) and m noise vectors ``z``;
     ``grad_norm``: also report the norm of D's gradient (one more pass over it)."""
     with p.runtime.autocast():
@@ -145,7 +152,10 @@ def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None, gr
     p.opt_d.zero_grad(set_to_none=True)
     loss.backward()
     p.runtime.reduce(p.D)
-    stats.update(d_real=torch.sigmoid(real_logits.detach()).mean(), d_fake=torch.sigmoid(fake_logits.detach()).mean())
+    stats.update(
+        d_real=torch.sigmoid(real_logits.detach()).mean(),
+        d_fake=torch.sigmoid(fake_logits.detach()).mean(),
+    )
     if p.real_signs is not None:
         p.real_signs[0].add_(real_logits.detach().sign().sum())
         p.real_signs[1].add_(real_logits.numel())
@@ -158,8 +168,13 @@ def d_step(p: Players, real: torch.Tensor, z: torch.Tensor, y: Labels = None, gr
     return stats
 
 
-def g_step(p: Players, z: torch.Tensor, y: Labels = None,
-           real: tuple[torch.Tensor, Labels] | None = None, grad_norm: bool = True) -> Stats:
+def g_step(
+    p: Players,
+    z: torch.Tensor,
+    y: Labels = None,
+    real: tuple[torch.Tensor, Labels] | None = None,
+    grad_norm: bool = True,
+) -> Stats:
     """One generator update on m noise vectors ``z`` with labels ``y`` (``real`` = (x, labels) only for
     relativistic losses); D gets no gradient. ``grad_norm``: also report the norm of G's gradient."""
     p.D.requires_grad_(False)
@@ -172,7 +187,9 @@ def g_step(p: Players, z: torch.Tensor, y: Labels = None,
             if p.g_needs_real:
                 x_real, y_real = real
                 with torch.no_grad():
-                    real_logits = judge(p, x_real if p.augment is None else p.augment(x_real, None)[0], y_real)[0]
+                    real_logits = judge(
+                        p, x_real if p.augment is None else p.augment(x_real, None)[0], y_real
+                    )[0]
         loss = p.g_loss(fake_logits, real_logits) if p.g_needs_real else p.g_loss(fake_logits)
         stats = {"g_loss": loss.detach()}
         if fake_ce is not None:
@@ -189,9 +206,14 @@ def g_step(p: Players, z: torch.Tensor, y: Labels = None,
     return stats
 
 
-def training_iteration(p: Players, k: int, real_batch: Callable[[], tuple[torch.Tensor, Labels]],
-                       noise_batch: Callable[[], torch.Tensor],
-                       label_batch: Callable[[], Labels] = lambda: None, grad_norms: bool = True) -> Stats:
+def training_iteration(
+    p: Players,
+    k: int,
+    real_batch: Callable[[], tuple[torch.Tensor, Labels]],
+    noise_batch: Callable[[], torch.Tensor],
+    label_batch: Callable[[], Labels] = lambda: None,
+    grad_norms: bool = True,
+) -> Stats:
     """k discriminator updates, then one generator update; returns the last D step's and the G step's stats.
     ``real_batch()`` → (x [m, ...], labels or None); ``label_batch()`` → the G step's labels (None: unconditional).
     ``grad_norms``: the stats include the gradient norms of the last D update and of the G update."""

@@ -22,9 +22,22 @@ class Batches:
     ``rows`` of it (``gankit.train.distributed``), so W processes draw what one process would.
     """
 
-    def __init__(self, data: TrainingData, G: Generator, sampler: MinibatchSampler, noise: torch.Generator,
-                 rows: slice, fmt: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        self.data, self.class_freq, self.device, self.G, self.sampler = data, data.class_freq, data.device, G, sampler
+    def __init__(
+        self,
+        data: TrainingData,
+        G: Generator,
+        sampler: MinibatchSampler,
+        noise: torch.Generator,
+        rows: slice,
+        fmt: Callable[[torch.Tensor], torch.Tensor],
+    ) -> None:
+        self.data, self.class_freq, self.device, self.G, self.sampler = (
+            data,
+            data.class_freq,
+            data.device,
+            G,
+            sampler,
+        )
         self.noise_gen, self.rows, self.format = noise, rows, fmt
 
     def at(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -35,10 +48,13 @@ class Batches:
         return self.at(self.sampler.next()[self.rows])
 
     def noise(self) -> torch.Tensor:
-        return self.G.sample_z(self.sampler.m, generator=self.noise_gen, device=self.device)[self.rows]
+        return self.G.sample_z(self.sampler.m, generator=self.noise_gen, device=self.device)[
+            self.rows
+        ]
 
     def labels(self) -> torch.Tensor | None:
         if self.class_freq is None:
             return None
-        return torch.multinomial(self.class_freq, self.sampler.m, replacement=True,
-                                 generator=self.noise_gen)[self.rows]
+        return torch.multinomial(
+            self.class_freq, self.sampler.m, replacement=True, generator=self.noise_gen
+        )[self.rows]

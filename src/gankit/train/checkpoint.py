@@ -55,7 +55,7 @@ def step_of(name: str) -> int:
 
 def part(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The tensors named ``prefix...`` (e.g. ``G.``: a module's state dict), with the prefix taken off."""
-    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 def list_checkpoints(folder: Path) -> list[str]:
@@ -70,37 +70,65 @@ def canonical_digest(meta: dict[str, Any]) -> str:
     """SHA-256 of ``meta`` as canonical JSON (sorted keys, no spaces, ASCII), its ``meta_sha256`` entry left out.
     ``meta`` holds the tensors' SHA-256, so this one digest covers the whole checkpoint."""
     body = {k: v for k, v in meta.items() if k != "meta_sha256"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    text = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def nonfinite(tensors: dict[str, torch.Tensor], meta: dict[str, Any] | None = None) -> list[str]:
     """Names of the floating-point tensors holding NaN or Inf, and of the non-finite numbers in ``meta`` (nested
     keys joined by dots): what a checkpoint must not contain."""
-    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    bad = [
+        k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
     return bad + _nonfinite_numbers(meta or {}, "")
 
 
 def _nonfinite_numbers(value: Any, where: str) -> list[str]:
     if isinstance(value, float):
         return [] if math.isfinite(value) else [where]
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    return [bad for key, item in items for bad in _nonfinite_numbers(item, f"{where}.{key}" if where else str(key))]
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    return [
+        bad
+        for key, item in items
+        for bad in _nonfinite_numbers(item, f"{where}.{key}" if where else str(key))
+    ]
 
 
-def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int) -> str:
+def save(
+    folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int
+) -> str:
     """Write checkpoint ``step`` atomically, point ``latest`` at it, keep the newest ``keep``; returns its name.
     A non-finite number anywhere is a CheckpointError and nothing is written (the trainer checks first)."""
     bad = nonfinite(tensors, meta)
     if bad:
-        raise CheckpointError(f"checkpoint {step_name(step)} not written: non-finite values in {_few(bad)}")
+        raise CheckpointError(
+            f"checkpoint {step_name(step)} not written: non-finite values in {_few(bad)}"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     name = step_name(step)
     blob = st_save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()})
     write_atomic(folder / f"{name}.safetensors", blob)
-    meta = json.loads(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, "gankit_version": __version__,
-                                  **meta, "tensors": f"{name}.safetensors",
-                                  "sha256": hashlib.sha256(blob).hexdigest()}))  # as it will read back
+    # as it will read back
+    meta = json.loads(
+        json.dumps(
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "gankit_version": __version__,
+                **meta,
+                "tensors": f"{name}.safetensors",
+                "sha256": hashlib.sha256(blob).hexdigest(),
+            }
+        )
+    )
     meta["meta_sha256"] = canonical_digest(meta)
     write_atomic(folder / f"{name}.json", json.dumps(meta, indent=1, sort_keys=True).encode())
     write_atomic(folder / "latest", (name + "\n").encode())
@@ -150,11 +178,15 @@ def load(folder: Path, which: str | int = "latest") -> Checkpoint:
     except OSError as e:
         raise CheckpointError(f"cannot read {blob_path}: {e.strerror}") from None
     if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
-        raise CheckpointError(f"{blob_path} does not match the SHA-256 recorded in {meta_path.name} (corrupt)")
+        raise CheckpointError(
+            f"{blob_path} does not match the SHA-256 recorded in {meta_path.name} (corrupt)"
+        )
     try:
         tensors = st_load(blob)
     except Exception as e:  # noqa: BLE001 -- safetensors raises its own error types on malformed files
-        raise CheckpointError(f"{blob_path} is not a valid safetensors file ({type(e).__name__})") from None
+        raise CheckpointError(
+            f"{blob_path} is not a valid safetensors file ({type(e).__name__})"
+        ) from None
     bad = nonfinite(tensors, meta)
     if bad:
         raise CheckpointError(f"{blob_path} holds non-finite values (in {_few(bad)})")
@@ -174,25 +206,38 @@ def _read_meta(meta_path: Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {meta_path} is unreadable: {e}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path} is not a gankit checkpoint")
-    if meta.get("format_version") == 1 and "meta_sha256" not in meta:  # written before the JSON had a checksum
-        log.warning("%s predates checkpoint format %d: its tensors are verified, its counters and config cannot be",
-                    meta_path, FORMAT_VERSION)
+    if (
+        meta.get("format_version") == 1 and "meta_sha256" not in meta
+    ):  # written before the JSON had a checksum
+        log.warning(
+            "%s predates checkpoint format %d: its tensors are verified, its counters and config cannot be",
+            meta_path,
+            FORMAT_VERSION,
+        )
         return meta
     if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{meta_path} is a gankit checkpoint of format version {meta.get('format_version')}; "
-                              f"this gankit ({__version__}) reads versions 1 and {FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{meta_path} is a gankit checkpoint of format version {meta.get('format_version')}; "
+            f"this gankit ({__version__}) reads versions 1 and {FORMAT_VERSION}"
+        )
     try:
         intact = meta.get("meta_sha256") == canonical_digest(meta)
     except ValueError:  # a non-finite number: canonical JSON has none
         intact = False
     if not intact:
-        raise CheckpointError(f"{meta_path} does not match its own SHA-256 (meta_sha256): edited or corrupt")
+        raise CheckpointError(
+            f"{meta_path} does not match its own SHA-256 (meta_sha256): edited or corrupt"
+        )
     return meta
 
 
 def present(folder: Path) -> list[str]:
     """Names of every checkpoint with a file in ``folder`` (its JSON, its tensors or both), oldest first."""
-    stems = {p.name.split(".", 1)[0] for p in Path(folder).glob("step-*.*")} if Path(folder).is_dir() else set()
+    stems = (
+        {p.name.split(".", 1)[0] for p in Path(folder).glob("step-*.*")}
+        if Path(folder).is_dir()
+        else set()
+    )
     return sorted((n for n in stems if _NAME.match(n)), key=step_of)
 
 
@@ -218,7 +263,9 @@ def load_latest_good(folder: Path) -> Checkpoint | None:
             log.warning("skipping checkpoint %s: %s", name, e)
             damage.append(f"{name}: {e}")
     if damage:
-        raise CheckpointError(f"{folder} holds {len(damage)} checkpoint(s) and none is readable ({'; '.join(damage)})")
+        raise CheckpointError(
+            f"{folder} holds {len(damage)} checkpoint(s) and none is readable ({'; '.join(damage)})"
+        )
     return None
 
 
@@ -227,7 +274,9 @@ def load_latest_good(folder: Path) -> Checkpoint | None:
 IMPLEMENTATION_FLAGS = ("fused", "foreach", "capturable", "differentiable")
 
 
-def optimizer_to_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def optimizer_to_flat(
+    prefix: str, opt: torch.optim.Optimizer
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Split an optimiser's state_dict into tensors (``prefix.state.I.KEY``) and a JSON-able rest."""
     sd = opt.state_dict()
     tensors, plain = {}, {}
@@ -237,18 +286,22 @@ def optimizer_to_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str
                 tensors[f"{prefix}.state.{idx}.{key}"] = value
             else:
                 plain[f"{idx}.{key}"] = value
-    groups = [{key: float(v) if isinstance(v, torch.Tensor) else v for key, v in g.items()} for g in sd["param_groups"]]
+    groups = [
+        {key: float(v) if isinstance(v, torch.Tensor) else v for key, v in g.items()}
+        for g in sd["param_groups"]
+    ]
     return tensors, {"param_groups": groups, "state": plain}
 
 
-def optimizer_from_flat(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
-                        meta: dict[str, Any]) -> None:
+def optimizer_from_flat(
+    prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> None:
     """Inverse of :func:`optimizer_to_flat`; loads into ``opt`` (tensors move to the parameters' devices)."""
     state: dict[int, dict[str, Any]] = {}
     head = f"{prefix}.state."
     for name, value in tensors.items():
         if name.startswith(head):
-            idx, key = name[len(head):].split(".", 1)
+            idx, key = name[len(head) :].split(".", 1)
             state.setdefault(int(idx), {})[key] = value
     for name, value in meta["state"].items():
         idx, key = name.split(".", 1)
@@ -256,8 +309,10 @@ def optimizer_from_flat(prefix: str, opt: torch.optim.Optimizer, tensors: dict[s
     # how the optimiser runs (fused, foreach, capturable) belongs to this process, not to the run that saved it
     groups = meta["param_groups"]
     if len(groups) == len(opt.param_groups):
-        groups = [{**saved, **{k: mine[k] for k in IMPLEMENTATION_FLAGS if k in mine}}
-                  for saved, mine in zip(groups, opt.param_groups)]
+        groups = [
+            {**saved, **{k: mine[k] for k in IMPLEMENTATION_FLAGS if k in mine}}
+            for saved, mine in zip(groups, opt.param_groups)
+        ]
     opt.load_state_dict({"state": state, "param_groups": groups})
     _match_parameter_layouts(opt)
 
@@ -269,5 +324,9 @@ def _match_parameter_layouts(opt: torch.optim.Optimizer) -> None:
     for group in opt.param_groups:
         for p in group["params"]:
             for key, value in opt.state.get(p, {}).items():
-                if isinstance(value, torch.Tensor) and value.shape == p.shape and value.stride() != p.stride():
+                if (
+                    isinstance(value, torch.Tensor)
+                    and value.shape == p.shape
+                    and value.stride() != p.stride()
+                ):
                     opt.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)

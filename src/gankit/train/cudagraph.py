@@ -55,18 +55,27 @@ class CapturedStep:
     the gradient norms.
     """
 
-    def __init__(self, players: Players, k: int, batches: Batches, eager_step: Callable[[bool], Stats],
-                 generators: list[torch.Generator]) -> None:
+    def __init__(
+        self,
+        players: Players,
+        k: int,
+        batches: Batches,
+        eager_step: Callable[[bool], Stats],
+        generators: list[torch.Generator],
+    ) -> None:
         self.players, self.k, self.batches, self.sampler = players, k, batches, batches.sampler
         self.eager_step, self.generators = eager_step, generators
         device = batches.device
-        self.draws = (k + int(players.g_needs_real)) * self.sampler.m  # minibatch rows one iteration reads
+        self.draws = (
+            k + int(players.g_needs_real)
+        ) * self.sampler.m  # minibatch rows one iteration reads
         self.graph: torch.cuda.CUDAGraph | None = None
         self.stats: Stats = {}
         self.warm = 0
         self.side = torch.cuda.Stream(device)
         self.offsets = torch.arange(self.sampler.m, device=device)
-        self.cursor = torch.zeros((), dtype=torch.int64, device=device)  # device copy of sampler.cursor
+        # device copy of sampler.cursor
+        self.cursor = torch.zeros((), dtype=torch.int64, device=device)
         self.perm = torch.empty(0, dtype=torch.int64, device=device)  # static copy of sampler.perm
         self._perm_seen: torch.Tensor | None = None
         self._cursor_value = -1  # what self.cursor holds, as the host knows it
@@ -81,7 +90,13 @@ class CapturedStep:
         """A restore replaced the optimiser state tensors the graph captured: make them capturable again, warm up
         and capture anew."""
         self._capturable_optimisers()
-        self.graph, self.stats, self._perm_seen, self._cursor_value, self.warm = None, {}, None, -1, 0
+        self.graph, self.stats, self._perm_seen, self._cursor_value, self.warm = (
+            None,
+            {},
+            None,
+            -1,
+            0,
+        )
 
     def __call__(self, grad_norms: bool) -> Stats:
         s = self.sampler
@@ -129,7 +144,9 @@ class CapturedStep:
             graph.register_generator_state(generator)
         d_updates = self.players.d_updates
         with torch.cuda.graph(graph):
-            stats = training_iteration(self.players, self.k, self._real_batch, self.batches.noise, self.batches.labels)
+            stats = training_iteration(
+                self.players, self.k, self._real_batch, self.batches.noise, self.batches.labels
+            )
         # capture records without running: undo its host-side effects, then replay runs the step for real
         self.players.d_updates = d_updates
         self.cursor.fill_(self.sampler.cursor)

@@ -46,7 +46,9 @@ class Ranks:
     def local_slice(self, global_batch: int) -> slice:
         """Rows of the global batch this rank computes on."""
         if global_batch % self.world:
-            raise ConfigError(f"train.batch_size {global_batch} is not divisible by the {self.world} processes")
+            raise ConfigError(
+                f"train.batch_size {global_batch} is not divisible by the {self.world} processes"
+            )
         m = global_batch // self.world
         return slice(self.rank * m, (self.rank + 1) * m)
 

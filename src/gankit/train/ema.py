@@ -32,7 +32,9 @@ class EMA:
         rampup: if not None/0, the half-life is capped at `nimg · rampup` (Karras et al. 2020 use 0.05).
     """
 
-    def __init__(self, model: nn.Module, *, half_life_img: float, rampup: float | None = 0.05) -> None:
+    def __init__(
+        self, model: nn.Module, *, half_life_img: float, rampup: float | None = 0.05
+    ) -> None:
         if not half_life_img > 0:
             raise ValueError(f"half_life_img must be > 0, got {half_life_img!r}")
         if rampup is not None and rampup < 0:

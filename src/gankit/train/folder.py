@@ -43,8 +43,10 @@ class RunFolder:
         if not self.writes:
             return
         if not resume and self.path.exists() and any(self.path.iterdir()):
-            raise RunDirError(f"run folder {self.path} exists and is not empty; choose another --run-dir "
-                              f"or continue it with --resume {self.path}")
+            raise RunDirError(
+                f"run folder {self.path} exists and is not empty; choose another --run-dir "
+                f"or continue it with --resume {self.path}"
+            )
         self._check_free_space(checkpoint_bytes, keep)
         try:
             (self.path / "samples").mkdir(parents=True, exist_ok=True)
@@ -54,17 +56,23 @@ class RunFolder:
 
     def _check_free_space(self, per_checkpoint: int, keep: int) -> None:
         needed = (keep + 2) * per_checkpoint  # the kept ones, the one being written, and a margin
-        existing = next(p for p in (self.path.absolute(), *self.path.absolute().parents) if p.exists())
+        existing = next(
+            p for p in (self.path.absolute(), *self.path.absolute().parents) if p.exists()
+        )
         free = shutil.disk_usage(existing).free
         if free < needed:
-            raise RunDirError(f"run folder {self.path}: {free / 2**20:.1f} MiB free, but keeping {keep} "
-                              f"checkpoints of {per_checkpoint / 2**20:.1f} MiB needs about {needed / 2**20:.1f} MiB")
+            raise RunDirError(
+                f"run folder {self.path}: {free / 2**20:.1f} MiB free, but keeping {keep} "
+                f"checkpoints of {per_checkpoint / 2**20:.1f} MiB needs about {needed / 2**20:.1f} MiB"
+            )
 
     def metrics(self, resume_step: int) -> MetricsLog | _NoLog:
         """The metrics log, cut back to ``resume_step`` (rows after it were lost work)."""
         return MetricsLog(self.path, resume_step=resume_step) if self.writes else _NoLog()
 
-    def save_checkpoint(self, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int) -> None:
+    def save_checkpoint(
+        self, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int
+    ) -> None:
         """Checkpoint ``step`` (gankit.train.checkpoint.save); a failed write (a full disk) is a one-line
         RunDirError naming the file and how to continue from the previous checkpoint, which is intact."""
         if not self.writes:
@@ -73,9 +81,15 @@ class RunFolder:
             ckpt.save(self.checkpoints, step, tensors, meta, keep)
         except OSError as e:
             previous = ckpt.list_checkpoints(self.checkpoints)
-            kept = f"the newest complete checkpoint, {previous[-1]}, is intact" if previous else "no checkpoint exists"
-            raise RunDirError(f"cannot write {e.filename or self.checkpoints}: {e.strerror}; {kept}: free space, "
-                              f"then continue with gankit train --resume {self.path}") from None
+            kept = (
+                f"the newest complete checkpoint, {previous[-1]}, is intact"
+                if previous
+                else "no checkpoint exists"
+            )
+            raise RunDirError(
+                f"cannot write {e.filename or self.checkpoints}: {e.strerror}; {kept}: free space, "
+                f"then continue with gankit train --resume {self.path}"
+            ) from None
         log.info("checkpoint %s written", ckpt.step_name(step))
 
     def move_history_aside(self) -> Path:
@@ -85,8 +99,11 @@ class RunFolder:
         while (self.path / f"before-restart-{n}").exists():
             n += 1
         aside = self.path / f"before-restart-{n}"
-        entries = [p for p in self.path.iterdir()
-                   if p.name != "config.yaml" and not p.name.startswith("before-restart-")]
+        entries = [
+            p
+            for p in self.path.iterdir()
+            if p.name != "config.yaml" and not p.name.startswith("before-restart-")
+        ]
         aside.mkdir()
         for entry in entries:
             entry.rename(aside / entry.name)

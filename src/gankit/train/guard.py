@@ -31,8 +31,10 @@ class SignalGuard:
         if self.requested is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = signum
-        log.warning("received %s: finishing this step and writing a checkpoint (press Ctrl-C again to abort now)",
-                    signal.Signals(signum).name)
+        log.warning(
+            "received %s: finishing this step and writing a checkpoint (press Ctrl-C again to abort now)",
+            signal.Signals(signum).name,
+        )
 
     def __enter__(self) -> "SignalGuard":
         if threading.current_thread() is threading.main_thread():
@@ -63,8 +65,15 @@ class Doctor:
     Each condition warns once, then again only after it has cleared.
     """
 
-    def __init__(self, run_dir: Path, *, probabilistic_d: bool, real_diversity: float, window: int = 5,
-                 collapse_ratio: float = 0.5) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        probabilistic_d: bool,
+        real_diversity: float,
+        window: int = 5,
+        collapse_ratio: float = 0.5,
+    ) -> None:
         self.path = Path(run_dir) / "doctor.jsonl"
         self.probabilistic_d, self.real_diversity = probabilistic_d, real_diversity
         self.window, self.collapse_ratio = window, collapse_ratio
@@ -74,7 +83,10 @@ class Doctor:
     def warn(self, step: int, kind: str, message: str) -> None:
         log.warning("doctor, step %d: %s", step, message)
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"step": step, "kind": kind, "message": message, "time": time.time()}) + "\n")
+            f.write(
+                json.dumps({"step": step, "kind": kind, "message": message, "time": time.time()})
+                + "\n"
+            )
 
     def _condition(self, step: int, kind: str, present: bool, message: str) -> None:
         if present and kind not in self.active:
@@ -88,20 +100,30 @@ class Doctor:
         if self.probabilistic_d and "d_real" in row:
             strong = row["d_real"] > 0.99 and row["d_fake"] < 0.01
             self.strong_d_rows = self.strong_d_rows + 1 if strong else 0
-            self._condition(step, "d_overpowering", self.strong_d_rows >= self.window,
-                            f"D overpowers G: D(x) {row['d_real']:.3f}, D(G(z)) {row['d_fake']:.4f} for "
-                            f"{self.strong_d_rows} logged rows; G's gradient may vanish (try the non-saturating "
-                            f"loss, a lower D learning rate or a penalty)")
+            self._condition(
+                step,
+                "d_overpowering",
+                self.strong_d_rows >= self.window,
+                f"D overpowers G: D(x) {row['d_real']:.3f}, D(G(z)) {row['d_fake']:.4f} for "
+                f"{self.strong_d_rows} logged rows; G's gradient may vanish (try the non-saturating "
+                f"loss, a lower D learning rate or a penalty)",
+            )
         bad = [k for k in ("grad_norm_d", "grad_norm_g") if k in row and not math.isfinite(row[k])]
-        self._condition(step, "nonfinite_gradients", bool(bad), f"non-finite gradients ({', '.join(bad)})")
+        self._condition(
+            step, "nonfinite_gradients", bool(bad), f"non-finite gradients ({', '.join(bad)})"
+        )
 
     def check_samples(self, step: int, samples: torch.Tensor) -> float:
         value = diversity(samples)
         had_variety = self.best_diversity >= self.collapse_ratio * self.real_diversity
         collapsed = had_variety and value < self.collapse_ratio * self.best_diversity
-        self._condition(step, "mode_collapse", collapsed,
-                        f"possible mode collapse: diversity of the fixed-noise samples fell to {value:.3g} from "
-                        f"{self.best_diversity:.3g} (real data: {self.real_diversity:.3g})")
+        self._condition(
+            step,
+            "mode_collapse",
+            collapsed,
+            f"possible mode collapse: diversity of the fixed-noise samples fell to {value:.3g} from "
+            f"{self.best_diversity:.3g} (real data: {self.real_diversity:.3g})",
+        )
         self.best_diversity = max(self.best_diversity, value)
         return value
 

@@ -40,7 +40,8 @@ class Meter:
             torch._foreach_add_([self.sums[k] for k in seen], [stats[k] for k in seen])
         for key, value in stats.items():
             if key not in self.sums:
-                self.sums[key] = value.clone()  # a captured step's stats are overwritten by the next replay
+                # a captured step's stats are overwritten by the next replay
+                self.sums[key] = value.clone()
             self.counts[key] = self.counts.get(key, 0) + 1
         return time.monotonic() - self.started
 
@@ -61,7 +62,9 @@ class MetricsLog:
     reads as one uninterrupted run.
     """
 
-    def __init__(self, run_dir: Path, *, resume_step: int | None = None, tensorboard: bool = True) -> None:
+    def __init__(
+        self, run_dir: Path, *, resume_step: int | None = None, tensorboard: bool = True
+    ) -> None:
         self.path = Path(run_dir) / "metrics.jsonl"
         if resume_step is not None and self.path.exists():
             self._truncate_after(resume_step)
@@ -84,7 +87,10 @@ class MetricsLog:
         write_atomic(self.path, "".join(k + "\n" for k in kept).encode())
 
     def write(self, row: dict[str, Any]) -> None:
-        clean = {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in row.items()}
+        clean = {
+            k: (v if not isinstance(v, float) or math.isfinite(v) else str(v))
+            for k, v in row.items()
+        }
         self._file.write(json.dumps(clean) + "\n")
         self._file.flush()
         if self._tb is not None:
@@ -116,10 +122,18 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError as e:
             if number == len(lines) and not text.endswith("\n"):
-                log.warning("%s, line %d: cut short (written when the run stopped abruptly); skipped", path, number)
+                log.warning(
+                    "%s, line %d: cut short (written when the run stopped abruptly); skipped",
+                    path,
+                    number,
+                )
                 continue
-            raise RunDirError(f"{path}, line {number}: not a JSON row ({e.msg} at column {e.colno})") from None
+            raise RunDirError(
+                f"{path}, line {number}: not a JSON row ({e.msg} at column {e.colno})"
+            ) from None
         if not isinstance(row, dict) or not isinstance(row.get("step"), int):
-            raise RunDirError(f"{path}, line {number}: a row must be a JSON object with an integer 'step'")
+            raise RunDirError(
+                f"{path}, line {number}: a row must be a JSON object with an integer 'step'"
+            )
         rows.append(row)
     return rows

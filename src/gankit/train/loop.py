@@ -22,7 +22,13 @@ from torch import nn
 
 from ..config import Config, load_config, to_yaml
 from ..data import Dataset, to_uint8
-from ..errors import CheckpointError, ConfigError, RunDirError, TrainingDiverged, TrainingInterrupted
+from ..errors import (
+    CheckpointError,
+    ConfigError,
+    RunDirError,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
 from ..models import Generator, batch_coupled
 from ..objectives import get_objective, resolve_objective
 from ..viz.grids import grid_image, png_bytes, points_plot
@@ -44,9 +50,24 @@ from .state import RunState
 
 log = logging.getLogger(__name__)
 
-RESUME_KEYS = {"steps", "epochs", "nimg", "minutes", "log_every", "sample_every", "checkpoint_every",
-               "keep_checkpoints", "device", "speed", "tf32", "channels_last", "on_divergence", "max_rollbacks",
-               "doctor", "max_abs_loss"}
+RESUME_KEYS = {
+    "steps",
+    "epochs",
+    "nimg",
+    "minutes",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "device",
+    "speed",
+    "tf32",
+    "channels_last",
+    "on_divergence",
+    "max_rollbacks",
+    "doctor",
+    "max_abs_loss",
+}
 
 Progress = Callable[["Trainer", "dict[str, Any] | None"], None]
 
@@ -56,30 +77,71 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device: cuda was asked for but no CUDA device is available (use auto or cpu)")
+        raise ConfigError(
+            "train.device: cuda was asked for but no CUDA device is available (use auto or cpu)"
+        )
     return torch.device(name)
 
 
-def build_players(cfg: Config, G: Generator, D: nn.Module, plan: speed.SpeedPlan, streams: Streams,
-                  ranks: distributed.Ranks, joint_d: bool, ada: AdaController | None = None) -> Players:
+def build_players(
+    cfg: Config,
+    G: Generator,
+    D: nn.Module,
+    plan: speed.SpeedPlan,
+    streams: Streams,
+    ranks: distributed.Ranks,
+    joint_d: bool,
+    ada: AdaController | None = None,
+) -> Players:
     """G and D as the speed plan runs them, their optimisers, the objective's losses, D's penalty, augmentation (its
     probability ``ada``'s when given) and clipping, the AC-GAN weight, and how the passes run (``joint_d``: one D
     pass over real and generated samples)."""
     o = cfg.objective
     objective = get_objective(o.loss, g_loss=o.g_loss, label_smoothing=o.label_smoothing)
     G_fast, D_fast = speed.prepare_module(G, plan), speed.prepare_module(D, plan)
-    runtime = Runtime(autocast=plan.autocast, penalty_D=D if D_fast is not D else None,
-                      reduce=ranks.average_gradients, joint_d=joint_d)
-    opt_g, opt_d = build_optimizer(cfg.optim, G.parameters()), build_optimizer(cfg.optim, D.parameters())
-    t, device = cfg.train, ranks.device
-    augment_p = ada.p if ada is not None else \
-        parts.ramp_knob(t.augment_p, t.augment_p < 1 or t.augment_p_final is not None, device)
-    return Players(G_fast, D_fast, opt_g, opt_d, objective.d_loss, objective.g_loss, o.d_weight, objective.g_needs_real,
-                   penalty=parts.penalty(o, streams.reg, device), penalty_every=o.reg_every,
-                   penalty_scale=parts.ramp_knob(1.0, o.penalty_final is not None, device),
-                   augment=parts.augmentation(t, streams.aug, augment_p, G.out_shape), clip=o.clip,
-                   ac_weight=o.ac_weight, runtime=runtime, augment_p=augment_p,
-                   real_signs=None if ada is None else ada.signs)
+    runtime = Runtime(
+        autocast=plan.autocast,
+        penalty_D=D if D_fast is not D else None,
+        reduce=ranks.average_gradients,
+        joint_d=joint_d,
+    )
+    opt_g = build_optimizer(cfg.optim, G.parameters())
+    opt_d = build_optimizer(cfg.optim, D.parameters())
+    losses = (objective.d_loss, objective.g_loss, o.d_weight, objective.g_needs_real)
+    return Players(
+        G_fast,
+        D_fast,
+        opt_g,
+        opt_d,
+        *losses,
+        runtime=runtime,
+        clip=o.clip,
+        ac_weight=o.ac_weight,
+        **_penalty_parts(o, streams, ranks.device),
+        **_augmentation_parts(cfg.train, streams, ada, G, ranks.device),
+    )
+
+
+def _penalty_parts(o, streams: Streams, device: torch.device) -> dict[str, Any]:
+    """D's gradient penalty, how often it runs and its ramped scale (Players' fields)."""
+    return {
+        "penalty": parts.penalty(o, streams.reg, device),
+        "penalty_every": o.reg_every,
+        "penalty_scale": parts.ramp_knob(1.0, o.penalty_final is not None, device),
+    }
+
+
+def _augmentation_parts(
+    t, streams: Streams, ada: AdaController | None, G: Generator, device: torch.device
+) -> dict[str, Any]:
+    """The augmentation, the probability it reads (ADA's, or a ramp) and ADA's sign counters."""
+    ramped = t.augment_p < 1 or t.augment_p_final is not None
+    augment_p = ada.p if ada is not None else parts.ramp_knob(t.augment_p, ramped, device)
+    return {
+        "augment": parts.augmentation(t, streams.aug, augment_p, G.out_shape),
+        "augment_p": augment_p,
+        "real_signs": None if ada is None else ada.signs,
+    }
 
 
 class _RolledBack(Exception):
@@ -103,11 +165,24 @@ class Trainer:
     """Trains G and D on ``cfg`` into ``run_dir``. Pass ``G``/``D`` to train your own modules (G must subclass
     :class:`gankit.models.Generator`, D must return logits [n]); pass ``dataset`` to skip the registry."""
 
-    step, nimg, elapsed_s, lr_scale, rollbacks = _Counter(), _Counter(), _Counter(), _Counter(), _Counter()
+    step = _Counter()
+    nimg = _Counter()
+    elapsed_s = _Counter()
+    lr_scale = _Counter()
+    rollbacks = _Counter()
 
-    def __init__(self, cfg: Config, run_dir: str | Path, *, G: Generator | None = None, D: nn.Module | None = None,
-                 dataset: Dataset | None = None, progress: Progress | None = None, resume: bool = False,
-                 restart: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        run_dir: str | Path,
+        *,
+        G: Generator | None = None,
+        D: nn.Module | None = None,
+        dataset: Dataset | None = None,
+        progress: Progress | None = None,
+        resume: bool = False,
+        restart: bool = False,
+    ) -> None:
         t = cfg.train
         self.cfg = cfg
         self.run_dir = Path(run_dir)
@@ -118,31 +193,12 @@ class Trainer:
         self.streams = make_streams(t.seed, self.device)
         self.own_models = G is not None and D is not None  # else gankit builds both from model.arch
         resumed = self._checkpoint_to_resume(restart) if resume else None
-        self.G, self.D = parts.run_models(cfg, self.dataset, split, self.num_classes, G, D, self.streams, self.ranks)
+        self.G, self.D = parts.run_models(
+            cfg, self.dataset, split, self.num_classes, G, D, self.streams, self.ranks
+        )
         data = parts.on_device(split, self.G.value_range, self.num_classes, self.device)
-        self.x = data.x  # the training set as held: uint8 images or float32 points (TrainingData.take converts)
-        self.y = data.y
-        self.n_train = len(data.x)
-        on_host = "the training set is larger than a quarter of the GPU's free memory and stays on the host"
-        self.speed = speed.plan(t, self.device, speed.convolutional(self.G, self.D),
-                                unsupported(cfg, self.device, self.ranks.active)
-                                or (on_host if data.x.device.type != self.device.type else None))
-        self.ada = parts.ada_of(cfg, self.device)
-        self.players = build_players(cfg, self.G, self.D, self.speed, self.streams, self.ranks,  # a joint D pass
-                                     joint_d=D is None and not batch_coupled(self.D),  # for gankit's D alone
-                                     ada=self.ada)
-        self.schedule = ScheduleWriter(cfg.optim, self.players.opt_g, self.players.opt_d)
-        self.batches = self._batches(data)
-        self.stepper = speed.step_runner(self.speed, self._iteration, self.players, t.k, self.batches,
-                                         [self.streams.noise, self.streams.aug, self.streams.reg])
-        self.ema = parts.ema_of(self.G, t)
-        fixed = parts.fixed_inputs(self.G, self.dataset.kind, self.num_classes, t, self.device)
-        self.fixed_z = fixed.z
-        self.fixed_y = fixed.y
-        self.grid_nrow = fixed.nrow
-        self.snapshot_grid = self._snapshot_grid()
-        self.state = RunState(self.G, self.D, self.players.opt_g, self.players.opt_d, self.ema, self.streams,
-                              self.batches.sampler, self.ada)
+        # joint: gankit's D alone
+        self._assemble(data, joint_d=D is None and not batch_coupled(self.D))
         self.last_checkpoint_step = -1
         if resumed is not None:
             self._restore(resumed)
@@ -152,6 +208,51 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------------- construction
 
+    def _assemble(self, data: parts.TrainingData, joint_d: bool) -> None:
+        """The named parts around G and D, in order: the data as held, the speed plan, ADA, the players, the
+        schedules, the batches and the step runner, the EMA, the fixed inputs and the run state."""
+        t = self.cfg.train
+        self.x = data.x  # as held: uint8 images or float32 points (TrainingData.take converts)
+        self.y = data.y
+        self.n_train = len(data.x)
+        on_host = "the training set is larger than a quarter of the GPU's free memory and stays on the host"
+        blocker = unsupported(self.cfg, self.device, self.ranks.active)
+        blocker = blocker or (on_host if data.x.device.type != self.device.type else None)
+        self.speed = speed.plan(t, self.device, speed.convolutional(self.G, self.D), blocker)
+        self.ada = parts.ada_of(self.cfg, self.device)
+        self.players = build_players(
+            self.cfg,
+            self.G,
+            self.D,
+            self.speed,
+            self.streams,
+            self.ranks,
+            joint_d=joint_d,
+            ada=self.ada,
+        )
+        self.schedule = ScheduleWriter(self.cfg.optim, self.players.opt_g, self.players.opt_d)
+        self.batches = self._batches(data)
+        generators = [self.streams.noise, self.streams.aug, self.streams.reg]
+        self.stepper = speed.step_runner(
+            self.speed, self._iteration, self.players, t.k, self.batches, generators
+        )
+        self.ema = parts.ema_of(self.G, t)
+        fixed = parts.fixed_inputs(self.G, self.dataset.kind, self.num_classes, t, self.device)
+        self.fixed_z = fixed.z
+        self.fixed_y = fixed.y
+        self.grid_nrow = fixed.nrow
+        self.snapshot_grid = self._snapshot_grid()
+        self.state = RunState(
+            self.G,
+            self.D,
+            self.players.opt_g,
+            self.players.opt_d,
+            self.ema,
+            self.streams,
+            self.batches.sampler,
+            self.ada,
+        )
+
     @classmethod
     def resume(cls, run_dir: str | Path, overrides: list[str] = (), **kwargs: Any) -> "Trainer":
         """Continue the run in ``run_dir`` from its newest readable checkpoint. ``overrides`` may change only the
@@ -159,10 +260,12 @@ class Trainer:
         ``restart=True`` starts again from step 0 instead, with the old history moved aside."""
         run_dir = Path(run_dir)
         if not (run_dir / "config.yaml").is_file():
-            raise RunDirError(f"cannot resume {run_dir}: it has no config.yaml (not a gankit run folder)")
+            raise RunDirError(
+                f"cannot resume {run_dir}: it has no config.yaml (not a gankit run folder)"
+            )
         for item in overrides:
             key = item.partition("=")[0].strip()
-            if not key.startswith("train.") or key[len("train."):] not in RESUME_KEYS:
+            if not key.startswith("train.") or key[len("train.") :] not in RESUME_KEYS:
                 allowed = ", ".join(f"train.{k}" for k in sorted(RESUME_KEYS))
                 raise ConfigError(f"--resume allows overriding only {allowed}; got {key}")
         cfg = load_config(str(run_dir / "config.yaml"), list(overrides))
@@ -175,14 +278,24 @@ class Trainer:
             sampler = MinibatchSampler(self.n_train, t.batch_size, self.streams.data, self.device)
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        return Batches(data, self.G, sampler, self.streams.noise,
-                       self.ranks.local_slice(t.batch_size), speed.prepare_batch(self.speed))
+        return Batches(
+            data,
+            self.G,
+            sampler,
+            self.streams.noise,
+            self.ranks.local_slice(t.batch_size),
+            speed.prepare_batch(self.speed),
+        )
 
     def _snapshot_grid(self) -> torch.Tensor | None:
         """Where figure snapshots evaluate D (unconditional 1-D and 2-D point runs with ``train.snapshot_every``)."""
-        on = (self.cfg.train.snapshot_every > 0 and self.dataset.kind == "points" and self.x.shape[1] <= 2
-              and not self.num_classes)
-        return snapshot_grid(self.x[:parts.POINTS_PLOT_N].cpu()) if on else None
+        on = (
+            self.cfg.train.snapshot_every > 0
+            and self.dataset.kind == "points"
+            and self.x.shape[1] <= 2
+            and not self.num_classes
+        )
+        return snapshot_grid(self.x[: parts.POINTS_PLOT_N].cpu()) if on else None
 
     def _checkpoint_to_resume(self, restart: bool) -> ckpt.Checkpoint | None:
         """The newest readable checkpoint; None when the run never wrote one, or on ``restart`` (the old history is
@@ -191,25 +304,33 @@ class Trainer:
         if restart:
             if self.ranks.is_main:
                 aside = RunFolder(self.run_dir, writes=True).move_history_aside()
-                log.warning("--restart: the run's history moved to %s; starting again from step 0", aside)
+                log.warning(
+                    "--restart: the run's history moved to %s; starting again from step 0", aside
+                )
             self.ranks.barrier()
             return None
         try:
             good = ckpt.load_latest_good(self.run_dir / "checkpoints")
         except CheckpointError as e:
-            raise CheckpointError(f"cannot resume: {e}; nothing was changed (to start again from step 0 with the "
-                                  f"old history moved aside, add --restart)") from None
+            raise CheckpointError(
+                f"cannot resume: {e}; nothing was changed (to start again from step 0 with the "
+                f"old history moved aside, add --restart)"
+            ) from None
         if good is None:
             log.warning("%s has no checkpoint: starting again from step 0", self.run_dir)
         elif good.meta.get("own_models") and not self.own_models:
-            raise RunDirError(f"{self.run_dir} was trained on a G and D passed to the Trainer: resume it with "
-                              f"Trainer.resume(run_dir, G=..., D=...)")
+            raise RunDirError(
+                f"{self.run_dir} was trained on a G and D passed to the Trainer: resume it with "
+                f"Trainer.resume(run_dir, G=..., D=...)"
+            )
         return good
 
     def _folder(self, resume: bool) -> RunFolder:
         """The run folder, checked and created by rank 0 (config.yaml written first); every rank waits for it."""
         folder = RunFolder(self.run_dir, writes=self.ranks.is_main)
-        folder.prepare(to_yaml(self.cfg), resume, self.checkpoint_bytes(), self.cfg.train.keep_checkpoints)
+        folder.prepare(
+            to_yaml(self.cfg), resume, self.checkpoint_bytes(), self.cfg.train.keep_checkpoints
+        )
         self.ranks.barrier()
         return folder
 
@@ -217,13 +338,18 @@ class Trainer:
         """The size of one checkpoint of this run once training has begun: the state now, what the first step adds
         (the optimisers' per-parameter moments, the sampler's permutation of the training set) and the JSON."""
         tensors, meta = self.state_tensors()
-        size = sum(v.numel() * v.element_size() for v in tensors.values()) + self.streams.torch.state()[0].numel()
+        size = (
+            sum(v.numel() * v.element_size() for v in tensors.values())
+            + self.streams.torch.state()[0].numel()
+        )
         if not self.players.opt_g.state and not self.players.opt_d.state:
             params = [*self.G.parameters(), *self.D.parameters()]
             size += state_slots(self.cfg.optim) * sum(p.numel() * p.element_size() for p in params)
         if not len(self.batches.sampler.perm):
             size += 8 * self.n_train
-        header = 200 * (len(tensors) + 3 * len(list(self.G.parameters())) + 3 * len(list(self.D.parameters())))
+        header = 200 * (
+            len(tensors) + 3 * len(list(self.G.parameters())) + 3 * len(list(self.D.parameters()))
+        )
         return size + header + len(json.dumps(meta, indent=1, default=str))
 
     def _doctor(self) -> Doctor | None:
@@ -231,8 +357,11 @@ class Trainer:
         if not (self.cfg.train.doctor and self.ranks.is_main):
             return None
         first = torch.arange(min(256, self.n_train), device=self.device)
-        return Doctor(self.run_dir, probabilistic_d=resolve_objective(self.cfg.objective.loss).probabilistic,
-                      real_diversity=diversity(self.batches.data.take(first)))
+        return Doctor(
+            self.run_dir,
+            probabilistic_d=resolve_objective(self.cfg.objective.loss).probabilistic,
+            real_diversity=diversity(self.batches.data.take(first)),
+        )
 
     # ---------------------------------------------------------------------------------------------- counters
 
@@ -258,8 +387,9 @@ class Trainer:
     def done(self) -> bool:
         t = self.cfg.train
         total = self.total_steps()
-        return ((total is not None and self.step >= total)
-                or (t.minutes is not None and self.elapsed_s >= 60 * t.minutes))
+        return (total is not None and self.step >= total) or (
+            t.minutes is not None and self.elapsed_s >= 60 * t.minutes
+        )
 
     def logs_at(self, step: int) -> bool:
         """Whether the training loop writes a metrics row after ``step`` (every ``log_every`` steps and at a
@@ -270,8 +400,14 @@ class Trainer:
     # ---------------------------------------------------------------------------------------------- a step
 
     def _iteration(self, grad_norms: bool) -> Stats:
-        return training_iteration(self.players, self.cfg.train.k, self.batches.real, self.batches.noise,
-                                  self.batches.labels, grad_norms=grad_norms)
+        return training_iteration(
+            self.players,
+            self.cfg.train.k,
+            self.batches.real,
+            self.batches.noise,
+            self.batches.labels,
+            grad_norms=grad_norms,
+        )
 
     def train_step(self) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
         """One iteration of Algorithm 1 with this step's schedules, counters, EMA and ADA: (hyper-parameters, stats as
@@ -280,7 +416,10 @@ class Trainer:
         (``augment_p``, ``ada_rt``), as they are after the step and its adjustment of p."""
         t = self.cfg.train
         ramp = ramped(self.cfg, self.nimg)
-        hyper = {**self.schedule.write(self.step, self.epochs_done, self.lr_scale, ramp), **self._write_ramps(ramp)}
+        hyper = {
+            **self.schedule.write(self.step, self.epochs_done, self.lr_scale, ramp),
+            **self._write_ramps(ramp),
+        }
         grad_norms = self.logs_at(self.step + 1)
         with self.speed.scope(), self.streams.torch.installed():
             stats = self.stepper(grad_norms)
@@ -319,7 +458,9 @@ class Trainer:
         self.G.train()
         self.D.train()
         with self.speed.scope():
-            if self.last_checkpoint_step < 0:  # a fresh run: step 0 is the first good state to roll back to
+            if (
+                self.last_checkpoint_step < 0
+            ):  # a fresh run: step 0 is the first good state to roll back to
                 self.save_checkpoint()
             if self.step == 0 and self.snapshot_grid is not None and self.folder.writes:
                 self.save_snapshot()
@@ -327,7 +468,11 @@ class Trainer:
             try:
                 with SignalGuard() as signals:
                     last_row = self._loop(signals)
-                if self.step > 0 and self.folder.writes and not self.folder.samples_path(self.step).exists():
+                if (
+                    self.step > 0
+                    and self.folder.writes
+                    and not self.folder.samples_path(self.step).exists()
+                ):
                     self.save_samples()
             finally:
                 self._metrics.close()
@@ -359,8 +504,15 @@ class Trainer:
         if not (self.step % self.cfg.train.log_every == 0 or self.done()):
             return None
         means, img_per_s = meter.take(self.nimg)
-        row = {"step": self.step, "nimg": self.nimg, "epoch": self.nimg / self.n_train, "time_s": self.elapsed_s,
-               **self.ranks.mean(means), **{k: v for k, v in hyper.items() if v is not None}, "img_per_s": img_per_s}
+        row = {
+            "step": self.step,
+            "nimg": self.nimg,
+            "epoch": self.nimg / self.n_train,
+            "time_s": self.elapsed_s,
+            **self.ranks.mean(means),
+            **{k: v for k, v in hyper.items() if v is not None},
+            "img_per_s": img_per_s,
+        }
         self._check_losses(row)
         self._metrics.write(row)
         if self.doctor is not None:
@@ -373,9 +525,13 @@ class Trainer:
         if bad:
             self._roll_back(f"non-finite {', '.join(bad)}")
         bound = self.cfg.train.max_abs_loss
-        exploded = [f"{k} {row[k]:.3g}" for k in ("d_loss", "g_loss") if k in row and abs(row[k]) > bound]
+        exploded = [
+            f"{k} {row[k]:.3g}" for k in ("d_loss", "g_loss") if k in row and abs(row[k]) > bound
+        ]
         if exploded:
-            self._roll_back(f"exploded {', '.join(exploded)} (beyond ±{bound:g}, train.max_abs_loss)")
+            self._roll_back(
+                f"exploded {', '.join(exploded)} (beyond ±{bound:g}, train.max_abs_loss)"
+            )
 
     def _checkpoint(self, signals: SignalGuard) -> None:
         """Every ``checkpoint_every`` steps, at the end and when a stop signal came: a checkpoint, if every number
@@ -394,16 +550,21 @@ class Trainer:
             return
         if self.step % self.cfg.train.sample_every == 0:
             self.save_samples()
-        if self.snapshot_grid is not None and (self.step % self.cfg.train.snapshot_every == 0 or self.done()):
+        if self.snapshot_grid is not None and (
+            self.step % self.cfg.train.snapshot_every == 0 or self.done()
+        ):
             self.save_snapshot()
 
     def _stop_if_signalled(self, signals: SignalGuard) -> None:
         """After a SIGINT/SIGTERM (on any rank: all stop at the same step), stop with TrainingInterrupted."""
         if signals.requested:
             name = signal.Signals(signals.requested).name
-            raise TrainingInterrupted(f"stopped by {name} at step {self.step}; checkpoint "
-                                      f"{ckpt.step_name(self.step)} written; continue with: "
-                                      f"gankit train --resume {self.run_dir}", 128 + signals.requested)
+            raise TrainingInterrupted(
+                f"stopped by {name} at step {self.step}; checkpoint "
+                f"{ckpt.step_name(self.step)} written; continue with: "
+                f"gankit train --resume {self.run_dir}",
+                128 + signals.requested,
+            )
         signals.requested = self.ranks.largest(signals.requested or 0) or None
 
     def _note(self, step: int, kind: str, message: str) -> None:
@@ -417,13 +578,19 @@ class Trainer:
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Everything needed to continue exactly, and what the run is: (tensors, JSON-able metadata)."""
         tensors, meta = self.state.to_checkpoint()
-        meta.update(config=self.cfg.to_dict(), device=str(self.device), kind=self.dataset.kind,
-                    sample_shape=list(self.dataset.sample_shape), num_classes=self.num_classes,
-                    own_models=self.own_models)
+        meta.update(
+            config=self.cfg.to_dict(),
+            device=str(self.device),
+            kind=self.dataset.kind,
+            sample_shape=list(self.dataset.sample_shape),
+            num_classes=self.num_classes,
+            own_models=self.own_models,
+        )
         return tensors, meta
 
-    def save_checkpoint(self, tensors: dict[str, torch.Tensor] | None = None, meta: dict[str, Any] | None = None
-                        ) -> str:
+    def save_checkpoint(
+        self, tensors: dict[str, torch.Tensor] | None = None, meta: dict[str, Any] | None = None
+    ) -> str:
         """Rank 0 writes the checkpoint of the state (:meth:`state_tensors` unless given), with every rank's dropout
         RNG state; all ranks wait for it."""
         if tensors is None or meta is None:
@@ -450,23 +617,38 @@ class Trainer:
         t, folder = self.cfg.train, self.run_dir / "checkpoints"
         where = f"{what} at step {self.step}"
         if t.on_divergence == "stop" or self.rollbacks >= t.max_rollbacks:
-            why = "train.on_divergence=stop" if t.on_divergence == "stop" else \
-                f"gave up after {self.rollbacks} rollbacks (train.max_rollbacks)"
+            why = (
+                "train.on_divergence=stop"
+                if t.on_divergence == "stop"
+                else f"gave up after {self.rollbacks} rollbacks (train.max_rollbacks)"
+            )
             self._note(self.step, "diverged", f"{where}; stopped: {why}")
-            raise TrainingDiverged(f"training diverged: {where}; stopped ({why}); the last good checkpoint is "
-                                   f"{ckpt.step_name(self.last_checkpoint_step)} in {folder}")
+            raise TrainingDiverged(
+                f"training diverged: {where}; stopped ({why}); the last good checkpoint is "
+                f"{ckpt.step_name(self.last_checkpoint_step)} in {folder}"
+            )
         try:
             good = ckpt.load_latest_good(folder)
         except CheckpointError as e:
-            raise TrainingDiverged(f"training diverged: {where}, and no checkpoint to roll back to: {e}") from None
+            raise TrainingDiverged(
+                f"training diverged: {where}, and no checkpoint to roll back to: {e}"
+            ) from None
         if good is None:
             raise TrainingDiverged(f"training diverged: {where}, and {folder} holds no checkpoint")
-        rollbacks, scale, bad_step = self.rollbacks + 1, self.lr_scale * t.rollback_lr_factor, self.step
+        rollbacks, scale, bad_step = (
+            self.rollbacks + 1,
+            self.lr_scale * t.rollback_lr_factor,
+            self.step,
+        )
         self._restore(good)
         self.rollbacks = rollbacks
         self.lr_scale = scale
-        self._note(bad_step, "rollback", f"{where}: rolled back to step {self.step}, learning rates × {scale:g} "
-                                         f"(rollback {rollbacks} of at most {t.max_rollbacks})")
+        self._note(
+            bad_step,
+            "rollback",
+            f"{where}: rolled back to step {self.step}, learning rates × {scale:g} "
+            f"(rollback {rollbacks} of at most {t.max_rollbacks})",
+        )
         self._metrics.close()
         self._metrics = self.folder.metrics(self.step)
         raise _RolledBack
@@ -474,7 +656,9 @@ class Trainer:
     # ---------------------------------------------------------------------------------------------- pictures
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, G: Generator | None = None, y: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(
+        self, z: torch.Tensor, G: Generator | None = None, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """G(z) (or G(z, y) with labels) in eval mode (restores the previous mode); ``G`` defaults to the trained
         generator."""
         G = G if G is not None else self.G
@@ -491,11 +675,15 @@ class Trainer:
         if self.doctor is not None:
             self.doctor.check_samples(self.step, out)
         if self.dataset.kind == "image":
-            data = png_bytes(grid_image(to_uint8(out, self.G.value_range).cpu(), nrow=self.grid_nrow))
+            data = png_bytes(
+                grid_image(to_uint8(out, self.G.value_range).cpu(), nrow=self.grid_nrow)
+            )
         else:
-            data = points_plot(out, self.x[:parts.POINTS_PLOT_N], title=f"step {self.step}")
+            data = points_plot(out, self.x[: parts.POINTS_PLOT_N], title=f"step {self.step}")
         return self.folder.save_samples(self.step, data)
 
     def save_snapshot(self) -> None:
         """The figure snapshot of this step (gankit.train.snapshots)."""
-        self.folder.save_snapshot(self.step, take_snapshot(self.G_eval, self.D, self.snapshot_grid, self.fixed_z))
+        self.folder.save_snapshot(
+            self.step, take_snapshot(self.G_eval, self.D, self.snapshot_grid, self.fixed_z)
+        )

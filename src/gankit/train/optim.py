@@ -24,7 +24,9 @@ class MomentumSGD(torch.optim.Optimizer):
     """SGD with pylearn2 momentum; state ``velocity`` per parameter (zeros before the first step). ``lr`` and
     ``momentum`` may be floats or 0-d device tensors."""
 
-    def __init__(self, params: Iterable[torch.nn.Parameter], *, lr: float, momentum: float = 0.0) -> None:
+    def __init__(
+        self, params: Iterable[torch.nn.Parameter], *, lr: float, momentum: float = 0.0
+    ) -> None:
         super().__init__(params, {"lr": lr, "momentum": momentum})
 
     @torch.no_grad()
@@ -40,11 +42,23 @@ class MomentumSGD(torch.optim.Optimizer):
                 velocities.append(self.state[p]["velocity"])
             grads, lr, momentum = [p.grad for p in params], group["lr"], group["momentum"]
             if _fusable(params, velocities, lr, momentum):  # one pass: v ← μ·v − lr·g; θ ← θ + v
-                torch._fused_sgd_(params, grads, velocities, weight_decay=0.0, momentum=momentum, lr=-1.0,
-                                  dampening=1.0 + lr, nesterov=False, maximize=False, is_first_step=False)
+                torch._fused_sgd_(
+                    params,
+                    grads,
+                    velocities,
+                    weight_decay=0.0,
+                    momentum=momentum,
+                    lr=-1.0,
+                    dampening=1.0 + lr,
+                    nesterov=False,
+                    maximize=False,
+                    is_first_step=False,
+                )
                 continue
             torch._foreach_mul_(velocities, momentum)  # one kernel per op for all tensors
-            if isinstance(lr, torch.Tensor):  # device tensor (CUDA graphs): the value is read at run time
+            if isinstance(
+                lr, torch.Tensor
+            ):  # device tensor (CUDA graphs): the value is read at run time
                 torch._foreach_sub_(velocities, torch._foreach_mul(grads, lr))
             else:
                 torch._foreach_add_(velocities, grads, alpha=-lr)
@@ -55,9 +69,16 @@ class MomentumSGD(torch.optim.Optimizer):
 def _fusable(params: list[torch.Tensor], velocities: list[torch.Tensor], lr, momentum) -> bool:
     """Whether the fused CPU kernel runs this step: numeric hyper-parameters, every parameter a float CPU tensor
     whose gradient and velocity have its memory layout (the kernel walks all three in the same element order)."""
-    return (not isinstance(lr, torch.Tensor) and not isinstance(momentum, torch.Tensor)
-            and all(p.device.type == "cpu" and p.is_floating_point() and p.grad.stride() == p.stride() == v.stride()
-                    for p, v in zip(params, velocities)))
+    return (
+        not isinstance(lr, torch.Tensor)
+        and not isinstance(momentum, torch.Tensor)
+        and all(
+            p.device.type == "cpu"
+            and p.is_floating_point()
+            and p.grad.stride() == p.stride() == v.stride()
+            for p, v in zip(params, velocities)
+        )
+    )
 
 
 def state_slots(cfg: OptimConfig) -> int:
@@ -66,12 +87,19 @@ def state_slots(cfg: OptimConfig) -> int:
     return 2 if cfg.name == "adam" else 1
 
 
-def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+def build_optimizer(
+    cfg: OptimConfig, params: Iterable[torch.nn.Parameter]
+) -> torch.optim.Optimizer:
     """The optimiser named by ``cfg.name`` with its initial hyper-parameters (schedules set them per update).
     Adam runs fused when every parameter is on the CPU or on CUDA, else foreach."""
     params = list(params)
     if cfg.name == "sgd":
         return MomentumSGD(params, lr=cfg.lr, momentum=cfg.momentum)
     fused = bool(params) and all(p.device.type in ("cpu", "cuda") for p in params)
-    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), foreach=None if fused else True,
-                            fused=fused or None)
+    return torch.optim.Adam(
+        params,
+        lr=cfg.lr,
+        betas=(cfg.beta1, cfg.beta2),
+        foreach=None if fused else True,
+        fused=fused or None,
+    )

@@ -32,14 +32,20 @@ def training_split(cfg: Config, dataset: Dataset | None) -> tuple[Dataset, Split
     unless ``model.conditional``, whose labels are checked)."""
     dataset = dataset if dataset is not None else load_dataset(cfg.data)
     split = dataset.split(cfg.data.split)
-    return dataset, split, (_class_count(cfg, dataset, split) if cfg.model.conditional != "none" else 0)
+    return (
+        dataset,
+        split,
+        (_class_count(cfg, dataset, split) if cfg.model.conditional != "none" else 0),
+    )
 
 
 def _class_count(cfg: Config, dataset: Dataset, split: Split) -> int:
     """Class count of a labelled training split, or a ConfigError naming what is missing."""
     if split.y is None or len(split.y) == 0:
-        raise ConfigError(f"model.conditional={cfg.model.conditional} needs class labels, and dataset "
-                          f"{dataset.name} ({cfg.data.split} split) has none")
+        raise ConfigError(
+            f"model.conditional={cfg.model.conditional} needs class labels, and dataset "
+            f"{dataset.name} ({cfg.data.split} split) has none"
+        )
     num_classes = dataset.num_classes or int(split.y.max()) + 1
     if split.y.dtype != torch.int64 or int(split.y.min()) < 0 or int(split.y.max()) >= num_classes:
         raise ConfigError(f"dataset {dataset.name}: labels must be int64 in [0, {num_classes})")
@@ -49,12 +55,15 @@ def _class_count(cfg: Config, dataset: Dataset, split: Split) -> int:
 MODEL_SIZE_KEYS = ("z_dim", "hidden", "layers", "width", "blocks", "expansion")
 
 
-def check_model_memory(cfg: Config, dataset: Dataset, num_classes: int, device: torch.device) -> None:
+def check_model_memory(
+    cfg: Config, dataset: Dataset, num_classes: int, device: torch.device
+) -> None:
     """Refuse, before anything is allocated, a G and D (counted on the meta device) whose training state cannot fit
     in the memory ``device`` has available: per parameter 4 bytes each for the weights, the gradients, the optimiser
     moments and a checkpoint's copy, and for G's EMA. On CUDA the host must also hold a checkpoint's copies."""
-    counts = parameter_counts(cfg.model, sample_shape=dataset.sample_shape, kind=dataset.kind,
-                              num_classes=num_classes)
+    counts = parameter_counts(
+        cfg.model, sample_shape=dataset.sample_shape, kind=dataset.kind, num_classes=num_classes
+    )
     if counts is None:
         return
     n_g, n_d = counts
@@ -65,8 +74,10 @@ def check_model_memory(cfg: Config, dataset: Dataset, num_classes: int, device: 
     for where, need in needs:
         free = available_memory(where)
         if free is not None and need > free:
-            raise ConfigError(f"{_size_keys(cfg)}: G and D would have {n_g + n_d:,} parameters, whose training needs "
-                              f"about {gib(need)} on {where.type}, more than the {gib(free)} available there")
+            raise ConfigError(
+                f"{_size_keys(cfg)}: G and D would have {n_g + n_d:,} parameters, whose training needs "
+                f"about {gib(need)} on {where.type}, more than the {gib(free)} available there"
+            )
 
 
 def _size_keys(cfg: Config) -> str:
@@ -79,8 +90,16 @@ def _size_keys(cfg: Config) -> str:
     return ", ".join(f"model.{k}={getattr(cfg.model, k)}" for k in big)
 
 
-def run_models(cfg: Config, dataset: Dataset, split: Split, num_classes: int, G: Generator | None,
-               D: nn.Module | None, streams: Streams, ranks: Ranks) -> tuple[Generator, nn.Module]:
+def run_models(
+    cfg: Config,
+    dataset: Dataset,
+    split: Split,
+    num_classes: int,
+    G: Generator | None,
+    D: nn.Module | None,
+    streams: Streams,
+    ranks: Ranks,
+) -> tuple[Generator, nn.Module]:
     """G and D on this rank's device: the pair given, or the one ``model.arch`` names, initialised from the run's
     ``init`` stream; D spectrally normalised when ``model.spectral_norm``; batch norm over the global batch when
     ``train.sync_batchnorm``. Every rank starts from the same weights; dropout then draws per rank."""
@@ -89,16 +108,26 @@ def run_models(cfg: Config, dataset: Dataset, split: Split, num_classes: int, G:
     with streams.torch.installed():
         if G is None or D is None:
             pixel_mean = split.x.float().mean(0) / 255.0 if split.x.dtype == torch.uint8 else None
-            G, D = build_models(cfg.model, sample_shape=dataset.sample_shape, kind=dataset.kind,
-                                pixel_mean=pixel_mean, num_classes=num_classes)
+            G, D = build_models(
+                cfg.model,
+                sample_shape=dataset.sample_shape,
+                kind=dataset.kind,
+                pixel_mean=pixel_mean,
+                num_classes=num_classes,
+            )
         if cfg.model.spectral_norm:
             from ..models.spectral import apply_spectral_norm
 
             D = apply_spectral_norm(D)
     if cfg.train.sync_batchnorm and ranks.active:
         if ranks.device.type != "cuda":
-            raise ConfigError("train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm runs on GPUs only)")
-        G, D = nn.SyncBatchNorm.convert_sync_batchnorm(G), nn.SyncBatchNorm.convert_sync_batchnorm(D)
+            raise ConfigError(
+                "train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm runs on GPUs only)"
+            )
+        G, D = (
+            nn.SyncBatchNorm.convert_sync_batchnorm(G),
+            nn.SyncBatchNorm.convert_sync_batchnorm(D),
+        )
     if ranks.rank:
         streams.torch.reseed(stream_seed(cfg.train.seed, "init") + ranks.rank)
     return G.to(ranks.device), D.to(ranks.device)
@@ -126,7 +155,9 @@ class TrainingData:
         return self.y[idx] if self.y is not None else None
 
 
-def on_device(split: Split, value_range: str, num_classes: int, device: torch.device) -> TrainingData:
+def on_device(
+    split: Split, value_range: str, num_classes: int, device: torch.device
+) -> TrainingData:
     """The split for training. Images stay uint8 where they are on a CPU (a folder's memory-mapped pixels are not
     copied) and move to a GPU when they take at most a quarter of its free memory (else batches are copied from the
     host); points move to ``device`` as float32. Labels only when conditional."""
@@ -148,9 +179,13 @@ def penalty(o: ObjectiveConfig, generator: torch.Generator, device: torch.device
         return None
     terms: list[Callable[[Callable, torch.Tensor, torch.Tensor], torch.Tensor]] = []
     if o.gp:
-        terms.append(lambda D, real, fake: gradient_penalty(D, real, fake, weight=o.gp, generator=generator))
+        terms.append(
+            lambda D, real, fake: gradient_penalty(D, real, fake, weight=o.gp, generator=generator)
+        )
     if o.dragan:
-        terms.append(lambda D, real, fake: dragan_penalty(D, real, weight=o.dragan, generator=generator))
+        terms.append(
+            lambda D, real, fake: dragan_penalty(D, real, weight=o.dragan, generator=generator)
+        )
     if o.r1:
         terms.append(lambda D, real, fake: r1_penalty(D, real, gamma=o.r1))
     if o.r2:
@@ -165,8 +200,12 @@ def penalty(o: ObjectiveConfig, generator: torch.Generator, device: torch.device
     return total
 
 
-def augmentation(t: TrainConfig, generator: torch.Generator, probability: torch.Tensor | None,
-                 sample_shape: tuple[int, ...]) -> Augment | None:
+def augmentation(
+    t: TrainConfig,
+    generator: torch.Generator,
+    probability: torch.Tensor | None,
+    sample_shape: tuple[int, ...],
+) -> Augment | None:
     """The augmentation of what D sees (gankit.augment), ``augment(a, b)`` → (a', b'), draws from ``generator``;
     ``train.augment_shared``: one draw for both batches. ``probability`` (0-d tensor, written in place by the
     schedules or ADA; None: every image): each image is augmented (the whole policy) with this probability. None
@@ -184,7 +223,9 @@ def augmentation(t: TrainConfig, generator: torch.Generator, probability: torch.
         keep = torch.rand(len(x), generator=generator, device=x.device) >= probability
         return torch.where(keep.view(-1, *[1] * (x.dim() - 1)), x, out), params
 
-    def augment(a: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def augment(
+        a: torch.Tensor, b: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         a, params = some(a, None)
         if b is not None:
             b = some(b, params if t.augment_shared else None)[0]
@@ -201,8 +242,10 @@ def ada_of(cfg: Config, device: torch.device) -> ada.AdaController | None:
         return None
     if not resolve_objective(cfg.objective.loss).real_above_zero:
         signed = [name for name, o in objectives().items() if o.real_above_zero]
-        raise ConfigError(f"train.ada_target reads sign(D(x_real)), which means real above 0 only for objective.loss "
-                          f"{' or '.join(signed)}; got {cfg.objective.loss}")
+        raise ConfigError(
+            f"train.ada_target reads sign(D(x_real)), which means real above 0 only for objective.loss "
+            f"{' or '.join(signed)}; got {cfg.objective.loss}"
+        )
     return ada.AdaController(t.ada_target, t.ada_kimg, t.ada_interval, t.k, device)
 
 
@@ -229,7 +272,9 @@ class FixedInputs:
     nrow: int | None
 
 
-def fixed_inputs(G: Generator, kind: str, num_classes: int, t: TrainConfig, device: torch.device) -> FixedInputs:
+def fixed_inputs(
+    G: Generator, kind: str, num_classes: int, t: TrainConfig, device: torch.device
+) -> FixedInputs:
     """The pictures' inputs from the ``viz`` stream: 2,000 points for point plots, ``train.grid_size`` images (a
     multiple of the class count for conditional image grids)."""
     n, nrow, y = POINTS_PLOT_N if kind == "points" else t.grid_size, None, None
@@ -237,5 +282,7 @@ def fixed_inputs(G: Generator, kind: str, num_classes: int, t: TrainConfig, devi
         if kind == "image":
             nrow, n = num_classes, num_classes * max(1, t.grid_size // num_classes)
         y = torch.arange(n, device=device) % num_classes
-    z = G.sample_z(n, generator=torch.Generator().manual_seed(stream_seed(t.seed, "viz")), device="cpu")
+    z = G.sample_z(
+        n, generator=torch.Generator().manual_seed(stream_seed(t.seed, "viz")), device="cpu"
+    )
     return FixedInputs(z.to(device), y, nrow)

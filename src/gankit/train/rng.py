@@ -69,7 +69,9 @@ class DefaultGenerators:
     def state(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The run's (CPU state uint8 [N], CUDA state or None), as ``torch.get_rng_state`` gives them."""
         with self.installed():
-            return torch.get_rng_state(), (torch.cuda.get_rng_state(self.device) if self._cuda is not None else None)
+            return torch.get_rng_state(), (
+                torch.cuda.get_rng_state(self.device) if self._cuda is not None else None
+            )
 
     def load(self, cpu: torch.Tensor, cuda: torch.Tensor | None = None) -> None:
         """Continue from a saved :meth:`state` (a CUDA state only on CUDA)."""
@@ -98,7 +100,10 @@ class Streams:
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Every stream's state, under its checkpoint name (``rng.cuda`` only on CUDA)."""
         cpu, cuda = self.torch.state()
-        out = {f"rng.{name}": getattr(self, name).get_state() for name in ("noise", "data", "aug", "reg")}
+        out = {
+            f"rng.{name}": getattr(self, name).get_state()
+            for name in ("noise", "data", "aug", "reg")
+        }
         return {**out, "rng.torch": cpu, **({"rng.cuda": cuda} if cuda is not None else {})}
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], rank: int = 0) -> None:
@@ -106,13 +111,21 @@ class Streams:
         checkpoint holds one per rank."""
         for name in ("noise", "data", "aug", "reg"):
             getattr(self, name).set_state(tensors[f"rng.{name}"])
-        self.torch.load(tensors.get(f"rng.torch.rank{rank}", tensors["rng.torch"]), tensors.get("rng.cuda"))
+        self.torch.load(
+            tensors.get(f"rng.torch.rank{rank}", tensors["rng.torch"]), tensors.get("rng.cuda")
+        )
 
 
 def make_streams(seed: int, device: torch.device) -> Streams:
     """The run's :class:`Streams` for ``train.seed`` = ``seed``, on ``device``."""
+
     def generator(stream: str) -> torch.Generator:
         return torch.Generator(device).manual_seed(stream_seed(seed, stream))
 
-    return Streams(generator("noise"), generator("data"), generator("aug"), generator("reg"),
-                   DefaultGenerators(stream_seed(seed, "init"), device))
+    return Streams(
+        generator("noise"),
+        generator("data"),
+        generator("aug"),
+        generator("reg"),
+        DefaultGenerators(stream_seed(seed, "init"), device),
+    )

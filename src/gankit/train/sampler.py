@@ -23,7 +23,7 @@ class MinibatchSampler:
         if self.cursor + self.m > len(self.perm):
             self.perm = torch.randperm(self.n, generator=self.generator, device=self.device)
             self.cursor = 0
-        idx = self.perm[self.cursor:self.cursor + self.m]
+        idx = self.perm[self.cursor : self.cursor + self.m]
         self.cursor += self.m
         return idx
 

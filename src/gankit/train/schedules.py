@@ -26,7 +26,7 @@ def lr_at(cfg: OptimConfig, updates: int, base: float | None = None) -> float:
     base = cfg.lr if base is None else base
     if cfg.lr_decay == 1.0:
         return base
-    return max(base / cfg.lr_decay ** updates, cfg.lr_floor)
+    return max(base / cfg.lr_decay**updates, cfg.lr_floor)
 
 
 def momentum_at(cfg: OptimConfig, epochs_done: int) -> float:
@@ -55,11 +55,15 @@ def ramped(cfg: Config, nimg: int) -> dict[str, float]:
     ``penalty_scale`` (× every penalty weight), ``ema_half_life_kimg``, ``augment_p``."""
     o, t = cfg.optim, cfg.train
     progress = ramp_progress(t.ramp_kimg, nimg)
-    return {"lr_factor": cosine_ramp(1.0, None if o.lr_final is None else o.lr_final / o.lr, progress),
-            "beta2": cosine_ramp(o.beta2, o.beta2_final, progress),
-            "penalty_scale": cosine_ramp(1.0, cfg.objective.penalty_final, progress),
-            "ema_half_life_kimg": cosine_ramp(t.ema_half_life_kimg, t.ema_half_life_final_kimg, progress),
-            "augment_p": cosine_ramp(t.augment_p, t.augment_p_final, progress)}
+    return {
+        "lr_factor": cosine_ramp(1.0, None if o.lr_final is None else o.lr_final / o.lr, progress),
+        "beta2": cosine_ramp(o.beta2, o.beta2_final, progress),
+        "penalty_scale": cosine_ramp(1.0, cfg.objective.penalty_final, progress),
+        "ema_half_life_kimg": cosine_ramp(
+            t.ema_half_life_kimg, t.ema_half_life_final_kimg, progress
+        ),
+        "augment_p": cosine_ramp(t.augment_p, t.augment_p_final, progress),
+    }
 
 
 def _assign(group: dict[str, Any], key: str, value: float) -> None:
@@ -82,11 +86,15 @@ class ScheduleWriter:
     """Puts each step's learning rates, momentum (sgd) and β2 (adam) into G's and D's optimisers, only when they
     moved (under CUDA graphs each write is a device fill)."""
 
-    def __init__(self, cfg: OptimConfig, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer) -> None:
+    def __init__(
+        self, cfg: OptimConfig, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer
+    ) -> None:
         self.cfg, self.opt_g, self.opt_d = cfg, opt_g, opt_d
         self._written: tuple[float, ...] | None = None
 
-    def write(self, step: int, epochs_done: int, lr_scale: float, ramp: dict[str, float]) -> dict[str, float | None]:
+    def write(
+        self, step: int, epochs_done: int, lr_scale: float, ramp: dict[str, float]
+    ) -> dict[str, float | None]:
         """The rates for update ``step`` (× ``lr_scale``, lowered by rollbacks, × the ramp's ``lr_factor``), the
         momentum after ``epochs_done`` epochs and the ramp's ``beta2``, into the optimisers; returns them for the
         log: ``lr`` (D's), ``lr_g`` (when it differs), ``momentum`` (sgd), ``beta2`` (when ramped), None where not
@@ -103,8 +111,12 @@ class ScheduleWriter:
                     if "betas" in group:
                         _assign_beta2(group, beta2)
             self._written = (lr_d, lr_g, momentum, beta2)
-        return {"lr": lr_d, "lr_g": lr_g if lr_g != lr_d else None, "momentum": momentum if o.name == "sgd" else None,
-                "beta2": beta2 if o.beta2_final is not None else None}
+        return {
+            "lr": lr_d,
+            "lr_g": lr_g if lr_g != lr_d else None,
+            "momentum": momentum if o.name == "sgd" else None,
+            "beta2": beta2 if o.beta2_final is not None else None,
+        }
 
     def forget(self) -> None:
         """A restore replaced the optimisers' settings: the next :meth:`write` writes whatever the values."""

@@ -45,15 +45,20 @@ def z_line(G: Generator) -> torch.Tensor | None:
 
 
 @torch.no_grad()
-def take_snapshot(G: Generator, D: nn.Module, grid: torch.Tensor, fixed_z: torch.Tensor) -> dict[str, torch.Tensor]:
+def take_snapshot(
+    G: Generator, D: nn.Module, grid: torch.Tensor, fixed_z: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """D on ``grid`` and G on ``fixed_z`` (both in eval mode, so no random draws), as CPU tensors."""
     was = G.training, D.training
     G.eval()
     D.eval()
     try:
         device = fixed_z.device
-        out = {"grid": grid.cpu(), "d_grid": torch.sigmoid(D(grid.to(device))).float().cpu(),
-               "samples": G(fixed_z).float().cpu()}
+        out = {
+            "grid": grid.cpu(),
+            "d_grid": torch.sigmoid(D(grid.to(device))).float().cpu(),
+            "samples": G(fixed_z).float().cpu(),
+        }
         line = z_line(G)
         if line is not None:
             out["z_line"] = line
@@ -68,7 +73,9 @@ def save_snapshot(run_dir: Path, step: int, tensors: dict[str, torch.Tensor]) ->
     folder = Path(run_dir) / "snapshots"
     folder.mkdir(exist_ok=True)
     path = folder / f"{step_name(step)}.safetensors"
-    write_atomic(path, st_save({k: v.contiguous() for k, v in tensors.items()}, metadata={"step": str(step)}))
+    write_atomic(
+        path, st_save({k: v.contiguous() for k, v in tensors.items()}, metadata={"step": str(step)})
+    )
     return path
 
 
@@ -78,4 +85,3 @@ def load_snapshots(run_dir: Path) -> list[tuple[int, dict[str, torch.Tensor]]]:
     for path in sorted((Path(run_dir) / "snapshots").glob("step-*.safetensors")):
         out.append((step_of(path.stem), st_load(path.read_bytes())))
     return out
-

@@ -36,7 +36,11 @@ log = logging.getLogger(__name__)
 
 def convolutional(*modules: nn.Module) -> bool:
     """Whether any of ``modules`` holds a 2-D (transposed) convolution: the models channels-last is for."""
-    return any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for module in modules for m in module.modules())
+    return any(
+        isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+        for module in modules
+        for m in module.modules()
+    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,9 @@ class SpeedPlan:
         """Context for forward passes: bf16 autocast when asked for, else nothing. Under CUDA graphs the cast-weight
         cache is off (a cached cast would be replayed stale)."""
         if self.precision == "bf16":
-            return torch.autocast(self.device_type, dtype=torch.bfloat16, cache_enabled=self.mode != "cudagraph")
+            return torch.autocast(
+                self.device_type, dtype=torch.bfloat16, cache_enabled=self.mode != "cudagraph"
+            )
         return contextlib.nullcontext()
 
     @contextlib.contextmanager
@@ -97,16 +103,21 @@ def _compiler_options(fallback: bool) -> ContextManager:
     return stack
 
 
-def plan(t: TrainConfig, device: torch.device, conv: bool, cudagraph_blocker: str | None) -> SpeedPlan:
+def plan(
+    t: TrainConfig, device: torch.device, conv: bool, cudagraph_blocker: str | None
+) -> SpeedPlan:
     """Resolve ``train.speed`` / ``train.channels_last`` for ``device`` and models that are convolutional (``conv``,
     see :func:`convolutional`) or not; the reason is logged. ``cudagraph_blocker``: why this run cannot be captured
     in a CUDA graph (None: it can)."""
     if t.speed == "cudagraph" and cudagraph_blocker:
-        raise ConfigError(f"train.speed=cudagraph: {cudagraph_blocker}; use train.speed=eager, compile or auto")
+        raise ConfigError(
+            f"train.speed=cudagraph: {cudagraph_blocker}; use train.speed=eager, compile or auto"
+        )
     if t.speed == "auto" and device.type == "cuda":
         mode = "compile" if cudagraph_blocker else "cudagraph"
-        reason = f"train.speed=auto on cuda: {mode}" + (f" (no CUDA graph: {cudagraph_blocker})"
-                                                        if cudagraph_blocker else "")
+        reason = f"train.speed=auto on cuda: {mode}" + (
+            f" (no CUDA graph: {cudagraph_blocker})" if cudagraph_blocker else ""
+        )
     elif t.speed == "auto":
         mode, reason = "eager", f"train.speed=auto on {device.type}: eager"
     else:
@@ -114,19 +125,34 @@ def plan(t: TrainConfig, device: torch.device, conv: bool, cudagraph_blocker: st
     # auto: channels-last for convolutional models (faster with oneDNN on the CPU, measured by the modes eager and
     # eager+nchw of benchmarks/throughput.py; cuDNN's tensor-core layout), except under torch.compile (torch 2.11's
     # inductor failed a stride assertion in the channels-last convolution backward of DCGAN on an H100)
-    channels_last = conv and (t.channels_last == "on" or (t.channels_last == "auto" and mode != "compile"))
-    result = SpeedPlan(mode, channels_last, t.precision, device.type, reason, fallback=t.speed == "auto", tf32=t.tf32)
+    channels_last = conv and (
+        t.channels_last == "on" or (t.channels_last == "auto" and mode != "compile")
+    )
+    result = SpeedPlan(
+        mode,
+        channels_last,
+        t.precision,
+        device.type,
+        reason,
+        fallback=t.speed == "auto",
+        tf32=t.tf32,
+    )
     log.info("speed: %s; precision %s; channels_last %s", reason, t.precision, channels_last)
     if t.precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
-        log.warning("train.precision=bf16 on a CPU without bf16 instructions (AVX512-BF16 or AMX): bf16 is emulated "
-                    "there and may run slower than fp32; set train.precision=fp32")
+        log.warning(
+            "train.precision=bf16 on a CPU without bf16 instructions (AVX512-BF16 or AMX): bf16 is emulated "
+            "there and may run slower than fp32; set train.precision=fp32"
+        )
     return result
 
 
 def cpu_has_bf16() -> bool:
     """Whether this CPU has bf16 instructions (x86-64 AVX512-BF16 or AMX), as torch detects them; True when this
     torch cannot tell (then nothing is claimed)."""
-    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    probes = [
+        getattr(torch.cpu, name, None)
+        for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    ]
     known = [probe for probe in probes if probe is not None]
     return not known or any(probe() for probe in known)
 
@@ -159,8 +185,14 @@ class EagerStep:
         """A restore replaced the models' and optimisers' state: nothing here depends on it."""
 
 
-def step_runner(p: SpeedPlan, iteration: Callable[[bool], Stats], players: Players, k: int, batches: Batches,
-                generators: list[torch.Generator]) -> EagerStep | CapturedStep:
+def step_runner(
+    p: SpeedPlan,
+    iteration: Callable[[bool], Stats],
+    players: Players,
+    k: int,
+    batches: Batches,
+    generators: list[torch.Generator],
+) -> EagerStep | CapturedStep:
     """How the planned mode runs ``iteration``: eagerly, or replayed from a CUDA graph that draws from
     ``generators``."""
     if p.mode == "cudagraph":

@@ -47,14 +47,28 @@ class RunState:
         opt_g, meta_g = ckpt.optimizer_to_flat("opt_g", self.opt_g)
         opt_d, meta_d = ckpt.optimizer_to_flat("opt_d", self.opt_d)
         perm, cursor = self.sampler.state()
-        tensors = {**_prefixed("G.", self.G.state_dict()), **_prefixed("D.", self.D.state_dict()), **opt_g, **opt_d,
-                   **self.streams.state_dict(), "sampler.perm": perm}
+        tensors = {
+            **_prefixed("G.", self.G.state_dict()),
+            **_prefixed("D.", self.D.state_dict()),
+            **opt_g,
+            **opt_d,
+            **self.streams.state_dict(),
+            "sampler.perm": perm,
+        }
         if self.ema is not None:
             tensors.update(_prefixed("G_ema.", self.ema.state_dict()))
         if self.ada is not None:
             tensors.update(_prefixed("ada.", self.ada.state_dict()))
-        meta = {"step": self.step, "nimg": self.nimg, "elapsed_s": self.elapsed_s, "sampler_cursor": cursor,
-                "opt_g": meta_g, "opt_d": meta_d, "lr_scale": self.lr_scale, "rollbacks": self.rollbacks}
+        meta = {
+            "step": self.step,
+            "nimg": self.nimg,
+            "elapsed_s": self.elapsed_s,
+            "sampler_cursor": cursor,
+            "opt_g": meta_g,
+            "opt_d": meta_d,
+            "lr_scale": self.lr_scale,
+            "rollbacks": self.rollbacks,
+        }
         return tensors, meta
 
     def load(self, c: ckpt.Checkpoint, rank: int = 0) -> None:

@@ -70,7 +70,9 @@ def _losses(ax, rows: list[dict]) -> None:
 
 def _discriminator(ax, rows: list[dict]) -> None:
     drawn = _plot_keys(ax, rows, [("d_real", "mean D(x)"), ("d_fake", "mean D(G(z))")])
-    ax.axhline(0.5, color="0.4", linestyle="--", linewidth=0.8, label="½ (equilibrium)" if drawn else None)
+    ax.axhline(
+        0.5, color="0.4", linestyle="--", linewidth=0.8, label="½ (equilibrium)" if drawn else None
+    )
     ax.set_ylim(-0.03, 1.03)  # probabilities
     _finish(ax, drawn, "Discriminator outputs", "D")
 
@@ -88,7 +90,9 @@ def _schedules(ax, rows: list[dict]) -> None:
 
 def _augmentation(ax, rows: list[dict]) -> None:
     """The probability p that an image D sees is augmented and ADA's overfitting signal r_t, both in [−1, 1]."""
-    drawn = _plot_keys(ax, rows, [("augment_p", "p (augmentation)"), ("ada_rt", "r_t = E[sign D(x_real)]")])
+    drawn = _plot_keys(
+        ax, rows, [("augment_p", "p (augmentation)"), ("ada_rt", "r_t = E[sign D(x_real)]")]
+    )
     ax.set_ylim(-1.05, 1.05)
     _finish(ax, drawn, "Augmentation", "p, r_t")
 
@@ -97,10 +101,20 @@ def _evaluation(ax, eval_rows: list[dict]) -> None:
     """One line per metric (sorted by name) over steps; symlog y when the metrics' scales differ by over 100×."""
     scales = []
     for name in sorted({str(r.get("metric")) for r in eval_rows}):
-        picked = [{"step": _eval_step(r), "value": r.get("value")} for r in eval_rows if str(r.get("metric")) == name]
+        picked = [
+            {"step": _eval_step(r), "value": r.get("value")}
+            for r in eval_rows
+            if str(r.get("metric")) == name
+        ]
         points = sorted(zip(*_series(picked, "value")))
         if points:
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", linewidth=1.2, label=name)
+            ax.plot(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                marker="o",
+                linewidth=1.2,
+                label=name,
+            )
             scales.append(max(abs(p[1]) for p in points))
     nonzero = [v for v in scales if v > 0]
     if nonzero and max(nonzero) > 100 * min(nonzero):
@@ -126,8 +140,9 @@ def training_curves(rows: list[dict], eval_rows: list[dict] | None = None) -> by
     if eval_rows:
         panels.append(lambda ax, _rows: _evaluation(ax, eval_rows))
     with matplotlib.style.context("default"):
-        fig, axes = new_figure(figsize=(7, 2.4 * len(panels)), dpi=DPI, nrows=len(panels), sharex=True,
-                               squeeze=False)
+        fig, axes = new_figure(
+            figsize=(7, 2.4 * len(panels)), dpi=DPI, nrows=len(panels), sharex=True, squeeze=False
+        )
         for ax, panel in zip(axes[:, 0], panels):
             panel(ax, rows)
         axes[-1, 0].set_xlabel("step (generator updates)")

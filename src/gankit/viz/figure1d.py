@@ -40,8 +40,8 @@ def kde(samples: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(g)
     chunk = max(1, 4_000_000 // max(s.numel(), 1))
     for i in range(0, g.numel(), chunk):
-        u = (g[i:i + chunk, None] - s[None, :]) / h
-        out[i:i + chunk] = torch.exp(-0.5 * u * u).mean(1)
+        u = (g[i : i + chunk, None] - s[None, :]) / h
+        out[i : i + chunk] = torch.exp(-0.5 * u * u).mean(1)
     return out / (h * math.sqrt(2.0 * math.pi))
 
 
@@ -95,7 +95,9 @@ def figure1_steps(available: list[int], steps: list[int] | None = None) -> list[
     return [_nearest(available, s) for s in steps]
 
 
-def _limits(snaps: list[dict[str, torch.Tensor]], mean: float, std: float) -> tuple[float, float, float]:
+def _limits(
+    snaps: list[dict[str, torch.Tensor]], mean: float, std: float
+) -> tuple[float, float, float]:
     """Shared x range (grid, data ± 4σ, x_line) and y top (D's 1, p_data, p_g capped at 2·max p_data)."""
     lo, hi = mean - 4 * std, mean + 4 * std
     for s in snaps:
@@ -108,39 +110,70 @@ def _limits(snaps: list[dict[str, torch.Tensor]], mean: float, std: float) -> tu
     return lo, hi, 1.12 * max(1.0, peak, min(pg, 2.0 * peak))
 
 
-def _draw_panel(ax, ax_z, snap: dict[str, torch.Tensor], mean: float, std: float, lims, title: str) -> None:
+def _draw_panel(
+    ax, ax_z, snap: dict[str, torch.Tensor], mean: float, std: float, lims, title: str
+) -> None:
     lo, hi, top = lims
     xs = torch.linspace(lo, hi, _PLOT_POINTS, dtype=torch.float64)
     ax.axhline(0.5, color="0.8", lw=0.8, zorder=0)
     ax.plot(xs, gaussian_pdf(xs, mean, std), ":", color="black", lw=2.0, label="data  $p_{data}$")
     ax.plot(xs, kde(snap["samples"], xs), "-", color="green", lw=1.8, label="generator  $p_g$")
-    ax.plot(_vec(snap["grid"]), _vec(snap["d_grid"]), "--", color="blue", lw=1.6, label="discriminator  $D(x)$")
+    ax.plot(
+        _vec(snap["grid"]),
+        _vec(snap["d_grid"]),
+        "--",
+        color="blue",
+        lw=1.6,
+        label="discriminator  $D(x)$",
+    )
     ax.set(xlim=(lo, hi), ylim=(0, top), title=title)
     ax.tick_params(bottom=False, labelbottom=False)
-    ax.set_yticks([0.5 * i for i in range(1, int(top / 0.5) + 1)])  # no 0 tick: the x label sits there
+    ax.set_yticks([0.5 * i for i in range(1, int(top / 0.5) + 1)])  # no 0: the x label sits there
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.spines["bottom"].set(linewidth=1.2, color="black")  # the x-line
+    _draw_z_axis(ax_z, snap, lo, hi)
+
+
+def _draw_z_axis(ax_z, snap: dict[str, torch.Tensor], lo: float, hi: float) -> None:
+    """The lower strip: the z-line and, where the snapshot has them, arrows from z to G(z) on the x-line."""
     ax_z.set(xlim=(lo, hi), ylim=(0, 1), yticks=[])
     ax_z.set_axis_off()
     ax_z.hlines(0.1, lo, hi, color="black", lw=1.2)  # the z-line
-    ax_z.text(lo - 0.015 * (hi - lo), 1.0, "x", ha="right", va="center", fontsize=12, style="italic")
-    ax_z.text(lo - 0.015 * (hi - lo), 0.1, "z", ha="right", va="center", fontsize=12, style="italic")
-    if "z_line" in snap and "x_line" in snap:
-        z, x = _vec(snap["z_line"]), _vec(snap["x_line"])
-        zpos = lo + 0.1 * (hi - lo) + (z - z.min()) / float(z.max() - z.min() + 1e-12) * 0.8 * (hi - lo)
-        for a, b in zip(zpos.tolist(), x.tolist()):
-            ax_z.annotate("", xy=(b, 1.0), xytext=(a, 0.1), annotation_clip=False,
-                          arrowprops=dict(arrowstyle="-|>", mutation_scale=7, color="0.2", lw=0.7,
-                                          shrinkA=0, shrinkB=0))
+    for label, height in (("x", 1.0), ("z", 0.1)):
+        ax_z.text(
+            lo - 0.015 * (hi - lo),
+            height,
+            label,
+            ha="right",
+            va="center",
+            fontsize=12,
+            style="italic",
+        )
+    if "z_line" not in snap or "x_line" not in snap:
+        return
+    z, x = _vec(snap["z_line"]), _vec(snap["x_line"])
+    span = float(z.max() - z.min() + 1e-12)
+    zpos = lo + 0.1 * (hi - lo) + (z - z.min()) / span * 0.8 * (hi - lo)
+    arrow = dict(arrowstyle="-|>", mutation_scale=7, color="0.2", lw=0.7, shrinkA=0, shrinkB=0)
+    for a, b in zip(zpos.tolist(), x.tolist()):
+        ax_z.annotate("", xy=(b, 1.0), xytext=(a, 0.1), annotation_clip=False, arrowprops=arrow)
 
 
 def _figure(ncols: int, width: float):
-    return new_figure(figsize=(width * ncols, 4.4), dpi=100, nrows=2, ncols=ncols, squeeze=False,
-                      gridspec_kw={"height_ratios": [3.2, 1.0], "hspace": 0.0, "wspace": 0.12})
+    return new_figure(
+        figsize=(width * ncols, 4.4),
+        dpi=100,
+        nrows=2,
+        ncols=ncols,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [3.2, 1.0], "hspace": 0.0, "wspace": 0.12},
+    )
 
 
-def figure1(snapshots: Snapshots, data_mean: float, data_std: float, *, steps: list[int] | None = None) -> bytes:
+def figure1(
+    snapshots: Snapshots, data_mean: float, data_std: float, *, steps: list[int] | None = None
+) -> bytes:
     """PNG of the paper's Figure 1 from a 1-D run: panels (a)… side by side, one per chosen step (see
     ``figure1_steps``), sharing x and y axes; p_g taller than twice p_data's peak is clipped (an early, collapsed G).
     ``snapshots``: (step, dict) pairs; no z → x arrows where ``z_line`` is absent (z_dim > 1)."""
@@ -150,7 +183,9 @@ def figure1(snapshots: Snapshots, data_mean: float, data_std: float, *, steps: l
     lims = _limits(snaps, data_mean, data_std)
     fig, axes = _figure(len(chosen), 3.6)
     for i, (step, snap) in enumerate(zip(chosen, snaps)):
-        _draw_panel(axes[0, i], axes[1, i], snap, data_mean, data_std, lims, f"({_LETTERS[i]}) step {step}")
+        _draw_panel(
+            axes[0, i], axes[1, i], snap, data_mean, data_std, lims, f"({_LETTERS[i]}) step {step}"
+        )
         if i:
             axes[0, i].tick_params(left=False, labelleft=False)
             axes[0, i].spines["left"].set_visible(False)
@@ -160,7 +195,9 @@ def figure1(snapshots: Snapshots, data_mean: float, data_std: float, *, steps: l
     return figure_png(fig)
 
 
-def figure1_gif(snapshots: Snapshots, data_mean: float, data_std: float, *, max_frames: int = 60) -> bytes:
+def figure1_gif(
+    snapshots: Snapshots, data_mean: float, data_std: float, *, max_frames: int = 60
+) -> bytes:
     """Animated GIF (loop forever, 200 ms a frame) of one Figure 1 panel per snapshot, evenly subsampled to at most
     ``max_frames``, titled "step N", with axes fixed across frames."""
     if not snapshots:
@@ -212,9 +249,18 @@ def theory_overlay(snapshots: Snapshots, data_mean: float, data_std: float) -> b
     left.set(ylim=(-0.02, 1.02), xlabel="x", title=f"discriminator at step {step}")
     left.legend(loc="best", fontsize=8, frameon=False)
     right.axhline(-math.log(4), color="0.5", ls=":", lw=1.0, label="$-\\log 4$")
-    right.plot(steps, jsd, "-", color="purple", lw=1.4, marker=".", label="JSD$(p_{data}\\|p_g)$ (nats)")
-    right.plot(steps, [2 * j - math.log(4) for j in jsd], "-", color="orange", lw=1.4, marker=".",
-               label="$C(G) = -\\log 4 + 2\\,$JSD")
+    right.plot(
+        steps, jsd, "-", color="purple", lw=1.4, marker=".", label="JSD$(p_{data}\\|p_g)$ (nats)"
+    )
+    right.plot(
+        steps,
+        [2 * j - math.log(4) for j in jsd],
+        "-",
+        color="orange",
+        lw=1.4,
+        marker=".",
+        label="$C(G) = -\\log 4 + 2\\,$JSD",
+    )
     right.set(xlabel="step", title="virtual training criterion")
     right.legend(loc="best", fontsize=8, frameon=False)
     fig.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.13, wspace=0.2)

@@ -12,7 +12,9 @@ from PIL import Image
 
 def grid_image(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> Image.Image:
     """uint8 [N, C, H, W] (C = 1 or 3) → one PIL image, ``nrow`` per row (default ⌈√N⌉), ``pad`` px white gaps."""
-    assert images.dtype == torch.uint8 and images.dim() == 4 and images.shape[1] in (1, 3), images.shape
+    assert images.dtype == torch.uint8 and images.dim() == 4 and images.shape[1] in (1, 3), (
+        images.shape
+    )
     n, c, h, w = images.shape
     nrow = nrow or math.ceil(math.sqrt(n))
     rows = math.ceil(n / nrow)
@@ -20,7 +22,7 @@ def grid_image(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> I
     for i in range(n):
         r, col = divmod(i, nrow)
         y, x = pad + r * (h + pad), pad + col * (w + pad)
-        canvas[:, y:y + h, x:x + w] = images[i]
+        canvas[:, y : y + h, x : x + w] = images[i]
     array = canvas.permute(1, 2, 0).cpu().numpy()
     return Image.fromarray(array[:, :, 0] if c == 1 else array, mode="L" if c == 1 else "RGB")
 
@@ -55,7 +57,9 @@ def points_plot(samples: torch.Tensor, real: torch.Tensor | None = None, title: 
     return figure_png(fig)
 
 
-def new_figure(*, figsize: tuple[float, float], dpi: int, nrows: int = 1, ncols: int = 1, **subplots: Any):
+def new_figure(
+    *, figsize: tuple[float, float], dpi: int, nrows: int = 1, ncols: int = 1, **subplots: Any
+):
     """(a matplotlib Figure, its axes as Figure.subplots gives them), made without pyplot: no backend is switched
     and no global list of figures holds it, so it is freed like any object."""
     from matplotlib.figure import Figure
@@ -82,7 +86,13 @@ def even_indices(n: int, k: int) -> list[int]:
 def gif_bytes(frames: list[Image.Image], duration_ms: int) -> bytes:
     """Animated GIF (loops forever) of equally sized frames, deterministic bytes."""
     buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0,
-                   optimize=False)
+    frames[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=duration_ms,
+        loop=0,
+        optimize=False,
+    )
     return buf.getvalue()
-

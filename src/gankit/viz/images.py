@@ -27,7 +27,9 @@ def _upscale(image: Image.Image, scale: int) -> Image.Image:
     return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
 
 
-def grid_gif(frames: list[bytes], labels: list[str], *, max_frames: int = 60, scale: int = 2) -> bytes:
+def grid_gif(
+    frames: list[bytes], labels: list[str], *, max_frames: int = 60, scale: int = 2
+) -> bytes:
     """Animated GIF of the fixed-noise sample grids over training.
 
     ``frames``: PNG (or any Pillow-readable) bytes of equally sized images, oldest first; ``labels``: one caption per
@@ -60,7 +62,9 @@ def grid_gif(frames: list[bytes], labels: list[str], *, max_frames: int = 60, sc
     return gif_bytes(out, GIF_FRAME_MS)
 
 
-def nearest_neighbours(samples: torch.Tensor, train: torch.Tensor, *, chunk: int = 4096) -> torch.Tensor:
+def nearest_neighbours(
+    samples: torch.Tensor, train: torch.Tensor, *, chunk: int = 4096
+) -> torch.Tensor:
     """Index of each sample's nearest training image in pixel L2 distance.
 
     ``samples``: uint8 [n, C, H, W]; ``train``: uint8 [N, C, H, W] (same C, H, W; any device).
@@ -71,8 +75,10 @@ def nearest_neighbours(samples: torch.Tensor, train: torch.Tensor, *, chunk: int
     ties go to the smallest index.
     """
     if samples.dim() != 4 or train.dim() != 4 or samples.shape[1:] != train.shape[1:]:
-        raise ValueError(f"samples {tuple(samples.shape)} and train {tuple(train.shape)} must be [n|N, C, H, W] "
-                         "with the same C, H, W")
+        raise ValueError(
+            f"samples {tuple(samples.shape)} and train {tuple(train.shape)} must be [n|N, C, H, W] "
+            "with the same C, H, W"
+        )
     if train.shape[0] == 0:
         raise ValueError("nearest_neighbours needs at least one training image")
     if chunk < 1:
@@ -82,7 +88,7 @@ def nearest_neighbours(samples: torch.Tensor, train: torch.Tensor, *, chunk: int
     best = torch.full((a.shape[0],), float("inf"), dtype=torch.float64, device=a.device)
     best_idx = torch.zeros(a.shape[0], dtype=torch.int64, device=a.device)
     for start in range(0, train.shape[0], chunk):
-        b = train[start:start + chunk].reshape(-1, a.shape[1]).to(a.device, torch.float64)
+        b = train[start : start + chunk].reshape(-1, a.shape[1]).to(a.device, torch.float64)
         d = a_sq[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
         value, idx = d.min(1)  # first minimum within the chunk
         better = value < best  # strict: an earlier chunk wins a tie
@@ -91,7 +97,9 @@ def nearest_neighbours(samples: torch.Tensor, train: torch.Tensor, *, chunk: int
     return best_idx.to(train.device)
 
 
-def nearest_neighbour_figure(samples: torch.Tensor, neighbours: torch.Tensor, *, columns: int = 6) -> bytes:
+def nearest_neighbour_figure(
+    samples: torch.Tensor, neighbours: torch.Tensor, *, columns: int = 6
+) -> bytes:
     """PNG in the style of the paper's Figure 2: samples beside the nearest training image.
 
     ``samples``, ``neighbours``: uint8 [n, C, H, W], ``neighbours[i]`` the nearest training image of ``samples[i]``.
@@ -100,23 +108,29 @@ def nearest_neighbour_figure(samples: torch.Tensor, neighbours: torch.Tensor, *,
     The picture is RGB and enlarged ×2.
     """
     if samples.shape != neighbours.shape or samples.dim() != 4 or samples.shape[0] == 0:
-        raise ValueError(f"samples {tuple(samples.shape)} and neighbours {tuple(neighbours.shape)} must both be "
-                         "non-empty uint8 [n, C, H, W]")
+        raise ValueError(
+            f"samples {tuple(samples.shape)} and neighbours {tuple(neighbours.shape)} must both be "
+            "non-empty uint8 [n, C, H, W]"
+        )
     if columns < 2:
-        raise ValueError(f"columns must be at least 2 (one sample and its neighbour), got {columns}")
+        raise ValueError(
+            f"columns must be at least 2 (one sample and its neighbour), got {columns}"
+        )
     n, c, h, w = samples.shape
     k = columns - 1
     rows = -(-n // k)
     left = torch.full((rows * k, c, h, w), 255, dtype=torch.uint8)
     right = torch.empty((rows, c, h, w), dtype=torch.uint8)
     for r in range(rows):
-        part = samples[r * k:(r + 1) * k].cpu()
-        left[(r + 1) * k - len(part):(r + 1) * k] = part
+        part = samples[r * k : (r + 1) * k].cpu()
+        left[(r + 1) * k - len(part) : (r + 1) * k] = part
         right[r] = neighbours[r * k + len(part) - 1].cpu()
     grid_left = grid_image(left, nrow=k).convert("RGB")
     grid_right = grid_image(right, nrow=1).convert("RGB")
     sep = 1
-    canvas = Image.new("RGB", (grid_left.width + sep + grid_right.width, grid_left.height), SEPARATOR)
+    canvas = Image.new(
+        "RGB", (grid_left.width + sep + grid_right.width, grid_left.height), SEPARATOR
+    )
     canvas.paste(grid_left, (0, 0))
     canvas.paste(grid_right, (grid_left.width + sep, 0))
     return png_bytes(_upscale(canvas, 2))
@@ -125,6 +139,8 @@ def nearest_neighbour_figure(samples: torch.Tensor, neighbours: torch.Tensor, *,
 def interpolation_figure(rows: torch.Tensor) -> bytes:
     """PNG of latent interpolations: ``rows`` uint8 [R, S, C, H, W] drawn as R rows of S images, enlarged ×2."""
     if rows.dim() != 5 or rows.shape[0] == 0 or rows.shape[1] == 0:
-        raise ValueError(f"interpolation_figure wants uint8 [R, S, C, H, W], got {tuple(rows.shape)}")
+        raise ValueError(
+            f"interpolation_figure wants uint8 [R, S, C, H, W], got {tuple(rows.shape)}"
+        )
     r, s = rows.shape[:2]
     return png_bytes(_upscale(grid_image(rows.reshape(r * s, *rows.shape[2:]).cpu(), nrow=s), 2))

@@ -12,8 +12,12 @@ import html
 import math
 from typing import Any
 
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"),
-          (b"\xff\xd8\xff", "image/jpeg"))
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
 
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -62,26 +66,38 @@ def _fmt(value: Any) -> str:
 def _key_value_table(items: dict[str, Any], table_id: str) -> str:
     if not items:
         return "<p>None recorded.</p>"
-    rows = "".join(f"<tr><th scope=\"row\">{_esc(k)}</th><td>{_esc(_fmt(v))}</td></tr>" for k, v in items.items())
+    rows = "".join(
+        f'<tr><th scope="row">{_esc(k)}</th><td>{_esc(_fmt(v))}</td></tr>' for k, v in items.items()
+    )
     return f'<table id="{table_id}"><tbody>{rows}</tbody></table>'
 
 
 def _metrics_section(eval_rows: list[dict] | None) -> str:
     if not eval_rows:
-        return ("<p>No evaluation yet: run <code>gankit eval RUN</code> to score this run, then rebuild the "
-                "report.</p>")
-    head = "".join(f"<th scope=\"col\">{h}</th>" for h in ("metric", "value", "n", "reference", "checkpoint"))
+        return (
+            "<p>No evaluation yet: run <code>gankit eval RUN</code> to score this run, then rebuild the "
+            "report.</p>"
+        )
+    head = "".join(
+        f'<th scope="col">{h}</th>' for h in ("metric", "value", "n", "reference", "checkpoint")
+    )
     body = []
     for row in eval_rows:
         value = _fmt(row.get("value"))
         if row.get("uncertainty") is not None:
             value += f" ± {_fmt(row['uncertainty'])}"
-        cells = [f"<td>{_esc(row.get('metric', '?'))}</td>", f'<td class="num">{_esc(value)}</td>',
-                 f'<td class="num">{_esc(_fmt(row.get("n")))}</td>', f"<td>{_esc(_fmt(row.get('reference')))}</td>",
-                 f"<td>{_esc(_fmt(row.get('checkpoint')))}</td>"]
+        cells = [
+            f"<td>{_esc(row.get('metric', '?'))}</td>",
+            f'<td class="num">{_esc(value)}</td>',
+            f'<td class="num">{_esc(_fmt(row.get("n")))}</td>',
+            f"<td>{_esc(_fmt(row.get('reference')))}</td>",
+            f"<td>{_esc(_fmt(row.get('checkpoint')))}</td>",
+        ]
         body.append(f"<tr>{''.join(cells)}</tr>")
-    return (f'<table id="metrics-table"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return (
+        f'<table id="metrics-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def _training_section(metrics_rows: list[dict]) -> str:
@@ -98,23 +114,38 @@ def _figures_section(figures: list[tuple[str, bytes]]) -> str:
     parts = []
     for caption, data in figures:
         uri = f"data:{image_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
-        parts.append(f'<figure><img src="{uri}" alt="{_esc(caption)}">'
-                     f"<figcaption>{_esc(caption)}</figcaption></figure>")
+        parts.append(
+            f'<figure><img src="{uri}" alt="{_esc(caption)}">'
+            f"<figcaption>{_esc(caption)}</figcaption></figure>"
+        )
     return "\n".join(parts)
 
 
 def _doctor_section(rows: list[dict]) -> str:
     if not rows:
         return "<p>No warnings: the training doctor saw nothing wrong.</p>"
-    body = "".join(f"<tr><td class=\"num\">{_esc(_fmt(r.get('step')))}</td><td>{_esc(r.get('kind', '?'))}</td>"
-                   f"<td>{_esc(r.get('message', ''))}</td></tr>" for r in rows)
-    return ('<table id="doctor-table"><thead><tr><th scope="col">step</th><th scope="col">kind</th>'
-            f'<th scope="col">message</th></tr></thead><tbody>{body}</tbody></table>')
+    body = "".join(
+        f'<tr><td class="num">{_esc(_fmt(r.get("step")))}</td><td>{_esc(r.get("kind", "?"))}</td>'
+        f"<td>{_esc(r.get('message', ''))}</td></tr>"
+        for r in rows
+    )
+    return (
+        '<table id="doctor-table"><thead><tr><th scope="col">step</th><th scope="col">kind</th>'
+        f'<th scope="col">message</th></tr></thead><tbody>{body}</tbody></table>'
+    )
 
 
-def build_report(*, title: str, config_yaml: str, metrics_rows: list[dict], eval_rows: list[dict] | None,
-                 figures: list[tuple[str, bytes]], timings: dict[str, str], environment: dict[str, str],
-                 doctor_rows: list[dict] | None = None) -> str:
+def build_report(
+    *,
+    title: str,
+    config_yaml: str,
+    metrics_rows: list[dict],
+    eval_rows: list[dict] | None,
+    figures: list[tuple[str, bytes]],
+    timings: dict[str, str],
+    environment: dict[str, str],
+    doctor_rows: list[dict] | None = None,
+) -> str:
     """The run's report as one self-contained HTML document (a str; write it as UTF-8).
 
     ``metrics_rows``: the dicts of ``metrics.jsonl`` (the last one is summarised). ``eval_rows``: rows of
@@ -133,7 +164,9 @@ def build_report(*, title: str, config_yaml: str, metrics_rows: list[dict], eval
         ("Environment", _key_value_table(environment, "environment")),
         ("Configuration", f'<pre id="config">{_esc(config_yaml)}</pre>'),
     ]
-    body = "\n".join(f"<section><h2>{name}</h2>\n{content}\n</section>" for name, content in sections)
+    body = "\n".join(
+        f"<section><h2>{name}</h2>\n{content}\n</section>" for name, content in sections
+    )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'

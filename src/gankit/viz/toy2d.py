@@ -20,11 +20,21 @@ _FIGSIZE, _DPI = (5.4, 4.6), 100
 
 def _lattice(snapshot: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(xs [side], ys [side], D as [side_y, side_x] for imshow) from the snapshot's grid and d_grid."""
-    grid, d = snapshot["grid"].detach().cpu().float(), snapshot["d_grid"].detach().cpu().float().reshape(-1)
+    grid, d = (
+        snapshot["grid"].detach().cpu().float(),
+        snapshot["d_grid"].detach().cpu().float().reshape(-1),
+    )
     side = math.isqrt(grid.shape[0])
-    if grid.dim() != 2 or grid.shape[1] != 2 or side * side != grid.shape[0] or d.numel() != grid.shape[0]:
-        raise ValueError(f"grid must be a square lattice [side², 2] with d_grid [side²], got {tuple(grid.shape)} "
-                         f"and {tuple(snapshot['d_grid'].shape)}")
+    if (
+        grid.dim() != 2
+        or grid.shape[1] != 2
+        or side * side != grid.shape[0]
+        or d.numel() != grid.shape[0]
+    ):
+        raise ValueError(
+            f"grid must be a square lattice [side², 2] with d_grid [side²], got {tuple(grid.shape)} "
+            f"and {tuple(snapshot['d_grid'].shape)}"
+        )
     xs, ys = grid[::side, 0], grid[:side, 1]
     return xs, ys, d.reshape(side, side).T  # d[i, j] is at (xs[i], ys[j]); imshow wants rows = y
 
@@ -36,11 +46,21 @@ def _extent(xs: torch.Tensor, ys: torch.Tensor) -> list[float]:
     return [float(xs[0]) - dx, float(xs[-1]) + dx, float(ys[0]) - dy, float(ys[-1]) + dy]
 
 
-def _draw(fig, ax, cax, snapshot: dict[str, torch.Tensor], real: torch.Tensor, title: str, extent=None) -> None:
+def _draw(
+    fig, ax, cax, snapshot: dict[str, torch.Tensor], real: torch.Tensor, title: str, extent=None
+) -> None:
     xs, ys, d = _lattice(snapshot)
     extent = extent or _extent(xs, ys)
-    image = ax.imshow(d.numpy(), origin="lower", extent=extent, cmap="RdBu_r", vmin=0.0, vmax=1.0,
-                      interpolation="nearest", aspect="equal")
+    image = ax.imshow(
+        d.numpy(),
+        origin="lower",
+        extent=extent,
+        cmap="RdBu_r",
+        vmin=0.0,
+        vmax=1.0,
+        interpolation="nearest",
+        aspect="equal",
+    )
     fig.colorbar(image, cax=cax, label="D(x)")
     r = real.detach().cpu().float().numpy()
     s = snapshot["samples"].detach().cpu().float().numpy()
@@ -57,7 +77,8 @@ def _canvas():
 
     fig, ax = new_figure(figsize=_FIGSIZE, dpi=_DPI)
     fig.subplots_adjust(left=0.1, right=0.88, top=0.92, bottom=0.07)
-    cax = make_axes_locatable(ax).append_axes("right", size="4%", pad=0.1)  # as tall as the equal-aspect plot
+    # as tall as the equal-aspect plot
+    cax = make_axes_locatable(ax).append_axes("right", size="4%", pad=0.1)
     return fig, ax, cax
 
 
@@ -69,8 +90,13 @@ def toy2d_frame(snapshot: dict[str, torch.Tensor], real: torch.Tensor, title: st
     return figure_png(fig)
 
 
-def toy2d_gif(snapshots: list[dict[str, torch.Tensor]], real: torch.Tensor, titles: list[str], *,
-              max_frames: int = 60) -> bytes:
+def toy2d_gif(
+    snapshots: list[dict[str, torch.Tensor]],
+    real: torch.Tensor,
+    titles: list[str],
+    *,
+    max_frames: int = 60,
+) -> bytes:
     """Animated GIF (loop forever, 200 ms a frame) of ``toy2d_frame`` pictures over training, evenly subsampled to at
     most ``max_frames`` (first and last kept). ``snapshots`` are snapshot dicts (or (step, dict) pairs) and
     ``titles`` holds one title per snapshot. Axes are fixed to the first picked snapshot's lattice."""

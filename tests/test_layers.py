@@ -22,6 +22,7 @@ LAYER = {
     "viz": 2,
     "train": 3,
     "export": 4,
+    "walks": 4,
     "evaluation": 4,
     "figures": 4,
     "playground": 4,

@@ -10,6 +10,7 @@ from ..config import from_dict
 from ..data import load_dataset
 from ..errors import CheckpointError, RunDirError
 from ..models import Generator, build_models
+from ..models.latent import truncate
 from . import checkpoint as ckpt
 
 
@@ -80,13 +81,19 @@ def labels_for(G: Generator, n: int, label: int | None = None) -> torch.Tensor |
 
 @torch.no_grad()
 def sample(
-    G: Generator, n: int, seed: int, batch: int = 1000, labels: torch.Tensor | None = None
+    G: Generator,
+    n: int,
+    seed: int,
+    batch: int = 1000,
+    labels: torch.Tensor | None = None,
+    truncation: float = 1.0,
 ) -> torch.Tensor:
     """n samples from G with noise from a CPU generator seeded ``seed`` (same seed → same samples). A conditional G
-    takes ``labels`` int64 [n] (default: classes in turn, see :func:`labels_for`). A G whose output holds NaN or
+    takes ``labels`` int64 [n] (default: classes in turn, see :func:`labels_for`). ``truncation`` ψ: the noise is
+    pulled toward the prior's mean (gankit.models.latent.truncate; 1: unchanged). A G whose output holds NaN or
     Inf is a RunDirError: such samples are no samples."""
     gen = torch.Generator().manual_seed(seed)
-    z = G.sample_z(n, generator=gen, device="cpu")
+    z = truncate(G.sample_z(n, generator=gen, device="cpu"), truncation)
     if G.num_classes and labels is None:
         labels = labels_for(G, n)
     if labels is None:
@@ -111,6 +118,7 @@ def save_samples(
     label: int | None = None,
     png: Path | None = None,
     npz: Path | None = None,
+    truncation: float = 1.0,
 ) -> str:
     """Draw ``n`` samples (noise seed ``seed``; class ``label`` or all classes in turn) from the run's generator and
     write a picture to ``png`` (default RUN/sample.png: an image grid, or points over the data) and, when given, an
@@ -122,8 +130,9 @@ def save_samples(
 
     G, kind, real = load_generator(Path(run_dir), which)
     labels = labels_for(G, n, label)
-    x = sample(G, n, seed, labels=labels)
+    x = sample(G, n, seed, labels=labels, truncation=truncation)
     what = f"{n} samples, seed {seed}" + (f", class {label}" if label is not None else "")
+    what += f", truncation {truncation}" if truncation != 1.0 else ""
     pixels = to_uint8(x, G.value_range) if kind == "image" else None
     if pixels is not None:
         columns = G.num_classes if G.num_classes and label is None else None

@@ -139,8 +139,14 @@ def export_run(
     out = Path(out) if out else Path(run_dir) / "export" / f"generator.{fmt}"
     out.parent.mkdir(parents=True, exist_ok=True)
     module, inputs = exported_module(G, uint8)
-    with torch.no_grad():
-        (write_onnx if fmt == "onnx" else write_pt2)(module, inputs, out)
+    try:
+        with torch.no_grad():
+            (write_onnx if fmt == "onnx" else write_pt2)(module, inputs, out)
+    except GankitError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- the exporters raise many types, with pages of detail
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise GankitError(f"cannot export {type(G).__name__} as {fmt}: {first}") from e
     about = out.with_suffix(".json")
     write_atomic(about, json.dumps(describe(G, meta, uint8, raw, fmt), indent=1).encode())
     return out, about

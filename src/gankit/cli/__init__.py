@@ -13,7 +13,7 @@ import sys
 import traceback
 
 from ..errors import GankitError, TrainingInterrupted
-from . import evaluate, export, info, playground, runs, sample, train
+from . import evaluate, explore, export, info, playground, runs, sample, train
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, Command
 
 COMMANDS: tuple[Command, ...] = (
@@ -21,6 +21,7 @@ COMMANDS: tuple[Command, ...] = (
     sample.COMMAND,
     evaluate.COMMAND,
     export.COMMAND,
+    explore.COMMAND,
     runs.FIGURES,
     runs.REPORT,
     info.DATASETS,

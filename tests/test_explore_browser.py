@@ -91,6 +91,9 @@ def test_explore_grid_interpolation_download_and_token(conditional_run, tmp_path
             page.wait_for_function(
                 f"document.getElementById('between').src !== {first!r}", timeout=WAIT_MS
             )
+            page.wait_for_function(
+                "document.querySelectorAll('#nearest img').length === 4", timeout=WAIT_MS
+            )
             with page.expect_download() as download:
                 page.click("#download-z")
             download.value.save_as(tmp_path / "z.npy")
@@ -120,3 +123,29 @@ def test_explore_refuses_a_points_run(tmp_path, capsys):
     capsys.readouterr()
     assert main(["explore", str(run), "--port", "0"]) == 1
     assert "is for image runs" in capsys.readouterr().err
+
+
+def test_nearest_finds_the_training_picture_that_is_the_sample(conditional_run):
+    """Put G's own picture among random ones: it comes first, at distance 0."""
+    import torch
+
+    from gankit.playground.explore import _generate, nearest
+    from gankit.train.restore import load_generator
+
+    G, _, _ = load_generator(conditional_run)
+    body = {"seeds": [7], "label": 3}
+    _, pixels = _generate(G, body)
+    noise = torch.randint(
+        0,
+        256,
+        (50, *pixels.shape[1:]),
+        generator=torch.Generator().manual_seed(0),
+        dtype=torch.uint8,
+    )
+    train = torch.cat([noise[:20], pixels, noise[20:]])
+    found = nearest(G, train, {"z": _generate(G, body)[0].tolist(), "label": 3})
+    assert found["distances"][0] == 0.0 and len(found["images"]) == 4
+    assert (
+        found["images"][0]
+        == nearest(G, pixels, {"z": _generate(G, body)[0].tolist(), "label": 3})["images"][0]
+    )

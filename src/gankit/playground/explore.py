@@ -3,9 +3,10 @@ allow-list, a token per start, same-origin requests only; gankit.playground.acce
 
 The page shows G's pictures for pages of seeds, lets one select two, interpolate between them (straight or
 spherical, a slider and a strip), pull the noise toward the prior's mean (truncation ψ), pick a class of a
-conditional run, and download a picture with its z (.npy). The server draws: ``POST /api/draw`` with ``seeds``
-(one z per seed, as ``gankit sample --n 1 --seed S`` draws it) or ``z`` (rows of z_dim numbers), ``label`` and
-``truncation`` → the pictures as PNG data URLs and the z they came from.
+conditional run, see the training pictures nearest to the one on show, and download a picture with its z (.npy).
+The server draws: ``POST /api/draw`` with ``seeds`` (one z per seed, as ``gankit sample --n 1 --seed S`` draws
+it) or ``z`` (rows of z_dim numbers), ``label`` and ``truncation`` → the pictures as PNG data URLs and the z they
+came from; ``POST /api/nearest`` with one ``z`` → the four training pictures nearest to its picture in pixels.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 import torch
 from aiohttp import web
 
-from ..data import to_uint8
+from ..config import from_dict
+from ..data import load_dataset, to_uint8
 from ..errors import GankitError
 from ..models.latent import truncate
 from ..train.restore import load_generator_and_meta
@@ -64,8 +66,8 @@ def _noise(G, body: dict) -> torch.Tensor:
     return torch.tensor(z, dtype=torch.float32)
 
 
-def draw(G, body: dict) -> dict:
-    """The response to /api/draw: {"images": [PNG data URLs], "z": [rows]} (see the module docstring)."""
+def _generate(G, body: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z [n, z_dim], uint8 pictures [n, C, H, W]) for the request's noise, truncation and label."""
     z = _noise(G, body)
     psi = body.get("truncation", 1.0)
     if not isinstance(psi, (int, float)) or not 0.0 <= psi <= 1.0:
@@ -77,8 +79,35 @@ def draw(G, body: dict) -> dict:
             raise GankitError(f"label: an integer in [0, {G.num_classes})")
         args.append(torch.full((len(z),), label, dtype=torch.int64))
     with torch.no_grad():
-        pixels = to_uint8(G(*args), G.value_range)
+        return z, to_uint8(G(*args), G.value_range)
+
+
+def draw(G, body: dict) -> dict:
+    """The response to /api/draw: {"images": [PNG data URLs], "z": [rows]} (see the module docstring)."""
+    z, pixels = _generate(G, body)
     return {"images": [_picture(p) for p in pixels], "z": z.tolist()}
+
+
+def nearest(G, train: torch.Tensor, body: dict, k: int = 4) -> dict:
+    """The response to /api/nearest: the ``k`` training pictures nearest (Euclidean, in pixels) to the picture of
+    the request's single z, as {"images": [...], "distances": [...]} (the paper's Figure 2 check)."""
+    z, pixels = _generate(G, body)
+    if len(z) != 1:
+        raise GankitError("nearest: one z at a time")
+    target = pixels[0].reshape(1, -1).float()
+    d2 = torch.cat(
+        [
+            torch.cdist(target, train[i : i + 4096].reshape(len(train[i : i + 4096]), -1).float())[
+                0
+            ]
+            for i in range(0, len(train), 4096)
+        ]
+    )
+    best = torch.topk(d2, min(k, len(train)), largest=False)
+    return {
+        "images": [_picture(train[i]) for i in best.indices.tolist()],
+        "distances": [round(float(d), 2) for d in best.values],
+    }
 
 
 async def _index(request: web.Request) -> web.FileResponse:
@@ -89,13 +118,16 @@ async def _api(request: web.Request) -> web.Response:
     reason = _refusal(request, "request")
     if reason is not None:
         return _error(403, reason)
-    G, info = request.app[GENERATOR]
-    if request.match_info["what"] == "info":
+    G, info, train = request.app[GENERATOR]
+    what = request.match_info["what"]
+    if what == "info":
         return web.json_response(info)
     try:
         body = await request.json()
         if not isinstance(body, dict):
             raise GankitError("the request body must be a JSON object")
+        if what == "nearest":
+            return web.json_response(await asyncio.to_thread(nearest, G, train, body))
         return web.json_response(await asyncio.to_thread(draw, G, body))
     except (ValueError, GankitError) as e:
         return _error(400, str(e).splitlines()[0])
@@ -116,9 +148,12 @@ def build_explore_app(run_dir: Path, access) -> web.Application:
         "ema": meta["ema"],
     }
     app = web.Application(client_max_size=1 << 20, middlewares=[host_allow_list])
-    app[ACCESS], app[GENERATOR] = access, (G, info)
+    train = load_dataset(
+        from_dict(meta["config"]).data
+    ).train.x  # uint8 [N, C, H, W], for nearest pictures
+    app[ACCESS], app[GENERATOR] = access, (G, info, train)
     app.router.add_get("/", _index)
-    app.router.add_route("*", "/api/{what:info|draw}", _api)
+    app.router.add_route("*", "/api/{what:info|draw|nearest}", _api)
     app.router.add_static("/static", STATIC)
     return app
 

@@ -71,6 +71,15 @@
     current = { src, z };
     $("download-png").href = src;
     $("download-z").href = URL.createObjectURL(npy(z));
+    guard(showNearest)();
+  }
+
+  async function showNearest() {
+    const asked = current;
+    const found = await api("nearest", { z: [asked.z], ...common() });
+    if (asked !== current) return;  // a newer picture is on show
+    $("nearest").replaceChildren(...found.images.map((src, i) =>
+      Object.assign(new Image(), { src, title: `distance ${found.distances[i]}` })));
   }
 
   const guard = (f) => () => f().catch((e) => { $("error").textContent = e.message; });

@@ -22,32 +22,31 @@ from gankit.cli import main
 WAIT_MS = 30_000
 
 
+def _train(folder, *overrides: str):
+    run = folder / "run"
+    sets = [
+        arg
+        for o in (
+            "model.arch=dcgan",
+            "model.width=8",
+            "train.steps=2",
+            "train.batch_size=16",
+            *overrides,
+        )
+        for arg in ("--set", o)
+    ]
+    assert main(["train", "quickstart", "--run-dir", str(run), "--quiet", *sets]) == 0
+    return run
+
+
 @pytest.fixture(scope="module")
 def conditional_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("explore") / "run"
-    assert (
-        main(
-            [
-                "train",
-                "quickstart",
-                "--run-dir",
-                str(run),
-                "--quiet",
-                "--set",
-                "model.arch=dcgan",
-                "--set",
-                "model.width=8",
-                "--set",
-                "model.conditional=projection",
-                "--set",
-                "train.steps=2",
-                "--set",
-                "train.batch_size=16",
-            ]
-        )
-        == 0
-    )
-    return run
+    return _train(tmp_path_factory.mktemp("explore"), "model.conditional=projection")
+
+
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory):
+    return _train(tmp_path_factory.mktemp("explore-plain"))
 
 
 @contextlib.contextmanager
@@ -67,8 +66,10 @@ def explorer(run):
         assert proc.wait(timeout=30) == 0
 
 
-def test_explore_grid_interpolation_download_and_token(conditional_run, tmp_path):
-    with explorer(conditional_run) as url:
+@pytest.mark.parametrize("kind", ["plain", "conditional"])
+def test_explore_grid_interpolation_download_and_token(kind, request, tmp_path):
+    run = request.getfixturevalue(f"{kind}_run")
+    with explorer(run) as url:
         base = url.split("?")[0]
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(base + "api/info")
@@ -78,7 +79,8 @@ def test_explore_grid_interpolation_download_and_token(conditional_run, tmp_path
             page.wait_for_function(
                 "document.querySelectorAll('#grid img').length === 32", timeout=WAIT_MS
             )
-            assert page.locator("#label option").count() == 10
+            assert page.locator("#label option").count() == (10 if kind == "conditional" else 0)
+            assert page.is_visible("#class-box") == (kind == "conditional")
             page.click("#grid img >> nth=0")
             page.click("#grid img >> nth=5")
             page.wait_for_function(

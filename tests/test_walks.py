@@ -139,3 +139,23 @@ def test_walk_errors_are_one_line(image_run, tmp_path, capsys):
     capsys.readouterr()
     assert main(["sample", str(image_run), "--walk", "3", "--out", str(tmp_path / "walk.mp4")]) == 1
     assert "animated .gif" in capsys.readouterr().err
+
+
+def test_principal_directions_of_a_linear_first_layer_are_its_top_singular_vectors():
+    """With a first layer h = W z on isotropic z, the principal components of h carried back to z are W's right
+    singular vectors, in order (|cos| > 0.99 with 4,000 draws; measured 0.9999 and better)."""
+    from gankit.models.latent import first_features, principal_directions
+
+    gen = torch.Generator().manual_seed(0)
+    layer = torch.nn.Linear(4, 6)
+    with torch.no_grad():
+        u, _, vt = torch.linalg.svd(torch.randn(6, 4, generator=gen), full_matrices=False)
+        layer.weight.copy_(u @ torch.diag(torch.tensor([5.0, 3.0, 1.5, 0.5])) @ vt)
+    G = torch.nn.Sequential(layer, torch.nn.ReLU())
+    z = torch.randn(4000, 4, generator=gen)
+    directions, spreads = principal_directions(z, first_features(G, z), 3)
+    cos = (directions @ vt[:3].T).abs().diagonal()
+    assert (cos > 0.99).all(), cos
+    assert torch.allclose(
+        spreads, torch.ones(3), atol=0.05
+    )  # z is isotropic: unit spread along any direction

@@ -43,3 +43,34 @@ def loop_through(points: torch.Tensor, frames: int, spherical: bool) -> torch.Te
     step = slerp if spherical else lerp
     legs = [step(points[i], points[(i + 1) % len(points)], t) for i in range(len(points))]
     return torch.cat(legs)
+
+
+def first_features(G: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+    """The output of the first layer G runs on ``inputs`` (the first leaf module called), flattened: [n, F]."""
+    seen: list[torch.Tensor] = []
+    leaves = [m for m in G.modules() if not list(m.children())]
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out: seen.append(out) if not seen else None)
+        for m in leaves
+    ]
+    try:
+        with torch.no_grad():
+            G(*inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return seen[0].reshape(len(inputs[0]), -1).float()
+
+
+def principal_directions(
+    z: torch.Tensor, features: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GANSpace's directions (Härkönen et al. 2020) for z [n, d] and G's first features of it [n, F]: the top ``k``
+    principal components of the features, carried back to z by least squares (z ≈ coefficients · directions).
+    Returns (unit directions [k, d], the spread of z along each, [k])."""
+    centred = features - features.mean(0)
+    _, _, v = torch.linalg.svd(centred, full_matrices=False)
+    coefficients = centred @ v[:k].T  # [n, k]
+    directions = torch.linalg.lstsq(coefficients, z - z.mean(0)).solution  # [k, d]
+    directions = directions / directions.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return directions, (z @ directions.T).std(0)

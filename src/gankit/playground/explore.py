@@ -3,7 +3,8 @@ allow-list, a token per start, same-origin requests only; gankit.playground.acce
 
 The page shows G's pictures for pages of seeds, lets one select two, interpolate between them (straight or
 spherical, a slider and a strip), pull the noise toward the prior's mean (truncation ψ), pick a class of a
-conditional run, see the training pictures nearest to the one on show, and download a picture with its z (.npy).
+conditional run, move the picture on show along five latent directions (GANSpace: principal components of G's
+first features carried back to z), see the training pictures nearest to it, and download it with its z (.npy).
 The server draws: ``POST /api/draw`` with ``seeds`` (one z per seed, as ``gankit sample --n 1 --seed S`` draws
 it) or ``z`` (rows of z_dim numbers), ``label`` and ``truncation`` → the pictures as PNG data URLs and the z they
 came from; ``POST /api/nearest`` with one ``z`` → the four training pictures nearest to its picture in pixels.
@@ -22,7 +23,7 @@ from aiohttp import web
 from ..config import from_dict
 from ..data import load_dataset, to_uint8
 from ..errors import GankitError
-from ..models.latent import truncate
+from ..models.latent import first_features, principal_directions, truncate
 from ..train.restore import load_generator_and_meta
 from ..viz.grids import grid_image, png_bytes
 from .access import WILDCARDS, access_for
@@ -133,6 +134,18 @@ async def _api(request: web.Request) -> web.Response:
         return _error(400, str(e).splitlines()[0])
 
 
+DIRECTIONS, DIRECTION_SAMPLES = 5, 2000
+
+
+def _directions(G) -> tuple[list, list]:
+    """The page's latent directions (gankit.models.latent.principal_directions of G's first features over 2,000
+    draws of seed 0), as lists for JSON."""
+    z = G.sample_z(DIRECTION_SAMPLES, generator=torch.Generator().manual_seed(0), device="cpu")
+    inputs = [z] + ([torch.arange(len(z)) % G.num_classes] if G.num_classes else [])
+    directions, spreads = principal_directions(z, first_features(G, *inputs), DIRECTIONS)
+    return directions.tolist(), spreads.tolist()
+
+
 def build_explore_app(run_dir: Path, access) -> web.Application:
     """The explorer's routes over the run's generator (EMA copy when kept); a points run is a GankitError."""
     G, meta = load_generator_and_meta(Path(run_dir))
@@ -147,10 +160,10 @@ def build_explore_app(run_dir: Path, access) -> web.Application:
         "step": meta["step"],
         "ema": meta["ema"],
     }
+    info["directions"], info["spreads"] = _directions(G)
+    # uint8 [N, C, H, W], for the nearest training pictures
+    train = load_dataset(from_dict(meta["config"]).data).train.x
     app = web.Application(client_max_size=1 << 20, middlewares=[host_allow_list])
-    train = load_dataset(
-        from_dict(meta["config"]).data
-    ).train.x  # uint8 [N, C, H, W], for nearest pictures
     app[ACCESS], app[GENERATOR] = access, (G, info, train)
     app.router.add_get("/", _index)
     app.router.add_route("*", "/api/{what:info|draw|nearest}", _api)

@@ -4,7 +4,7 @@
   const token = new URLSearchParams(location.search).get("token") || "";
   const $ = (id) => document.getElementById(id);
   const PER_PAGE = 32;
-  let info = null, page = 0, picks = [], current = null;
+  let info = null, page = 0, picks = [], current = null, base = null;
 
   async function api(what, body) {
     const init = body ? { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) } : {};
@@ -32,7 +32,7 @@
     if (picks.length === 2) { picks.forEach((p) => p.img.classList.remove("a", "b")); picks = []; }
     picks.push({ img, z });
     img.classList.add(picks.length === 1 ? "a" : "b");
-    setCurrent(img.src, z);
+    setBase(img.src, z);
     if (picks.length === 2) between();
   }
 
@@ -51,7 +51,7 @@
     const ts = Array.from({ length: 8 }, (_, i) => i / 7);
     const drawn = await api("draw", { z: [path(a, b, t), ...ts.map((s) => path(a, b, s))], ...common() });
     $("between").src = drawn.images[0];
-    setCurrent(drawn.images[0], drawn.z[0]);
+    setBase(drawn.images[0], drawn.z[0]);
     $("strip").replaceChildren(...drawn.images.slice(1).map((src) => Object.assign(new Image(), { src })));
   }
 
@@ -74,6 +74,25 @@
     guard(showNearest)();
   }
 
+  function setBase(src, z) {  // a newly chosen picture: the direction sliders start again from it
+    base = z;
+    document.querySelectorAll("#directions input").forEach((r) => { r.value = "0"; });
+    $("moved").src = src;
+    setCurrent(src, z);
+  }
+
+  async function move() {
+    if (!base) return;
+    const z = base.slice();
+    document.querySelectorAll("#directions input").forEach((r, k) => {
+      const step = Number(r.value) * info.spreads[k];
+      info.directions[k].forEach((v, i) => { z[i] += step * v; });
+    });
+    const drawn = await api("draw", { z: [z], ...common() });
+    $("moved").src = drawn.images[0];
+    setCurrent(drawn.images[0], drawn.z[0]);
+  }
+
   async function showNearest() {
     const asked = current;
     const found = await api("nearest", { z: [asked.z], ...common() });
@@ -93,6 +112,13 @@
   guard(async () => {
     info = await api("info");
     $("about").textContent = `${info.run}: step ${info.step}, ${info.ema ? "EMA of G" : "G"}, z ∈ R^${info.z_dim} (${info.prior} prior), pictures ${info.shape.join("×")}`;
+    $("directions").replaceChildren(...info.directions.map((_, k) => {
+      const label = document.createElement("label");
+      const range = Object.assign(document.createElement("input"), { type: "range", min: -3, max: 3, step: 0.25, value: 0 });
+      range.oninput = guard(move);
+      label.append(`direction ${k + 1} `, range);
+      return label;
+    }));
     if (info.classes) {
       $("class-box").hidden = false;
       $("label").replaceChildren(...Array.from({ length: info.classes }, (_, c) => new Option(`class ${c}`, c)));

@@ -109,6 +109,20 @@ def test_nearest_neighbours_ties_go_to_smallest_index(chunk):
     np.testing.assert_array_equal(idx.numpy(), _brute_force(samples, train))
 
 
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1000])
+def test_k_nearest_neighbours_are_the_k_smallest_distances_in_order(chunk):
+    """k = 4: the four smallest exact (integer) distances, nearest first, ties to the smaller index."""
+    base = _images(20, c=3, h=5, w=5, seed=6)
+    train = torch.cat([base, base[:5]])  # images 0-4 appear twice: a tie between i and 20 + i
+    samples = torch.cat([_images(6, c=3, h=5, w=5, seed=7), base[[2]]])
+    idx = nearest_neighbours(samples, train, chunk=chunk, k=4)
+    assert idx.shape == (7, 4)
+    d = ((samples.long()[:, None] - train.long()[None]) ** 2).flatten(2).sum(2)
+    expected = torch.sort(d, dim=1, stable=True).indices[:, :4]
+    assert torch.equal(idx, expected)
+    assert idx[-1, :2].tolist() == [2, 22]
+
+
 def test_nearest_neighbours_exact_for_mnist_sized_images():
     # 784 pixels: float32 dot products would round; the float64 path must still agree with integer arithmetic.
     gen = torch.Generator().manual_seed(5)

@@ -20,6 +20,7 @@ from .config import Config, load_config
 from .data import load_dataset, to_uint8
 from .errors import RunDirError
 from .fileio import write_atomic
+from .models.latent import lerp
 from .train import checkpoint as ckpt
 from .train.guard import read_doctor
 from .train.logger import read_metrics
@@ -97,8 +98,8 @@ def _image_figures(run_dir: Path, cfg: Config, out: Path, written: list[Path]) -
     _write(out, "nearest.png", nearest_neighbour_figure(fakes, nearest), written)
     gen = torch.Generator().manual_seed(FIGURE_SEED)
     ends = G.sample_z(2 * INTERP_ROWS, generator=gen, device="cpu").view(INTERP_ROWS, 2, -1)
-    t = torch.linspace(0, 1, INTERP_STEPS).view(1, INTERP_STEPS, 1)
-    z = ends[:, :1] * (1 - t) + ends[:, 1:] * t
+    t = torch.linspace(0, 1, INTERP_STEPS)
+    z = torch.stack([lerp(a, b, t) for a, b in ends])  # the paper's Figure 3: straight lines in z
     with torch.no_grad():
         z = z.reshape(INTERP_ROWS * INTERP_STEPS, -1)
         labels = labels_for(G, INTERP_ROWS)  # a conditional G: one class per row

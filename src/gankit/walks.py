@@ -12,7 +12,7 @@ from .errors import GankitError, RunDirError
 from .fileio import write_atomic
 from .models.latent import loop_through, truncate
 from .train.restore import load_generator
-from .viz.grids import gif_bytes
+from .viz.grids import gif_bytes, grid_image
 
 FRAME_MS = 80
 MIN_SIDE = 256  # small pictures are enlarged (nearest) to at least this many pixels a side
@@ -54,8 +54,7 @@ def save_walk(
         raise RunDirError(f"{run_dir} is a points run: --walk draws pictures, for image runs")
     pixels = walk_frames(G, points, frames, seed, label=label, truncation=truncation)
     scale = max(1, MIN_SIDE // pixels.shape[-1])
-    mode = "L" if pixels.shape[1] == 1 else "RGB"
-    images = [Image.fromarray(f.permute(1, 2, 0).squeeze(-1).numpy(), mode) for f in pixels]
+    images = [grid_image(frame[None], nrow=1, pad=0) for frame in pixels]
     images = [im.resize((im.width * scale, im.height * scale), Image.NEAREST) for im in images]
     write_atomic(Path(out), gif_bytes(images, FRAME_MS))
     return f"a walk through {points} points, {frames} frames each, seed {seed}"

@@ -13,7 +13,6 @@ came from; ``POST /api/nearest`` with one ``z`` → the four training pictures n
 from __future__ import annotations
 
 import asyncio
-import base64
 import math
 from pathlib import Path
 
@@ -26,6 +25,8 @@ from ..errors import GankitError
 from ..models.latent import first_features, principal_directions, truncate
 from ..train.restore import load_generator_and_meta
 from ..viz.grids import grid_image, png_bytes
+from ..viz.images import nearest_neighbours
+from ..viz.report import data_uri
 from .access import WILDCARDS, access_for
 from .server import ACCESS, STATIC, _error, _refusal, host_allow_list
 
@@ -38,10 +39,7 @@ def _picture(x: torch.Tensor) -> str:
     """uint8 [C, H, W] → a PNG data URL, enlarged to at least MIN_SIDE pixels a side."""
     scale = max(1, MIN_SIDE // x.shape[-1])
     big = x.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
-    return (
-        "data:image/png;base64,"
-        + base64.b64encode(png_bytes(grid_image(big[None], nrow=1, pad=0))).decode()
-    )
+    return data_uri(png_bytes(grid_image(big[None], nrow=1, pad=0)))
 
 
 def _noise(G, body: dict) -> torch.Tensor:
@@ -95,19 +93,11 @@ def nearest(G, train: torch.Tensor, body: dict, k: int = 4) -> dict:
     z, pixels = _generate(G, body)
     if len(z) != 1:
         raise GankitError("nearest: one z at a time")
-    target = pixels[0].reshape(1, -1).float()
-    d2 = torch.cat(
-        [
-            torch.cdist(target, train[i : i + 4096].reshape(len(train[i : i + 4096]), -1).float())[
-                0
-            ]
-            for i in range(0, len(train), 4096)
-        ]
-    )
-    best = torch.topk(d2, min(k, len(train)), largest=False)
+    found = nearest_neighbours(pixels, train, k=min(k, len(train))).reshape(-1)
+    distances = (train[found].double() - pixels.double()).flatten(1).norm(dim=1)
     return {
-        "images": [_picture(train[i]) for i in best.indices.tolist()],
-        "distances": [round(float(d), 2) for d in best.values],
+        "images": [_picture(train[i]) for i in found.tolist()],
+        "distances": [round(float(d), 2) for d in distances],
     }
 
 

@@ -63,12 +63,12 @@ def grid_gif(
 
 
 def nearest_neighbours(
-    samples: torch.Tensor, train: torch.Tensor, *, chunk: int = 4096
+    samples: torch.Tensor, train: torch.Tensor, *, chunk: int = 4096, k: int = 1
 ) -> torch.Tensor:
-    """Index of each sample's nearest training image in pixel L2 distance.
+    """Index of each sample's nearest training image in pixel L2 distance (``k`` > 1: its ``k`` nearest, nearest first).
 
     ``samples``: uint8 [n, C, H, W]; ``train``: uint8 [N, C, H, W] (same C, H, W; any device).
-    Returns int64 [n], values in [0, N), on ``train``'s device (so ``train[idx]`` works).
+    Returns int64 [n] (``k`` = 1) or [n, k], values in [0, N), on ``train``'s device (so ``train[idx]`` works).
     Distances are ‖a‖² + ‖b‖² − 2a·b over ``chunk`` training images at a time, so memory is
     O(n·chunk + chunk·C·H·W) and N = 60,000 is fine. The arithmetic is float64, not float32: for uint8 pixels every
     partial sum is an integer below 2⁵³, so distances are exact (in float32 they are not beyond ~258 pixels) and
@@ -81,20 +81,21 @@ def nearest_neighbours(
         )
     if train.shape[0] == 0:
         raise ValueError("nearest_neighbours needs at least one training image")
-    if chunk < 1:
-        raise ValueError(f"chunk must be a positive integer, got {chunk}")
+    if chunk < 1 or k < 1:
+        raise ValueError(f"chunk and k must be positive integers, got {chunk} and {k}")
     a = samples.reshape(samples.shape[0], -1).to(torch.float64)
     a_sq = (a * a).sum(1)
-    best = torch.full((a.shape[0],), float("inf"), dtype=torch.float64, device=a.device)
-    best_idx = torch.zeros(a.shape[0], dtype=torch.int64, device=a.device)
+    best = torch.empty((a.shape[0], 0), dtype=torch.float64, device=a.device)
+    best_idx = torch.empty((a.shape[0], 0), dtype=torch.int64, device=a.device)
     for start in range(0, train.shape[0], chunk):
         b = train[start : start + chunk].reshape(-1, a.shape[1]).to(a.device, torch.float64)
         d = a_sq[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
-        value, idx = d.min(1)  # first minimum within the chunk
-        better = value < best  # strict: an earlier chunk wins a tie
-        best = torch.where(better, value, best)
-        best_idx = torch.where(better, idx + start, best_idx)
-    return best_idx.to(train.device)
+        index = torch.arange(start, start + len(b), device=a.device).expand(len(a), -1)
+        values, indices = torch.cat([best, d], 1), torch.cat([best_idx, index], 1)
+        # stable: among equal distances the earlier (smaller) index stays first
+        order = torch.sort(values, dim=1, stable=True).indices[:, :k]
+        best, best_idx = values.gather(1, order), indices.gather(1, order)
+    return (best_idx[:, 0] if k == 1 else best_idx).to(train.device)
 
 
 def nearest_neighbour_figure(

@@ -46,6 +46,11 @@ def image_mime(data: bytes) -> str:
     raise ValueError(f"unrecognised image bytes (starting {data[:8]!r}); expected PNG, GIF or JPEG")
 
 
+def data_uri(data: bytes) -> str:
+    """A PNG/GIF/JPEG's bytes as a ``data:`` URL, for a page that loads nothing from anywhere."""
+    return f"data:{image_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
+
+
 def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
@@ -113,7 +118,7 @@ def _figures_section(figures: list[tuple[str, bytes]]) -> str:
         return "<p>No figures yet: run <code>gankit report RUN</code> after training.</p>"
     parts = []
     for caption, data in figures:
-        uri = f"data:{image_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
+        uri = data_uri(data)
         parts.append(
             f'<figure><img src="{uri}" alt="{_esc(caption)}">'
             f"<figcaption>{_esc(caption)}</figcaption></figure>"

@@ -5,7 +5,10 @@ coverage; a table (markdown) and a plot of FID against training minutes.
         --out runs/quality --table benchmarks/results/quality.md --plot docs/quality.png
 
 Each preset trains with ``train.minutes`` = the first mark, is evaluated, then resumes (bit-exact) to the next mark,
-and so on: evaluation time is not training time (both are reported). ``--stage train`` only trains (every mark's
+and so on: evaluation time is not training time (both are reported). ``--budget kimg`` reads the marks as thousands of
+real images shown to D (``train.nimg``) instead: such a row is reproducible on any machine, however fast.
+``--seeds S`` trains every preset with ``train.seed`` 0 … S−1 and adds a table of mean ± std (sample standard
+deviation), min and max per mark. ``--stage train`` only trains (every mark's
 checkpoint is kept) and ``--stage eval --out SAME`` evaluates later, e.g. while the machine is no longer quiet;
 ``OUT/marks.jsonl`` and ``OUT/rows.jsonl`` record what is done, so an interrupted stage picks up where it stopped.
 Lucic et al. (2018) protocol: 10k generated
@@ -55,26 +58,25 @@ def machine(device: str) -> str:
     return f"{cpu_name()} ({os.cpu_count()} cores), {torch.get_num_threads()} torch threads"
 
 
+def stop_at(mark: float, budget: str) -> list[str]:
+    """The stop overrides of a mark: ``mark`` minutes, or ``mark`` thousand real images."""
+    if budget == "kimg":
+        return ["train.minutes=null", f"train.nimg={round(1000 * mark)}"]
+    return ["train.nimg=null", f"train.minutes={mark}"]
+
+
 def train_to(
-    preset: str, run: Path, minutes: float, overrides: list[str], device: str
+    preset: str, run: Path, mark: float, args: argparse.Namespace, seed: int
 ) -> tuple[Trainer, float]:
-    """Train (or resume) ``run`` until ``minutes`` of training time; returns the trainer and the wall seconds."""
+    """Train (or resume) ``run`` until the mark (minutes or kimg, ``args.budget``); returns the trainer and the wall
+    seconds."""
     started = time.monotonic()
     if (run / "checkpoints").exists():
-        trainer = Trainer.resume(run, [f"train.minutes={minutes}"])
+        trainer = Trainer.resume(run, stop_at(mark, args.budget))
     else:
-        cfg = load_config(
-            preset,
-            [
-                "train.epochs=null",
-                "train.steps=null",
-                "train.nimg=null",
-                f"train.minutes={minutes}",
-                f"train.device={device}",
-                *overrides,
-            ],
-        )
-        trainer = Trainer(cfg, run)
+        overrides = ["train.epochs=null", "train.steps=null", f"train.device={args.device}"]
+        overrides += [*stop_at(mark, args.budget), f"train.seed={seed}", *args.set]
+        trainer = Trainer(load_config(preset, overrides), run)
     trainer.fit()
     return trainer, time.monotonic() - started
 
@@ -85,14 +87,22 @@ def collapse_warnings(run: Path) -> int:
     return sum(r["kind"] == "mode_collapse" for r in rows)
 
 
-def train_mark(preset: str, mark: float, args: argparse.Namespace, root: Path) -> dict:
-    """Train ``preset`` to ``mark`` minutes; the row names the checkpoint that holds the mark (all are kept)."""
-    run = root / preset
-    trainer, wall_s = train_to(preset, run, mark, args.set, args.device)
-    keep_mark(run / "checkpoints", root / "marks" / preset / "checkpoints", trainer.step)
+def run_name(preset: str, seed: int) -> str:
+    return preset if seed == 0 else f"{preset}-seed{seed}"
+
+
+def train_mark(preset: str, seed: int, mark: float, args: argparse.Namespace, root: Path) -> dict:
+    """Train ``preset`` (``train.seed`` = ``seed``) to the mark; the row names the checkpoint that holds it (all are
+    kept)."""
+    run = root / run_name(preset, seed)
+    trainer, wall_s = train_to(preset, run, mark, args, seed)
+    keep_mark(run / "checkpoints", root / "marks" / run.name / "checkpoints", trainer.step)
     return {
         "preset": preset,
-        "minutes": mark,
+        "seed": seed,
+        "budget": args.budget,
+        "mark": mark,
+        "minutes": trainer.elapsed_s / 60,
         "steps": trainer.step,
         "kimg": trainer.nimg / 1000,
         "train_s": trainer.elapsed_s,
@@ -116,7 +126,7 @@ def evaluate_mark(row: dict, args: argparse.Namespace, root: Path) -> dict:
     started = time.monotonic()
     device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
     result = evaluate_run(
-        root / "marks" / row["preset"],
+        root / "marks" / run_name(row["preset"], row["seed"]),
         EvalOptions(
             metrics=args.metrics.split(","),
             n=args.n,
@@ -127,7 +137,9 @@ def evaluate_mark(row: dict, args: argparse.Namespace, root: Path) -> dict:
         checkpoint=str(row["steps"]),
     )
     values = {r["metric"]: r["value"] for r in result["rows"]}
-    return {**row, "n": args.n, "n_ref": args.n_ref, "eval_s": time.monotonic() - started, **values}
+    stamp = result["rows"][0]["protocol"]
+    seconds = time.monotonic() - started
+    return {**row, "n": args.n, "n_ref": args.n_ref, "eval_s": seconds, **values, "protocol": stamp}
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -145,32 +157,40 @@ def run_stages(args: argparse.Namespace, root: Path) -> list[dict]:
     ``ROOT/marks.jsonl`` and ``ROOT/rows.jsonl`` record them, so a stage can run later or be picked up again."""
     marks_file, rows_file = root / "marks.jsonl", root / "rows.jsonl"
     for preset in args.presets:
-        for mark in sorted(args.marks):
-            done = [(r["preset"], r["minutes"]) for r in read_rows(marks_file)]
-            if args.stage != "eval" and (preset, mark) not in done:
-                append_row(marks_file, train_mark(preset, mark, args, root))
-            if args.stage == "both":
-                evaluate_pending(args, root, marks_file, rows_file)
+        for seed in range(args.seeds):
+            for mark in sorted(args.marks):
+                done = [mark_key(r) for r in read_rows(marks_file)]
+                if args.stage != "eval" and (preset, seed, args.budget, mark) not in done:
+                    append_row(marks_file, train_mark(preset, seed, mark, args, root))
+                if args.stage == "both":
+                    evaluate_pending(args, root, marks_file, rows_file)
     if args.stage == "eval":
         evaluate_pending(args, root, marks_file, rows_file)
-    wanted = {(p, m) for p in args.presets for m in args.marks}
-    return [
-        r
-        for r in read_rows(rows_file)
-        if (r["preset"], r["minutes"]) in wanted and (r["n"], r["n_ref"]) == (args.n, args.n_ref)
-    ]
+    return [r for r in read_rows(rows_file) if wanted(r, args)]
+
+
+def mark_key(row: dict) -> tuple:
+    """What identifies a trained mark: (preset, seed, budget, mark)."""
+    return row["preset"], row["seed"], row["budget"], row["mark"]
+
+
+def wanted(row: dict, args: argparse.Namespace) -> bool:
+    """Whether a row (trained or evaluated) is one this invocation asks for."""
+    return (
+        row["preset"] in args.presets
+        and row["seed"] < args.seeds
+        and row["budget"] == args.budget
+        and row["mark"] in args.marks
+        and (row.get("n", args.n), row.get("n_ref", args.n_ref)) == (args.n, args.n_ref)
+    )
 
 
 def evaluate_pending(
     args: argparse.Namespace, root: Path, marks_file: Path, rows_file: Path
 ) -> None:
-    evaluated = {(r["preset"], r["minutes"], r["n"], r["n_ref"]) for r in read_rows(rows_file)}
+    evaluated = {mark_key(r) for r in read_rows(rows_file) if wanted(r, args)}
     for row in read_rows(marks_file):
-        if (
-            row["preset"] in args.presets
-            and row["minutes"] in args.marks
-            and (row["preset"], row["minutes"], args.n, args.n_ref) not in evaluated
-        ):
+        if wanted(row, args) and mark_key(row) not in evaluated:
             append_row(rows_file, evaluate_mark(row, args, root))
 
 
@@ -178,15 +198,41 @@ def table(rows: list[dict], header: str) -> str:
     lines = [
         header,
         "",
-        "| preset | minutes | steps | images seen (k) | FID | KID × 1000 | classes covered | "
+        "| preset | seed | minutes | steps | images seen (k) | FID | KID × 1000 | classes covered | "
         "class KL | collapse warnings | eval s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['preset']} | {r['minutes']:g} | {r['steps']} | {r['kimg']:.0f} | {r['fid']:.2f} | "
+            f"| {r['preset']} | {r['seed']} | {r['minutes']:.2f} | {r['steps']} | {r['kimg']:.0f} | {r['fid']:.2f} | "
             f"{1000 * r.get('kid', float('nan')):.2f} | {r.get('classes_covered', float('nan')):.0f} | "
             f"{r.get('class_kl', float('nan')):.3f} | {r['collapse_warnings']} | {r['eval_s']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def spread(values: list[float]) -> str:
+    """``mean ± std (min–max)``, std the sample standard deviation (n − 1); a lone value as itself."""
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.2f}"
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return f"{mean:.2f} ± {std:.2f} ({min(values):.2f}–{max(values):.2f})"
+
+
+def seed_table(rows: list[dict], metrics: list[str]) -> str:
+    """Per preset and mark, over seeds: steps, images seen and each metric as mean ± std (min–max)."""
+    unit = "minutes" if rows[0]["budget"] == "minutes" else "kimg"
+    lines = [
+        f"| preset | {unit} | seeds | steps | images seen (k) | " + " | ".join(metrics) + " |",
+        "|---|---|---|---|---|" + "---|" * len(metrics),
+    ]
+    for preset, mark in dict.fromkeys((r["preset"], r["mark"]) for r in rows):
+        mine = [r for r in rows if (r["preset"], r["mark"]) == (preset, mark)]
+        cells = [spread([float(r[m]) for r in mine]) for m in metrics]
+        steps, kimg = spread([r["steps"] for r in mine]), spread([r["kimg"] for r in mine])
+        lines.append(
+            f"| {preset} | {mark:g} | {len(mine)} | {steps} | {kimg} | " + " | ".join(cells) + " |"
         )
     return "\n".join(lines) + "\n"
 
@@ -198,11 +244,9 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for preset in dict.fromkeys(r["preset"] for r in rows):
-        mine = [r for r in rows if r["preset"] == preset]
-        ax.plot(
-            [r["train_s"] / 60 for r in mine], [r["fid"] for r in mine], marker="o", label=preset
-        )
+    for name in dict.fromkeys(run_name(r["preset"], r["seed"]) for r in rows):
+        mine = [r for r in rows if run_name(r["preset"], r["seed"]) == name]
+        ax.plot([r["train_s"] / 60 for r in mine], [r["fid"] for r in mine], marker="o", label=name)
     ax.set(xlabel="training minutes", ylabel="FID (lower is better)", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -240,6 +284,13 @@ def main() -> None:
         help="comma-separated, as gankit eval --metrics (emoji or a folder: fid,kid)",
     )
     p.add_argument("--device", default="auto")
+    p.add_argument("--seeds", type=int, default=1, help="train.seed 0 … S−1 for every preset")
+    p.add_argument(
+        "--budget",
+        choices=["minutes", "kimg"],
+        default="minutes",
+        help="the marks are training minutes, or thousands of real images shown to D (train.nimg)",
+    )
     p.add_argument(
         "--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)"
     )
@@ -271,6 +322,10 @@ def main() -> None:
         f"{args.n_ref} reference images ({data_name(args)}); runs in {root}"
     )
     text = table(rows, header)
+    if args.seeds > 1:
+        metrics = [m for m in ("fid", "kid", "class_kl") if all(m in r for r in rows)]
+        text += "\n" + seed_table(rows, metrics)
+    text += "\nprotocol: " + json.dumps(rows[0]["protocol"]) + "\n"
     print(text)
     if args.table:
         Path(args.table).write_text(text, encoding="utf-8")

@@ -323,6 +323,8 @@ class OptimConfig:
 
 # the augmentation settings act only when a policy is named
 AUGMENTED = ("train.augment", (NON_EMPTY,))
+# metrics train.eval_every_kimg can track (row names of gankit eval; lower is better)
+TRACKED_METRICS = ("fid", "kid", "fid_classifier", "jsd")
 
 
 @dataclass(frozen=True)
@@ -412,6 +414,33 @@ class TrainConfig:
         help="ADA: D updates between adjustments of p (rounded up to whole steps of "
         "train.k updates)",
     )
+    eval_every_kimg: float | None = _opt(
+        None,
+        lo=0.0,
+        lo_open=True,
+        help="quality tracked while training: thousands of real images between evaluations of "
+        "train.eval_metric on G (its EMA copy when there is one); the best "
+        "checkpoint so far is kept in checkpoints/best (null: off)",
+    )
+    eval_metric: str = _opt(
+        "fid",
+        choices=TRACKED_METRICS,
+        help="the tracked metric, lower is better: fid, kid (small folders), fid_classifier (the "
+        "domain classifier's Fréchet distance; digits, MNIST, Fashion-MNIST; fast) or jsd (gauss1d)",
+    )
+    eval_n: int = _opt(2000, lo=2, help="generated samples per evaluation during training")
+    eval_reference: str | None = _opt(
+        None,
+        help="what they are compared with: DATASET:SPLIT or an .npz (null: as gankit eval does, "
+        "the data's test split, or the whole set when it has none)",
+    )
+    eval_patience_kimg: float | None = _opt(
+        None,
+        lo=0.0,
+        lo_open=True,
+        help="stop early once the tracked metric has not improved for this many thousand real "
+        "images (null: never)",
+    )
     grid_size: int = _opt(64, lo=1, hi=1024, help="samples in each fixed-noise grid")
     speed: str = _opt(
         "auto",
@@ -460,6 +489,10 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
+        if self.eval_patience_kimg is not None and self.eval_every_kimg is None:
+            raise ConfigError(
+                "train.eval_patience_kimg stops on the tracked metric: set train.eval_every_kimg too"
+            )
         if self.ada_target is None:
             return
         if not self.augment.strip():

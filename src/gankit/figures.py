@@ -129,7 +129,7 @@ def _eval_rows(run_dir: Path) -> list[dict] | None:
 
 def make_figures(run_dir: str | Path) -> list[Path]:
     """Write every figure that applies to the run into ``RUN/figures/``; returns their paths."""
-    from .viz.curves import training_curves
+    from .viz.curves import quality_curve, quality_keys, training_curves
 
     run_dir = Path(run_dir)
     cfg = _run_config(run_dir)
@@ -141,7 +141,10 @@ def make_figures(run_dir: str | Path) -> list[Path]:
         _points_figures(run_dir, cfg, out, written)
     else:
         _image_figures(run_dir, cfg, out, written)
-    _write(out, "curves.png", training_curves(read_metrics(run_dir), _eval_rows(run_dir)), written)
+    rows = read_metrics(run_dir)
+    _write(out, "curves.png", training_curves(rows, _eval_rows(run_dir)), written)
+    if quality_keys(rows):
+        _write(out, "quality.png", quality_curve(rows), written)
     return written
 
 
@@ -156,7 +159,8 @@ def make_report(run_dir: str | Path) -> Path:
         figures = make_figures(run_dir)
     rows = read_metrics(run_dir)
     meta = ckpt.load(run_dir / "checkpoints").meta
-    last = rows[-1] if rows else {}
+    training_rows = [r for r in rows if "d_loss" in r]
+    last = training_rows[-1] if training_rows else {}
     timings = {
         "training time": f"{last.get('time_s', 0):.1f} s",
         "steps": f"{meta['step']:,}",
@@ -166,6 +170,10 @@ def make_report(run_dir: str | Path) -> Path:
     evals = _eval_rows(run_dir)
     if evals:
         timings["evaluation"] = f"{sum(r.get('seconds', 0) for r in evals):.1f} s"
+    if meta.get("quality") and meta["quality"].get("best") is not None:
+        q = meta["quality"]
+        timings["evaluation while training"] = f"{q['seconds']:.1f} s"
+        timings[f"best {q['metric']}"] = f"{q['best']:.4f} at step {q['best_step']:,}"
     environment = {
         "gankit": __version__,
         "python": sys.version.split()[0],
@@ -176,7 +184,7 @@ def make_report(run_dir: str | Path) -> Path:
     html = build_report(
         title=f"gankit run {run_dir.name}",
         config_yaml=(run_dir / "config.yaml").read_text(),
-        metrics_rows=rows,
+        metrics_rows=training_rows,
         eval_rows=evals,
         figures=[(p.name, p.read_bytes()) for p in sorted(figures)],
         timings=timings,

@@ -28,3 +28,17 @@ def positive(name: str, value: int) -> int:
     if value < 1:
         raise GankitError(f"--{name} must be at least 1, got {value}")
     return value
+
+
+def checkpoint_arguments(p: argparse.ArgumentParser) -> None:
+    """``--checkpoint latest|STEP`` or ``--best`` (the checkpoint kept by quality tracking, ``checkpoints/best``),
+    both into ``args.checkpoint``."""
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--checkpoint", default="latest", help="latest (default) or a step number")
+    which.add_argument(
+        "--best",
+        dest="checkpoint",
+        action="store_const",
+        const="best",
+        help="the best checkpoint by the metric tracked during training (train.eval_every_kimg)",
+    )

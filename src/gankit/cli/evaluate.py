@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import GankitError
-from .common import Command, positive
+from .common import Command, checkpoint_arguments, positive
 
 
 def metric_help() -> list[tuple[str, object]]:
@@ -35,8 +35,19 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--n", type=int, default=None, help="generated samples (default: each protocol's count)"
     )
-    p.add_argument("--checkpoint", default="latest", help="latest (default) or a step number")
+    checkpoint_arguments(p)
     _protocol_arguments(p)
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        default=None,
+        metavar="EVAL.json",
+        help="print the figures of two or more eval.json files side by side (and B − A for two); "
+        "refused, naming the field, where their protocol stamps differ",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="--compare: print even where the protocols differ"
+    )
     p.add_argument("--out", default=None, help="with --samples: where to write the JSON")
     p.add_argument(
         "--save-reference-stats",
@@ -74,6 +85,13 @@ def _protocol_arguments(p: argparse.ArgumentParser) -> None:
         default="fp32",
         help="Inception forward passes: fp32 (default, the reference features) or bf16 autocast (faster "
         "on bf16 hardware; FID/KID then differ from the reference figures)",
+    )
+    p.add_argument(
+        "--resize",
+        choices=("tf", "clean"),
+        default="tf",
+        help="how images reach Inception's 299×299: tf (default; TF 1.x bilinear, the published "
+        "figures' resize) or clean (Pillow bicubic with antialiasing, clean-fid's); not comparable",
     )
 
 
@@ -118,6 +136,7 @@ def _options(args: argparse.Namespace, progress):
         n_ref=n_ref,
         device=str(resolve_device(args.device)),
         precision=args.precision,
+        resize=args.resize,
         progress=progress,
     )
 
@@ -143,6 +162,15 @@ def _evaluate(args: argparse.Namespace, opts) -> tuple[dict | None, str]:
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..evaluation import format_table
 
+    if args.compare:
+        from ..evaluation.compare import compare_files
+
+        if args.run is not None or args.samples is not None:
+            raise GankitError("--compare takes eval.json files only: no run folder or --samples")
+        print(compare_files(args.compare, args.force))
+        return 0
+    if args.force:
+        raise GankitError("--force applies to --compare only")
     if (args.run is None) == (args.samples is None) and not args.save_reference_stats:
         raise GankitError("give a run folder or --samples A.npz (exactly one)")
     if args.run is not None and args.samples is not None:

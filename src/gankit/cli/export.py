@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import Command
+from .common import Command, checkpoint_arguments
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
@@ -24,7 +24,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--uint8", action="store_true", help="output uint8 pixels 0..255 instead of G's range"
     )
-    p.add_argument("--checkpoint", default="latest", help="latest (default) or a step number")
+    checkpoint_arguments(p)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

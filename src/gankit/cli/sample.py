@@ -6,14 +6,14 @@ import argparse
 from pathlib import Path
 
 from ..errors import GankitError
-from .common import Command, positive
+from .common import Command, checkpoint_arguments, positive
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run folder")
     p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
-    p.add_argument("--checkpoint", default="latest", help="latest (default) or a step number")
+    checkpoint_arguments(p)
     p.add_argument(
         "--out",
         default=None,

@@ -101,6 +101,7 @@ def _progress_bar(quiet: bool):
                 g_loss=f"{row['g_loss']:.3f}",
                 D_x=f"{row['d_real']:.2f}",
                 D_Gz=f"{row['d_fake']:.2f}",
+                **_best(trainer),
                 refresh=False,
             )
 
@@ -111,6 +112,12 @@ def _progress_bar(quiet: bool):
             state["bar"].close()
 
     return update, close
+
+
+def _best(trainer) -> dict[str, str]:
+    """The tracked metric's best so far, for the bar (nothing before the first evaluation)."""
+    q = trainer.quality
+    return {} if q is None or q.best is None else {f"best_{q.metric}": f"{q.best:.4g}"}
 
 
 def _default_run_dir(config: str | None) -> str:
@@ -168,6 +175,7 @@ def _launch(args: argparse.Namespace, argv: list[str]) -> int:
 def _trainer(args: argparse.Namespace, progress):
     """The Trainer this command asks for: a resumed run (``--resume``) or a new one from a config."""
     from ..config import load_config
+    from ..evaluation import QualityProbe
     from ..train import Trainer
 
     if args.resume:
@@ -177,12 +185,17 @@ def _trainer(args: argparse.Namespace, progress):
                 "--resume takes the run's own config; pass only --set train.<stop or interval>=..."
             )
         return Trainer.resume(
-            args.resume, _train_overrides(args), progress=progress, restart=args.restart
+            args.resume,
+            _train_overrides(args),
+            progress=progress,
+            restart=args.restart,
+            probe=QualityProbe(),
         )
     if args.restart:
         raise GankitError("--restart goes with --resume RUN_DIR (it restarts that run)")
     cfg = load_config(args.config, _train_overrides(args))
-    trainer = Trainer(cfg, args.run_dir or _default_run_dir(args.config), progress=progress)
+    run_dir = args.run_dir or _default_run_dir(args.config)
+    trainer = Trainer(cfg, run_dir, progress=progress, probe=QualityProbe())
     for line in cfg.inert_settings():
         print(f"gankit: warning: {line}", file=sys.stderr)
     return trainer

@@ -5,9 +5,12 @@ Glue only: samples come from a run's checkpoint (:mod:`gankit.train.restore`) or
 data registry, an ``.npz`` of images or of published Inception statistics; every number is computed by
 :mod:`gankit.metrics`. Modules: :mod:`.options` (options and the row format), :mod:`.inputs` (samples and references),
 :mod:`.table` (the metric table, :func:`register_metric`), :mod:`.builtin_metrics` (gankit's entries),
-:mod:`.inception_rows` and :mod:`.domain_rows` (the rows functions), :mod:`.run` (choice and entry points).
+:mod:`.inception_rows` and :mod:`.domain_rows` (the rows functions), :mod:`.run` (choice and entry points),
+:mod:`.protocol` (every row's protocol stamp), :mod:`.compare` (`gankit eval --compare`), :mod:`.during_training`
+(the probe of quality tracked while training).
 """
 
+from .during_training import QualityProbe
 from .inputs import Reference, read_npz, read_stats, resolve_reference, write_stats
 from .options import EvalOptions, Samples
 from .run import choose_metrics, evaluate_run, evaluate_samples, format_table, write_reference_stats
@@ -17,6 +20,7 @@ __all__ = [
     "EvalOptions",
     "Job",
     "Metric",
+    "QualityProbe",
     "Reference",
     "Samples",
     "choose_metrics",

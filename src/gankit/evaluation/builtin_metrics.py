@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from ..errors import MetricError
-from .domain_rows import classifier_rows, jsd_rows, modes_rows, parzen_rows
-from .inception_rows import dc_rows, fid_rows, inception_score_rows, kid_rows, pr_rows
+from .domain_rows import classifier_protocol, classifier_rows, jsd_rows, modes_rows, parzen_rows
+from .inception_rows import (
+    dc_rows,
+    fid_rows,
+    inception_protocol,
+    inception_score_protocol,
+    inception_score_rows,
+    kid_rows,
+    pr_rows,
+)
 from .options import CLASSIFIER_DATASETS, DEFAULT_N_STACKED_MODES, POINT_MODES, EvalOptions
 from .table import Metric, register_metric
 
@@ -40,9 +48,15 @@ def _modes_apply(kind: str, data_name: str) -> bool:
     return data_name in POINT_MODES if kind == "points" else stacked(data_name)
 
 
-def _inception(name: str, rows, help: str) -> Metric:
+def _inception(name: str, rows, help: str, protocol) -> Metric:
     return Metric(
-        name, rows, _images, default=_plain_images, unavailable=_inception_missing, help=help
+        name,
+        rows,
+        _images,
+        default=_plain_images,
+        unavailable=_inception_missing,
+        help=help,
+        protocol=protocol,
     )
 
 
@@ -55,6 +69,7 @@ for _metric in (
         default_n=lambda data_name: DEFAULT_N_STACKED_MODES if stacked(data_name) else 2_500,
         needs_reference=False,
         help="modes captured: a toy mixture's (ring8, grid25) or Stacked MNIST's 1,000",
+        protocol=lambda job: {"modes_of": job.data_name},
     ),
     Metric(
         "jsd",
@@ -63,6 +78,7 @@ for _metric in (
         default=lambda kind, name: kind == "points" and name == "gauss1d",
         needs_reference=False,
         help="Jensen-Shannon divergence of 1-D samples to the data's Gaussian (gauss1d)",
+        protocol=lambda job: {"target": f"N({job.data_cfg.mean}, {job.data_cfg.std}²)"},
     ),
     Metric(
         "parzen",
@@ -70,17 +86,34 @@ for _metric in (
         _images,
         default=_plain_images,
         help="the paper's Parzen-window log-likelihood (σ chosen on validation, scored on test)",
+        protocol=lambda job: {"sigma": job.opts.parzen_sigma or "chosen on validation"},
     ),
-    _inception("fid", fid_rows, "Fréchet Inception distance"),
-    _inception("kid", kid_rows, "kernel Inception distance (± std over subsets)"),
-    _inception("pr", pr_rows, "precision and recall (Kynkäänniemi et al. 2019, k = 3)"),
-    _inception("dc", dc_rows, "density and coverage (Naeem et al. 2020, k = 5)"),
+    _inception("fid", fid_rows, "Fréchet Inception distance", inception_protocol),
+    _inception(
+        "kid",
+        kid_rows,
+        "kernel Inception distance (± std over subsets)",
+        lambda job: inception_protocol(job, subset_size=job.opts.kid_subset),
+    ),
+    _inception(
+        "pr",
+        pr_rows,
+        "precision and recall (Kynkäänniemi et al. 2019, k = 3)",
+        lambda job: inception_protocol(job, k=3),
+    ),
+    _inception(
+        "dc",
+        dc_rows,
+        "density and coverage (Naeem et al. 2020, k = 5)",
+        lambda job: inception_protocol(job, k=5),
+    ),
     Metric(
         "classifier",
         classifier_rows,
         _images,
         default=lambda kind, name: _plain_images(kind, name) and name in CLASSIFIER_DATASETS,
         help="the domain classifier's class histogram and Fréchet distance (digits, MNIST, Fashion-MNIST)",
+        protocol=classifier_protocol,
     ),
     Metric(
         "is",
@@ -89,6 +122,7 @@ for _metric in (
         default_n=50_000,
         needs_reference=False,
         help="Inception Score (needs --inception with a classifier layer)",
+        protocol=inception_score_protocol,
     ),
 ):
     register_metric(_metric)

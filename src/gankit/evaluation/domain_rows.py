@@ -83,6 +83,7 @@ def classifier_rows(job) -> list[dict]:
         )
     started = time.monotonic()
     model, accuracy = _classifier(reference.dataset)
+    job.memo["classifier"] = (reference.dataset.name, model)
     scores = classifier_scores(model, samples.x)
     n, extra, name = len(samples.x), {"classifier_test_accuracy": accuracy}, reference.name
     fid = frechet_distance(
@@ -96,6 +97,18 @@ def classifier_rows(job) -> list[dict]:
         row("classes_covered", scores["classes_covered"], n, name, started, **extra),
         row("fid_classifier", fid, n, name, started, **extra),
     ]
+
+
+def classifier_protocol(job) -> dict:
+    """The domain classifier that read the samples: its dataset and a SHA-256 of its weights."""
+    from ..metrics.classifier import weights_sha256
+
+    dataset, model = job.memo["classifier"]
+    network = {
+        "network": f"gankit classifier of {dataset}",
+        "weights_sha256": weights_sha256(model),
+    }
+    return {"features": network}
 
 
 def modes_rows(job) -> list[dict]:

@@ -13,6 +13,7 @@ from ..errors import MetricError
 from .inputs import Reference, write_stats
 from .options import FEATURE_CHUNK, EvalOptions, row
 
+_RESIZE_WORDS = {"tf": "TF 1.x bilinear resize", "clean": "clean-fid bicubic resize (Pillow)"}
 FID_ONLY = "{metric} needs the reference's features; a statistics file (mu, sigma) gives FID only"
 
 
@@ -41,13 +42,17 @@ def reference_features(extractor, reference: Reference, opts: EvalOptions) -> to
     key = {**reference.key, "weights": extractor.sha256}
     if opts.precision != "fp32":  # fp32 keys stay as they were, so earlier caches remain valid
         key["precision"] = opts.precision
+    if opts.resize != "tf":  # likewise for the default resize
+        key["resize"] = opts.resize
     return load_or_compute("inception", key, compute)["features"]
 
 
 def _extractor(opts: EvalOptions):
     from ..metrics.inception import InceptionFeatures
 
-    return InceptionFeatures(opts.inception, device=opts.device, precision=opts.precision)
+    return InceptionFeatures(
+        opts.inception, device=opts.device, precision=opts.precision, resize=opts.resize
+    )
 
 
 @dataclass
@@ -60,6 +65,7 @@ class InceptionPass:
     reference: Reference
     started: float
     precision: dict[str, str]
+    weights_sha256: str
 
 
 def inception_pass(job) -> InceptionPass:
@@ -80,7 +86,12 @@ def inception_pass(job) -> InceptionPass:
         else:
             real = reference_features(extractor, reference, opts)
         return InceptionPass(
-            fake, real, reference, started, {"inception_precision": opts.precision}
+            fake,
+            real,
+            reference,
+            started,
+            {"inception_precision": opts.precision},
+            extractor.sha256,
         )
 
     return job.shared("inception", compute)
@@ -154,6 +165,19 @@ def dc_rows(job) -> list[dict]:
     ]
 
 
+def inception_protocol(job, **settings) -> dict:
+    """The protocol fields of an Inception-feature metric: the network and how images reach it, and ``settings``."""
+    opts = job.opts
+    features = {
+        "network": "inception-v3 (TF 2015-12-05) pool3",
+        "weights_sha256": inception_pass(job).weights_sha256,
+        "dtype": opts.precision,
+        "device": torch.device(opts.device).type,
+        "resize": opts.resize,
+    }
+    return {"features": features, **settings}
+
+
 def _note_foreign_stats(reference: Reference, weights: str, opts: EvalOptions) -> None:
     """Published statistics made by another network or preprocessing are usable but not gankit's reference."""
     made_with = reference.meta.get("weights_sha256")
@@ -180,6 +204,7 @@ def inception_score_rows(job) -> list[dict]:
         raise MetricError("the Inception Score needs images")
     started = time.monotonic()
     network = InceptionClassifier(opts.inception or default_weights_path(), device=opts.device)
+    job.memo["is_network"] = str(network.path)
     probs = _features(network, samples.x, "Inception class probabilities (samples)", opts)
     mean, std = inception_score(probs, SPLITS)
     return [
@@ -195,6 +220,14 @@ def inception_score_rows(job) -> list[dict]:
             network=str(network.path),
         )
     ]
+
+
+def inception_score_protocol(job) -> dict:
+    from ..metrics.inception import file_sha256
+    from ..metrics.inception_score import SPLITS
+
+    network = {"weights_sha256": file_sha256(job.memo["is_network"]), "resize": "tf"}
+    return {"features": network, "splits": SPLITS}
 
 
 def save_reference_stats(reference: Reference, out: str | Path, opts: EvalOptions) -> dict:
@@ -215,8 +248,9 @@ def save_reference_stats(reference: Reference, out: str | Path, opts: EvalOption
         "weights_sha256": extractor.sha256,
         "precision": opts.precision,
         "features": "Inception-v3 (TF 2015-12-05) pool3, 2048-d",
-        "preprocessing": f"uint8 -> float32, TF 1.x bilinear resize to {SIZE}x{SIZE}, (x - 128) / 128, gray "
-        f"tiled to 3 channels",
+        "resize": opts.resize,
+        "preprocessing": f"uint8 -> float32, {_RESIZE_WORDS[opts.resize]} to {SIZE}x{SIZE}, (x - 128) / 128, "
+        f"gray tiled to 3 channels",
     }
     write_stats(out, stats, meta)
     return {**meta, "n": stats.n}

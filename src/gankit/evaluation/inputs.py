@@ -113,14 +113,24 @@ def write_stats(path: str | Path, stats: FeatureStats, meta: dict[str, Any]) -> 
 
 
 def samples_from_run(run_dir: Path, checkpoint: str, n: int, seed: int) -> Samples:
-    from ..train.restore import load_generator, sample
+    """``n`` samples (noise seed ``seed``) of the run's G at ``checkpoint`` (its EMA copy when it has one)."""
+    from ..train.restore import load_generator_and_meta
 
-    G, kind, _ = load_generator(run_dir, checkpoint)
-    raw = sample(G, n, seed)
+    G, meta = load_generator_and_meta(run_dir, checkpoint)
+    return generator_samples(G, meta["kind"], n, seed, "ema" if meta["ema"] else "raw")
+
+
+def generator_samples(G, kind: str, n: int, seed: int, generator: str) -> Samples:
+    """``n`` samples of ``G`` (a gankit.models.Generator, on any device; noise seed ``seed``) as evaluation takes
+    them: uint8 images with their [0, 1] values, or float points; ``generator``: "ema" or "raw"."""
+    from ..train.restore import sample
+
+    with torch.no_grad():
+        raw = sample(G, n, seed).cpu()
     if kind == "image":
         unit = raw if G.value_range == "unit" else (raw + 1) / 2
-        return Samples(to_uint8(raw, G.value_range), kind, unit.clamp(0, 1))
-    return Samples(raw.float(), kind)
+        return Samples(to_uint8(raw, G.value_range), kind, unit.clamp(0, 1), generator)
+    return Samples(raw.float(), kind, generator=generator)
 
 
 @dataclass

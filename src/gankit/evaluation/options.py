@@ -39,6 +39,9 @@ class EvalOptions:
     precision: str = (
         "fp32"  # Inception forward passes: fp32 (the reference features) or bf16 autocast (faster)
     )
+    resize: str = (
+        "tf"  # Inception's resize to 299: "tf" (TF 1.x bilinear, the reference) or "clean"
+    )
     progress: Progress | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -46,11 +49,13 @@ class EvalOptions:
 @dataclass
 class Samples:
     """Samples to evaluate: images uint8 [N, C, H, W] or points float32 [N, d]; ``unit`` float [N, ...] in [0, 1]
-    for images drawn from a generator (the paper's Parzen uses G's raw outputs)."""
+    for images drawn from a generator (the paper's Parzen uses G's raw outputs); ``generator``: where they come
+    from, ``"ema"`` or ``"raw"`` (a run's G, drawn with the evaluation's seed) or ``"file"`` (an .npz)."""
 
     x: torch.Tensor
     kind: str
     unit: torch.Tensor | None = None
+    generator: str = "file"
 
 
 def row(

@@ -17,6 +17,7 @@ from .builtin_metrics import stacked
 from .inception_rows import save_reference_stats
 from .inputs import read_npz, resolve_reference, samples_from_run
 from .options import POINT_SOURCES, EvalOptions, Samples
+from .protocol import describe, protocol_stamp
 from .table import Job, imported_names, metric_table
 
 
@@ -78,8 +79,17 @@ def compute(
     in the metric table's order."""
     job, table, rows = Job(samples, data_name, data_cfg, reference, opts), metric_table(), []
     for name in metrics:
-        rows += table[name].rows(job)
+        new = table[name].rows(job)
+        if new:
+            stamp = protocol_stamp(job, table[name])
+            rows += [{**r, "protocol": stamp} for r in new]
     return rows
+
+
+def default_reference(data_name: str) -> str:
+    """The reference a run of ``data_name`` is evaluated against unless told: its test split, or the set itself
+    when it has none (``NAME:``); a points source's training distribution (``NAME:train``)."""
+    return f"{data_name}:" + ("train" if data_name in POINT_SOURCES else "")
 
 
 def evaluate_run(
@@ -95,9 +105,7 @@ def evaluate_run(
     metrics = choose_metrics(meta["kind"], data_cfg.name, opts)
     n = _sample_count(metrics, data_cfg.name, opts)
     samples = samples_from_run(run_dir, checkpoint, n, opts.seed)
-    # "": test, or the set itself
-    default_split = "" if data_cfg.name not in POINT_SOURCES else "train"
-    reference = opts.reference or f"{data_cfg.name}:{default_split}"
+    reference = opts.reference or default_reference(data_cfg.name)
     rows = compute(samples, metrics, reference, data_cfg, data_cfg.name, opts)
     checkpoint_name = step_name(meta["step"])
     for r in rows:
@@ -185,7 +193,8 @@ def write_reference_stats(out: str | Path, opts: EvalOptions) -> dict[str, Any]:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """Plain-text table: metric, value ± uncertainty, n, reference, seconds."""
+    """Plain-text table: metric, value ± uncertainty, n, reference, seconds; then each distinct protocol stamp on a
+    line of its own."""
     lines = [f"{'metric':<18} {'value':>22} {'n':>7}  {'reference':<28} {'s':>8}"]
     for r in rows:
         value = f"{r['value']:.4f}" + (
@@ -194,4 +203,5 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"{r['metric']:<18} {value:>22} {r['n']:>7}  {r['reference']:<28} {r['seconds']:>8.1f}"
         )
-    return "\n".join(lines)
+    stamps = {describe(r.get("protocol")): None for r in rows}
+    return "\n".join(lines + [f"protocol: {s}" for s in stamps])

@@ -56,7 +56,10 @@ class Metric:
     that kind ("image" or "points") and data; ``default(kind, data_name)``: whether `gankit eval` computes it
     unasked; ``default_n``: generated samples its protocol uses (a count, or a function of the data's name);
     ``needs_reference``: whether it compares with real data; ``unavailable(opts)``: why it cannot run here (a
-    missing network), or None; ``help``: one line for `gankit eval --help` and the docs."""
+    missing network), or None; ``help``: one line for `gankit eval --help` and the docs; ``version``: raised when
+    the metric's definition changes, so that old and new figures are not compared; ``protocol(job)``: what else its
+    figures depend on (the feature network and its settings), called after ``rows``, for the rows' protocol stamp
+    (gankit.evaluation.protocol)."""
 
     name: str
     rows: Callable[[Job], list[dict[str, Any]]]
@@ -66,6 +69,8 @@ class Metric:
     needs_reference: bool = True
     unavailable: Callable[[EvalOptions], str | None] = lambda opts: None
     help: str = ""
+    version: int = 1
+    protocol: Callable[[Job], dict[str, Any]] = lambda job: {}
 
     def n_for(self, data_name: str) -> int:
         return self.default_n(data_name) if callable(self.default_n) else self.default_n

@@ -200,6 +200,15 @@ def _fingerprint(*tensors: Tensor) -> str:
     return h.hexdigest()[:16]
 
 
+def weights_sha256(model: nn.Module) -> str:
+    """Hex SHA-256 over the model's state (names in order, then each tensor's bytes): which network read images."""
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def load_or_train_classifier(
     name: str,
     x_train: Tensor,

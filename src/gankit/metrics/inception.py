@@ -19,6 +19,11 @@ The resize follows TF 1.x ``ResizeBilinear`` with ``align_corners=False`` and no
 antialiasing, no rounding afterwards. PyTorch's ``interpolate(..., align_corners=False)`` uses half-pixel centres
 (``(j + ½) · in / out − ½``), which shifts a 28→299 upscale by almost half a source pixel and changes FID, so it is
 not used; the TF mapping is written out below as two separable gathers and lerps.
+
+``resize="clean"`` replaces that resize with the one Parmar et al. (2022, "On Aliased Resizing and Surprising
+Subtleties in GAN Evaluation") define for clean-fid: each channel as a float32 picture, Pillow's bicubic resampling
+(antialiased: the kernel widened by the scale factor when shrinking), clipped to [0, 255], no rounding. FID with it
+is not comparable to FID with the default ``"tf"`` (the stamp of every row says which).
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ from gankit.metrics.inception_net import load_inception
 SIZE = 299
 FEATURE_DIM = 2048
 PRECISIONS = ("fp32", "bf16")
+RESIZERS = (
+    "tf",
+    "clean",
+)  # TF 1.x bilinear (the reference features) or clean-fid's antialiased bicubic
 # CPU: small batches keep the activations in cache (python benchmarks/inception.py --batch-sizes 8 50);
 # CUDA: one `gankit eval` chunk of images per network call
 DEFAULT_BATCH = {"cpu": 8, "cuda": 250}
@@ -95,17 +104,37 @@ def _tf_resize(x: Tensor, size: int = SIZE) -> Tensor:
     return x
 
 
-def preprocess(images: Tensor) -> Tensor:
+def clean_resize(images: Tensor, size: int = SIZE) -> Tensor:
+    """uint8 ``[N, C, H, W]`` → float32 ``[N, C, size, size]`` in [0, 255]: each channel resized as a float32
+    Pillow picture with bicubic resampling (antialiased when shrinking), then clipped; on the CPU."""
+    import numpy as np
+    from PIL import Image
+
+    arrays = images.cpu().numpy().astype(np.float32)
+    out = np.empty((*arrays.shape[:2], size, size), dtype=np.float32)
+    for i, picture in enumerate(arrays):
+        for c, channel in enumerate(picture):
+            resized = Image.fromarray(channel).resize((size, size), Image.Resampling.BICUBIC)
+            out[i, c] = np.asarray(resized)
+    return torch.from_numpy(out.clip(0.0, 255.0))
+
+
+def preprocess(images: Tensor, resize: str = "tf") -> Tensor:
     """The one Inception preprocessing: uint8 ``[N, C, H, W]`` (C ∈ {1, 3}) → float32 ``[N, 3, 299, 299]``.
 
-    Steps, on the input's device: cast to float32; bilinear resize to 299×299 in the TF 1.x convention (see the
-    module docstring; a 299×299 input is left unchanged); ``(x − 128) / 128``, so 0 → −1 and 255 → 0.9921875;
-    a single grayscale channel is tiled to three identical channels (tiling commutes with the resize and the
-    scaling, so it is done last, on a third of the data).
+    Steps, on the input's device: cast to float32; resize to 299×299 — ``"tf"``: bilinear in the TF 1.x
+    convention (see the module docstring; a 299×299 input is left unchanged), ``"clean"``: :func:`clean_resize`;
+    ``(x − 128) / 128``, so 0 → −1 and 255 → 0.9921875; a single grayscale channel is tiled to three identical
+    channels (tiling commutes with the resize and the scaling, so it is done last, on a third of the data).
     """
     _check_images(images)
+    if resize not in RESIZERS:
+        raise MetricError(f"resize must be one of {', '.join(RESIZERS)}, got {resize!r}")
     # a new tensor (uint8 -> float32 copies), so the in-place ops below are safe
-    x = _tf_resize(images.float())
+    if resize == "clean":
+        x = clean_resize(images).to(images.device)
+    else:
+        x = _tf_resize(images.float())
     # x / 128 − 1 rounds exactly like (x − 128) / 128 (scaling by 2⁻⁷ is exact); the clamp only absorbs lerp rounding
     x = x.div_(128.0).sub_(1.0).clamp_(-1.0, 127.0 / 128.0)
     if x.shape[1] == 1:
@@ -113,7 +142,8 @@ def preprocess(images: Tensor) -> Tensor:
     return x.contiguous()
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -133,7 +163,8 @@ class InceptionFeatures:
     nothing global is changed here.
     ``precision="bf16"`` runs the network under bf16 autocast (features returned as float32): faster where the
     hardware has bf16 units, but the features move by about 1–2 % of their norm, so FID/KID from them are not the
-    reference figures; the default ``fp32`` is.
+    reference figures; the default ``fp32`` is. ``resize``: ``"tf"`` (default, the reference features) or
+    ``"clean"`` (:func:`clean_resize`).
     """
 
     def __init__(
@@ -143,6 +174,7 @@ class InceptionFeatures:
         device: str | torch.device = "cpu",
         batch_size: int | None = None,
         precision: str = "fp32",
+        resize: str = "tf",
     ) -> None:
         if batch_size is None:
             batch_size = DEFAULT_BATCH["cuda" if torch.device(device).type == "cuda" else "cpu"]
@@ -152,7 +184,10 @@ class InceptionFeatures:
             raise MetricError(
                 f"Inception precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
             )
+        if resize not in RESIZERS:
+            raise MetricError(f"resize must be one of {', '.join(RESIZERS)}, got {resize!r}")
         self.precision = precision
+        self.resize = resize
         self.path = default_weights_path() if path is None else Path(path)
         self.device = torch.device(device)
         self.batch_size = batch_size
@@ -160,12 +195,12 @@ class InceptionFeatures:
         # channels-last (NHWC) convolutions: same features to float32 rounding, faster on oneDNN (see
         # benchmarks/inception.py --memory-formats) and the layout cuDNN's tensor-core kernels use
         self.model = model.eval().to(memory_format=torch.channels_last)
-        self.sha256 = _sha256(self.path)
+        self.sha256 = file_sha256(self.path)
 
     def __repr__(self) -> str:
         return (
             f"InceptionFeatures(path={str(self.path)!r}, device={str(self.device)!r}, "
-            f"batch_size={self.batch_size}, precision={self.precision!r})"
+            f"batch_size={self.batch_size}, precision={self.precision!r}, resize={self.resize!r})"
         )
 
     def __call__(self, images: Tensor) -> Tensor:
@@ -179,7 +214,7 @@ class InceptionFeatures:
             for start in range(0, images.shape[0], self.batch_size):
                 chunk = images[start : start + self.batch_size].to(self.device, non_blocking=True)
                 # float32 always: the TF resize and scaling are part of the reference
-                x = preprocess(chunk).contiguous(memory_format=torch.channels_last)
+                x = preprocess(chunk, self.resize).contiguous(memory_format=torch.channels_last)
                 with autocast:
                     feats = self.model(x)
                 if feats.shape[0] != chunk.shape[0] or feats[0].numel() != FEATURE_DIM:

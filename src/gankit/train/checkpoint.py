@@ -43,6 +43,9 @@ class Checkpoint:
     name: str = ""
 
 
+BEST = "best"  # the sub-folder (and ``which``) of the best checkpoint by the tracked metric
+
+
 def step_name(step: int) -> str:
     """``step-NNNNNNNNN``: how checkpoints, sample pictures and snapshots of ``step`` are named."""
     return f"step-{step:09d}"
@@ -163,10 +166,19 @@ def _name_of(folder: Path, which: str | int) -> str:
 
 
 def load(folder: Path, which: str | int = "latest") -> Checkpoint:
-    """Read checkpoint ``which`` (``"latest"``, a step number or a ``step-…`` name) and verify it: the JSON against
+    """Read checkpoint ``which`` (``"latest"``, a step number, a ``step-…`` name, or ``"best"``: the one kept in
+    ``folder/best`` by quality tracking) and verify it: the JSON against
     its own SHA-256, the tensors against theirs, and every number finite. Any failure is a one-line
     CheckpointError."""
     folder = Path(folder)
+    if which == BEST:
+        folder = folder / BEST
+        if not (folder / "latest").is_file():
+            raise CheckpointError(
+                f"no best checkpoint in {folder.parent} (one is kept by training with "
+                f"train.eval_every_kimg set)"
+            )
+        which = "latest"
     name = _name_of(folder, which)
     meta_path = folder / f"{name}.json"
     meta = _read_meta(meta_path)

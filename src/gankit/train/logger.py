@@ -45,6 +45,11 @@ class Meter:
             self.counts[key] = self.counts.get(key, 0) + 1
         return time.monotonic() - self.started
 
+    def pause(self, seconds: float) -> None:
+        """Leave ``seconds`` spent on something else (an evaluation) out of the training time and the rate."""
+        self.started += seconds
+        self.mark_time += seconds
+
     def take(self, nimg: int) -> tuple[dict[str, float], float]:
         """(each statistic's mean over the interval — the interval's one host sync —, images per second since the
         last take at ``nimg`` images now); the next interval starts."""
@@ -98,6 +103,12 @@ class MetricsLog:
             for key, value in row.items():
                 if key != "step" and isinstance(value, (int, float)):
                     self._tb.add_scalar(key, value, step)
+            self._tb.flush()
+
+    def text(self, tag: str, text: str, step: int) -> None:
+        """A line of text in TensorBoard (e.g. an evaluation's protocol); nothing without TensorBoard."""
+        if self._tb is not None:
+            self._tb.add_text(tag, text, step)
             self._tb.flush()
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import signal
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -42,6 +43,7 @@ from .folder import RunFolder
 from .guard import Doctor, SignalGuard, diversity
 from .logger import Meter
 from .optim import build_optimizer, state_slots
+from .quality import Probe, tracker_of
 from .rng import Streams, make_streams
 from .sampler import MinibatchSampler
 from .schedules import ScheduleWriter, ramped
@@ -67,6 +69,8 @@ RESUME_KEYS = {
     "max_rollbacks",
     "doctor",
     "max_abs_loss",
+    "eval_every_kimg",
+    "eval_patience_kimg",
 }
 
 Progress = Callable[["Trainer", "dict[str, Any] | None"], None]
@@ -163,7 +167,9 @@ class _Counter:
 
 class Trainer:
     """Trains G and D on ``cfg`` into ``run_dir``. Pass ``G``/``D`` to train your own modules (G must subclass
-    :class:`gankit.models.Generator`, D must return logits [n]); pass ``dataset`` to skip the registry."""
+    :class:`gankit.models.Generator`, D must return logits [n]); pass ``dataset`` to skip the registry. With
+    ``train.eval_every_kimg`` set, pass ``probe=gankit.evaluation.QualityProbe()`` (what evaluates G; `gankit
+    train` does)."""
 
     step = _Counter()
     nimg = _Counter()
@@ -182,14 +188,25 @@ class Trainer:
         progress: Progress | None = None,
         resume: bool = False,
         restart: bool = False,
+        probe: Probe | None = None,
     ) -> None:
         t = cfg.train
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.progress = progress
+        if t.eval_every_kimg is not None and probe is None:
+            raise ConfigError(
+                "train.eval_every_kimg is set but the Trainer has no probe to evaluate with: pass "
+                "probe=gankit.evaluation.QualityProbe()"
+            )
+        self.probe = probe
+        self.stopped_early = False
         self.ranks = distributed.join(resolve_device(t.device))
         self.device = self.ranks.device
         self.dataset, split, self.num_classes = parts.training_split(cfg, dataset)
+        self.quality = tracker_of(t)
+        if self.quality is not None:
+            probe.check(cfg, self.dataset.kind)
         self.streams = make_streams(t.seed, self.device)
         self.own_models = G is not None and D is not None  # else gankit builds both from model.arch
         resumed = self._checkpoint_to_resume(restart) if resume else None
@@ -251,6 +268,7 @@ class Trainer:
             self.streams,
             self.batches.sampler,
             self.ada,
+            self.quality,
         )
 
     @classmethod
@@ -387,8 +405,10 @@ class Trainer:
     def done(self) -> bool:
         t = self.cfg.train
         total = self.total_steps()
-        return (total is not None and self.step >= total) or (
-            t.minutes is not None and self.elapsed_s >= 60 * t.minutes
+        return (
+            (total is not None and self.step >= total)
+            or (t.minutes is not None and self.elapsed_s >= 60 * t.minutes)
+            or self.stopped_early
         )
 
     def logs_at(self, step: int) -> bool:
@@ -479,15 +499,17 @@ class Trainer:
         return last_row
 
     def _loop(self, signals: SignalGuard) -> dict[str, Any]:
-        """Steps until done, each followed by the stages: log, checkpoint (either may roll back), pictures,
-        progress, signals."""
+        """Steps until done, each followed by the stages: log, quality, checkpoint (log and checkpoint may roll
+        back), pictures, progress, signals."""
         meter, last_row = Meter(self.nimg, self.elapsed_s), {}
         while not self.done():
+            nimg_before = self.nimg
             hyper, stats = self.train_step()
             self.elapsed_s = meter.add(stats)
             try:
                 row = self._log(meter, hyper)
                 last_row = row or last_row
+                self._track_quality(meter, nimg_before)
                 self._checkpoint(signals)
             except _RolledBack:
                 meter.restart(self.nimg, self.elapsed_s)
@@ -532,6 +554,60 @@ class Trainer:
             self._roll_back(
                 f"exploded {', '.join(exploded)} (beyond ±{bound:g}, train.max_abs_loss)"
             )
+
+    def _track_quality(self, meter: Meter, nimg_before: int) -> None:
+        """When due (every ``train.eval_every_kimg``): rank 0 evaluates G_eval with the probe, logs the
+        value, keeps a new best in ``checkpoints/best``; the time it took is left out of training time; patience
+        run out on any rank stops every rank."""
+        if self.quality is None or not self.quality.due(nimg_before, self.nimg):
+            return
+        started = time.monotonic()
+        if self.ranks.is_main:
+            row = self._evaluate_quality()
+            self.quality.seconds += time.monotonic() - started
+            self._log_quality(row, time.monotonic() - started)
+        self.stopped_early = bool(self.ranks.largest(int(self.quality.stale(self.nimg))))
+        self.ranks.barrier()
+        meter.pause(time.monotonic() - started)
+
+    def _evaluate_quality(self) -> dict[str, Any]:
+        """The probe's row for G_eval (in eval mode meanwhile); a new best is recorded and its checkpoint kept."""
+        G = self.G_eval
+        was_training = G.training
+        G.eval()
+        try:
+            which = "ema" if self.ema is not None else "raw"
+            row = self.probe(G, self.cfg, self.dataset.kind, which)
+        finally:
+            G.train(was_training)
+        if self.quality.record(float(row["value"]), self.step, self.nimg):
+            tensors, meta = self.state_tensors()
+            if not ckpt.nonfinite(tensors, meta):
+                ckpt.save(
+                    self.run_dir / "checkpoints" / ckpt.BEST, self.step, tensors, meta, keep=1
+                )
+        return row
+
+    def _log_quality(self, row: dict[str, Any], seconds: float) -> None:
+        """The evaluation as a metrics.jsonl row (``quality/<metric>``, ``quality/best``, seconds) and its protocol
+        as TensorBoard text."""
+        q = self.quality
+        self._metrics.write(
+            {
+                "step": self.step,
+                "nimg": self.nimg,
+                "time_s": self.elapsed_s,
+                f"quality/{q.metric}": float(row["value"]),
+                "quality/best": q.best,
+                "quality/best_step": q.best_step,
+                "quality/seconds": seconds,
+                "quality/total_seconds": q.seconds,
+                "quality/protocol": row.get("protocol"),
+            }
+        )
+        self._metrics.text(
+            f"quality/{q.metric}/protocol", json.dumps(row.get("protocol")), self.step
+        )
 
     def _checkpoint(self, signals: SignalGuard) -> None:
         """Every ``checkpoint_every`` steps, at the end and when a stop signal came: a checkpoint, if every number
@@ -606,6 +682,7 @@ class Trainer:
     def _restore(self, c: ckpt.Checkpoint) -> None:
         """Continue from checkpoint ``c``; what depends on the state follows (schedules, the CUDA graph)."""
         self.state.load(c, self.ranks.rank)
+        self.stopped_early = self.quality is not None and self.quality.stale(self.nimg)
         self.schedule.forget()
         self.stepper.restored()
         self.players.d_updates = self.step * self.cfg.train.k

@@ -88,14 +88,16 @@ def sample(
     labels: torch.Tensor | None = None,
     truncation: float = 1.0,
 ) -> torch.Tensor:
-    """n samples from G with noise from a CPU generator seeded ``seed`` (same seed → same samples). A conditional G
-    takes ``labels`` int64 [n] (default: classes in turn, see :func:`labels_for`). ``truncation`` ψ: the noise is
-    pulled toward the prior's mean (gankit.models.latent.truncate; 1: unchanged). A G whose output holds NaN or
-    Inf is a RunDirError: such samples are no samples."""
+    """n samples from G (on G's device) with noise from a CPU generator seeded ``seed`` (same seed → same
+    samples). A conditional G takes ``labels`` int64 [n] (default: classes in turn, see :func:`labels_for`).
+    ``truncation`` ψ: the noise is pulled toward the prior's mean (gankit.models.latent.truncate; 1: unchanged).
+    A G whose output holds NaN or Inf is a RunDirError: such samples are no samples."""
     gen = torch.Generator().manual_seed(seed)
-    z = truncate(G.sample_z(n, generator=gen, device="cpu"), truncation)
+    device = next(G.parameters()).device
+    z = truncate(G.sample_z(n, generator=gen, device="cpu"), truncation).to(device)
     if G.num_classes and labels is None:
         labels = labels_for(G, n)
+    labels = labels.to(device) if labels is not None else None
     if labels is None:
         x = torch.cat([G(z[i : i + batch]) for i in range(0, n, batch)])
     else:

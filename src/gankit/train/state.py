@@ -12,6 +12,7 @@ from torch import nn
 from . import checkpoint as ckpt
 from .ada import AdaController
 from .ema import EMA
+from .quality import QualityTracker
 from .rng import Streams
 from .sampler import MinibatchSampler
 
@@ -24,9 +25,9 @@ def _prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.
 @dataclass
 class RunState:
     """G and D (the eager modules), their optimisers, the EMA of G, the random streams, the sampler's place in its
-    epoch, ADA's state (p and its signal's sums), and the counters: ``step`` generator updates, ``nimg`` real samples
-    shown to D, ``elapsed_s`` seconds of training, ``lr_scale`` (the learning rates' factor after rollbacks) and
-    ``rollbacks``."""
+    epoch, ADA's state (p and its signal's sums), the quality tracker's best so far, and the counters: ``step``
+    generator updates, ``nimg`` real samples shown to D, ``elapsed_s`` seconds of training, ``lr_scale`` (the
+    learning rates' factor after rollbacks) and ``rollbacks``."""
 
     G: nn.Module
     D: nn.Module
@@ -36,6 +37,7 @@ class RunState:
     streams: Streams
     sampler: MinibatchSampler
     ada: AdaController | None = None
+    quality: QualityTracker | None = None
     step: int = 0
     nimg: int = 0
     elapsed_s: float = 0.0
@@ -69,6 +71,8 @@ class RunState:
             "lr_scale": self.lr_scale,
             "rollbacks": self.rollbacks,
         }
+        if self.quality is not None:
+            meta["quality"] = self.quality.state()
         return tensors, meta
 
     def load(self, c: ckpt.Checkpoint, rank: int = 0) -> None:
@@ -85,3 +89,5 @@ class RunState:
         self.sampler.restore(c.tensors["sampler.perm"], c.meta["sampler_cursor"])
         self.step, self.nimg, self.elapsed_s = c.meta["step"], c.meta["nimg"], c.meta["elapsed_s"]
         self.lr_scale, self.rollbacks = c.meta.get("lr_scale", 1.0), c.meta.get("rollbacks", 0)
+        if self.quality is not None:
+            self.quality.load(c.meta.get("quality"))

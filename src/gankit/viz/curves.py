@@ -148,3 +148,42 @@ def training_curves(rows: list[dict], eval_rows: list[dict] | None = None) -> by
         axes[-1, 0].set_xlabel("step (generator updates)")
         fig.tight_layout()
         return figure_png(fig)
+
+
+def quality_keys(rows: list[dict]) -> list[str]:
+    """The ``quality/<metric>`` keys of the rows written by quality tracking while training, sorted."""
+    skip = {"quality/best", "quality/best_step", "quality/seconds", "quality/total_seconds"}
+    return sorted(
+        {k for r in rows for k in r if k.startswith("quality/") and k not in skip}
+        - {"quality/protocol"}
+    )
+
+
+def quality_curve(rows: list[dict]) -> bytes:
+    """PNG of the tracked metric against training minutes (evaluation time left out), the best marked.
+
+    ``rows``: metrics.jsonl dicts; those with a ``quality/<metric>`` value and ``time_s`` are drawn (one line per
+    metric), with ``nimg`` in thousands on a secondary axis label of the last point. Deterministic bytes.
+    """
+    import matplotlib.style
+
+    with matplotlib.style.context("default"):
+        fig, axes = new_figure(figsize=(7, 3), dpi=DPI, squeeze=False)
+        ax = axes[0, 0]
+        drawn = False
+        for key in quality_keys(rows):
+            picked = [
+                {"step": _number(r.get("time_s")) / 60, key: r.get(key)}
+                for r in rows
+                if _number(r.get("time_s")) is not None
+            ]
+            xs, ys = _series(picked, key)
+            if xs:
+                ax.plot(xs, ys, marker="o", linewidth=1.2, label=key.removeprefix("quality/"))
+                best = min(range(len(ys)), key=ys.__getitem__)
+                ax.plot([xs[best]], [ys[best]], marker="*", markersize=12, color="tab:red")
+                drawn = True
+        _finish(ax, drawn, "Quality while training (★ best)", "value (lower is better)")
+        ax.set_xlabel("training minutes (evaluations left out)")
+        fig.tight_layout()
+        return figure_png(fig)

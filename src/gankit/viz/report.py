@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 from typing import Any
 
@@ -77,6 +78,13 @@ def _key_value_table(items: dict[str, Any], table_id: str) -> str:
     return f'<table id="{table_id}"><tbody>{rows}</tbody></table>'
 
 
+def _protocol_cell(stamp: Any) -> str:
+    """A row's protocol stamp, folded: what was measured how (gankit.evaluation.protocol)."""
+    if not isinstance(stamp, dict):
+        return "none (an earlier gankit)"
+    return f"<details><summary>stamp</summary><code>{_esc(json.dumps(stamp, sort_keys=True))}</code></details>"
+
+
 def _metrics_section(eval_rows: list[dict] | None) -> str:
     if not eval_rows:
         return (
@@ -84,7 +92,8 @@ def _metrics_section(eval_rows: list[dict] | None) -> str:
             "report.</p>"
         )
     head = "".join(
-        f'<th scope="col">{h}</th>' for h in ("metric", "value", "n", "reference", "checkpoint")
+        f'<th scope="col">{h}</th>'
+        for h in ("metric", "value", "n", "reference", "checkpoint", "protocol")
     )
     body = []
     for row in eval_rows:
@@ -97,6 +106,7 @@ def _metrics_section(eval_rows: list[dict] | None) -> str:
             f'<td class="num">{_esc(_fmt(row.get("n")))}</td>',
             f"<td>{_esc(_fmt(row.get('reference')))}</td>",
             f"<td>{_esc(_fmt(row.get('checkpoint')))}</td>",
+            f"<td>{_protocol_cell(row.get('protocol'))}</td>",
         ]
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (

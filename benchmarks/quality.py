@@ -204,7 +204,7 @@ def table(rows: list[dict], header: str) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['preset']} | {r['seed']} | {r['minutes']:.2f} | {r['steps']} | {r['kimg']:.0f} | {r['fid']:.2f} | "
+            f"| {r['preset']} | {r['seed']} | {r['minutes']:.2f} | {r['steps']} | {r['kimg']:.0f} | {r.get('fid', float('nan')):.2f} | "
             f"{1000 * r.get('kid', float('nan')):.2f} | {r.get('classes_covered', float('nan')):.0f} | "
             f"{r.get('class_kl', float('nan')):.3f} | {r['collapse_warnings']} | {r['eval_s']:.0f} |"
         )
@@ -323,7 +323,16 @@ def main() -> None:
     )
     text = table(rows, header)
     if args.seeds > 1:
-        metrics = [m for m in ("fid", "kid", "class_kl") if all(m in r for r in rows)]
+        names = (
+            "fid",
+            "kid",
+            "precision",
+            "recall",
+            "fid_classifier",
+            "classes_covered",
+            "class_kl",
+        )
+        metrics = [m for m in names if all(m in r for r in rows)]
         text += "\n" + seed_table(rows, metrics)
     text += "\nprotocol: " + json.dumps(rows[0]["protocol"]) + "\n"
     print(text)

@@ -115,9 +115,11 @@ def _progress_bar(quiet: bool):
 
 
 def _best(trainer) -> dict[str, str]:
-    """The tracked metric's best so far, for the bar (nothing before the first evaluation)."""
+    """The tracked metric's last value and best so far, for the bar (nothing before an evaluation)."""
     q = trainer.quality
-    return {} if q is None or q.best is None else {f"best_{q.metric}": f"{q.best:.4g}"}
+    if q is None or q.latest is None:
+        return {}
+    return {q.metric: f"{q.latest:.4g}", "best": "none" if q.best is None else f"{q.best:.4g}"}
 
 
 def _default_run_dir(config: str | None) -> str:

@@ -28,7 +28,7 @@ class Probe(Protocol):
 class QualityTracker:
     """Evaluations every ``every_img`` real images of ``metric`` (lower is better); stop once
     ``patience_img`` images pass without a better value (None: never). ``best``/``best_step``/``best_nimg``: the
-    best so far; ``seconds``: evaluation time so far (not training time)."""
+    best so far; ``seconds``: evaluation time so far (not training time); ``latest``: the last value."""
 
     metric: str
     every_img: int
@@ -37,6 +37,7 @@ class QualityTracker:
     best_step: int = -1
     best_nimg: int = 0
     seconds: float = 0.0
+    latest: float | None = None  # for the progress bar; not checkpointed
 
     def due(self, nimg_before: int, nimg_after: int) -> bool:
         """Whether a step that took the count from ``nimg_before`` to ``nimg_after`` crossed a multiple of the
@@ -46,6 +47,7 @@ class QualityTracker:
 
     def record(self, value: float, step: int, nimg: int) -> bool:
         """Note an evaluation's ``value``; whether it is the best so far (a NaN never is)."""
+        self.latest = value
         better = value == value and (self.best is None or value < self.best)
         if better:
             self.best, self.best_step, self.best_nimg = value, step, nimg

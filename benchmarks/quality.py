@@ -202,11 +202,13 @@ def table(rows: list[dict], header: str) -> str:
         "class KL | collapse warnings | eval s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    nan = float("nan")
     for r in rows:
         lines.append(
-            f"| {r['preset']} | {r['seed']} | {r['minutes']:.2f} | {r['steps']} | {r['kimg']:.0f} | {r.get('fid', float('nan')):.2f} | "
-            f"{1000 * r.get('kid', float('nan')):.2f} | {r.get('classes_covered', float('nan')):.0f} | "
-            f"{r.get('class_kl', float('nan')):.3f} | {r['collapse_warnings']} | {r['eval_s']:.0f} |"
+            f"| {r['preset']} | {r['seed']} | {r['minutes']:.2f} | {r['steps']} | {r['kimg']:.0f} | "
+            f"{r.get('fid', nan):.2f} | {1000 * r.get('kid', nan):.2f} | "
+            f"{r.get('classes_covered', nan):.0f} | {r.get('class_kl', nan):.3f} | "
+            f"{r['collapse_warnings']} | {r['eval_s']:.0f} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -313,8 +313,9 @@ def test_config_numbers_as_people_write_them(work, key, x, form, file):
     """A float key given a number in any common notation is that number or an out-of-range error, never a type
     error; from ``--set`` and from a YAML file alike."""
     text, (section, name) = form.format(x), key
-    base = "steps: 1, ramp_kimg: 1, ema_half_life_kimg: 1, augment: translation"  # each key valid on its own
-    # (the *_final keys need a ramp, ema_half_life_final_kimg an EMA, ada_target an augmentation policy)
+    # each key valid on its own (the *_final keys need a ramp, ema_half_life_final_kimg an EMA, ada_target an
+    # augmentation policy, eval_patience_kimg an evaluation interval)
+    base = "steps: 1, ramp_kimg: 1, ema_half_life_kimg: 1, augment: translation, eval_every_kimg: 1"
     if file:
         path = work / "number.yaml"
         body = {"train": base, section: f"{name}: {text}"}
@@ -324,6 +325,7 @@ def test_config_numbers_as_people_write_them(work, key, x, form, file):
         call = lambda: load_config(str(path))  # noqa: E731
     else:
         overrides = ["train.ramp_kimg=1", "train.ema_half_life_kimg=1", "train.augment=translation"]
+        overrides.append("train.eval_every_kimg=1")
         call = lambda: load_config("quickstart", [*overrides, f"{section}.{name}={text}"])  # noqa: E731
     try:
         cfg = call()

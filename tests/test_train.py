@@ -320,6 +320,19 @@ def test_stop_conditions(tmp_path, tiny_images, stop, expected_steps):
     assert trainer.step == expected_steps
 
 
+@pytest.mark.parametrize("stop, expected_steps", [({"nimg": 100}, 3), ({"epochs": 1.0}, 8)])
+def test_image_stops_count_the_real_batch_a_relativistic_g_sees(
+    tmp_path, tiny_images, stop, expected_steps
+):
+    """RpGAN's G loss shows D a real batch as well: 2 × 20 real samples per step, so 100 images take 3 steps and one
+    pass over the 300 pictures 8 (counting only D's batch would stop at 5 and 15, twice the images asked for)."""
+    cfg = quick_config(objective={"loss": "rpgan"}, train={"steps": None, **stop})
+    trainer = Trainer(cfg, tmp_path / "run", dataset=tiny_images)
+    trainer.fit()
+    assert trainer.step == expected_steps
+    assert trainer.nimg == 40 * expected_steps
+
+
 def test_minutes_stop(tmp_path, tiny_images):
     trainer = Trainer(
         quick_config(train={"steps": None, "minutes": 0.001}), tmp_path / "run", dataset=tiny_images

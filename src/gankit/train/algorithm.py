@@ -88,6 +88,10 @@ class Players:
     runtime: Runtime = field(default_factory=Runtime)
     d_updates: int = 0  # counter for lazy regularisation (restored from step·k on resume)
 
+    def real_batches(self, k: int) -> int:
+        """Real minibatches one iteration of ``k`` D updates reads: k, and one more when G's loss needs real data."""
+        return k + int(self.g_needs_real)
+
 
 def _grad_norm(module: nn.Module) -> torch.Tensor:
     grads = [p.grad for p in module.parameters() if p.grad is not None]

@@ -66,9 +66,7 @@ class CapturedStep:
         self.players, self.k, self.batches, self.sampler = players, k, batches, batches.sampler
         self.eager_step, self.generators = eager_step, generators
         device = batches.device
-        self.draws = (
-            k + int(players.g_needs_real)
-        ) * self.sampler.m  # minibatch rows one iteration reads
+        self.draws = players.real_batches(k) * self.sampler.m  # minibatch rows one iteration reads
         self.graph: torch.cuda.CUDAGraph | None = None
         self.stats: Stats = {}
         self.warm = 0

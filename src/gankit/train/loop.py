@@ -392,9 +392,14 @@ class Trainer:
     def epochs_done(self) -> int:
         return self.nimg // self.n_train
 
+    @property
+    def images_per_step(self) -> int:
+        """Real samples D sees in one iteration (``train.nimg`` counts these)."""
+        return self.players.real_batches(self.cfg.train.k) * self.cfg.train.batch_size
+
     def total_steps(self) -> int | None:
         """Generator updates until a step/epoch/image stop (None when only ``minutes`` is set)."""
-        t, per_step = self.cfg.train, self.cfg.train.k * self.cfg.train.batch_size
+        t, per_step = self.cfg.train, self.images_per_step
         bounds = [t.steps] if t.steps else []
         if t.epochs:
             bounds.append(math.ceil(t.epochs * self.n_train / per_step))
@@ -446,7 +451,7 @@ class Trainer:
         if not grad_norms:  # a captured CUDA graph measures them on every replay
             stats = {k: v for k, v in stats.items() if k not in GRAD_NORM_KEYS}
         self.step += 1
-        self.nimg += (t.k + self.players.g_needs_real) * t.batch_size
+        self.nimg += self.images_per_step
         if self.ema is not None:
             self.ema.update(self.G, t.batch_size, self.nimg)
         if self.ada is not None:

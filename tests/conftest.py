@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny image datasets. Helpers the test modules import live in gankit_testkit.py."""
+"""Shared fixtures: a cache of the test session's own and tiny image datasets. Helpers the test modules import live
+in gankit_testkit.py."""
 
 from __future__ import annotations
 
@@ -6,6 +7,15 @@ import pytest
 import torch
 
 from gankit.data import Dataset, Split
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory: pytest.TempPathFactory):
+    """``GANKIT_CACHE`` is a folder of the test session (processes the tests start inherit it): decoded folders,
+    trained classifiers and reference statistics never land in, nor come from, the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("gankit-cache")))
+        yield
 
 
 @pytest.fixture

@@ -128,3 +128,21 @@ def test_a_points_run_leaves_matplotlib_alone(tmp_path):
     assert list((tmp_path / "ring8" / "samples").glob("*.png")) and list(
         (tmp_path / "gauss1d").rglob("*.png")
     )
+
+
+def test_the_test_session_keeps_its_caches_to_itself(tmp_path_factory, tmp_path):
+    """conftest's session cache: what the tests cache (here a decoded picture folder) lands under the session's
+    temporary folder, never in the user's ``~/.cache/gankit``."""
+    from PIL import Image
+
+    from gankit.config import DataConfig
+    from gankit.data import load_dataset
+    from gankit.fileio import cache_dir
+
+    assert cache_dir().is_relative_to(tmp_path_factory.getbasetemp())
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(folder / f"{i}.png")
+    load_dataset(DataConfig(name=f"folder:{folder}"))
+    assert any((cache_dir() / "folders").iterdir())

@@ -169,3 +169,31 @@ def test_augmentation_probability_picks_images_to_augment():
     assert torch.equal(run(0.0), x) and torch.equal(run(1.0), run(None))
     changed = (run(0.5) != x).flatten(1).any(dim=1)
     assert 10 < changed.sum() < 54  # Binomial(64, ½): outside this range with probability < 1e-7
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_ranks_augment_their_rows_of_the_global_batch(shared):
+    """Data-parallel training: two ranks, each with its half of the batches and the same seeded generator,
+    augment exactly as one process augments the whole batches (the draws are the global batch's, each rank keeps
+    its rows), with and without one draw shared by real and generated images; with a probability of ½ too. One
+    process's draws are those of ``diff_augment`` itself."""
+    from gankit.config import TrainConfig
+    from gankit.train.parts import augmentation
+
+    a, b = torch.rand(8, 3, 16, 16), torch.rand(8, 3, 16, 16)
+    t = TrainConfig(augment="color,translation,cutout,flip", augment_shared=shared)
+
+    def run(p, x, y, rank=0, world=1):
+        probability = None if p is None else torch.tensor(p)
+        fn = augmentation(
+            t, torch.Generator().manual_seed(5), probability, (3, 16, 16), rank, world
+        )
+        return fn(x, y)
+
+    for p in (None, 0.5):
+        one = run(p, a, b)
+        halves = [run(p, a[r * 4 : r * 4 + 4], b[r * 4 : r * 4 + 4], r, 2) for r in (0, 1)]
+        assert torch.equal(torch.cat([h[0] for h in halves]), one[0])
+        assert torch.equal(torch.cat([h[1] for h in halves]), one[1])
+    plain = diff_augment(a, t.augment, generator=torch.Generator().manual_seed(5))[0]
+    assert torch.equal(run(None, a, None)[0], plain)

@@ -204,3 +204,31 @@ def test_clip_weights_clamps_every_parameter():
         assert p.abs().max() <= torch.tensor(0.05)
         assert torch.equal(p.detach(), b.clamp(-0.05, 0.05))
     assert any((b.abs() > 0.05).any() for b in before)  # the clamp had something to do
+
+
+def test_ranks_draw_their_rows_of_the_global_batch_of_random_points():
+    """Data-parallel training: two ranks with the same seeded generator, each penalising its half of the batch,
+    average to one process's WGAN-GP penalty of the whole batch (their α are the global batch's rows; before, both
+    ranks drew the same α). In one process the draws are the regularizers' own, bit for bit, for DRAGAN too."""
+    from gankit.config import ObjectiveConfig
+    from gankit.regularizers import dragan_penalty
+    from gankit.train.parts import penalty
+
+    torch.manual_seed(0)
+    D = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 1))
+    real, fake = torch.randn(8, 3, 2, 2), torch.randn(8, 3, 2, 2)
+    gp = ObjectiveConfig(loss="wgan", gp=10.0)
+
+    def pen(cfg, x, y, rank=0, world=1):
+        return penalty(cfg, torch.Generator().manual_seed(7), torch.device("cpu"), rank, world)(
+            D, x, y
+        )
+
+    halves = [pen(gp, real[r * 4 : r * 4 + 4], fake[r * 4 : r * 4 + 4], r, 2) for r in (0, 1)]
+    assert torch.allclose((halves[0] + halves[1]) / 2, pen(gp, real, fake), rtol=1e-6, atol=0)
+    assert not torch.allclose(halves[1], pen(gp, real[4:], fake[4:], 0, 2), rtol=1e-3, atol=0)
+    own = gradient_penalty(D, real, fake, weight=10.0, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(pen(gp, real, fake), own)
+    dragan = ObjectiveConfig(loss="gan", dragan=10.0)
+    own = dragan_penalty(D, real, weight=10.0, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(pen(dragan, real, fake), own)

@@ -31,7 +31,7 @@ from torch import Tensor
 from .config import AUGMENT_POLICIES as POLICIES
 from .errors import ConfigError
 
-__all__ = ["POLICIES", "check_policy", "diff_augment"]
+__all__ = ["POLICIES", "check_policy", "diff_augment", "draw_params"]
 
 _KEYS = {
     "color": ("brightness", "saturation", "contrast"),
@@ -54,8 +54,8 @@ def _parse(policy: str) -> list[str]:
     return items
 
 
-def _draw(item: str, x: Tensor, generator: torch.Generator | None) -> dict[str, Tensor]:
-    n, _, h, w = x.shape
+def _draw(item: str, x: Tensor, generator: torch.Generator | None, n: int) -> dict[str, Tensor]:
+    _, _, h, w = x.shape
     dev = x.device
 
     def u(lo: float, hi: float) -> Tensor:
@@ -155,6 +155,17 @@ def check_policy(policy: str, sample_shape: tuple[int, ...]) -> None:
         )
 
 
+def draw_params(
+    policy: str, x: Tensor, *, generator: torch.Generator | None = None, n: int | None = None
+) -> dict:
+    """The random draws :func:`diff_augment` makes for ``policy``, in the same order, for ``n`` images of ``x``'s
+    size (default ``len(x)``); rows i … j of them (``params[k][i:j]``) transform images i … j of such a batch."""
+    out: dict[str, Tensor] = {}
+    for item in _parse(policy):
+        out.update(_draw(item, x, generator, len(x) if n is None else n))
+    return out
+
+
 def diff_augment(
     x: Tensor, policy: str, *, generator: torch.Generator | None = None, params: dict | None = None
 ) -> tuple[Tensor, dict]:
@@ -179,7 +190,7 @@ def diff_augment(
     out: dict[str, Tensor] = {}
     for item in items:
         if params is None:
-            p = _draw(item, x, generator)
+            p = _draw(item, x, generator, len(x))
         else:
             missing = [k for k in _KEYS[item] if k not in params]
             if missing:

@@ -41,16 +41,19 @@ def gradient_penalty(
     *,
     weight: float = 10.0,
     generator: torch.Generator | None = None,
+    alpha: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """WGAN-GP penalty (Gulrajani et al., 2017) at x̂ = α·real + (1−α)·fake, α ~ U[0,1] per sample.
 
-    real, fake: float tensors [n, ...] of equal shape; `generator` (on real's device) draws α. Returns a scalar.
+    real, fake: float tensors [n, ...] of equal shape; `generator` (on real's device) draws α unless `alpha`
+    ([n, 1, …], values in [0, 1]) gives it. Returns a scalar.
     """
     if real.shape != fake.shape:
         raise ValueError(
             f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}"
         )
-    alpha = _uniform((real.shape[0],) + (1,) * (real.dim() - 1), real, generator)
+    if alpha is None:
+        alpha = _uniform((real.shape[0],) + (1,) * (real.dim() - 1), real, generator)
     x_hat = alpha * real.detach() + (1 - alpha) * fake.detach()
     # λ·E_x̂[(‖∇_x̂ D(x̂)‖₂ − 1)²]
     return weight * (_input_grad(D, x_hat).norm(2, dim=1) - 1).pow(2).mean()
@@ -63,13 +66,17 @@ def dragan_penalty(
     weight: float = 10.0,
     c: float = 0.5,
     generator: torch.Generator | None = None,
+    u: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """DRAGAN penalty (Kodali et al., 2017) at x̂ = real + c·std(real)·u, u ~ U[0,1] elementwise.
+    """DRAGAN penalty (Kodali et al., 2017) at x̂ = real + c·std(real)·u, u ~ U[0,1] elementwise (drawn from
+    `generator` unless given, real's shape).
 
     std is taken over the whole batch (one scalar). real: float tensor [n, ...]. Returns a scalar.
     """
     real = real.detach()
-    x_hat = real + c * real.std() * _uniform(tuple(real.shape), real, generator)
+    if u is None:
+        u = _uniform(tuple(real.shape), real, generator)
+    x_hat = real + c * real.std() * u
     # λ·E_x̂[(‖∇_x̂ D(x̂)‖₂ − 1)²]
     return weight * (_input_grad(D, x_hat).norm(2, dim=1) - 1).pow(2).mean()
 

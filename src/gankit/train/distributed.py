@@ -1,11 +1,11 @@
 """Data-parallel Algorithm 1 across processes (torchrun): one process per device, the global minibatch split
 across ranks, gradients averaged before every optimiser step, rank 0 alone writing the run folder.
 
-Every rank draws the *global* minibatch indices and the *global* noise from identically seeded generators and
-keeps its slice (rank r: rows r·m/W … (r+1)·m/W − 1), so W processes compute the same update as one process with
-the same global batch and noise, up to floating-point reduction order. Gradients are averaged with one flat
-all-reduce per player and step (not DistributedDataParallel's hooks: D is frozen during G's step and gradient
-penalties take a double backward, which DDP's reducer does not follow). Backend: nccl on CUDA, gloo on CPU.
+Every rank draws the *global* minibatch indices, noise, augmentation draws and penalty points from identically
+seeded generators and keeps its slice (rank r: rows r·m/W … (r+1)·m/W − 1), so W processes compute the same update
+as one process with the same global batch and noise, up to floating-point reduction order. Gradients are averaged
+with one flat all-reduce per player and step (not DistributedDataParallel's hooks: D is frozen during G's step and
+gradient penalties take a double backward, which DDP's reducer does not follow). Backend: nccl on CUDA, gloo on CPU.
 
 Joining the process group (and, on CUDA, selecting the rank's device) changes the process for good: it is the one
 process-wide effect of a Trainer, and why a torchrun process trains one run.

@@ -121,28 +121,30 @@ def build_players(
         runtime=runtime,
         clip=o.clip,
         ac_weight=o.ac_weight,
-        **_penalty_parts(o, streams, ranks.device),
-        **_augmentation_parts(cfg.train, streams, ada, G, ranks.device),
+        **_penalty_parts(o, streams, ranks),
+        **_augmentation_parts(cfg.train, streams, ada, G, ranks),
     )
 
 
-def _penalty_parts(o, streams: Streams, device: torch.device) -> dict[str, Any]:
+def _penalty_parts(o, streams: Streams, ranks: distributed.Ranks) -> dict[str, Any]:
     """D's gradient penalty, how often it runs and its ramped scale (Players' fields)."""
     return {
-        "penalty": parts.penalty(o, streams.reg, device),
+        "penalty": parts.penalty(o, streams.reg, ranks.device, ranks.rank, ranks.world),
         "penalty_every": o.reg_every,
-        "penalty_scale": parts.ramp_knob(1.0, o.penalty_final is not None, device),
+        "penalty_scale": parts.ramp_knob(1.0, o.penalty_final is not None, ranks.device),
     }
 
 
 def _augmentation_parts(
-    t, streams: Streams, ada: AdaController | None, G: Generator, device: torch.device
+    t, streams: Streams, ada: AdaController | None, G: Generator, ranks: distributed.Ranks
 ) -> dict[str, Any]:
     """The augmentation, the probability it reads (ADA's, or a ramp) and ADA's sign counters."""
     ramped = t.augment_p < 1 or t.augment_p_final is not None
-    augment_p = ada.p if ada is not None else parts.ramp_knob(t.augment_p, ramped, device)
+    augment_p = ada.p if ada is not None else parts.ramp_knob(t.augment_p, ramped, ranks.device)
     return {
-        "augment": parts.augmentation(t, streams.aug, augment_p, G.out_shape),
+        "augment": parts.augmentation(
+            t, streams.aug, augment_p, G.out_shape, ranks.rank, ranks.world
+        ),
         "augment_p": augment_p,
         "real_signs": None if ada is None else ada.signs,
     }

@@ -172,24 +172,48 @@ def on_device(
     return TrainingData(x, y, torch.bincount(y, minlength=num_classes).float(), value_range, device)
 
 
-def penalty(o: ObjectiveConfig, generator: torch.Generator, device: torch.device) -> Penalty | None:
+def global_rows(
+    generator: torch.Generator, shape: tuple[int, ...], like: torch.Tensor, rank: int, world: int
+) -> torch.Tensor:
+    """U[0, 1) draws of shape ``shape`` (this rank's batch) taken as rank ``rank``'s rows of the global batch's
+    (``world`` × ``shape[0]`` rows), so W ranks draw what one process draws; ``like``'s device and dtype."""
+    n = shape[0]
+    drawn = torch.rand(
+        (world * n, *shape[1:]), generator=generator, device=like.device, dtype=like.dtype
+    )
+    return drawn[rank * n : (rank + 1) * n]
+
+
+def penalty(
+    o: ObjectiveConfig,
+    generator: torch.Generator,
+    device: torch.device,
+    rank: int = 0,
+    world: int = 1,
+) -> Penalty | None:
     """D's gradient penalty ``penalty(D, real, fake)`` → scalar: the sum of the WGAN-GP, DRAGAN, R1 and R2 terms
-    whose weights are set (random points from ``generator``); None when none is."""
+    whose weights are set; None when none is. The random points are the global batch's draws from ``generator``
+    (:func:`global_rows`; DRAGAN's std stays the local batch's)."""
     if not o.penalised:
         return None
+
+    def uniform(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        return global_rows(generator, shape, like, rank, world)
+
+    def per_sample(x: torch.Tensor) -> tuple[int, ...]:
+        return (len(x),) + (1,) * (x.dim() - 1)
+
     terms: list[Callable[[Callable, torch.Tensor, torch.Tensor], torch.Tensor]] = []
     if o.gp:
         terms.append(
-            lambda D, real, fake: gradient_penalty(D, real, fake, weight=o.gp, generator=generator)
+            lambda D, r, f: gradient_penalty(D, r, f, weight=o.gp, alpha=uniform(per_sample(r), r))
         )
     if o.dragan:
-        terms.append(
-            lambda D, real, fake: dragan_penalty(D, real, weight=o.dragan, generator=generator)
-        )
+        terms.append(lambda D, r, f: dragan_penalty(D, r, weight=o.dragan, u=uniform(r.shape, r)))
     if o.r1:
-        terms.append(lambda D, real, fake: r1_penalty(D, real, gamma=o.r1))
+        terms.append(lambda D, r, f: r1_penalty(D, r, gamma=o.r1))
     if o.r2:
-        terms.append(lambda D, real, fake: r2_penalty(D, fake, gamma=o.r2))
+        terms.append(lambda D, r, f: r2_penalty(D, f, gamma=o.r2))
 
     def total(D: Callable, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         out = torch.zeros((), device=device)
@@ -205,22 +229,30 @@ def augmentation(
     generator: torch.Generator,
     probability: torch.Tensor | None,
     sample_shape: tuple[int, ...],
+    rank: int = 0,
+    world: int = 1,
 ) -> Augment | None:
     """The augmentation of what D sees (gankit.augment), ``augment(a, b)`` → (a', b'), draws from ``generator``;
     ``train.augment_shared``: one draw for both batches. ``probability`` (0-d tensor, written in place by the
-    schedules or ADA; None: every image): each image is augmented (the whole policy) with this probability. None
-    when ``train.augment`` is empty; a ConfigError when the policy cannot take samples of ``sample_shape``."""
+    schedules or ADA; None: every image): each image is augmented (the whole policy) with this probability. Like the
+    noise, the draws are those of the global batch (``world`` × the local one) and rank ``rank`` keeps its rows, so
+    W ranks augment as one process does. None when ``train.augment`` is empty; a ConfigError when the policy cannot
+    take samples of ``sample_shape``."""
     if not t.augment:
         return None
-    from ..augment import check_policy, diff_augment
+    from ..augment import check_policy, diff_augment, draw_params
 
     check_policy(t.augment, sample_shape)
 
     def some(x: torch.Tensor, params: dict | None) -> tuple[torch.Tensor, dict]:
-        out, params = diff_augment(x, t.augment, generator=generator, params=params)
+        rows = slice(rank * len(x), (rank + 1) * len(x))
+        if params is None:
+            drawn = draw_params(t.augment, x, generator=generator, n=world * len(x))
+            params = {key: value[rows] for key, value in drawn.items()}
+        out = diff_augment(x, t.augment, params=params)[0]
         if probability is None:
             return out, params
-        keep = torch.rand(len(x), generator=generator, device=x.device) >= probability
+        keep = torch.rand(world * len(x), generator=generator, device=x.device)[rows] >= probability
         return torch.where(keep.view(-1, *[1] * (x.dim() - 1)), x, out), params
 
     def augment(

@@ -178,6 +178,7 @@ def test_ranks_augment_their_rows_of_the_global_batch(shared):
     its rows), with and without one draw shared by real and generated images; with a probability of ½ too. One
     process's draws are those of ``diff_augment`` itself."""
     from gankit.config import TrainConfig
+    from gankit.train.distributed import Ranks
     from gankit.train.parts import augmentation
 
     a, b = torch.rand(8, 3, 16, 16), torch.rand(8, 3, 16, 16)
@@ -186,7 +187,11 @@ def test_ranks_augment_their_rows_of_the_global_batch(shared):
     def run(p, x, y, rank=0, world=1):
         probability = None if p is None else torch.tensor(p)
         fn = augmentation(
-            t, torch.Generator().manual_seed(5), probability, (3, 16, 16), rank, world
+            t,
+            torch.Generator().manual_seed(5),
+            probability,
+            (3, 16, 16),
+            Ranks(rank=rank, world=world),
         )
         return fn(x, y)
 

@@ -212,6 +212,7 @@ def test_ranks_draw_their_rows_of_the_global_batch_of_random_points():
     ranks drew the same α). In one process the draws are the regularizers' own, bit for bit, for DRAGAN too."""
     from gankit.config import ObjectiveConfig
     from gankit.regularizers import dragan_penalty
+    from gankit.train.distributed import Ranks
     from gankit.train.parts import penalty
 
     torch.manual_seed(0)
@@ -220,9 +221,12 @@ def test_ranks_draw_their_rows_of_the_global_batch_of_random_points():
     gp = ObjectiveConfig(loss="wgan", gp=10.0)
 
     def pen(cfg, x, y, rank=0, world=1):
-        return penalty(cfg, torch.Generator().manual_seed(7), torch.device("cpu"), rank, world)(
-            D, x, y
-        )
+        return penalty(
+            cfg,
+            torch.Generator().manual_seed(7),
+            torch.device("cpu"),
+            Ranks(rank=rank, world=world),
+        )(D, x, y)
 
     halves = [pen(gp, real[r * 4 : r * 4 + 4], fake[r * 4 : r * 4 + 4], r, 2) for r in (0, 1)]
     assert torch.allclose((halves[0] + halves[1]) / 2, pen(gp, real, fake), rtol=1e-6, atol=0)

@@ -129,7 +129,7 @@ def build_players(
 def _penalty_parts(o, streams: Streams, ranks: distributed.Ranks) -> dict[str, Any]:
     """D's gradient penalty, how often it runs and its ramped scale (Players' fields)."""
     return {
-        "penalty": parts.penalty(o, streams.reg, ranks.device, ranks.rank, ranks.world),
+        "penalty": parts.penalty(o, streams.reg, ranks.device, ranks),
         "penalty_every": o.reg_every,
         "penalty_scale": parts.ramp_knob(1.0, o.penalty_final is not None, ranks.device),
     }
@@ -142,9 +142,7 @@ def _augmentation_parts(
     ramped = t.augment_p < 1 or t.augment_p_final is not None
     augment_p = ada.p if ada is not None else parts.ramp_knob(t.augment_p, ramped, ranks.device)
     return {
-        "augment": parts.augmentation(
-            t, streams.aug, augment_p, G.out_shape, ranks.rank, ranks.world
-        ),
+        "augment": parts.augmentation(t, streams.aug, augment_p, G.out_shape, ranks),
         "augment_p": augment_p,
         "real_signs": None if ada is None else ada.signs,
     }

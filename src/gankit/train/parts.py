@@ -173,23 +173,22 @@ def on_device(
 
 
 def global_rows(
-    generator: torch.Generator, shape: tuple[int, ...], like: torch.Tensor, rank: int, world: int
+    generator: torch.Generator, shape: tuple[int, ...], like: torch.Tensor, ranks: Ranks
 ) -> torch.Tensor:
-    """U[0, 1) draws of shape ``shape`` (this rank's batch) taken as rank ``rank``'s rows of the global batch's
-    (``world`` × ``shape[0]`` rows), so W ranks draw what one process draws; ``like``'s device and dtype."""
-    n = shape[0]
+    """U[0, 1) draws of shape ``shape`` (this rank's batch) taken as this rank's rows of the global batch's
+    (``ranks.world`` × ``shape[0]`` rows), so W ranks draw what one process draws; ``like``'s device and dtype."""
+    rows = ranks.local_slice(ranks.world * shape[0])
     drawn = torch.rand(
-        (world * n, *shape[1:]), generator=generator, device=like.device, dtype=like.dtype
+        (ranks.world * shape[0], *shape[1:]),
+        generator=generator,
+        device=like.device,
+        dtype=like.dtype,
     )
-    return drawn[rank * n : (rank + 1) * n]
+    return drawn[rows]
 
 
 def penalty(
-    o: ObjectiveConfig,
-    generator: torch.Generator,
-    device: torch.device,
-    rank: int = 0,
-    world: int = 1,
+    o: ObjectiveConfig, generator: torch.Generator, device: torch.device, ranks: Ranks = Ranks()
 ) -> Penalty | None:
     """D's gradient penalty ``penalty(D, real, fake)`` → scalar: the sum of the WGAN-GP, DRAGAN, R1 and R2 terms
     whose weights are set; None when none is. The random points are the global batch's draws from ``generator``
@@ -198,7 +197,7 @@ def penalty(
         return None
 
     def uniform(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        return global_rows(generator, shape, like, rank, world)
+        return global_rows(generator, shape, like, ranks)
 
     def per_sample(x: torch.Tensor) -> tuple[int, ...]:
         return (len(x),) + (1,) * (x.dim() - 1)
@@ -229,14 +228,13 @@ def augmentation(
     generator: torch.Generator,
     probability: torch.Tensor | None,
     sample_shape: tuple[int, ...],
-    rank: int = 0,
-    world: int = 1,
+    ranks: Ranks = Ranks(),
 ) -> Augment | None:
     """The augmentation of what D sees (gankit.augment), ``augment(a, b)`` → (a', b'), draws from ``generator``;
     ``train.augment_shared``: one draw for both batches. ``probability`` (0-d tensor, written in place by the
     schedules or ADA; None: every image): each image is augmented (the whole policy) with this probability. Like the
-    noise, the draws are those of the global batch (``world`` × the local one) and rank ``rank`` keeps its rows, so
-    W ranks augment as one process does. None when ``train.augment`` is empty; a ConfigError when the policy cannot
+    noise, the draws are those of the global batch (``ranks.world`` × the local one) and each rank keeps its rows,
+    so W ranks augment as one process does. None when ``train.augment`` is empty; a ConfigError when the policy cannot
     take samples of ``sample_shape``."""
     if not t.augment:
         return None
@@ -245,14 +243,15 @@ def augmentation(
     check_policy(t.augment, sample_shape)
 
     def some(x: torch.Tensor, params: dict | None) -> tuple[torch.Tensor, dict]:
-        rows = slice(rank * len(x), (rank + 1) * len(x))
+        rows = ranks.local_slice(ranks.world * len(x))
         if params is None:
-            drawn = draw_params(t.augment, x, generator=generator, n=world * len(x))
+            drawn = draw_params(t.augment, x, generator=generator, n=ranks.world * len(x))
             params = {key: value[rows] for key, value in drawn.items()}
         out = diff_augment(x, t.augment, params=params)[0]
         if probability is None:
             return out, params
-        keep = torch.rand(world * len(x), generator=generator, device=x.device)[rows] >= probability
+        keep = torch.rand(ranks.world * len(x), generator=generator, device=x.device)[rows]
+        keep = keep >= probability
         return torch.where(keep.view(-1, *[1] * (x.dim() - 1)), x, out), params
 
     def augment(

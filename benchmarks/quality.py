@@ -8,7 +8,9 @@ Each preset trains with ``train.minutes`` = the first mark, is evaluated, then r
 and so on: evaluation time is not training time (both are reported). ``--budget kimg`` reads the marks as thousands of
 real images shown to D (``train.nimg``) instead: such a row is reproducible on any machine, however fast.
 ``--seeds S`` trains every preset with ``train.seed`` 0 … S−1 and adds a table of mean ± std (sample standard
-deviation), min and max per mark. ``--stage train`` only trains (every mark's
+deviation), min and max per mark; ``--seed K`` runs only seed K of them, so seeds can train side by side in processes
+of their own (e.g. ``--threads 1`` each, one per core).
+``--stage train`` only trains (every mark's
 checkpoint is kept) and ``--stage eval --out SAME`` evaluates later, e.g. while the machine is no longer quiet;
 ``OUT/marks.jsonl`` and ``OUT/rows.jsonl`` record what is done, so an interrupted stage picks up where it stopped.
 Lucic et al. (2018) protocol: 10k generated
@@ -156,8 +158,9 @@ def run_stages(args: argparse.Namespace, root: Path) -> list[dict]:
     """Train the marks not yet trained, then evaluate those not yet evaluated (``--stage`` picks either or both);
     ``ROOT/marks.jsonl`` and ``ROOT/rows.jsonl`` record them, so a stage can run later or be picked up again."""
     marks_file, rows_file = root / "marks.jsonl", root / "rows.jsonl"
+    seeds = range(args.seeds) if args.seed is None else [args.seed]
     for preset in args.presets:
-        for seed in range(args.seeds):
+        for seed in seeds:
             for mark in sorted(args.marks):
                 done = [mark_key(r) for r in read_rows(marks_file)]
                 if args.stage != "eval" and (preset, seed, args.budget, mark) not in done:
@@ -288,6 +291,12 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--seeds", type=int, default=1, help="train.seed 0 … S−1 for every preset")
     p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="only this one of the S seeds (seeds side by side in processes of their own, same --out)",
+    )
+    p.add_argument(
         "--budget",
         choices=["minutes", "kimg"],
         default="minutes",
@@ -310,6 +319,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.minutes:
         args.marks = [args.minutes]
+    if args.seed is not None and not 0 <= args.seed < args.seeds:
+        raise SystemExit(
+            f"--seed {args.seed}: must be one of 0 … {args.seeds - 1} (--seeds {args.seeds})"
+        )
     root = Path(args.out or tempfile.mkdtemp(prefix="gankit-quality-"))
     if args.stage == "eval" and not (root / "marks.jsonl").exists():
         raise SystemExit(

@@ -27,8 +27,8 @@ from ..train.restore import load_generator_and_meta
 from ..viz.grids import grid_image, png_bytes
 from ..viz.images import nearest_neighbours
 from ..viz.report import data_uri
-from .access import WILDCARDS, access_for
-from .server import ACCESS, STATIC, _error, _refusal, host_allow_list
+from .access import access_for
+from .server import ACCESS, STATIC, _error, _refusal, host_allow_list, open_site, run_until_signal
 
 GENERATOR = web.AppKey("generator", object)
 MAX_DRAW = 64  # pictures one request may ask for
@@ -166,27 +166,9 @@ async def start_explorer(
 ) -> tuple[web.AppRunner, str]:
     """Serve the explorer on host:port (0: a free one); returns (runner, the page's URL with its token)."""
     access = access_for(host, (), True)
-    runner = web.AppRunner(build_explore_app(run_dir, access), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    access.port = runner.addresses[0][1]
-    shown = "127.0.0.1" if host in WILDCARDS else host
-    return runner, f"http://{shown}:{access.port}/?token={access.token}"
+    return await open_site(build_explore_app(run_dir, access), access, host, port)
 
 
 def serve_explorer(run_dir: Path, port: int = 8001, announce=print) -> None:
     """Serve the explorer on 127.0.0.1:port until SIGINT/SIGTERM; ``announce`` gets the URL once it is open."""
-    import signal
-
-    async def main() -> None:
-        runner, url = await start_explorer(run_dir, "127.0.0.1", port)
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        announce(url)
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
-
-    asyncio.run(main())
+    run_until_signal(lambda: start_explorer(run_dir, "127.0.0.1", port), announce)

@@ -24,7 +24,7 @@ import signal
 import time
 from collections import deque
 from pathlib import Path
-from typing import Callable
+from typing import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 from yarl import URL
@@ -335,6 +335,41 @@ def build_app(runs_dir: Path, access: Access, idle_timeout: float = 60.0) -> web
     return app
 
 
+async def open_site(
+    app: web.Application, access: Access, host: str, port: int
+) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on host:port (0: a free one, recorded in ``access.port``); returns (runner, the page's URL with
+    its token, if any)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    access.port = runner.addresses[0][1]
+    shown = "127.0.0.1" if host in WILDCARDS else f"[{host}]" if ":" in host else host
+    query = f"?token={access.token}" if access.token else ""
+    return runner, f"http://{shown}:{access.port}/{query}"
+
+
+def run_until_signal(
+    start: Callable[[], Awaitable[tuple[web.AppRunner, str]]], announce: Callable[[str], None]
+) -> None:
+    """Start a server (``start()`` → (runner, URL)), give ``announce`` the URL, serve until SIGINT/SIGTERM, clean
+    up."""
+
+    async def main() -> None:
+        runner, url = await start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        announce(url)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
 async def start(
     host: str,
     port: int,
@@ -347,10 +382,7 @@ async def start(
     more names the ``Host`` header may give; ``token=False`` (loopback binds only) drops the token. Warns on a
     non-loopback host."""
     access = access_for(host, tuple(allow_hosts), token)
-    runner = web.AppRunner(build_app(runs_dir, access, idle_timeout), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    access.port = runner.addresses[0][1]
+    site = await open_site(build_app(runs_dir, access, idle_timeout), access, host, port)
     if not is_loopback(host):
         log.warning(
             "the playground is bound to %s, which is not a loopback address: anyone who can reach this port "
@@ -360,9 +392,7 @@ async def start(
             Path(runs_dir).absolute(),
             access.accepted(),
         )
-    shown = "127.0.0.1" if host in WILDCARDS else f"[{host}]" if ":" in host else host
-    query = f"?token={access.token}" if access.token else ""
-    return runner, f"http://{shown}:{access.port}/{query}"
+    return site
 
 
 def serve(
@@ -376,17 +406,6 @@ def serve(
 ) -> None:
     """Run the playground until SIGINT/SIGTERM (arguments as :func:`start`); ``announce`` gets the URL once the port
     is open."""
-
-    async def main() -> None:
-        runner, url = await start(host, port, runs_dir, idle_timeout, allow_hosts, token)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        announce(url)
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
-
-    asyncio.run(main())
+    run_until_signal(
+        lambda: start(host, port, runs_dir, idle_timeout, allow_hosts, token), announce
+    )

@@ -8,9 +8,8 @@ Each preset trains with ``train.minutes`` = the first mark, is evaluated, then r
 and so on: evaluation time is not training time (both are reported). ``--budget kimg`` reads the marks as thousands of
 real images shown to D (``train.nimg``) instead: such a row is reproducible on any machine, however fast.
 ``--seeds S`` trains every preset with ``train.seed`` 0 … S−1 and adds a table of mean ± std (sample standard
-deviation), min and max per mark; ``--seed K`` runs only seed K of them, so seeds can train side by side in processes
-of their own (e.g. ``--threads 1`` each, one per core).
-``--stage train`` only trains (every mark's
+deviation), min and max per mark; ``--seed K`` trains and evaluates only seed K of them, so seeds can run side by
+side in processes of their own (e.g. ``--threads 1`` each, one per core). ``--stage train`` only trains (every mark's
 checkpoint is kept) and ``--stage eval --out SAME`` evaluates later, e.g. while the machine is no longer quiet;
 ``OUT/marks.jsonl`` and ``OUT/rows.jsonl`` record what is done, so an interrupted stage picks up where it stopped.
 Lucic et al. (2018) protocol: 10k generated
@@ -182,6 +181,7 @@ def wanted(row: dict, args: argparse.Namespace) -> bool:
     return (
         row["preset"] in args.presets
         and row["seed"] < args.seeds
+        and args.seed in (None, row["seed"])
         and row["budget"] == args.budget
         and row["mark"] in args.marks
         and (row.get("n", args.n), row.get("n_ref", args.n_ref)) == (args.n, args.n_ref)
@@ -337,7 +337,7 @@ def main() -> None:
         f"{args.n_ref} reference images ({data_name(args)}); runs in {root}"
     )
     text = table(rows, header)
-    if args.seeds > 1:
+    if args.seeds > 1 and args.seed is None:
         names = (
             "fid",
             "kid",

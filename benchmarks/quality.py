@@ -216,25 +216,34 @@ def table(rows: list[dict], header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def number(value: float) -> str:
+    """Two decimals, or three significant digits below 1 (a precision of 0.0282 stays 0.0282)."""
+    return f"{value:.2f}" if abs(value) >= 1 or value == 0 else f"{value:.3g}"
+
+
 def spread(values: list[float]) -> str:
     """``mean ± std (min–max)``, std the sample standard deviation (n − 1); a lone value as itself."""
     mean = sum(values) / len(values)
     if len(values) == 1:
-        return f"{mean:.2f}"
+        return number(mean)
     std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-    return f"{mean:.2f} ± {std:.2f} ({min(values):.2f}–{max(values):.2f})"
+    return f"{number(mean)} ± {number(std)} ({number(min(values))}–{number(max(values))})"
+
+
+SCALED = {"kid": ("KID × 1000", 1000.0)}  # metric → (column, factor), as the per-run table shows it
 
 
 def seed_table(rows: list[dict], metrics: list[str]) -> str:
     """Per preset and mark, over seeds: steps, images seen and each metric as mean ± std (min–max)."""
     unit = "minutes" if rows[0]["budget"] == "minutes" else "kimg"
+    names = [SCALED.get(m, (m, 1.0))[0] for m in metrics]
     lines = [
-        f"| preset | {unit} | seeds | steps | images seen (k) | " + " | ".join(metrics) + " |",
+        f"| preset | {unit} | seeds | steps | images seen (k) | " + " | ".join(names) + " |",
         "|---|---|---|---|---|" + "---|" * len(metrics),
     ]
     for preset, mark in dict.fromkeys((r["preset"], r["mark"]) for r in rows):
         mine = [r for r in rows if (r["preset"], r["mark"]) == (preset, mark)]
-        cells = [spread([float(r[m]) for r in mine]) for m in metrics]
+        cells = [spread([SCALED.get(m, (m, 1.0))[1] * float(r[m]) for r in mine]) for m in metrics]
         steps, kimg = spread([r["steps"] for r in mine]), spread([r["kimg"] for r in mine])
         lines.append(
             f"| {preset} | {mark:g} | {len(mine)} | {steps} | {kimg} | " + " | ".join(cells) + " |"

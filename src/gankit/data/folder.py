@@ -22,9 +22,6 @@ Splits: ``train`` only.
 from __future__ import annotations
 
 import dataclasses
-import errno
-import hashlib
-import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -36,8 +33,8 @@ from PIL import Image, ImageColor
 
 from ..config import DataConfig
 from ..errors import DatasetError
-from ..fileio import cache_dir, write_atomic
 from .base import Dataset, SourceStatus, Split
+from .decode_cache import decoded
 from .registry import register
 from .transforms import MODES, WHITE, fit_image
 
@@ -45,8 +42,6 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
 DEFAULT_RESOLUTION, DEFAULT_CHANNELS = 32, "rgb"
-# part of the decode cache's key: a change to how pictures are read makes new entries
-READER_VERSION = 2
 
 
 def read_settings(cfg: DataConfig, resolution: int = DEFAULT_RESOLUTION) -> ReadSettings:
@@ -145,80 +140,6 @@ def decode_all(
     return out[:n], ok, failures
 
 
-def _decoded(
-    paths: list[Path], how: ReadSettings, strict: bool, name: str
-) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
-    """:func:`decode_all`, through the user cache: pictures are decoded once for a given list of files (paths,
-    sizes, modification times) and read settings; a changed, added or removed file makes a new entry. The pixels
-    come back memory-mapped from the cache file (pages are read as batches touch them), so a folder larger than
-    memory trains; without a writable cache they are decoded into memory, with a warning."""
-    key = _cache_key(paths, how)
-    folder = cache_dir() / "folders"
-    pixels, about = folder / f"{key}.npy", folder / f"{key}.json"
-    cached = _read_cached(pixels, about, len(paths), strict)
-    if cached is not None:
-        return cached
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        return _decode_to_cache(paths, how, strict, name, pixels, about)
-    except (
-        OSError
-    ) as e:  # a read-only or full cache costs memory and the next run a decode, nothing else
-        log.warning(
-            "folder:%s: could not cache the decoded pictures in %s (%s); decoding into memory",
-            name,
-            folder,
-            e.strerror,
-        )
-        return decode_all(paths, how, strict, name)
-
-
-def _read_cached(
-    pixels: Path, about: Path, n_files: int, strict: bool
-) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]] | None:
-    """A complete cache entry (memory-mapped, copy-on-write: the file never changes), or None."""
-    try:
-        meta = json.loads(about.read_text())
-        ok = np.array(meta["ok"], dtype=bool)
-        x = np.load(pixels, mmap_mode="c", allow_pickle=False)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # not cached yet, or an entry cut short: decode again
-    if len(ok) != n_files or x.shape[0] < ok.sum() or (strict and meta["failures"]):
-        return None
-    return x[: int(ok.sum())], ok, [tuple(f) for f in meta["failures"]]
-
-
-def _decode_to_cache(
-    paths: list[Path], how: ReadSettings, strict: bool, name: str, pixels: Path, about: Path
-) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
-    """Decode straight into a memory-mapped .npy beside ``pixels`` (never the whole folder in memory), then put
-    it in place and describe it in ``about``; an interrupted decode leaves no entry."""
-    tmp = pixels.with_name(f".{pixels.name}.tmp-{os.getpid()}")
-    shape = (len(paths), 1 if how.mode == "L" else 3, how.resolution, how.resolution)
-    try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-        _, ok, failures = decode_all(paths, how, strict, name, out)
-        out.flush()
-        del out
-        os.replace(tmp, pixels)
-    finally:
-        tmp.unlink(missing_ok=True)
-    write_atomic(about, json.dumps({"ok": ok.tolist(), "failures": failures}).encode())
-    cached = _read_cached(pixels, about, len(paths), strict=False)
-    if cached is None:
-        raise OSError(errno.EIO, "the entry just written does not read back", str(pixels))
-    return cached
-
-
-def _cache_key(paths: list[Path], how: ReadSettings) -> str:
-    """SHA-256 of every file's path, size and modification time and of the read settings (and reader version)."""
-    digest = hashlib.sha256(json.dumps([READER_VERSION, dataclasses.astuple(how)]).encode())
-    for p in paths:
-        st = p.stat()
-        digest.update(f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
 def _root(path: str) -> Path:
     return Path(path).expanduser()
 
@@ -240,7 +161,7 @@ def load_folder(cfg: DataConfig, path: str) -> Dataset:
             f"folder:{path}: no images (.png .jpg .jpeg .bmp .gif .webp) under {root}"
         )
     how = read_settings(cfg)
-    x, ok, failures = _decoded(paths, how, cfg.strict, path)
+    x, ok, failures = decoded(paths, how, cfg.strict, path, decode_all)
     if failures:
         first, why = failures[0]
         log.warning(

@@ -20,7 +20,7 @@ WHITE = (255, 255, 255)
 def flatten(im: Image.Image, background: tuple[int, int, int] = WHITE) -> Image.Image:
     """Any Pillow image → mode L or RGB as a person sees it: EXIF orientation applied; transparency (RGBA, LA, PA,
     a palette or a colour key) composited onto ``background``; 16- and 32-bit grey scaled to 8 bits (0..65535 →
-    0..255); CMYK, YCbCr and other modes converted to RGB."""
+    0..255, ÷257 rounded); CMYK, YCbCr and other modes converted to RGB."""
     im = ImageOps.exif_transpose(im)
     if im.mode.startswith("I") or im.mode == "F":
         im = _eight_bit_gray(im)
@@ -33,11 +33,16 @@ def flatten(im: Image.Image, background: tuple[int, int, int] = WHITE) -> Image.
 
 
 def _eight_bit_gray(im: Image.Image) -> Image.Image:
-    """A 16-bit (``I;16``), 32-bit integer (``I``, how Pillow opens 16-bit PNGs) or float grey image → L: values up
-    to 255 kept as they are, else 0..65535 scaled to 0..255."""
-    a = np.asarray(im, dtype=np.float64)
-    scale = 255.0 / 65535.0 if a.size and a.max() > 255 else 1.0
-    return Image.fromarray(np.clip(np.rint(a * scale), 0, 255).astype(np.uint8), "L")
+    """A 16-bit (``I;16``, how Pillow opens 16-bit grey PNGs), 32-bit integer (``I``) or float (``F``) grey image,
+    0..65535, → L 0..255 (÷257, rounded; values outside 0..65535 clipped); with a colour key (PNG tRNS,
+    ``info["transparency"]``: one 16-bit value) → LA, transparent exactly where a pixel equals the key."""
+    a = np.asarray(im)
+    gray = Image.fromarray(np.rint(np.clip(a, 0, 65535) / 257.0).astype(np.uint8), "L")
+    key = im.info.get("transparency")
+    if not isinstance(key, (int, float)):
+        return gray
+    alpha = Image.fromarray(np.where(a == key, 0, 255).astype(np.uint8), "L")
+    return Image.merge("LA", (gray, alpha))
 
 
 def fit_image(

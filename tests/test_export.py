@@ -4,7 +4,10 @@ within 1e-5 (.pt2) and 1e-4 (ONNX through onnxruntime)."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -120,7 +123,7 @@ def test_every_family_exports_and_matches_gankit_sample_outside_gankit(tmp_path,
         assert main(["export", str(run), "--format", fmt, "--out", str(out)]) == 0
         got = _outside(tmp_path, out, inputs)
         assert got.shape == expected.shape and np.abs(got - expected).max() <= tolerance, fmt
-        about = json.loads(out.with_suffix(".json").read_text())
+        about = json.loads(out.with_name(f"{out.name}.json").read_text())
         assert about["inputs"]["z"]["shape"] == ["B", G.z_dim] and about["output"]["shape"][
             1:
         ] == list(G.out_shape)
@@ -194,3 +197,102 @@ def test_the_docs_example_runs_as_written(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "(16, 1, 28, 28)"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A class-conditional run exported in the default place as ONNX then pt2, each by ``python -m gankit``:
+    (the run, {format: stderr})."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    run = _run(tmp_path_factory.mktemp("exported"), "dcgan-projection")
+    stderr = {}
+    for fmt in ("onnx", "pt2"):
+        result = subprocess.run(
+            [sys.executable, "-m", "gankit", "export", str(run), "--format", fmt],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        stderr[fmt] = result.stderr
+    return run, stderr
+
+
+def test_each_model_file_has_a_json_of_its_own(exported):
+    run, _ = exported
+    assert sorted(p.name for p in (run / "export").iterdir()) == [
+        "generator.onnx",
+        "generator.onnx.json",
+        "generator.pt2",
+        "generator.pt2.json",
+    ]
+    for fmt in ("onnx", "pt2"):
+        assert json.loads((run / "export" / f"generator.{fmt}.json").read_text())["format"] == fmt
+
+
+def test_a_successful_export_prints_no_warnings(exported):
+    _, stderr = exported
+    for fmt, text in stderr.items():
+        noise = [line for line in text.splitlines() if re.search(r"warn|^[WE]\d{4} ", line, re.I)]
+        assert not noise, (fmt, noise)
+
+
+def test_exported_files_refuse_labels_out_of_range(exported):
+    import onnxruntime
+
+    run, _ = exported
+    z = np.zeros((2, 100), np.float32)
+    session = onnxruntime.InferenceSession(
+        str(run / "export" / "generator.onnx"), providers=["CPUExecutionProvider"]
+    )
+    program = torch.export.load(run / "export" / "generator.pt2").module()
+    assert session.run(None, {"z": z, "label": np.array([0, 9])})[0].shape == (2, 1, 28, 28)
+    for labels in ([0, 10], [-1, 0], [0, 2**40]):
+        with pytest.raises(Exception, match="out of bounds|invalid index"):
+            session.run(None, {"z": z, "label": np.array(labels)})
+        with pytest.raises(Exception, match="out of bounds|invalid index"):
+            program(torch.from_numpy(z), torch.tensor(labels))
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("onnx", "g.json"), ("pt2", "g.onnx"), ("onnx", "g")])
+def test_an_out_of_another_format_is_one_line_before_anything_is_written(
+    exported, tmp_path, capsys, fmt, name
+):
+    run, _ = exported
+    capsys.readouterr()
+    assert main(["export", str(run), "--format", fmt, "--out", str(tmp_path / name)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--out {tmp_path / name}" in err and f".{fmt}" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+ARCH = "gankit_test_export_arch"  # a name no other test imports
+
+
+def test_a_model_module_that_fails_on_import_is_one_line(tmp_path, capsys, monkeypatch):
+    """A run whose model.arch names a module of the user's, once the module raises on import."""
+    from gankit.models import registry
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(registry, "_ARCHS", dict(registry._ARCHS))
+    module = tmp_path / f"{ARCH}.py"
+    module.write_text("from gankit.models.registry import resolve\npair = resolve('mlp')\n")
+    run = tmp_path / "run"
+    points = ["data.name=ring8", "data.n_samples=256", f"model.arch={ARCH}:pair", "train.steps=2"]
+    args = ["train", "quickstart", "--run-dir", str(run), "--quiet"]
+    assert main(args + [a for o in points for a in ("--set", o)]) == 0
+    for source, kind in (
+        ("raise RuntimeError('no GPU here')\n", "RuntimeError"),
+        ("def (:\n", "SyntaxError"),
+    ):
+        module.write_text(source)
+        sys.modules.pop(ARCH, None)
+        importlib.invalidate_caches()
+        capsys.readouterr()
+        assert main(["export", str(run), "--format", "pt2"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"cannot import {ARCH!r}" in err and kind in err, err
+    sys.modules.pop(ARCH, None)

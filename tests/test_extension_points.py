@@ -95,6 +95,17 @@ def test_unknown_objectives_are_one_line_errors(name, message):
     assert "\n" not in str(e.value)
 
 
+def test_an_objective_module_that_raises_on_import_is_one_line(tmp_path, monkeypatch):
+    """A user's ``objective.loss: MODULE:NAME`` whose module raises anything as it runs (not only ImportError)."""
+    (tmp_path / "gankit_raising_loss.py").write_text("raise RuntimeError('no GPU here')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(
+        ValueError, match="cannot import 'gankit_raising_loss' \\(RuntimeError: no GPU"
+    ) as e:
+        get_objective("gankit_raising_loss:x")
+    assert "\n" not in str(e.value)
+
+
 def test_a_registered_metric_is_computed_by_gankit_eval(tmp_path, monkeypatch, capsys):
     """One register_metric call: the metric is a choice of `gankit eval --metrics`, listed in its help, computed by
     its rows function and written to eval.json."""

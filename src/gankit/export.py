@@ -1,17 +1,21 @@
 """A run's generator for programs that do not have gankit (docs/export.md): an ONNX file (any ONNX runtime) or a
-``torch.export`` program (``.pt2``, read with ``torch.export.load``), each with a JSON beside it that says how to
-feed it: the noise's size and prior, the classes, the output's shape and range, and where it came from.
+``torch.export`` program (``.pt2``, read with ``torch.export.load``), each with a JSON beside it named after it
+(``generator.onnx.json``) that says how to feed it: the noise's size and prior, the classes, the output's shape and
+range, and where it came from.
 
 The file computes what ``gankit sample`` computes: G (its EMA copy when the run kept one, unless ``raw``) in eval
 mode, z float32 [B, z_dim] (and label int64 [B] for a class-conditional run) → images float32 [B, C, H, W] in
 G's value range, or uint8 [B, C, H, W] with ``uint8`` (rounded as ``gankit sample --npz`` rounds). The batch size
-is free.
+is free. A label outside [0, classes) is an index error when the file runs (in ONNX: GatherND's "invalid index").
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -26,6 +30,13 @@ from .models.base import prior_half_width
 
 FORMATS = ("onnx", "pt2")
 ONNX_OPSET = 18
+# what torch's exporters print about a successful export, as (category, start of the message)
+HARMLESS_WARNINGS = (
+    (FutureWarning, r"`isinstance\(treespec, LeafSpec\)` is deprecated"),
+    (UserWarning, r"# The axis name: \w+ will not be used"),
+)
+# the ONNX exporter's logger that notes each torchvision op it skips when torchvision is absent
+REGISTRATION_LOG = "torch.onnx._internal.exporter._registration"
 
 
 class _Unconditional(nn.Module):
@@ -44,8 +55,15 @@ class _Conditional(_Unconditional):
     """G(z, label) as the file computes it."""
 
     def forward(self, z: torch.Tensor, label: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        x = self.G(z, label)
+        x = self.G(z, _in_range(label, self.G.num_classes))
         return to_uint8(x, self.G.value_range) if self.uint8 else x
+
+
+def _in_range(label: torch.Tensor, classes: int) -> torch.Tensor:
+    """``label`` itself, through a lookup that is out of bounds for any label outside [0, classes): negative ones
+    are sent past the end, where ONNX's GatherND would count them from it."""
+    index = torch.where(label < 0, classes, label)
+    return torch.arange(classes, device=label.device)[index]
 
 
 def exported_module(
@@ -90,6 +108,25 @@ def _dynamic_shapes(inputs: tuple[torch.Tensor, ...]):
     return tuple({0: batch} for _ in inputs)
 
 
+def _no_torchvision_notes(record: logging.LogRecord) -> bool:
+    """A log filter: False for the notes on skipped torchvision ops."""
+    return "torchvision is not installed" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _harmless_warnings_silenced():
+    """Within: HARMLESS_WARNINGS and the ONNX exporter's notes on skipped torchvision ops are not shown."""
+    log = logging.getLogger(REGISTRATION_LOG)
+    log.addFilter(_no_torchvision_notes)
+    try:
+        with warnings.catch_warnings():
+            for category, message in HARMLESS_WARNINGS:
+                warnings.filterwarnings("ignore", message, category)
+            yield
+    finally:
+        log.removeFilter(_no_torchvision_notes)
+
+
 def write_pt2(module: nn.Module, inputs: tuple[torch.Tensor, ...], out: Path) -> None:
     """The module as a torch.export program (``torch.export.save``), batch dimension free."""
     program = torch.export.export(module, inputs, dynamic_shapes=_dynamic_shapes(inputs))
@@ -130,23 +167,25 @@ def export_run(
     which: str | int = "latest",
 ) -> tuple[Path, Path]:
     """Write the run's generator to ``out`` (default RUN/export/generator.onnx or .pt2) and its JSON beside it
-    (same name, ``.json``); returns both paths."""
+    (``out``'s name + ``.json``); returns both paths."""
     from .train.restore import load_generator_and_meta
 
     if fmt not in FORMATS:
         raise GankitError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if out is not None and Path(out).suffix.lower() != f".{fmt}":
+        raise GankitError(f"--out {out}: --format {fmt} writes a file whose name ends in .{fmt}")
     G, meta = load_generator_and_meta(Path(run_dir), which, raw=raw)
     out = Path(out) if out else Path(run_dir) / "export" / f"generator.{fmt}"
     out.parent.mkdir(parents=True, exist_ok=True)
     module, inputs = exported_module(G, uint8)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _harmless_warnings_silenced():
             (write_onnx if fmt == "onnx" else write_pt2)(module, inputs, out)
     except GankitError:
         raise
     except Exception as e:  # noqa: BLE001 -- the exporters raise many types, with pages of detail
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise GankitError(f"cannot export {type(G).__name__} as {fmt}: {first}") from e
-    about = out.with_suffix(".json")
+    about = out.with_name(f"{out.name}.json")
     write_atomic(about, json.dumps(describe(G, meta, uint8, raw, fmt), indent=1).encode())
     return out, about

@@ -174,8 +174,11 @@ def resolve_objective(name: str) -> Objective:
         )
     try:
         namespace = importlib.import_module(module)
-    except ImportError as e:
-        raise ValueError(f"objective.loss: cannot import {module!r} ({e})") from None
+    except Exception as e:  # noqa: BLE001 -- a user's module may raise anything as it runs
+        why = (str(e).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"objective.loss: cannot import {module!r} ({type(e).__name__}: {why})"
+        ) from None
     found = _REGISTRY.get(attr, getattr(namespace, attr, None))
     if not isinstance(found, Objective):
         raise ValueError(

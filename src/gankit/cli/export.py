@@ -18,7 +18,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
         "torch.export.load)",
     )
     p.add_argument(
-        "--out", default=None, help="file to write (default RUN/export/generator.FORMAT)"
+        "--out",
+        default=None,
+        help="file to write, ending in .FORMAT (default RUN/export/generator.FORMAT); its JSON is OUT.json",
     )
     p.add_argument("--raw", action="store_true", help="the raw G instead of its EMA copy")
     p.add_argument(

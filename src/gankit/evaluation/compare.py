@@ -4,25 +4,101 @@ their protocol stamps agree (gankit.evaluation.protocol)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from ..errors import MetricError
 from .protocol import describe, differences
 
+MAX_BYTES = 64 * 2**20  # far above any eval.json gankit writes
+MAX_DEPTH = 8  # how deeply a protocol stamp may nest objects and lists (gankit's nest two levels)
+_KINDS = {type(None): "null", bool: "a boolean", str: "a string", list: "a list", dict: "an object"}
 
-def read_rows(path: str | Path) -> dict[str, dict[str, Any]]:
-    """The rows of an eval.json by metric (the file's newest row of each)."""
+
+def _load(path: str | Path) -> Any:
+    """The file's JSON; a one-line MetricError naming the file when it cannot be read or parsed."""
     try:
-        rows = json.loads(Path(path).read_text())["rows"]
-        found = {str(r["metric"]): r for r in rows}
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise MetricError(f"--compare {path}: cannot read it ({e.strerror})") from None
-    except (ValueError, KeyError, TypeError):
-        raise MetricError(
-            f"--compare {path}: not an eval.json (no list of rows with metrics)"
-        ) from None
+    if len(data) > MAX_BYTES:
+        raise MetricError(f"--compare {path}: larger than {MAX_BYTES} bytes, not an eval.json")
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise MetricError(f"--compare {path}: nested too deeply to be an eval.json") from None
+    except ValueError as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MetricError(f"--compare {path}: not JSON ({first})") from None
+
+
+def read_rows(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The rows of an eval.json by metric (the file's newest row of each), their fields checked."""
+    data = _load(path)
+    rows = data.get("rows") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise MetricError(f"--compare {path}: not an eval.json (no list of rows with metrics)")
+    found = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not isinstance(row.get("metric"), str):
+            raise MetricError(f"--compare {path}: rows[{i}] is not a row with a metric name")
+        found[row["metric"]] = _checked(path, f"rows[{i}]", row)
     return found
+
+
+def _checked(path: str | Path, where: str, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with its value and uncertainty as floats; a one-line MetricError naming the bad field otherwise."""
+    value = _float(path, f"{where}.value", row.get("value"))
+    uncertainty = row.get("uncertainty")
+    if uncertainty is not None:
+        uncertainty = _float(path, f"{where}.uncertainty", uncertainty)
+    _check_stamp(path, f"{where}.protocol", row.get("protocol"))
+    return {**row, "value": value, "uncertainty": uncertainty}
+
+
+def _float(path: str | Path, field: str, value: Any) -> float:
+    """``value``, a JSON number, as a float; a one-line MetricError naming ``field`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = _KINDS.get(type(value), type(value).__name__)
+        raise MetricError(f"--compare {path}: {field} is {kind}, not a number")
+    try:
+        return float(value)
+    except OverflowError:
+        raise MetricError(
+            f"--compare {path}: {field} is an integer of {len(str(value))} digits, too large for a float"
+        ) from None
+
+
+def _check_stamp(path: str | Path, field: str, stamp: Any) -> None:
+    """A protocol stamp is absent (null) or an object nesting at most MAX_DEPTH deep whose ``reference``, if
+    any, has a name, n and sha256."""
+    if stamp is None:
+        return
+    if not isinstance(stamp, dict):
+        kind = _KINDS.get(type(stamp), type(stamp).__name__)
+        raise MetricError(f"--compare {path}: {field} is {kind}, not an object")
+    if _depth(stamp) > MAX_DEPTH:
+        raise MetricError(f"--compare {path}: {field} nests more than {MAX_DEPTH} deep")
+    ref = stamp.get("reference")
+    if ref is not None and not (isinstance(ref, dict) and {"name", "n", "sha256"} <= ref.keys()):
+        raise MetricError(
+            f"--compare {path}: {field}.reference is not an object with name, n and sha256"
+        )
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests objects and lists, found without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend(
+                (v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)
+            )
+    return deepest
 
 
 def _mismatch(metric: str, names: list[str], rows: list[dict[str, Any]]) -> str | None:
@@ -49,9 +125,17 @@ def _field(stamp: dict[str, Any], dotted: str) -> Any:
     return value[:12] if isinstance(value, str) and dotted.endswith("sha256") else value
 
 
+def _fixed(x: float, sign: str = "") -> str:
+    """``x`` in at most 12 characters: 4 decimals, or 5 significant digits with an exponent outside
+    [1e-4, 1e6)."""
+    if x != 0 and math.isfinite(x) and not 1e-4 <= abs(x) < 1e6:
+        return f"{x:{sign}.4e}"
+    return f"{x:{sign}.4f}"
+
+
 def _value(row: dict[str, Any]) -> str:
-    text = f"{row['value']:.4f}"
-    return text + (f" ± {row['uncertainty']:.4f}" if row.get("uncertainty") is not None else "")
+    text = _fixed(row["value"])
+    return text + (f" ± {_fixed(row['uncertainty'])}" if row["uncertainty"] is not None else "")
 
 
 def compare(paths: list[str]) -> tuple[str, list[str]]:
@@ -75,7 +159,7 @@ def compare(paths: list[str]) -> tuple[str, list[str]]:
             mismatches.append(why)
         line = f"{metric:<16}" + "".join(f" {_value(r):>{width}}" for r in rows)
         if len(paths) == 2:
-            line += f" {rows[1]['value'] - rows[0]['value']:>+12.4f}"
+            line += f" {_fixed(rows[1]['value'] - rows[0]['value'], '+'):>12}"
         lines.append(line)
     stamps = {describe(files[0][m].get("protocol")): None for m in shared}
     return "\n".join(lines + [f"protocol: {s}" for s in stamps]), mismatches

@@ -58,6 +58,11 @@ def resolve(arch: str) -> Builder:
         namespace = importlib.import_module(module)
     except ImportError as e:
         raise ConfigError(f"model.arch: cannot import {module!r} ({e})") from None
+    except Exception as e:  # noqa: BLE001 -- a user's module may raise anything as it runs
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ConfigError(
+            f"model.arch: cannot import {module!r} ({type(e).__name__}: {first})"
+        ) from None
     builder = _ARCHS.get(name, getattr(namespace, name, None))
     if not callable(builder):
         raise ConfigError(

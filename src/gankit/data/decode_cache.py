@@ -1,21 +1,33 @@
 """The decode cache of ``folder:PATH`` (``folders/`` in the user cache): a folder's pictures decoded once per list of
 files (paths, sizes, modification times) and read settings, stored as a ``.npy`` of uint8 [N, C, R, R] beside a JSON
-that says which files were read, and read back memory-mapped so a folder larger than memory trains."""
+that says which files were read, and read back memory-mapped so a folder larger than memory trains.
+
+An entry is named ``SLOT-KEY``: the slot is the folder's resolved path and the read settings, the key the list of
+files. Writing an entry removes the older ones of its slot, so the cache holds one entry per folder and settings.
+The JSON holds a SHA-256 of every 8 MiB chunk of the ``.npy`` (taken after decoding, checked on every load, chunks
+hashed in parallel through a memory map) and a seal, the SHA-256 of its other fields: a damaged, edited or cut entry
+is decoded again, with a one-line warning naming it. The whole cache is capped (``GANKIT_CACHE_MAX_GB``, default 20
+GB): the least recently used entries go first."""
 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import hashlib
 import json
 import logging
+import math
+import mmap
 import os
+import re
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from ..errors import DatasetError
 from ..fileio import cache_dir, write_atomic
 
 if TYPE_CHECKING:  # folder.py imports this module; the settings type is only named here
@@ -24,32 +36,64 @@ if TYPE_CHECKING:  # folder.py imports this module; the settings type is only na
 log = logging.getLogger(__name__)
 
 # part of the cache's key: a change to how pictures are read makes new entries
-READER_VERSION = 2
+READER_VERSION = 3
+CHUNK = 8 << 20  # bytes of the .npy per SHA-256
+DEFAULT_CAP_GB = 20.0
+STALE_S = (
+    86400  # a file of no entry (a killed decode's, an older gankit's) is removed once this old
+)
 
 Decoded = tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]
 # decode_all(paths, how, strict, name, out=None) -> (uint8 [n, C, R, R], bool [N] read, [(path, why)])
 DecodeAll = Callable[..., Decoded]
+_STEM = re.compile(r"[0-9a-f]{32}-[0-9a-f]{32}")
+
+
+class _Damaged(Exception):
+    """An entry that cannot be trusted; the message says why."""
+
+
+class _File(NamedTuple):
+    """A complete entry (``path``: its stem, ``size``: of its .npy and .json, ``used``: its JSON's modification
+    time) or another file of the cache folder (its path, size and modification time)."""
+
+    path: Path
+    size: int
+    used: float
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheEntry:
+    """One complete entry: ``stem`` (``folders/SLOT-KEY``, + ``.npy`` / ``.json``), ``size`` of both files in bytes,
+    ``used`` (the JSON's modification time, renewed by each load, seconds since the epoch) and ``about`` (the JSON's
+    fields, None when unreadable or its seal fails)."""
+
+    stem: Path
+    size: int
+    used: float
+    about: dict | None
 
 
 def decoded(
     paths: list[Path], how: ReadSettings, strict: bool, name: str, decode_all: DecodeAll
-) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
-    """:func:`decode_all`, through the user cache: pictures are decoded once for a given list of files (paths,
-    sizes, modification times) and read settings; a changed, added or removed file makes a new entry. The pixels
-    come back memory-mapped from the cache file (pages are read as batches touch them), so a folder larger than
-    memory trains; without a writable cache they are decoded into memory, with a warning."""
-    key = _cache_key(paths, how)
-    folder = cache_dir() / "folders"
-    pixels, about = folder / f"{key}.npy", folder / f"{key}.json"
-    cached = _read_cached(pixels, about, len(paths), strict)
+) -> Decoded:
+    """:func:`decode_all` of the files ``paths`` under the folder ``name`` (as the user gave it), through the cache:
+    a sound entry for these files and settings is mapped (copy-on-write), else the pictures are decoded into a new
+    one. Without a writable cache they are decoded into memory, with a warning."""
+    folder, cap, root = cache_folder(), cap_bytes(), Path(name).expanduser()
+    resolved = root.resolve()
+    slot = _slot(resolved, how)
+    stem = folder / f"{slot}-{_cache_key(paths, root, slot)}"
+    shape = (len(paths), 1 if how.mode == "L" else 3, how.resolution, how.resolution)
+    cached = _read_cached(stem, shape, strict, name)
     if cached is not None:
         return cached
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        return _decode_to_cache(paths, how, strict, name, pixels, about, decode_all)
-    except (
-        OSError
-    ) as e:  # a read-only or full cache costs memory and the next run a decode, nothing else
+        about = {"folder": os.fsdecode(resolved), "settings": describe(how)}
+        result = _decode_to_cache(paths, how, strict, name, stem, about, decode_all)
+    except OSError as e:
+        # a read-only or full cache costs memory and the next run a decode, nothing else
         log.warning(
             "folder:%s: could not cache the decoded pictures in %s (%s); decoding into memory",
             name,
@@ -57,21 +101,87 @@ def decoded(
             e.strerror,
         )
         return decode_all(paths, how, strict, name)
+    if not _tidy(folder, stem, cap):
+        log.warning(
+            "folder:%s: the decoded pictures exceed the decode cache's cap of %s (GANKIT_CACHE_MAX_GB); used for "
+            "this run, not kept",
+            name,
+            human_size(cap),
+        )
+    return result
 
 
-def _read_cached(
-    pixels: Path, about: Path, n_files: int, strict: bool
-) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]] | None:
-    """A complete cache entry (memory-mapped, copy-on-write: the file never changes), or None."""
-    try:
-        meta = json.loads(about.read_text())
-        ok = np.array(meta["ok"], dtype=bool)
-        x = np.load(pixels, mmap_mode="c", allow_pickle=False)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # not cached yet, or an entry cut short: decode again
-    if len(ok) != n_files or x.shape[0] < ok.sum() or (strict and meta["failures"]):
+def _read_cached(stem: Path, shape: tuple[int, ...], strict: bool, name: str) -> Decoded | None:
+    """The entry ``stem`` mapped, its use recorded; None when absent, when ``strict`` meets files it could not read,
+    or when damaged (with a one-line warning naming it)."""
+    about = stem.with_suffix(".json")
+    if not about.exists():
         return None
-    return x[: int(ok.sum())], ok, [tuple(f) for f in meta["failures"]]
+    try:
+        cached = _open_entry(about, stem.with_suffix(".npy"), shape, strict)
+    except _Damaged as e:
+        log.warning(
+            "folder:%s: the decode cache entry %s is damaged (%s); decoding again", name, stem, e
+        )
+        return None
+    if cached is not None:
+        _touch(about)
+    return cached
+
+
+def _open_entry(about: Path, pixels: Path, shape: tuple[int, ...], strict: bool) -> Decoded | None:
+    """The checked entry of JSON ``about`` and ``.npy`` ``pixels`` of uint8 ``shape``; None under ``strict`` when it
+    records files it could not read. Raises _Damaged."""
+    ok, failures, size, chunk, digests = _fields(_unsealed(about), shape[0])
+    if strict and failures:
+        return None
+    try:
+        x = np.load(pixels, mmap_mode="c", allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise _Damaged(f"its pixels are unreadable: {' '.join(str(e).split())}") from None
+    if x.dtype != np.uint8 or x.shape != shape or not x.flags.c_contiguous:
+        raise _Damaged(f"its pixels are {x.dtype} {x.shape}, not uint8 {shape}")
+    if pixels.stat().st_size != size:
+        raise _Damaged(f"its pixels are {pixels.stat().st_size:,} bytes, not {size:,}")
+    bad = next(
+        (i for i, (a, b) in enumerate(zip(_digests(pixels, chunk), digests)) if a != b), None
+    )
+    if bad is not None:
+        raise _Damaged(
+            f"bytes {bad * chunk:,} to {min(size, (bad + 1) * chunk):,} of its pixels fail their SHA-256"
+        )
+    return x[: int(ok.sum())], ok, failures
+
+
+def _fields(about: dict, n_files: int) -> tuple[np.ndarray, list[tuple[str, str]], int, int, list]:
+    """(bool [N] read, [(path, why)], bytes of the .npy, bytes per checksum, SHA-256 per chunk) from the JSON's
+    fields, checked for type and consistency. Raises _Damaged."""
+    try:
+        ok, failures, size, chunk, digests = (
+            about[k] for k in ("ok", "failures", "bytes", "chunk", "sha256")
+        )
+    except KeyError as e:
+        raise _Damaged(f"its JSON has no {e}") from None
+    if not (
+        isinstance(ok, list) and len(ok) == n_files and all(v is True or v is False for v in ok)
+    ):
+        raise _Damaged(f"its list of files read is not {n_files} true/false")
+    if not (
+        isinstance(failures, list)
+        and len(failures) == ok.count(False)
+        and all(map(_pair, failures))
+    ):
+        raise _Damaged("its list of unreadable files is not one [path, why] per file not read")
+    if not (type(size) is type(chunk) is int and chunk > 0 and isinstance(digests, list)):
+        raise _Damaged("its size and checksums are malformed")
+    if len(digests) != -(-size // chunk):
+        raise _Damaged(f"it has {len(digests)} checksums for {size:,} bytes")
+    return np.array(ok, dtype=bool), [tuple(f) for f in failures], size, chunk, digests
+
+
+def _pair(f: object) -> bool:
+    """Whether ``f`` is [path, why], both strings."""
+    return isinstance(f, list) and len(f) == 2 and all(isinstance(s, str) for s in f)
 
 
 def _decode_to_cache(
@@ -79,33 +189,221 @@ def _decode_to_cache(
     how: ReadSettings,
     strict: bool,
     name: str,
-    pixels: Path,
-    about: Path,
+    stem: Path,
+    about: dict,
     decode_all: DecodeAll,
-) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
-    """Decode straight into a memory-mapped .npy beside ``pixels`` (never the whole folder in memory), then put
-    it in place and describe it in ``about``; an interrupted decode leaves no entry."""
+) -> Decoded:
+    """Decode straight into a memory-mapped .npy beside ``stem`` (never the whole folder in memory), checksum it,
+    put it in place, then write its JSON (``about`` and what was read): an interrupted decode leaves no entry."""
+    pixels = stem.with_suffix(".npy")
     tmp = pixels.with_name(f".{pixels.name}.tmp-{os.getpid()}")
     shape = (len(paths), 1 if how.mode == "L" else 3, how.resolution, how.resolution)
     try:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-        _, ok, failures = decode_all(paths, how, strict, name, out)
+        ok, failures = decode_all(paths, how, strict, name, out)[1:]
         out.flush()
         del out
+        x = np.load(tmp, mmap_mode="c")  # the map outlives the rename, and the entry's eviction
+        size, digests = tmp.stat().st_size, _digests(tmp, CHUNK)
+        about = {
+            **about,
+            "ok": ok.tolist(),
+            "failures": failures,
+            "bytes": size,
+            "chunk": CHUNK,
+            "sha256": digests,
+        }
         os.replace(tmp, pixels)
     finally:
         tmp.unlink(missing_ok=True)
-    write_atomic(about, json.dumps({"ok": ok.tolist(), "failures": failures}).encode())
-    cached = _read_cached(pixels, about, len(paths), strict=False)
-    if cached is None:
-        raise OSError(errno.EIO, "the entry just written does not read back", str(pixels))
-    return cached
+    write_atomic(stem.with_suffix(".json"), _sealed(about))
+    return x[: int(ok.sum())], ok, failures
 
 
-def _cache_key(paths: list[Path], how: ReadSettings) -> str:
-    """SHA-256 of every file's path, size and modification time and of the read settings (and reader version)."""
+def _digests(path: Path, chunk: int) -> list[str]:
+    """SHA-256 (hex) of each ``chunk`` bytes of ``path``, hashed in parallel through a read-only memory map: memory
+    stays bounded (file pages, which the system reclaims) and every core hashes (hashlib releases the GIL)."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        view = memoryview(m)
+        try:
+            with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+                starts = range(0, len(m), chunk)
+                return list(
+                    pool.map(lambda a: hashlib.sha256(view[a : a + chunk]).hexdigest(), starts)
+                )
+        finally:
+            view.release()
+
+
+def _seal(about: dict) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``about``."""
+    return hashlib.sha256(
+        json.dumps(about, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def _sealed(about: dict) -> bytes:
+    """The JSON of ``about`` and its seal (ASCII: any file name, UTF-8 or not, round-trips as an escape)."""
+    return json.dumps(
+        {**about, "seal": _seal(about)}, sort_keys=True, separators=(",", ":")
+    ).encode()
+
+
+def _unsealed(path: Path) -> dict:
+    """The fields of the sealed JSON ``path``, the seal checked. Raises _Damaged."""
+    try:
+        about = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        raise _Damaged("its JSON is unreadable") from None
+    if not isinstance(about, dict) or about.pop("seal", None) != _seal(about):
+        raise _Damaged("its JSON does not match its seal")
+    return about
+
+
+def _slot(resolved: Path, how: ReadSettings) -> str:
+    """32 hex of SHA-256 of the reader version, the read settings and the folder's ``resolved`` path (as bytes)."""
     digest = hashlib.sha256(json.dumps([READER_VERSION, dataclasses.astuple(how)]).encode())
+    digest.update(b"\0" + os.fsencode(resolved))
+    return digest.hexdigest()[:32]
+
+
+def _cache_key(paths: list[Path], root: Path, slot: str) -> str:
+    """32 hex of SHA-256 of the slot and of every file's path under ``root`` (as bytes), size and modification time."""
+    digest = hashlib.sha256(slot.encode())
     for p in paths:
         st = p.stat()
-        digest.update(f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+        digest.update(
+            b"%s\0%d\0%d\n" % (os.fsencode(os.path.relpath(p, root)), st.st_size, st.st_mtime_ns)
+        )
+    return digest.hexdigest()[:32]
+
+
+def describe(how: ReadSettings) -> str:
+    """The read settings in a few words, e.g. ``rgb 64×64 crop on #ffffff``."""
+    channels = "gray" if how.mode == "L" else "rgb"
+    return (
+        f"{channels} {how.resolution}×{how.resolution} {how.fit} on #{bytes(how.background).hex()}"
+    )
+
+
+def cache_folder() -> Path:
+    """``folders/`` in the user cache."""
+    return cache_dir() / "folders"
+
+
+def cap_bytes() -> int:
+    """The decode cache's cap in bytes: ``GANKIT_CACHE_MAX_GB`` (decimal gigabytes, fractions allowed) or 20 GB."""
+    text = os.environ.get("GANKIT_CACHE_MAX_GB", "").strip()
+    try:
+        gb = float(text) if text else DEFAULT_CAP_GB
+    except ValueError:
+        gb = math.nan
+    if not 0 <= gb < math.inf:
+        raise DatasetError(f"GANKIT_CACHE_MAX_GB must be a number of gigabytes ≥ 0, got {text!r}")
+    return int(gb * 1e9)
+
+
+def human_size(n: float) -> str:
+    """``n`` bytes in decimal units, e.g. ``614 MB``, ``2.5 GB``."""
+    unit = "bytes"
+    for larger in ("kB", "MB", "GB"):
+        if n < 999.5:
+            break
+        n, unit = n / 1000, larger
+    return f"{n:.1f} {unit}" if n < 9.95 and unit != "bytes" else f"{n:.0f} {unit}"
+
+
+def entries() -> tuple[list[CacheEntry], int]:
+    """The cache's complete entries, least recently used first, and the bytes of its other files (decodes under
+    way or killed, entries of an older gankit)."""
+    found, other = _scan(cache_folder())
+    result = []
+    for e in found:
+        try:
+            about = _unsealed(e.path.with_suffix(".json"))
+        except _Damaged:
+            about = None
+        result.append(CacheEntry(e.path, e.size, e.used, about))
+    return result, sum(f.size for f in other)
+
+
+def clear() -> tuple[int, int]:
+    """Remove every entry and every file of no entry older than a day: (entries removed, bytes freed)."""
+    found, other = _scan(cache_folder())
+    freed = sum(_remove(e.path) for e in found + _stale(other))
+    return len(found), freed
+
+
+def _tidy(folder: Path, keep: Path, cap: int) -> bool:
+    """After ``keep`` was written: remove the other entries of its slot and files of no entry older than a day, then
+    the least recently used entries (``keep`` last) until the cache fits its cap. Whether ``keep`` is still there."""
+    found, other = _scan(folder)
+    slot = keep.name.split("-")[0]
+    older = [e for e in found if e.path.name.startswith(slot) and e.path != keep]
+    stale = _stale(other)
+    for e in older + stale:
+        _remove(e.path)
+    found = [e for e in found if e not in older]
+    total = sum(e.size for e in found) + sum(f.size for f in other if f not in stale)
+    for e in sorted(found, key=lambda e: (e.path == keep, e.used)):
+        if total <= cap:
+            break
+        total -= _remove(e.path)
+    return keep.with_suffix(".json").exists()
+
+
+def _scan(folder: Path) -> tuple[list[_File], list[_File]]:
+    """The complete entries in ``folder`` (a JSON and its .npy), least recently used first, and its other files."""
+    try:
+        with os.scandir(folder) as it:
+            files = {
+                e.name: e.stat(follow_symlinks=False)
+                for e in it
+                if e.is_file(follow_symlinks=False)
+            }
+    except FileNotFoundError:
+        return [], []
+    stems = [n[:-5] for n in files if n.endswith(".json") and _STEM.fullmatch(n[:-5])]
+    stems = [s for s in stems if f"{s}.npy" in files]
+    found = [
+        _File(
+            folder / s,
+            files[f"{s}.npy"].st_size + files[f"{s}.json"].st_size,
+            files[f"{s}.json"].st_mtime,
+        )
+        for s in stems
+    ]
+    ours = {f"{s}{ext}" for s in stems for ext in (".npy", ".json")}
+    other = [_File(folder / n, st.st_size, st.st_mtime) for n, st in files.items() if n not in ours]
+    return sorted(found, key=lambda e: e.used), other
+
+
+def _stale(other: list[_File]) -> list[_File]:
+    """The files of no entry left more than a day ago (by a killed decode, or an older gankit)."""
+    now = time.time()
+    return [f for f in other if now - f.used > STALE_S]
+
+
+def _remove(path: Path) -> int:
+    """Remove the entry ``path`` (a stem: its JSON first, then its .npy) or the file ``path``; the bytes freed.
+    A process that maps the .npy keeps reading it (POSIX)."""
+    targets = [path]
+    if _STEM.fullmatch(path.name):
+        targets = [path.with_suffix(".json"), path.with_suffix(".npy")]
+    freed = 0
+    for target in targets:
+        try:
+            size = target.stat().st_size
+            target.unlink()
+            freed += size
+        except OSError:  # gone already, or held open where that forbids removal
+            pass
+    return freed
+
+
+def _touch(path: Path) -> None:
+    """Record a use of the entry whose JSON is ``path`` (its modification time: the cap evicts the oldest)."""
+    try:
+        os.utime(path)
+    except OSError:  # a read-only cache: the entry is used all the same
+        pass

@@ -14,9 +14,10 @@ are skipped and counted the same way, named with undecodable bytes escaped (``ca
 a picture is a folder.
 With ``data.strict``, the first such entry (in path order) is instead a :class:`DatasetError` naming it and why,
 before anything is decoded; then the first unreadable file.
-The decoded pictures are cached (``folders/`` in the user cache), keyed by the files' paths, sizes and modification
-times and the read settings, and read back memory-mapped: a folder larger than memory trains (training takes a
-batch at a time from the map).
+The decoded pictures are cached (``folders/`` in the user cache; gankit.data.decode_cache), one entry per folder and
+read settings, keyed by the files' paths, sizes and modification times, checked by SHA-256 on every load and capped
+in size (``GANKIT_CACHE_MAX_GB``), and read back memory-mapped: a folder larger than memory trains (training takes
+a batch at a time from the map).
 
 Labels: when the images sit in two or more immediate subfolders and none directly in PATH (``PATH/cat/…``,
 ``PATH/dog/…``), the sorted subfolder names are the classes 0, 1, …; otherwise there are no labels.
@@ -92,10 +93,9 @@ NOT_REGULAR = {
 
 def _not_a_picture_file(path: Path) -> str | None:
     """Why ``path`` is not read (never opened: a FIFO would block), or None for a regular file (or a symlink to
-    one) whose path and real path are UTF-8 (the decode cache's key and the messages need them)."""
+    one) whose path is UTF-8 (messages, labels and run files name it)."""
     try:
         mode = os.stat(path).st_mode
-        real = os.path.realpath(path)
     except OSError as e:
         link = "broken symbolic link: " if os.path.islink(path) else ""
         return f"{link}{e.strerror or e}"
@@ -103,7 +103,6 @@ def _not_a_picture_file(path: Path) -> str | None:
         return f"{NOT_REGULAR.get(stat.S_IFMT(mode), 'a special file')}, not a regular file"
     try:
         str(path).encode()
-        real.encode()
     except UnicodeEncodeError:
         return "path is not UTF-8"
     return None

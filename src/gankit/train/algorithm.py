@@ -19,7 +19,6 @@ which changes nothing the steps compute beyond floating-point rounding.
 from __future__ import annotations
 
 import contextlib
-import functools
 from dataclasses import dataclass, field
 from typing import Callable, ContextManager
 
@@ -102,6 +101,12 @@ def generate(G: Generator, z: torch.Tensor, y: Labels) -> torch.Tensor:
     return G(z) if y is None else G(z, y)
 
 
+def labelled(D: nn.Module, y: Labels) -> Callable[[torch.Tensor], torch.Tensor]:
+    """D as a function of its input alone, for the penalties: x ↦ D(x), or D(x, y) with the labels passed as D's
+    second argument, the one way gankit calls a conditional D."""
+    return D if y is None else lambda x: D(x, y)
+
+
 def judge(p: Players, x: torch.Tensor, y: Labels) -> tuple[torch.Tensor, torch.Tensor | None]:
     """D's logits [m] for samples x with labels y, and an AC-GAN D's class cross-entropy (else None)."""
     if y is not None and hasattr(p.D, "forward_with_classes"):
@@ -148,7 +153,7 @@ def d_step(
         stats["d_class_loss"] = real_ce.detach()
     if p.penalty is not None and p.d_updates % p.penalty_every == 0:
         D = p.runtime.penalty_D or p.D
-        penalty = p.penalty(D if y is None else functools.partial(D, y=y), real, fake.float())
+        penalty = p.penalty(labelled(D, y), real, fake.float())
         if p.penalty_scale is not None:
             penalty = penalty * p.penalty_scale
         stats["penalty"] = penalty.detach()

@@ -4,6 +4,7 @@ pictures' fixed inputs."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -25,6 +26,7 @@ from .optim import state_slots
 from .rng import Streams, stream_seed
 
 POINTS_PLOT_N = 2000  # generated points drawn over the data in a points run's pictures
+MEAN_BLOCK_BYTES = 1 << 24  # the float64 block image_mean sums at a time (16 MiB)
 
 
 def training_split(cfg: Config, dataset: Dataset | None) -> tuple[Dataset, Split, int]:
@@ -107,7 +109,7 @@ def run_models(
         check_model_memory(cfg, dataset, num_classes, ranks.device)
     with streams.torch.installed():
         if G is None or D is None:
-            pixel_mean = split.x.float().mean(0) / 255.0 if split.x.dtype == torch.uint8 else None
+            pixel_mean = image_mean(split.x) if split.x.dtype == torch.uint8 else None
             G, D = build_models(
                 cfg.model,
                 sample_shape=dataset.sample_shape,
@@ -131,6 +133,16 @@ def run_models(
     if ranks.rank:
         streams.torch.reseed(stream_seed(cfg.train.seed, "init") + ranks.rank)
     return G.to(ranks.device), D.to(ranks.device)
+
+
+def image_mean(x: torch.Tensor) -> torch.Tensor:
+    """Per-pixel mean in [0, 1] of uint8 images x [N, ...] → float32 [...]. Summed in float64 over blocks of rows whose
+    float64 copy is at most MEAN_BLOCK_BYTES, so a memory-mapped set is read, never copied whole."""
+    rows = max(1, MEAN_BLOCK_BYTES // (8 * math.prod(x.shape[1:])))
+    total = torch.zeros(x.shape[1:], dtype=torch.float64, device=x.device)
+    for start in range(0, len(x), rows):
+        total += x[start : start + rows].to(torch.float64).sum(0)
+    return (total / (255.0 * len(x))).float()
 
 
 @dataclass

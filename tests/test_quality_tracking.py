@@ -65,8 +65,8 @@ class _Scripted:
     def __init__(self, values: list[float], sleep_s: float = 0.0) -> None:
         self.values, self.sleep_s, self.calls = list(values), sleep_s, 0
 
-    def check(self, cfg, kind: str) -> None:
-        pass
+    def check(self, cfg, dataset):
+        return cfg
 
     def __call__(self, G, cfg, kind: str, generator: str) -> dict:
         time.sleep(self.sleep_s)
@@ -108,7 +108,7 @@ def test_configuration_errors_are_one_line(tmp_path):
         Trainer(
             _gauss(10, "train.eval_metric=fid_classifier"), tmp_path / "b", probe=QualityProbe()
         )
-    with pytest.raises(ConfigError, match="train.eval_metric: .is. is not one of fid, kid"):
+    with pytest.raises(ConfigError, match="train.eval_metric: .is. is not one of auto, fid, kid"):
         load_config("gauss1d", ["train.eval_metric=is"])
 
 

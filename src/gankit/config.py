@@ -423,10 +423,12 @@ class TrainConfig:
         "checkpoint so far is kept in checkpoints/best (null: off)",
     )
     eval_metric: str = _opt(
-        "fid",
-        choices=TRACKED_METRICS,
+        "auto",
+        choices=("auto", *TRACKED_METRICS),
         help="the tracked metric, lower is better: fid, kid (small folders), fid_classifier (the "
-        "domain classifier's Fréchet distance; digits, MNIST, Fashion-MNIST; fast) or jsd (gauss1d)",
+        "domain classifier's Fréchet distance; digits, MNIST, Fashion-MNIST; fast) or jsd (gauss1d); "
+        "auto: the first of these that can run on the data, resolved when the run starts and "
+        "written to its config.yaml",
     )
     eval_n: int = _opt(2000, lo=2, help="generated samples per evaluation during training")
     eval_reference: str | None = _opt(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..errors import GankitError
 from .common import Command, checkpoint_arguments, positive
@@ -48,7 +47,12 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--force", action="store_true", help="--compare: print even where the protocols differ"
     )
-    p.add_argument("--out", default=None, help="with --samples: where to write the JSON")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="where to write the JSON (default: RUN/eval.json, which keeps earlier metrics' rows, or "
+        "A.eval.json beside --samples A.npz)",
+    )
     p.add_argument(
         "--save-reference-stats",
         default=None,
@@ -76,7 +80,12 @@ def _protocol_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="use only the first N reference images (default: all)",
     )
-    p.add_argument("--kid-subset", type=int, default=1000, help="KID subset size (default 1000)")
+    p.add_argument(
+        "--kid-subset",
+        type=int,
+        default=None,
+        help="KID subset size (default: min(1000, generated samples, reference images))",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the evaluation noise (default 0)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument(
@@ -123,6 +132,8 @@ def _options(args: argparse.Namespace, progress):
         positive("n", args.n)
     if args.parzen_sigma is not None and not args.parzen_sigma > 0:
         raise GankitError(f"--parzen-sigma must be positive, got {args.parzen_sigma}")
+    if args.kid_subset is not None and args.kid_subset < 2:
+        raise GankitError(f"--kid-subset must be at least 2, got {args.kid_subset}")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     n_ref = None if args.n_ref is None else positive("n-ref", args.n_ref)
     return EvalOptions(
@@ -131,7 +142,7 @@ def _options(args: argparse.Namespace, progress):
         reference=args.reference,
         parzen_sigma=args.parzen_sigma,
         inception=args.inception,
-        kid_subset=positive("kid-subset", args.kid_subset),
+        kid_subset=args.kid_subset,
         seed=args.seed,
         n_ref=n_ref,
         device=str(resolve_device(args.device)),
@@ -155,8 +166,9 @@ def _evaluate(args: argparse.Namespace, opts) -> tuple[dict | None, str]:
             return None, ""
     if args.samples:
         result = evaluate_samples(args.samples, opts, args.out)
-        return result, result["written"]
-    return evaluate_run(args.run, opts, args.checkpoint), str(Path(args.run) / "eval.json")
+    else:
+        result = evaluate_run(args.run, opts, args.checkpoint, args.out)
+    return result, result["written"]
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -173,6 +185,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise GankitError("--force applies to --compare only")
     if (args.run is None) == (args.samples is None) and not args.save_reference_stats:
         raise GankitError("give a run folder or --samples A.npz (exactly one)")
+    if args.out and args.run is None and args.samples is None:
+        raise GankitError(
+            "--out names where an evaluation goes: give a run folder or --samples too"
+        )
     if args.run is not None and args.samples is not None:
         raise GankitError("give a run folder or --samples A.npz, not both")
     progress, close = _eval_progress(args.quiet)

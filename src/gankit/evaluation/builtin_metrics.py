@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..errors import MetricError
-from .domain_rows import classifier_protocol, classifier_rows, jsd_rows, modes_rows, parzen_rows
+from ..metrics.classifier import FEATURE_DIM as CLASSIFIER_FEATURES
+from ..metrics.inception import FEATURE_DIM
+from .domain_rows import (
+    classifier_problem,
+    classifier_protocol,
+    classifier_rows,
+    jsd_rows,
+    modes_rows,
+    parzen_problem,
+    parzen_rows,
+)
 from .inception_rows import (
     dc_rows,
+    features_problem,
     fid_rows,
     inception_protocol,
     inception_score_protocol,
     inception_score_rows,
+    kid_problem,
+    kid_protocol,
     kid_rows,
     pr_rows,
 )
@@ -36,7 +51,8 @@ def _inception_missing(opts: EvalOptions) -> str | None:
     from ..metrics.inception import default_weights_path
 
     if opts.inception:
-        return None
+        missing = not Path(opts.inception).is_file()
+        return f"--inception {opts.inception} does not exist" if missing else None
     try:
         default_weights_path()
         return None
@@ -48,7 +64,12 @@ def _modes_apply(kind: str, data_name: str) -> bool:
     return data_name in POINT_MODES if kind == "points" else stacked(data_name)
 
 
-def _inception(name: str, rows, help: str, protocol) -> Metric:
+def _features_of(metric: str, stats_ok: bool = False):
+    """The check of a metric that compares in Inception features (``stats_ok``: published statistics will do)."""
+    return lambda job, n: features_problem(job, metric, stats_ok)
+
+
+def _inception(name: str, rows, help: str, protocol, check) -> Metric:
     return Metric(
         name,
         rows,
@@ -57,6 +78,8 @@ def _inception(name: str, rows, help: str, protocol) -> Metric:
         unavailable=_inception_missing,
         help=help,
         protocol=protocol,
+        check=check,
+        features=FEATURE_DIM,
     )
 
 
@@ -87,25 +110,35 @@ for _metric in (
         default=_plain_images,
         help="the paper's Parzen-window log-likelihood (σ chosen on validation, scored on test)",
         protocol=lambda job: {"sigma": job.opts.parzen_sigma or "chosen on validation"},
+        check=parzen_problem,
     ),
-    _inception("fid", fid_rows, "Fréchet Inception distance", inception_protocol),
+    _inception(
+        "fid",
+        fid_rows,
+        "Fréchet Inception distance",
+        inception_protocol,
+        _features_of("fid", stats_ok=True),
+    ),
     _inception(
         "kid",
         kid_rows,
-        "kernel Inception distance (± std over subsets)",
-        lambda job: inception_protocol(job, subset_size=job.opts.kid_subset),
+        "kernel Inception distance (± std over subsets of min(1000, n, reference) unless --kid-subset)",
+        kid_protocol,
+        kid_problem,
     ),
     _inception(
         "pr",
         pr_rows,
         "precision and recall (Kynkäänniemi et al. 2019, k = 3)",
         lambda job: inception_protocol(job, k=3),
+        _features_of("pr"),
     ),
     _inception(
         "dc",
         dc_rows,
         "density and coverage (Naeem et al. 2020, k = 5)",
         lambda job: inception_protocol(job, k=5),
+        _features_of("dc"),
     ),
     Metric(
         "classifier",
@@ -114,6 +147,8 @@ for _metric in (
         default=lambda kind, name: _plain_images(kind, name) and name in CLASSIFIER_DATASETS,
         help="the domain classifier's class histogram and Fréchet distance (digits, MNIST, Fashion-MNIST)",
         protocol=classifier_protocol,
+        check=classifier_problem,
+        features=CLASSIFIER_FEATURES,
     ),
     Metric(
         "is",

@@ -9,7 +9,6 @@ import torch
 
 from ..config import DataConfig
 from ..data import Dataset
-from ..errors import MetricError
 from .options import CLASSIFIER_DATASETS, PARZEN_VALIDATION, Samples, row
 
 
@@ -23,15 +22,11 @@ def parzen_rows(job) -> list[dict]:
     from ..metrics.parzen import parzen_protocol
 
     samples, opts, dataset = job.samples, job.opts, job.reference("parzen").dataset
-    if dataset is None or "validation" not in dataset.splits or "test" not in dataset.splits:
-        if not opts.metrics:
-            opts.notes.append(
-                "skipped parzen: the reference has no validation and test splits to select σ and score"
-            )
-            return []
-        raise MetricError(
-            "parzen needs a reference dataset with validation and test splits (e.g. mnist:test)"
+    if not _parzen_splits(dataset):
+        opts.notes.append(
+            "skipped parzen: the reference has no validation and test splits to select σ and score"
         )
+        return []
     x_val = _flat_unit(dataset.split("validation").x[:PARZEN_VALIDATION])
     x_test = _flat_unit(dataset.split("test").x)
     device = torch.device(opts.device)
@@ -63,6 +58,28 @@ def parzen_rows(job) -> list[dict]:
     return rows
 
 
+def _parzen_splits(dataset: Dataset | None) -> bool:
+    return dataset is not None and {"validation", "test"} <= set(dataset.splits)
+
+
+def parzen_problem(job, n: int) -> str | None:
+    """Parzen asked for by name needs a reference with validation and test splits (unasked, it is skipped)."""
+    if job.opts.metrics and not _parzen_splits(job.reference("parzen").dataset):
+        return "needs a reference dataset with validation and test splits (e.g. mnist:test)"
+    return None
+
+
+def classifier_problem(job, n: int) -> str | None:
+    """The domain classifier reads only the datasets it was made for."""
+    reference = job.reference("classifier")
+    if reference.dataset is None or reference.dataset.name not in CLASSIFIER_DATASETS:
+        return (
+            f"the domain classifier reads {', '.join(CLASSIFIER_DATASETS)}; the reference is "
+            f"{reference.name}"
+        )
+    return None
+
+
 def _classifier(dataset: Dataset):
     """The cached small CNN of ``dataset`` (trained on its train split on first use) and its test accuracy."""
     from ..metrics.classifier import load_or_train_classifier
@@ -77,10 +94,6 @@ def classifier_rows(job) -> list[dict]:
     from ..metrics.frechet import feature_stats, frechet_distance
 
     samples, reference = job.samples, job.reference("classifier")
-    if reference.dataset is None or reference.dataset.name not in CLASSIFIER_DATASETS:
-        raise MetricError(
-            f"classifier scores need a reference dataset among {', '.join(CLASSIFIER_DATASETS)}"
-        )
     started = time.monotonic()
     model, accuracy = _classifier(reference.dataset)
     job.memo["classifier"] = (reference.dataset.name, model)

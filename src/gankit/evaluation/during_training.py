@@ -1,52 +1,106 @@
 """The probe that evaluates G while it trains (``train.eval_every_kimg``; gankit.train.quality): the tracked metric
 of ``train.eval_n`` samples (noise seed 0) against the run's reference, whose features are cached on disk after the
-first evaluation. Nothing here touches the run's random streams: the noise comes from a generator of its own."""
+first evaluation. Every ``train.eval_*`` setting is checked when the Trainer is built, before the first step.
+Nothing here touches the run's random streams: the noise comes from a generator of its own."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..config import Config
+from ..data import Dataset
 from ..errors import ConfigError, GankitError
 from .inputs import generator_samples
 from .options import EvalOptions
 from .run import choose_metrics, compute, default_reference
-from .table import metric_table
+from .settings import memory_problem, metric_problem, reference_problem
+from .table import Job, metric_table
 
-# train.eval_metric (a row name) → the metric-table entry whose rows hold it
+# train.eval_metric (a row name) → the metric-table entry whose rows hold it; "auto" takes the first that can run
 TRACKED = {"fid": "fid", "kid": "kid", "fid_classifier": "classifier", "jsd": "jsd"}
 SEED = 0
+
+
+def _reference(cfg: Config) -> str:
+    return cfg.train.eval_reference or default_reference(cfg.data.name)
+
+
+def _options(cfg: Config, metric: str, device: str = "cpu") -> EvalOptions:
+    return EvalOptions(
+        metrics=[TRACKED[metric]],
+        n=cfg.train.eval_n,
+        reference=_reference(cfg),
+        seed=SEED,
+        device=device,
+    )
 
 
 class QualityProbe:
     """gankit's probe for :class:`gankit.train.Trainer` (``probe=QualityProbe()``)."""
 
-    def _options(self, cfg: Config, device: str = "cpu") -> EvalOptions:
-        t = cfg.train
-        reference = t.eval_reference or default_reference(cfg.data.name)
-        return EvalOptions(
-            metrics=[TRACKED[t.eval_metric]],
-            n=t.eval_n,
-            reference=reference,
-            seed=SEED,
-            device=device,
-        )
+    def check(self, cfg: Config, dataset: Dataset) -> Config:
+        """``cfg`` with ``train.eval_metric`` resolved ("auto": the first tracked metric that can run on
+        ``dataset``), every train.eval_* setting checked first: the reference, the metric, the memory of
+        ``train.eval_n`` samples and their features; a one-line ConfigError naming the setting otherwise."""
+        from ..train import resolve_device
 
-    def check(self, cfg: Config, kind: str) -> None:
-        """A one-line ConfigError when ``train.eval_metric`` does not apply to this run or cannot run here."""
-        opts, metric = self._options(cfg), cfg.train.eval_metric
-        try:
-            choose_metrics(kind, cfg.data.name, opts)
-        except GankitError as e:
-            raise ConfigError(f"train.eval_metric={metric}: {e}") from None
-        missing = metric_table()[TRACKED[metric]].unavailable(opts)
-        if missing:
-            raise ConfigError(f"train.eval_metric={metric}: {missing}")
+        t = cfg.train
+        job = Job(None, cfg.data.name, cfg.data, _reference(cfg), EvalOptions(n=t.eval_n))
+        metric = _resolved(cfg, dataset.kind, job)
+        entry = metric_table()[TRACKED[metric]]
+        if t.eval_reference and not entry.needs_reference:
+            raise ConfigError(
+                f"train.eval_reference={t.eval_reference}: {metric} takes no reference; leave it null"
+            )
+        device = str(resolve_device(t.device))
+        why = memory_problem(job, t.eval_n, dataset.kind, dataset.sample_shape, [entry], device)
+        if why:
+            raise ConfigError(f"train.eval_n={t.eval_n}: {why}")
+        return replace(cfg, train=replace(t, eval_metric=metric))
 
     def __call__(self, G, cfg: Config, kind: str, generator: str) -> dict[str, Any]:
         """The row of ``train.eval_metric`` for ``G`` (eval mode, any device), with its protocol stamp."""
-        device = str(next(G.parameters()).device)
-        opts = self._options(cfg, device)
+        metric = cfg.train.eval_metric
+        opts = _options(cfg, metric, str(next(G.parameters()).device))
         samples = generator_samples(G, kind, opts.n, SEED, generator)
-        rows = compute(samples, opts.metrics, opts.reference, cfg.data, cfg.data.name, opts)
-        return next(r for r in rows if r["metric"] == cfg.train.eval_metric)
+        job = Job(None, cfg.data.name, cfg.data, opts.reference, opts)
+        rows = compute(job, samples, opts.metrics)
+        return next(r for r in rows if r["metric"] == metric)
+
+
+def _problem(metric: str, cfg: Config, kind: str, job: Job) -> str | None:
+    """Why the tracked ``metric`` cannot run on this data, or None; an unreadable reference is a ConfigError."""
+    try:
+        choose_metrics(kind, cfg.data.name, _options(cfg, metric))
+    except GankitError as e:
+        return str(e)
+    entry = metric_table()[TRACKED[metric]]
+    why = entry.needs_reference and reference_problem(job, entry.name)
+    if why:
+        raise ConfigError(f"train.eval_reference={job.reference_spec}: {why}")
+    return metric_problem(entry, job, cfg.train.eval_n)
+
+
+def _resolved(cfg: Config, kind: str, job: Job) -> str:
+    """``train.eval_metric`` checked, "auto" resolved to the first tracked metric that applies and can run."""
+    asked, name = cfg.train.eval_metric, cfg.data.name
+    if asked != "auto":
+        why = _problem(asked, cfg, kind, job)
+        if why:
+            raise ConfigError(f"train.eval_metric={asked}: {why}")
+        return asked
+    table = metric_table()
+    applicable = [m for m in TRACKED if table[TRACKED[m]].applies(kind, name)]
+    problems = {}
+    for metric in applicable:
+        problems[metric] = _problem(metric, cfg, kind, job)
+        if problems[metric] is None:
+            return metric
+    if not problems:
+        raise ConfigError(
+            f"train.eval_metric=auto: none of {', '.join(TRACKED)} applies to {kind} data {name}; "
+            f"leave train.eval_every_kimg null and measure the run with gankit eval"
+        )
+    reasons = "; ".join(f"{m}: {why}" for m, why in problems.items())
+    raise ConfigError(f"train.eval_metric=auto: no tracked metric can run here ({reasons})")

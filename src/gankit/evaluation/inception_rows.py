@@ -11,7 +11,7 @@ import torch
 
 from ..errors import MetricError
 from .inputs import Reference, write_stats
-from .options import FEATURE_CHUNK, EvalOptions, row
+from .options import FEATURE_CHUNK, KID_SUBSET, EvalOptions, row
 
 _RESIZE_WORDS = {"tf": "TF 1.x bilinear resize", "clean": "clean-fid bicubic resize (Pillow)"}
 FID_ONLY = "{metric} needs the reference's features; a statistics file (mu, sigma) gives FID only"
@@ -73,10 +73,6 @@ def inception_pass(job) -> InceptionPass:
 
     def compute() -> InceptionPass:
         samples, reference, opts = job.samples, job.reference("fid"), job.opts
-        if samples.kind != "image" or (
-            reference.images is not None and reference.images.dtype != torch.uint8
-        ):
-            raise MetricError("fid, kid, pr and dc need images (uint8) on both sides")
         extractor = _extractor(opts)
         started = time.monotonic()
         fake = _features(extractor, samples.x, "Inception features (samples)", opts)
@@ -97,12 +93,43 @@ def inception_pass(job) -> InceptionPass:
     return job.shared("inception", compute)
 
 
-def _with_features(job, metric: str) -> tuple[InceptionPass, str]:
-    """The shared pass and the reference's name for rows; ``metric`` other than FID needs the reference's features."""
-    if job.reference(metric).stats is not None:
-        raise MetricError(FID_ONLY.format(metric=metric))
+def _with_features(job) -> tuple[InceptionPass, str]:
+    """The shared pass and the reference's name for rows of a metric that reads the reference's features."""
     features = inception_pass(job)
     return features, f"{features.reference.name} ({len(features.real)})"
+
+
+def features_problem(job, metric: str, stats_ok: bool = False) -> str | None:
+    """Why ``metric`` cannot compare with the job's reference in Inception features (checked before any sample is
+    drawn): a reference of points, or published statistics where the metric needs features (``stats_ok``: FID)."""
+    reference = job.reference(metric)
+    if reference.stats is not None:
+        return None if stats_ok else FID_ONLY.format(metric=metric)
+    if reference.images.dtype != torch.uint8:
+        return f"the reference {reference.name} holds points; {metric} compares images"
+    return None
+
+
+def kid_subset(opts: EvalOptions, n_fake: int, n_real: int) -> int:
+    """KID's subset size: ``opts.kid_subset``, else the usual min(1000, generated, reference)."""
+    return opts.kid_subset or min(KID_SUBSET, n_fake, n_real)
+
+
+def kid_problem(job, n: int) -> str | None:
+    """Why KID cannot run on ``n`` samples against the job's reference: features it cannot read, or a subset larger
+    than either side."""
+    why = features_problem(job, "kid")
+    if why:
+        return why
+    n_real, asked = len(job.reference("kid").images), job.opts.kid_subset
+    if asked is not None and asked > min(n, n_real):
+        return (
+            f"--kid-subset {asked} is larger than the {n} generated samples or the {n_real} reference "
+            f"images; leave it out to use min({KID_SUBSET}, {n}, {n_real})"
+        )
+    if min(n, n_real) < 2:
+        return f"needs 2 or more generated samples and reference images, got {n} and {n_real}"
+    return None
 
 
 def fid_rows(job) -> list[dict]:
@@ -129,26 +156,16 @@ def fid_rows(job) -> list[dict]:
 def kid_rows(job) -> list[dict]:
     from ..metrics.frechet import kid
 
-    f, ref = _with_features(job, "kid")
-    mean, std = kid(f.real, f.fake, subset_size=job.opts.kid_subset, seed=job.opts.seed)
-    return [
-        row(
-            "kid",
-            mean,
-            len(f.fake),
-            ref,
-            f.started,
-            std,
-            subset_size=job.opts.kid_subset,
-            **f.precision,
-        )
-    ]
+    f, ref = _with_features(job)
+    subset = kid_subset(job.opts, len(f.fake), len(f.real))
+    mean, std = kid(f.real, f.fake, subset_size=subset, seed=job.opts.seed)
+    return [row("kid", mean, len(f.fake), ref, f.started, std, subset_size=subset, **f.precision)]
 
 
 def pr_rows(job) -> list[dict]:
     from ..metrics.prdc import precision_recall
 
-    f, ref = _with_features(job, "pr")
+    f, ref = _with_features(job)
     return [
         row(name, value, len(f.fake), ref, f.started, k=3, **f.precision)
         for name, value in precision_recall(f.real, f.fake, k=3).items()
@@ -158,11 +175,17 @@ def pr_rows(job) -> list[dict]:
 def dc_rows(job) -> list[dict]:
     from ..metrics.prdc import density_coverage
 
-    f, ref = _with_features(job, "dc")
+    f, ref = _with_features(job)
     return [
         row(name, value, len(f.fake), ref, f.started, k=5, **f.precision)
         for name, value in density_coverage(f.real, f.fake, k=5).items()
     ]
+
+
+def kid_protocol(job) -> dict:
+    """KID's protocol fields: the features' and the subset size it used."""
+    f = inception_pass(job)
+    return inception_protocol(job, subset_size=kid_subset(job.opts, len(f.fake), len(f.real)))
 
 
 def inception_protocol(job, **settings) -> dict:

@@ -161,7 +161,7 @@ def resolve_reference(
     name, _, split = spec.rpartition(":")
     if not name:
         raise MetricError(
-            f"--reference {spec!r} must be DATASET:SPLIT (e.g. fashion-mnist:test) or a .npz file"
+            f"{spec!r} is neither DATASET:SPLIT (e.g. fashion-mnist:test) nor a .npz file"
         )
     cfg = data_cfg if data_cfg is not None and data_cfg.name == name else DataConfig(name=name)
     dataset = load_dataset(cfg)

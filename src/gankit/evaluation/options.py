@@ -15,6 +15,7 @@ CLASSIFIER_DATASETS = ("digits", "mnist5k", "mnist", "fashion-mnist")
 DEFAULT_N_STACKED_MODES = 26_000  # PacGAN's count for Stacked MNIST
 DEFAULT_N_IMAGES = 10_000
 PARZEN_VALIDATION = 1_000
+KID_SUBSET = 1_000  # KID's usual subset size, capped by the generated and reference counts
 FEATURE_CHUNK = 250
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -31,7 +32,8 @@ class EvalOptions:
     reference: str | None = None
     parzen_sigma: float | None = None
     inception: str | None = None
-    kid_subset: int = 1000
+    # KID's subset size (None: min(KID_SUBSET, generated, reference images))
+    kid_subset: int | None = None
     # cap on reference images for Inception/classifier metrics (first n_ref of the split)
     n_ref: int | None = None
     seed: int = 0

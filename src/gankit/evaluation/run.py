@@ -18,6 +18,7 @@ from .inception_rows import save_reference_stats
 from .inputs import read_npz, resolve_reference, samples_from_run
 from .options import POINT_SOURCES, EvalOptions, Samples
 from .protocol import describe, protocol_stamp
+from .settings import out_problem, plan
 from .table import Job, imported_names, metric_table
 
 
@@ -67,17 +68,10 @@ def _sample_count(metrics: list[str], data_name: str, opts: EvalOptions) -> int:
     return max(table[m].n_for(data_name) for m in metrics)
 
 
-def compute(
-    samples: Samples,
-    metrics: list[str],
-    reference: str | None,
-    data_cfg: DataConfig | None,
-    data_name: str,
-    opts: EvalOptions,
-) -> list[dict[str, Any]]:
-    """Every requested metric's rows for ``samples`` against ``reference`` (``data_name``: the data they model),
+def compute(job: Job, samples: Samples, metrics: list[str]) -> list[dict[str, Any]]:
+    """Every requested metric's rows for ``samples`` in ``job`` (its settings checked: gankit.evaluation.settings),
     in the metric table's order."""
-    job, table, rows = Job(samples, data_name, data_cfg, reference, opts), metric_table(), []
+    job.samples, table, rows = samples, metric_table(), []
     for name in metrics:
         new = table[name].rows(job)
         if new:
@@ -93,20 +87,26 @@ def default_reference(data_name: str) -> str:
 
 
 def evaluate_run(
-    run_dir: str | Path, opts: EvalOptions, checkpoint: str = "latest"
+    run_dir: str | Path,
+    opts: EvalOptions,
+    checkpoint: str = "latest",
+    out: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Sample the run's generator and evaluate; writes ``RUN/eval.json``; returns its content."""
+    """Sample the run's generator and evaluate, every setting checked first; writes ``out`` (this evaluation's
+    rows), or without it ``RUN/eval.json`` (which keeps earlier metrics' rows); returns the result and, under
+    ``written``, the file."""
     from ..train.checkpoint import load as load_checkpoint
     from ..train.checkpoint import step_name
 
-    run_dir = Path(run_dir)
+    run_dir, target = Path(run_dir), _target(out)
     meta = load_checkpoint(run_dir / "checkpoints", checkpoint).meta
     data_cfg = from_dict(meta["config"]).data
     metrics = choose_metrics(meta["kind"], data_cfg.name, opts)
     n = _sample_count(metrics, data_cfg.name, opts)
-    samples = samples_from_run(run_dir, checkpoint, n, opts.seed)
     reference = opts.reference or default_reference(data_cfg.name)
-    rows = compute(samples, metrics, reference, data_cfg, data_cfg.name, opts)
+    shape = tuple(meta["sample_shape"])
+    job = plan(metrics, n, meta["kind"], shape, reference, data_cfg, data_cfg.name, opts)
+    rows = compute(job, samples_from_run(run_dir, checkpoint, n, opts.seed), metrics)
     checkpoint_name = step_name(meta["step"])
     for r in rows:
         r.update(checkpoint=checkpoint_name, seed=opts.seed)
@@ -119,10 +119,20 @@ def evaluate_run(
         "rows": rows,
         "notes": opts.notes,
     }
-    write_atomic(
-        run_dir / "eval.json", json.dumps(_merged(run_dir / "eval.json", result), indent=1).encode()
-    )
-    return result
+    target = target or run_dir / "eval.json"
+    kept = _merged(target, result) if out is None else result
+    write_atomic(target, json.dumps(kept, indent=1).encode())
+    return {**result, "written": str(target)}
+
+
+def _target(out: str | Path | None) -> Path | None:
+    """``--out`` as a path, checked before any work (None: not given)."""
+    if out is None:
+        return None
+    why = out_problem(Path(out))
+    if why:
+        raise MetricError(f"--out {out}: {why}")
+    return Path(out)
 
 
 def _merged(path: Path, result: dict[str, Any]) -> dict[str, Any]:
@@ -158,21 +168,20 @@ def evaluate_samples(
             "--samples needs --reference DATASET:SPLIT, a points source (ring8, grid25, gauss1d) or "
             "a reference .npz"
         )
+    target = _target(out) or Path(str(path)[:-4] + ".eval.json")
     x = read_npz(path)
     kind = "image" if x.dtype == torch.uint8 else "points"
     name = reference_name(opts.reference)
     data_cfg = DataConfig(name=name) if kind == "points" and name in POINT_SOURCES else None
     metrics = choose_metrics(kind, name, opts)
-    if opts.n is not None:
-        x = x[: opts.n]
-    rows = compute(Samples(x, kind), metrics, opts.reference, data_cfg, name, opts)
+    x = x[: opts.n]
+    job = plan(metrics, len(x), kind, None, opts.reference, data_cfg, name, opts)
     result = {
         "samples": str(path),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "rows": rows,
+        "rows": compute(job, Samples(x, kind), metrics),
         "notes": opts.notes,
     }
-    target = Path(out) if out else Path(str(path)[:-4] + ".eval.json")
     write_atomic(target, json.dumps(result, indent=1).encode())
     result["written"] = str(target)
     return result

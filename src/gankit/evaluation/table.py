@@ -22,9 +22,10 @@ from .options import DEFAULT_N_IMAGES, EvalOptions, Samples
 @dataclass
 class Job:
     """One evaluation: ``samples`` of the data ``data_name`` (``data_cfg``: the run's data settings, or None),
-    compared with the reference ``reference_spec``; ``memo`` holds what several metrics share."""
+    compared with the reference ``reference_spec``; ``memo`` holds what several metrics share. ``samples`` is None
+    while the settings are checked (gankit.evaluation.settings), before any sample is drawn."""
 
-    samples: Samples
+    samples: Samples | None
     data_name: str
     data_cfg: DataConfig | None
     reference_spec: str | None
@@ -59,7 +60,9 @@ class Metric:
     missing network), or None; ``help``: one line for `gankit eval --help` and the docs; ``version``: raised when
     the metric's definition changes, so that old and new figures are not compared; ``protocol(job)``: what else its
     figures depend on (the feature network and its settings), called after ``rows``, for the rows' protocol stamp
-    (gankit.evaluation.protocol)."""
+    (gankit.evaluation.protocol); ``check(job, n)``: why it cannot give rows for ``n`` samples against the job's
+    reference (a size, a reference it cannot read), or None, asked before any sample is drawn; ``features``: the
+    width of the features it computes per image (0: none), for the memory check."""
 
     name: str
     rows: Callable[[Job], list[dict[str, Any]]]
@@ -71,6 +74,8 @@ class Metric:
     help: str = ""
     version: int = 1
     protocol: Callable[[Job], dict[str, Any]] = lambda job: {}
+    check: Callable[[Job, int], str | None] = lambda job, n: None
+    features: int = 0
 
     def n_for(self, data_name: str) -> int:
         return self.default_n(data_name) if callable(self.default_n) else self.default_n

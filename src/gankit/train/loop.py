@@ -204,9 +204,9 @@ class Trainer:
         self.ranks = distributed.join(resolve_device(t.device))
         self.device = self.ranks.device
         self.dataset, split, self.num_classes = parts.training_split(cfg, dataset)
-        self.quality = tracker_of(t)
-        if self.quality is not None:
-            probe.check(cfg, self.dataset.kind)
+        if t.eval_every_kimg is not None:  # evaluation settings checked, train.eval_metric resolved
+            self.cfg = cfg = probe.check(cfg, self.dataset)
+        self.quality = tracker_of(cfg.train)
         self.streams = make_streams(t.seed, self.device)
         self.own_models = G is not None and D is not None  # else gankit builds both from model.arch
         resumed = self._checkpoint_to_resume(restart) if resume else None

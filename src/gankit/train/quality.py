@@ -10,14 +10,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..config import Config
+from ..data import Dataset
 from ..models import Generator
 
 
 class Probe(Protocol):
     """What evaluates G for the tracker (gankit.evaluation.QualityProbe is gankit's)."""
 
-    def check(self, cfg: Config, kind: str) -> None:
-        """A one-line GankitError when ``train.eval_metric`` cannot be computed for this run (kind: data kind)."""
+    def check(self, cfg: Config, dataset: Dataset) -> Config:
+        """The config the run trains with (``train.eval_metric`` resolved where it is "auto"), every evaluation
+        setting checked against the training ``dataset`` before the first step; a one-line GankitError otherwise."""
 
     def __call__(self, G: Generator, cfg: Config, kind: str, generator: str) -> dict[str, Any]:
         """The metric row (``value``, ``seconds``, ``protocol``, ...) of G (in eval mode; ``generator``: "ema" or

@@ -106,6 +106,20 @@ def test_an_objective_module_that_raises_on_import_is_one_line(tmp_path, monkeyp
     assert "\n" not in str(e.value)
 
 
+def test_a_metric_module_that_raises_on_import_is_one_line(tmp_path, monkeypatch):
+    """``--metrics MODULE:NAME`` whose module raises anything as it runs (not only ImportError)."""
+    from gankit.errors import MetricError
+    from gankit.evaluation.table import imported_names
+
+    (tmp_path / "gankit_raising_metric.py").write_text("1 +\n")  # a SyntaxError
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(
+        MetricError, match="cannot import 'gankit_raising_metric' \\(SyntaxError"
+    ) as e:
+        imported_names(["gankit_raising_metric:spread"])
+    assert "\n" not in str(e.value)
+
+
 def test_a_registered_metric_is_computed_by_gankit_eval(tmp_path, monkeypatch, capsys):
     """One register_metric call: the metric is a choice of `gankit eval --metrics`, listed in its help, computed by
     its rows function and written to eval.json."""

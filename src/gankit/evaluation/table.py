@@ -109,7 +109,10 @@ def imported_names(names: list[str]) -> list[str]:
         if sep:
             try:
                 importlib.import_module(module)
-            except ImportError as e:
-                raise MetricError(f"--metrics {name}: cannot import {module!r} ({e})") from None
+            except Exception as e:  # noqa: BLE001 -- a user's module may raise anything as it runs
+                why = (str(e).strip().splitlines() or [""])[0]
+                raise MetricError(
+                    f"--metrics {name}: cannot import {module!r} ({type(e).__name__}: {why})"
+                ) from None
         out.append(short if sep else name)
     return out

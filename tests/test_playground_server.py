@@ -196,6 +196,31 @@ def test_single_step_is_exactly_one_update_and_bad_commands_are_reported(tmp_pat
     run_served(tmp_path, scenario)
 
 
+def test_deep_non_finite_or_huge_commands_get_short_one_line_errors(tmp_path, caplog):
+    """A command nesting 60,000 lists, a NaN, a boolean for a number or a value of 10,000 items gets a one-line
+    error of at most 200 characters; the socket stays open and no traceback is logged."""
+    bad = [
+        ("[" * 60_000, "deeper than"),
+        ('{"cmd": "speed", "value": NaN}', "finite"),
+        ('{"cmd": "speed", "value": true}', "speed"),
+        ('{"cmd": "reset", "settings": {"seed": [' + "0," * 9_999 + "0]}}", "setting seed"),
+    ]
+
+    async def scenario(http, url, _):
+        ws, _ = await join(http, url)
+        for text, words in bad:
+            await ws.send_str(text)
+            message = (await until(ws, lambda m: m["type"] == "error"))["message"]
+            assert words in message and len(message) <= 200 and "\n" not in message, message
+        await ws.send_json({"cmd": "step"})
+        assert (await until(ws, is_frame()))["step"] == 1
+        await ws.close()
+
+    with caplog.at_level(logging.WARNING):
+        run_served(tmp_path, scenario)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
 def _sample(run: str, tmp_path: Path, n: int = 50) -> np.ndarray:
     out = tmp_path / "s.npz"
     assert (

@@ -10,7 +10,7 @@ from .common import Command
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", help="run folder of an image run")
+    p.add_argument("run", help="run folder of an image run (its checkpoints/ is all it needs)")
     p.add_argument(
         "--port",
         type=int,

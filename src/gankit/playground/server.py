@@ -10,7 +10,9 @@ refuse requests from pages of another scheme, host or port (``Origin``).
 
 Server → page messages (JSON): ``hello`` {session, notice, choices, presets, speed_range}, ``setup`` and ``frame``
 (see :mod:`gankit.playground.views`; frames add ``point``), ``history`` {points}, ``state`` {running, speed, step},
-``error`` {message}, ``notice`` {message}, ``saved`` {path, step}. Page → server: see :meth:`Session.command`.
+``error`` {message}, ``notice`` {message}, ``saved`` {path, step}. Page → server: see :meth:`Session.command`; a
+message that is not JSON, nests deeper than 8 levels or holds NaN/Infinity gets an ``error`` message
+(gankit.playground.bodies), as does a bad command.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from yarl import URL
 
 from ..errors import DatasetError, GankitError
 from .access import WILDCARDS, Access, access_for, is_loopback
+from .bodies import error, one_line, parse
 from .session import SPEED_RANGE, CommandError, Session
 from .settings import choices, presets
 from .uploads import MAX_BYTES, clean_name, parse_upload, too_large
@@ -193,6 +196,7 @@ def _close_all(sessions: list[Session]) -> None:
 
 PLAYGROUND = web.AppKey("playground", Playground)
 ACCESS = web.AppKey("access", Access)
+COMMAND = web.AppKey("command", str)  # the command that serves the app, e.g. "gankit playground"
 
 
 @web.middleware
@@ -200,7 +204,7 @@ async def host_allow_list(request: web.Request, handler):
     """403 for any route when the ``Host`` header does not name this server (DNS rebinding)."""
     reason = request.app[ACCESS].host_refusal(request.headers.get("Host", ""))
     if reason is not None:
-        return _error(403, reason)
+        return error(403, reason)
     return await handler(request)
 
 
@@ -221,14 +225,8 @@ def _refusal(request: web.Request, what: str) -> str | None:
     if origin is not None and not _same_origin(origin, request):
         return f"cross-origin {what} refused"
     if not request.app[ACCESS].token_ok(request.query.get("token")):
-        return (
-            f"{what} refused: missing or wrong token; open the URL that gankit playground printed"
-        )
+        return f"{what} refused: missing or wrong token; open the URL that {request.app[COMMAND]} printed"
     return None
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -238,7 +236,7 @@ async def index(request: web.Request) -> web.FileResponse:
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     reason = _refusal(request, "WebSocket")
     if reason is not None:
-        return _error(403, reason)
+        return error(403, reason)
     pg = request.app[PLAYGROUND]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_COMMAND_BYTES)
     await ws.prepare(request)
@@ -266,9 +264,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             if msg.type != WSMsgType.TEXT:
                 continue
             try:
-                room.session.command(json.loads(msg.data))
-            except (GankitError, ValueError) as e:  # ValueError: not JSON
-                viewer.push(json.dumps({"type": "error", "message": str(e).splitlines()[0]}))
+                room.session.command(parse(msg.data))
+            except (GankitError, ValueError) as e:
+                viewer.push(json.dumps({"type": "error", "message": one_line(e)}))
     finally:
         room.leave(viewer)
         sender.cancel()
@@ -290,18 +288,18 @@ async def _read_capped(request: web.Request) -> tuple[bytes, int]:
 async def upload(request: web.Request) -> web.Response:
     reason = _refusal(request, "upload")
     if reason is not None:
-        return _error(403, reason)
+        return error(403, reason)
     room = request.app[PLAYGROUND].rooms.get(request.query.get("session", ""))
     if room is None:
-        return _error(404, "unknown or ended session; reload the page")
+        return error(404, "unknown or ended session; reload the page")
     name = clean_name(request.query.get("name", ""))
     data, size = await _read_capped(request)
     if size > MAX_BYTES:
-        return _error(413, str(too_large(name, size)))
+        return error(413, str(too_large(name, size)))
     try:
         points = await asyncio.get_running_loop().run_in_executor(None, parse_upload, data, name)
     except DatasetError as e:
-        return _error(400, str(e))
+        return error(400, str(e))
     room.session.accept_upload(points)
     return web.json_response({"name": name, "rows": len(points.x), "dim": points.dim})
 
@@ -309,7 +307,7 @@ async def upload(request: web.Request) -> web.Response:
 def build_app(runs_dir: Path, access: Access, idle_timeout: float = 60.0) -> web.Application:
     """The aiohttp application, guarded by ``access``; sessions are freed on cleanup."""
     app = web.Application(client_max_size=MAX_COMMAND_BYTES, middlewares=[host_allow_list])
-    app[ACCESS] = access
+    app[ACCESS], app[COMMAND] = access, "gankit playground"
     pg = app[PLAYGROUND] = Playground(runs_dir, idle_timeout)
     app.router.add_get("/", index)
     app.router.add_get("/ws", websocket)

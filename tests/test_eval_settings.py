@@ -77,6 +77,20 @@ def test_kid_while_training_works_on_64_pictures(tmp_path, features):
     assert rows[0]["quality/protocol"]["reference"]["n"] == 64
 
 
+def test_the_reference_is_read_once_per_run(tmp_path, features, monkeypatch):
+    """The probe keeps the reference it resolved when checking the settings: two evaluations of a folder run read
+    the folder's reference once (and report its skipped files once), not once per evaluation."""
+    from gankit.evaluation import table
+
+    resolved = []
+    real = table.resolve_reference
+    monkeypatch.setattr(table, "resolve_reference", lambda *a: resolved.append(a[0]) or real(*a))
+    data = {"name": _pictures(tmp_path / "pics", 64), "resolution": 8}
+    Trainer(_config(data, eval_metric="kid"), tmp_path / "run", probe=QualityProbe()).fit()
+    assert len([r for r in read_metrics(tmp_path / "run") if "quality/kid" in r]) == 2
+    assert len(resolved) == 1, resolved
+
+
 @pytest.mark.parametrize(
     "data, train, words",
     [

@@ -37,7 +37,23 @@ def _options(cfg: Config, metric: str, device: str = "cpu") -> EvalOptions:
 
 
 class QualityProbe:
-    """gankit's probe for :class:`gankit.train.Trainer` (``probe=QualityProbe()``)."""
+    """gankit's probe for :class:`gankit.train.Trainer` (``probe=QualityProbe()``). It keeps the reference it
+    resolved (by spec and size), so a folder reference is read, and its skipped files reported, once per run."""
+
+    def __init__(self) -> None:
+        self._references: dict[tuple[str | None, int | None], Any] = {}
+
+    def _job(self, cfg: Config, opts: EvalOptions) -> Job:
+        """The Job of one evaluation, its reference the one resolved before for the same spec and size."""
+        job = Job(None, cfg.data.name, cfg.data, opts.reference, opts)
+        key = (opts.reference, opts.n_ref)
+        if key in self._references:
+            job.memo["reference"] = self._references[key]
+        return job
+
+    def _keep(self, job: Job) -> None:
+        if "reference" in job.memo:
+            self._references[(job.reference_spec, job.opts.n_ref)] = job.memo["reference"]
 
     def check(self, cfg: Config, dataset: Dataset) -> Config:
         """``cfg`` with ``train.eval_metric`` resolved ("auto": the first tracked metric that can run on
@@ -46,8 +62,9 @@ class QualityProbe:
         from ..train import resolve_device
 
         t = cfg.train
-        job = Job(None, cfg.data.name, cfg.data, _reference(cfg), EvalOptions(n=t.eval_n))
+        job = self._job(cfg, EvalOptions(n=t.eval_n, reference=_reference(cfg)))
         metric = _resolved(cfg, dataset.kind, job)
+        self._keep(job)
         entry = metric_table()[TRACKED[metric]]
         if t.eval_reference and not entry.needs_reference:
             raise ConfigError(
@@ -64,8 +81,9 @@ class QualityProbe:
         metric = cfg.train.eval_metric
         opts = _options(cfg, metric, str(next(G.parameters()).device))
         samples = generator_samples(G, kind, opts.n, SEED, generator)
-        job = Job(None, cfg.data.name, cfg.data, opts.reference, opts)
+        job = self._job(cfg, opts)
         rows = compute(job, samples, opts.metrics)
+        self._keep(job)
         return next(r for r in rows if r["metric"] == metric)
 
 

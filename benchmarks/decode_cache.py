@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -23,19 +22,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from quality import cpu_name  # benchmarks/quality.py, beside this script
 
 from gankit.data.decode_cache import CHUNK, _cache_key, _digests, _slot, decoded, entries
 from gankit.data.folder import ReadSettings, decode_all, list_images
-
-
-def cpu_name() -> str:
-    """The CPU's model name (Linux: /proc/cpuinfo), else what ``platform`` knows."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def write_pictures(folder: Path, n: int, size: int) -> None:

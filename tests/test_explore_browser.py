@@ -145,9 +145,11 @@ def test_nearest_finds_the_training_picture_that_is_the_sample(conditional_run):
         dtype=torch.uint8,
     )
     train = torch.cat([noise[:20], pixels, noise[20:]])
-    found = nearest(G, train, {"z": _generate(G, body)[0].tolist(), "label": 3})
+    found = nearest(G, lambda: train, {"z": _generate(G, body)[0].tolist(), "label": 3})
     assert found["distances"][0] == 0.0 and len(found["images"]) == 4
     assert (
         found["images"][0]
-        == nearest(G, pixels, {"z": _generate(G, body)[0].tolist(), "label": 3})["images"][0]
+        == nearest(G, lambda: pixels, {"z": _generate(G, body)[0].tolist(), "label": 3})["images"][
+            0
+        ]
     )

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from aiohttp import web
@@ -127,13 +127,14 @@ def draw(G, body: dict) -> dict:
     return {"images": [_picture(p) for p in pixels], "z": z.tolist()}
 
 
-def nearest(G, pictures: TrainingPictures, body: dict, k: int = 4) -> dict:
+def nearest(G, pictures: Callable[[], torch.Tensor], body: dict, k: int = 4) -> dict:
     """The response to /api/nearest: the ``k`` training pictures nearest (Euclidean, in pixels) to the picture of
-    the request's single z, as {"images": [...], "distances": [...]} (the paper's Figure 2 check)."""
+    the request's single z, as {"images": [...], "distances": [...]} (the paper's Figure 2 check);
+    ``pictures()`` (uint8 [N, C, H, W]) is called once the request is known to be good."""
     z, pixels = _generate(G, body)
     if len(z) != 1:
         raise BodyError("nearest: one z at a time")
-    train = pictures.get()
+    train = pictures()
     found = nearest_neighbours(pixels, train, k=min(k, len(train))).reshape(-1)
     distances = (train[found].double() - pixels.double()).flatten(1).norm(dim=1)
     return {
@@ -165,7 +166,7 @@ async def _api(request: web.Request) -> web.Response:
     try:
         body = _object(await request.read())
         if what == "nearest":
-            return reply(await asyncio.to_thread(nearest, G, pictures, body))
+            return reply(await asyncio.to_thread(nearest, G, pictures.get, body))
         return reply(await asyncio.to_thread(draw, G, body))
     except web.HTTPRequestEntityTooLarge:
         return error(413, f"the request body is larger than {MAX_BODY >> 20} MiB")

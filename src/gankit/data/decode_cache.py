@@ -203,7 +203,8 @@ def _decode_to_cache(
         ok, failures = decode_all(paths, how, strict, name, out)[1:]
         out.flush()
         del out
-        x = np.load(tmp, mmap_mode="c", allow_pickle=False)  # the map outlives the rename, and the entry's eviction
+        # the map outlives the rename, and the entry's eviction
+        x = np.load(tmp, mmap_mode="c", allow_pickle=False)
         size, digests = tmp.stat().st_size, _digests(tmp, CHUNK)
         about = {
             **about,

@@ -10,6 +10,7 @@ from safetensors.torch import save as st_save
 from gankit.errors import CheckpointError
 from gankit.train import checkpoint as ckpt
 from gankit.train.optim import MomentumSGD
+from gankit.train.optim_state import optimizer_from_flat, optimizer_to_flat
 
 
 def _tensors(v: float):
@@ -78,13 +79,13 @@ def test_optimizer_state_round_trip(make):
     for _ in range(3):
         model(torch.randn(4, 3)).sum().backward()
         opt.step()
-    tensors, meta = ckpt.optimizer_to_flat("opt", opt)
+    tensors, meta = optimizer_to_flat("opt", opt)
     # as a checkpoint stores them
     tensors, meta = (st_load(st_save(tensors)), json.loads(json.dumps(meta)))
     clone = torch.nn.Linear(3, 2)
     clone.load_state_dict(model.state_dict())
     opt2 = make(clone.parameters())
-    ckpt.optimizer_from_flat("opt", opt2, tensors, meta)
+    optimizer_from_flat("opt", opt2, tensors, meta)
     x = torch.randn(4, 3)
     for m, o in ((model, opt), (clone, opt2)):
         o.zero_grad()

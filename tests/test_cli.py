@@ -46,7 +46,10 @@ def _run_dir_untouched(path: Path) -> bool:
         (["train", "gauss1d", "--set", "train.stepz=3"], "unknown config key train.stepz"),
         (["train", "gauss1d", "--set", "train.steps=many"], "train.steps: expected int"),
         (["train", "gauss1d", "--set", "optim.lr=-1"], "optim.lr: -1.0 is out of range"),
-        (["train", "gauss1d", "--set", "data.name=nowhere"], "unknown dataset 'nowhere'"),
+        (
+            ["train", "gauss1d", "--set", "data.name=nowhere"],
+            "data.name 'nowhere' is unknown; choices: ",
+        ),
         (["train", "gauss1d", "--set", "model.arch=paper-mlp"], "paper-mlp is for images"),
     ],
 )

@@ -166,7 +166,7 @@ def test_metric_choice_and_errors(tmp_path):
         "classifier",
     ]
     assert choose_metrics("points", "ring8", EvalOptions()) == ["modes"]
-    with pytest.raises(MetricError, match="unknown metric 'fdi'"):
+    with pytest.raises(MetricError, match="--metrics 'fdi' is unknown; choices: modes"):
         choose_metrics("image", "mnist", EvalOptions(metrics=["fdi"]))
     with pytest.raises(MetricError, match="does not apply"):
         choose_metrics("points", "ring8", EvalOptions(metrics=["fid"]))

@@ -277,7 +277,7 @@ def test_a_model_module_that_fails_on_import_is_one_line(tmp_path, capsys, monke
 
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    monkeypatch.setattr(registry, "_ARCHS", dict(registry._ARCHS))
+    monkeypatch.setattr(registry.ARCHITECTURES, "_entries", registry.ARCHITECTURES.entries())
     module = tmp_path / f"{ARCH}.py"
     module.write_text("from gankit.models.registry import resolve\npair = resolve('mlp')\n")
     run = tmp_path / "run"

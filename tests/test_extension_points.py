@@ -45,7 +45,7 @@ def own_loss(tmp_path, monkeypatch):
     folder.mkdir()
     (folder / f"{LOSS_MODULE}.py").write_text(textwrap.dedent(LOSS_SOURCE))
     monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.setattr(objectives, "_REGISTRY", dict(objectives._REGISTRY))
+    monkeypatch.setattr(objectives.OBJECTIVES, "_entries", objectives.OBJECTIVES.entries())
     yield folder
     sys.modules.pop(LOSS_MODULE, None)
 
@@ -81,11 +81,14 @@ def test_objectives_carry_what_the_trainer_asks_of_them():
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("no-such-loss", "objective 'no-such-loss' is unknown; choices: gan, lsgan"),
-        ("gankit_no_such_module:x", "objective.loss: cannot import 'gankit_no_such_module'"),
+        ("no-such-loss", "objective.loss 'no-such-loss' is unknown; choices: gan, lsgan"),
+        (
+            "gankit_no_such_module:x",
+            "objective.loss 'gankit_no_such_module:x' is unknown; choices: gan",
+        ),
         (
             "gankit.objectives:d_loss",
-            "neither registers an objective 'd_loss' nor has an Objective",
+            "objective.loss: gankit.objectives neither registers an objective 'd_loss' nor has one",
         ),
     ],
 )
@@ -129,7 +132,7 @@ def test_a_registered_metric_is_computed_by_gankit_eval(tmp_path, monkeypatch, c
     from gankit.evaluation import table
     from gankit.evaluation.options import row
 
-    monkeypatch.setattr(table, "_METRICS", dict(table.metric_table()))
+    monkeypatch.setattr(table.METRICS, "_entries", table.METRICS.entries())
 
     def spread_rows(job):
         x = job.samples.x
@@ -177,6 +180,41 @@ def test_a_registered_metric_is_computed_by_gankit_eval(tmp_path, monkeypatch, c
     assert "spread (std of the samples)" in " ".join(capsys.readouterr().out.split())
 
 
+def test_a_registered_metric_that_tracks_a_row_is_tracked_while_training(tmp_path, monkeypatch):
+    """A metric with ``tracks`` (one value, lower is better) is a value of train.eval_metric, and "auto" takes it
+    where none of gankit's applies (ring8)."""
+    import time
+
+    from gankit.config import load_config
+    from gankit.evaluation import QualityProbe, table
+    from gankit.evaluation.options import row
+    from gankit.train import Trainer
+    from gankit.train.logger import read_metrics
+
+    monkeypatch.setattr(table.METRICS, "_entries", table.METRICS.entries())
+
+    def spread_rows(job):
+        x = job.samples.x
+        return [row("spread_error", float((x.std() - 1).abs()), len(x), "", time.monotonic())]
+
+    table.register_metric(
+        table.Metric(
+            "spread",
+            spread_rows,
+            lambda kind, name: kind == "points",
+            needs_reference=False,
+            tracks="spread_error",
+        )
+    )
+    sets = ["data.n_samples=256", "train.steps=4", "train.batch_size=64", "train.eval_n=100"]
+    cfg = load_config("ring8", sets + ["train.eval_every_kimg=0.128", "model.hidden=16"])
+    trainer = Trainer(cfg, tmp_path / "run", probe=QualityProbe())
+    trainer.fit()
+    assert trainer.cfg.train.eval_metric == "spread_error"
+    rows = [r for r in read_metrics(tmp_path / "run") if "quality/spread_error" in r]
+    assert [r["step"] for r in rows] == [2, 4]
+
+
 DATA_MODULE = "gankit_test_own_data"
 DATA_SOURCE = """
 import torch
@@ -201,7 +239,7 @@ def test_a_registered_data_source_trains_from_yaml(tmp_path, monkeypatch):
     folder.mkdir()
     (folder / f"{DATA_MODULE}.py").write_text(textwrap.dedent(DATA_SOURCE))
     monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.setattr(registry, "_SOURCES", dict(registry._SOURCES))
+    monkeypatch.setattr(registry.SOURCES, "_entries", registry.SOURCES.entries())
     try:
         assert (
             main(
@@ -231,6 +269,6 @@ def test_an_unknown_module_source_is_the_unknown_dataset_error():
     from gankit.errors import DatasetError
 
     with pytest.raises(
-        DatasetError, match=r"unknown dataset 'foldr:/pics'; choices: .*folder:PATH"
+        DatasetError, match=r"data.name 'foldr:/pics' is unknown; choices: .*folder:PATH"
     ):
         resolve("foldr:/pics")

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import torch
 
-from gankit.train import parts
+from gankit.train import training_data
 
 SET_MIB = 256  # the mapped set: 262,144 uint8 images of 1×32×32
 BOUND_MIB = SET_MIB // 2
@@ -81,7 +81,7 @@ def test_image_mean_of_a_mapped_set_is_exact_and_read_in_blocks(tmp_path, monkey
     """Blocks of 7 rows over 50 (a partial last block): the float64 mean within 1e-6, and no block converted is
     larger than MEAN_BLOCK_BYTES."""
     x = torch.from_numpy(_mapped_set(tmp_path / "x.npy", 50, (3, 8, 8)))
-    monkeypatch.setattr(parts, "MEAN_BLOCK_BYTES", 8 * 3 * 8 * 8 * 7)
+    monkeypatch.setattr(training_data, "MEAN_BLOCK_BYTES", 8 * 3 * 8 * 8 * 7)
     converted, to = [], torch.Tensor.to
 
     def spy(self, *args, **kwargs):
@@ -89,7 +89,7 @@ def test_image_mean_of_a_mapped_set_is_exact_and_read_in_blocks(tmp_path, monkey
         return to(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.Tensor, "to", spy)
-    mean = parts.image_mean(x)
+    mean = training_data.image_mean(x)
     monkeypatch.undo()
     exact = np.load(tmp_path / "x.npy").astype(np.float64).mean(0) / 255.0
     assert mean.dtype == torch.float32 and mean.shape == (3, 8, 8)

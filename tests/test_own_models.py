@@ -66,7 +66,7 @@ def own_arch(tmp_path, monkeypatch):
     folder.mkdir()
     (folder / f"{MODULE}.py").write_text(textwrap.dedent(SOURCE))
     monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.setattr(registry, "_ARCHS", dict(registry._ARCHS))
+    monkeypatch.setattr(registry.ARCHITECTURES, "_entries", registry.ARCHITECTURES.entries())
     yield folder
     sys.modules.pop(MODULE, None)
 
@@ -117,11 +117,11 @@ def test_module_colon_name_is_a_registered_name_or_a_builder_function(own_arch):
 @pytest.mark.parametrize(
     "arch, message",
     [
-        ("resnet9", "model.arch: 'resnet9' is not one of paper-mlp, mlp, dcgan, resnet"),
-        ("gankit_no_such_module:pair", "model.arch: cannot import 'gankit_no_such_module'"),
+        ("resnet9", "model.arch 'resnet9' is unknown; choices: paper-mlp, mlp, dcgan, resnet"),
+        ("gankit_no_such_module:pair", "(no module named 'gankit_no_such_module')"),
         (
             "gankit.models:no_such_builder",
-            "neither registers an architecture 'no_such_builder' nor has a builder",
+            "neither registers an architecture 'no_such_builder' nor has one of that name",
         ),
     ],
 )

@@ -14,11 +14,11 @@ from gankit.config import from_dict
 from gankit.data import Dataset, Split
 from gankit.errors import ConfigError
 from gankit.train import Trainer
-from gankit.train import checkpoint as ckpt
 from gankit.train import speed as speed_module
 from gankit.train.cudagraph import CapturedStep
 from gankit.train.logger import read_metrics
 from gankit.train.optim import MomentumSGD
+from gankit.train.optim_state import optimizer_from_flat, optimizer_to_flat
 
 
 def _params(trainer: Trainer) -> dict[str, torch.Tensor]:
@@ -335,13 +335,13 @@ def test_optimizer_checkpoint_keeps_this_process_implementation_flags():
     p = [torch.nn.Parameter(torch.randn(4))]
     # (steps only on CUDA)
     saved = torch.optim.Adam(p, lr=torch.tensor(0.01), foreach=False, capturable=True)
-    tensors, meta = ckpt.optimizer_to_flat("opt", saved)
+    tensors, meta = optimizer_to_flat("opt", saved)
     assert meta["param_groups"][0]["lr"] == pytest.approx(0.01) and isinstance(
         meta["param_groups"][0]["lr"], float
     )
     q = [torch.nn.Parameter(torch.randn(4))]
     plain = torch.optim.Adam(q, lr=0.5, foreach=True)
-    ckpt.optimizer_from_flat("opt", plain, tensors, meta)
+    optimizer_from_flat("opt", plain, tensors, meta)
     group = plain.param_groups[0]
     assert (
         group["capturable"] is False

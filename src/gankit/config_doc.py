@@ -41,8 +41,8 @@ def _default(f: dataclasses.Field) -> str:
 def _registered() -> dict[str, list[str]]:
     """The allowed values of the keys that name a registry entry, read from the registries."""
     return {
-        "model.arch": [*architectures(), "module:builder"],
-        "objective.loss": [*objectives(), "module:name"],
+        "model.arch": [*architectures(), "MODULE:NAME"],
+        "objective.loss": [*objectives(), "MODULE:NAME"],
         "objective.g_loss": list(G_LOSSES),
     }
 

@@ -27,6 +27,7 @@ from .errors import GankitError
 from .fileio import write_atomic
 from .models import Generator
 from .models.base import prior_half_width
+from .train.restore import load_generator_and_meta
 
 FORMATS = ("onnx", "pt2")
 ONNX_OPSET = 18
@@ -168,8 +169,6 @@ def export_run(
 ) -> tuple[Path, Path]:
     """Write the run's generator to ``out`` (default RUN/export/generator.onnx or .pt2) and its JSON beside it
     (``out``'s name + ``.json``); returns both paths."""
-    from .train.restore import load_generator_and_meta
-
     if fmt not in FORMATS:
         raise GankitError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     if out is not None and Path(out).suffix.lower() != f".{fmt}":

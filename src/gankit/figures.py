@@ -18,14 +18,21 @@ import torch
 from . import __version__
 from .config import Config, load_config
 from .data import load_dataset, to_uint8
+from .data.toy import mode_mixture
 from .errors import RunDirError
 from .fileio import write_atomic
+from .metrics.modes import mode_coverage
 from .models.latent import lerp
 from .train import checkpoint as ckpt
 from .train.guard import read_doctor
 from .train.logger import read_metrics
-from .train.restore import labels_for, load_generator
+from .train.restore import labels_for, load_generator, sample
 from .train.snapshots import load_snapshots
+from .viz.curves import quality_curve, quality_keys, training_curves
+from .viz.figure1d import figure1, figure1_gif, theory_overlay
+from .viz.images import grid_gif, interpolation_figure, nearest_neighbour_figure, nearest_neighbours
+from .viz.report import build_report
+from .viz.toy2d import toy2d_frame, toy2d_gif
 
 NEAREST_SAMPLES, INTERP_ROWS, INTERP_STEPS = 30, 8, 10
 FIGURE_SEED = 0
@@ -50,15 +57,12 @@ def _points_figures(run_dir: Path, cfg: Config, out: Path, written: list[Path]) 
         )
     dim = snapshots[0][1]["samples"].shape[1]
     if dim == 1:
-        from .viz.figure1d import figure1, figure1_gif, theory_overlay
-
         if cfg.data.name != "gauss1d":
             raise RunDirError("Figure 1 needs the data density: it is drawn for gauss1d runs")
         _write(out, "figure1.png", figure1(snapshots, cfg.data.mean, cfg.data.std), written)
         _write(out, "figure1.gif", figure1_gif(snapshots, cfg.data.mean, cfg.data.std), written)
         _write(out, "theory.png", theory_overlay(snapshots, cfg.data.mean, cfg.data.std), written)
         return
-    from .viz.toy2d import toy2d_frame, toy2d_gif
 
     real = load_dataset(cfg.data).train.x[:2000]
     titles = [_toy2d_title(cfg.data.name, step, snap["samples"]) for step, snap in snapshots]
@@ -67,9 +71,6 @@ def _points_figures(run_dir: Path, cfg: Config, out: Path, written: list[Path]) 
 
 
 def _toy2d_title(data_name: str, step: int, samples: torch.Tensor) -> str:
-    from .data.toy import mode_mixture
-    from .metrics.modes import mode_coverage
-
     mixture = mode_mixture(data_name)
     if mixture is None:
         return f"step {step}"
@@ -79,14 +80,6 @@ def _toy2d_title(data_name: str, step: int, samples: torch.Tensor) -> str:
 
 
 def _image_figures(run_dir: Path, cfg: Config, out: Path, written: list[Path]) -> None:
-    from .train.restore import sample
-    from .viz.images import (
-        grid_gif,
-        interpolation_figure,
-        nearest_neighbour_figure,
-        nearest_neighbours,
-    )
-
     grids = sorted((run_dir / "samples").glob("step-*.png"))
     if grids:
         labels = [f"step {ckpt.step_of(p.stem)}" for p in grids]
@@ -129,8 +122,6 @@ def _eval_rows(run_dir: Path) -> list[dict] | None:
 
 def make_figures(run_dir: str | Path) -> list[Path]:
     """Write every figure that applies to the run into ``RUN/figures/``; returns their paths."""
-    from .viz.curves import quality_curve, quality_keys, training_curves
-
     run_dir = Path(run_dir)
     cfg = _run_config(run_dir)
     meta = ckpt.load(run_dir / "checkpoints").meta
@@ -150,8 +141,6 @@ def make_figures(run_dir: str | Path) -> list[Path]:
 
 def make_report(run_dir: str | Path) -> Path:
     """Write ``RUN/report.html`` (one self-contained file); figures are made first if the run has none."""
-    from .viz.report import build_report
-
     run_dir = Path(run_dir)
     _run_config(run_dir)
     figures = sorted((run_dir / "figures").glob("*.*")) if (run_dir / "figures").is_dir() else []

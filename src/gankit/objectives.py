@@ -1,4 +1,5 @@
-"""Adversarial losses as pure functions of logits (Goodfellow et al., 2014, eq. 1). Imports only torch.
+"""Adversarial losses as pure functions of logits (Goodfellow et al., 2014, eq. 1). Imports only torch and
+gankit.registry.
 
 Also the modern objectives: LSGAN (Mao et al., 2017), WGAN (Arjovsky et al., 2017), hinge (Lim & Ye, 2017;
 Miyato et al., 2018), relativistic average GAN (Jolicoeur-Martineau, 2018), relativistic pairing GAN
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+from .registry import Registry
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -143,49 +145,30 @@ class Objective:
     help: str = ""
 
 
-_REGISTRY: dict[str, Objective] = {}
+OBJECTIVES: Registry[Objective] = Registry(
+    "objective.loss",
+    ValueError,
+    "an objective",
+    is_entry=lambda value: isinstance(value, Objective),
+)
 
 
 def register_objective(objective: Objective) -> Objective:
-    """Make ``objective`` a value of ``objective.loss`` under its name, for this process; returns it, so a module
-    can write ``MINE = register_objective(Objective("mine", d_loss, g_loss))``. Registering another objective
-    under a taken name is a ValueError."""
-    taken = _REGISTRY.get(objective.name)
-    if taken is not None and taken != objective:
-        raise ValueError(f"objective {objective.name!r} is already registered")
-    _REGISTRY[objective.name] = objective
-    return objective
+    """Make ``objective`` a value of ``objective.loss`` under its name, for this process (gankit.registry's rules);
+    returns it, so a module can write ``MINE = register_objective(Objective("mine", d_loss, g_loss))``."""
+    return OBJECTIVES.register(objective.name, objective)
 
 
 def objectives() -> dict[str, Objective]:
-    """The registered objectives by name, gankit's first (``objective.loss`` may also be ``module:name``)."""
-    return dict(_REGISTRY)
+    """The registered objectives by name, gankit's first (``objective.loss`` may also be ``MODULE:NAME``)."""
+    return OBJECTIVES.entries()
 
 
 def resolve_objective(name: str) -> Objective:
-    """The objective ``name`` registers, or for ``module:name`` the one that importing ``module`` registers under
-    ``name`` (or its attribute ``name``, an :class:`Objective`); a one-line ValueError listing the choices otherwise."""
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    module, sep, attr = name.partition(":")
-    if not sep:
-        raise ValueError(
-            f"objective {name!r} is unknown; choices: {', '.join(_REGISTRY)} (or module:name)"
-        )
-    try:
-        namespace = importlib.import_module(module)
-    except Exception as e:  # noqa: BLE001 -- a user's module may raise anything as it runs
-        why = (str(e).strip().splitlines() or [""])[0]
-        raise ValueError(
-            f"objective.loss: cannot import {module!r} ({type(e).__name__}: {why})"
-        ) from None
-    found = _REGISTRY.get(attr, getattr(namespace, attr, None))
-    if not isinstance(found, Objective):
-        raise ValueError(
-            f"objective.loss: {module} neither registers an objective {attr!r} nor has an Objective "
-            f"of that name"
-        )
-    return found
+    """The objective ``name`` registers, or for ``MODULE:NAME`` the one that importing ``MODULE`` registers under
+    ``NAME`` (or its attribute ``NAME``, an :class:`Objective`); a one-line ValueError listing the choices
+    otherwise."""
+    return OBJECTIVES.resolve(name)
 
 
 def get_objective(

@@ -11,6 +11,7 @@ from .common import Command, checkpoint_arguments, positive
 
 def metric_help() -> list[tuple[str, object]]:
     """(name, entry) of the metric table, for --metrics' help."""
+    # start-up: the command line imports torch and the library only when it needs them
     from ..evaluation.table import metric_table
 
     return list(metric_table().items())
@@ -125,8 +126,9 @@ def _eval_progress(quiet: bool):
 
 def _options(args: argparse.Namespace, progress):
     """The evaluation options the arguments ask for, each checked."""
+    # start-up: the command line imports torch and the library only when it needs them
     from ..evaluation import EvalOptions
-    from ..train import resolve_device
+    from ..train.device import resolve_device
 
     if args.n is not None:
         positive("n", args.n)
@@ -154,6 +156,7 @@ def _options(args: argparse.Namespace, progress):
 
 def _evaluate(args: argparse.Namespace, opts) -> tuple[dict | None, str]:
     """(the evaluation's result, where it was written); (None, "") when only statistics were asked for."""
+    # start-up: the command line imports torch and the library only when it needs them
     from ..evaluation import evaluate_run, evaluate_samples, write_reference_stats
 
     if args.save_reference_stats:
@@ -172,9 +175,11 @@ def _evaluate(args: argparse.Namespace, opts) -> tuple[dict | None, str]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    # start-up: the command line imports torch and the library only when it needs them
     from ..evaluation import format_table
 
     if args.compare:
+        # start-up: the command line imports torch and the library only when it needs them
         from ..evaluation.compare import compare_files
 
         if args.run is not None or args.samples is not None:

@@ -20,6 +20,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
+    # start-up: the command line imports torch and the library only when it needs them
     from ..playground.explore import serve_explorer
 
     if not 0 <= args.port <= 65535:

@@ -30,6 +30,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    # start-up: the command line imports torch and the library only when it needs them
     from ..export import export_run
 
     out, about = export_run(

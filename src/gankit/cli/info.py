@@ -22,6 +22,7 @@ def dataset_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
+    # start-up: the command line imports torch and the library only when it needs them
     from ..config import DataConfig
     from ..data import sources
 
@@ -51,6 +52,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def _show_cache() -> int:
     """Print the decode cache: one row per entry, least recently used first, then the total against the cap."""
+    # start-up: the command line imports torch and the library only when it needs them
     from ..data.decode_cache import cache_folder, cap_bytes, entries, human_size
 
     found, other = entries()
@@ -89,6 +91,7 @@ def _show_cache() -> int:
 
 def _clear_cache() -> int:
     """Remove every entry of the decode cache and say how much was freed."""
+    # start-up: the command line imports torch and the library only when it needs them
     from ..data.decode_cache import cache_folder, clear, human_size
 
     n, freed = clear()
@@ -116,9 +119,11 @@ def config_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    # start-up: the command line imports torch and the library only when it needs them
     from ..config import load_config, to_yaml
 
     if args.keys:
+        # start-up: the command line imports torch and the library only when it needs them
         from ..config_doc import keys_markdown
 
         sys.stdout.write(keys_markdown())

@@ -44,6 +44,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_playground(args: argparse.Namespace) -> int:
+    # start-up: the command line imports torch and the library only when it needs them
     from ..playground import serve
 
     if not 0 <= args.port <= 65535:

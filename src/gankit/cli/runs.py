@@ -13,6 +13,7 @@ def run_folder(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
+    # start-up: the command line imports torch and the library only when it needs them
     from ..figures import make_figures
 
     for path in make_figures(Path(args.run)):
@@ -21,6 +22,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    # start-up: the command line imports torch and the library only when it needs them
     from ..figures import make_report
 
     print(f"wrote {make_report(Path(args.run))}")

@@ -51,6 +51,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    # start-up: the command line imports torch and the library only when it needs them
     from ..train.restore import save_samples
 
     if args.walk is not None:
@@ -73,6 +74,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _walk(args: argparse.Namespace) -> int:
+    # start-up: the command line imports torch and the library only when it needs them
     from ..walks import save_walk
 
     if args.npz:

@@ -176,6 +176,7 @@ def _launch(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _trainer(args: argparse.Namespace, progress):
     """The Trainer this command asks for: a resumed run (``--resume``) or a new one from a config."""
+    # start-up: the command line imports torch and the library only when it needs them
     from ..config import load_config
     from ..evaluation import QualityProbe
     from ..train import Trainer
@@ -205,6 +206,7 @@ def _trainer(args: argparse.Namespace, progress):
 
 def _fit(trainer) -> dict | None:
     """Train to the end, closing the process group either way (distributed runs)."""
+    # start-up: the command line imports torch and the library only when it needs them
     from ..train import distributed
 
     try:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from dataclasses import dataclass
 from typing import Callable
 
 from ..config import DataConfig
 from ..errors import DatasetError
+from ..registry import Registry
 from .base import Dataset, SourceStatus, Split
 from .transforms import conform
 
@@ -25,7 +25,13 @@ class Source:
     takes_path: bool = False
 
 
-_SOURCES: dict[str, Source] = {}
+SOURCES: Registry[Source] = Registry(
+    "data.name",
+    DatasetError,
+    "a data source",
+    is_entry=lambda value: isinstance(value, Source),
+    label=lambda name, source: name + (":PATH" if source.takes_path else ""),
+)
 
 
 def _built_in(cfg: DataConfig, path: str) -> SourceStatus:
@@ -33,55 +39,33 @@ def _built_in(cfg: DataConfig, path: str) -> SourceStatus:
 
 
 def register(name: str, summary: str, *, takes_path: bool = False, locate: Locator | None = None):
-    """Decorator registering ``load(cfg, path) -> Dataset`` under ``name``."""
+    """Decorator registering ``load(cfg, path) -> Dataset`` under ``name`` (gankit.registry's rules)."""
 
     def wrap(load: Loader) -> Loader:
-        assert name not in _SOURCES, f"data source {name} registered twice"
-        _SOURCES[name] = Source(name, summary, load, locate or _built_in, takes_path)
+        SOURCES.register(name, Source(name, summary, load, locate or _built_in, takes_path))
         return load
 
     return wrap
 
 
 def sources() -> list[Source]:
-    return list(_SOURCES.values())
+    return list(SOURCES.entries().values())
 
 
 def resolve(spec: str) -> tuple[Source, str]:
-    """Split ``NAME[:PATH]`` and find its source; unknown names raise a one-line error listing the choices.
-    ``MODULE:NAME[:PATH]`` imports a user's module first (which registers ``NAME``), as ``model.arch`` does."""
-    name, sep, path = spec.partition(":")
-    if name not in _SOURCES and sep and _is_module_path(name) and _imported(name):
-        return resolve(path)
-    source = _SOURCES.get(name)
-    if source is None:
-        choices = ", ".join(s.name + (":PATH" if s.takes_path else "") for s in _SOURCES.values())
-        raise DatasetError(
-            f"unknown dataset {spec!r}; choices: {choices} (or MODULE:NAME of a module that "
-            f"registers NAME)"
-        )
+    """Split ``NAME[:PATH]`` and find its source; ``MODULE:NAME[:PATH]`` imports a user's module first, as
+    ``model.arch`` does (gankit.registry: an unknown name is a one-line error listing the choices)."""
+    first, sep, rest = spec.partition(":")
+    if first in SOURCES or not sep:
+        source, path = SOURCES.resolve(first), rest
+    else:
+        name, sep, path = rest.partition(":")
+        source = SOURCES.from_module(first, name, spec)
     if source.takes_path and not path:
-        raise DatasetError(f"dataset {name} needs a path: {name}:PATH")
+        raise DatasetError(f"dataset {source.name} needs a path: {source.name}:PATH")
     if not source.takes_path and sep:
-        raise DatasetError(f"dataset {name} takes no path (got {spec!r})")
+        raise DatasetError(f"dataset {source.name} takes no path (got {spec!r})")
     return source, path
-
-
-def _imported(module: str) -> bool:
-    """Import a user's module that registers sources; False when no such module exists (an unknown name)."""
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name is not None and module.startswith(e.name):
-            return False
-        raise DatasetError(f"data.name: importing {module!r} failed ({e})") from None
-    except ImportError as e:
-        raise DatasetError(f"data.name: importing {module!r} failed ({e})") from None
-    return True
-
-
-def _is_module_path(name: str) -> bool:
-    return all(part.isidentifier() for part in name.split("."))
 
 
 def load_dataset(cfg: DataConfig) -> Dataset:

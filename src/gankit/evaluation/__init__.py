@@ -10,6 +10,7 @@ data registry, an ``.npz`` of images or of published Inception statistics; every
 (the probe of quality tracked while training).
 """
 
+from . import builtin_metrics  # noqa: F401 -- registers gankit's metrics with the table
 from .during_training import QualityProbe
 from .inputs import Reference, read_npz, read_stats, resolve_reference, write_stats
 from .options import EvalOptions, Samples

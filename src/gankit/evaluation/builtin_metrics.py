@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..data.stacked import DIGITS_OF
 from ..errors import MetricError
 from ..metrics.classifier import FEATURE_DIM as CLASSIFIER_FEATURES
-from ..metrics.inception import FEATURE_DIM
+from ..metrics.inception import FEATURE_DIM, default_weights_path
 from .domain_rows import (
     classifier_problem,
     classifier_protocol,
@@ -34,8 +35,6 @@ from .table import Metric, register_metric
 
 def stacked(data_name: str) -> bool:
     """Whether ``data_name`` is a Stacked MNIST source (three digits as RGB; its metric is the 1,000 modes)."""
-    from ..data.stacked import DIGITS_OF
-
     return data_name in DIGITS_OF
 
 
@@ -48,8 +47,6 @@ def _plain_images(kind: str, data_name: str) -> bool:
 
 
 def _inception_missing(opts: EvalOptions) -> str | None:
-    from ..metrics.inception import default_weights_path
-
     if opts.inception:
         missing = not Path(opts.inception).is_file()
         return f"--inception {opts.inception} does not exist" if missing else None
@@ -69,7 +66,7 @@ def _features_of(metric: str, stats_ok: bool = False):
     return lambda job, n: features_problem(job, metric, stats_ok)
 
 
-def _inception(name: str, rows, help: str, protocol, check) -> Metric:
+def _inception(name: str, rows, help: str, protocol, check, tracks: str = "") -> Metric:
     return Metric(
         name,
         rows,
@@ -80,6 +77,7 @@ def _inception(name: str, rows, help: str, protocol, check) -> Metric:
         protocol=protocol,
         check=check,
         features=FEATURE_DIM,
+        tracks=tracks,
     )
 
 
@@ -102,6 +100,7 @@ for _metric in (
         needs_reference=False,
         help="Jensen-Shannon divergence of 1-D samples to the data's Gaussian (gauss1d)",
         protocol=lambda job: {"target": f"N({job.data_cfg.mean}, {job.data_cfg.std}²)"},
+        tracks="jsd",
     ),
     Metric(
         "parzen",
@@ -118,6 +117,7 @@ for _metric in (
         "Fréchet Inception distance",
         inception_protocol,
         _features_of("fid", stats_ok=True),
+        tracks="fid",
     ),
     _inception(
         "kid",
@@ -125,6 +125,7 @@ for _metric in (
         "kernel Inception distance (± std over subsets of min(1000, n, reference) unless --kid-subset)",
         kid_protocol,
         kid_problem,
+        tracks="kid",
     ),
     _inception(
         "pr",
@@ -149,6 +150,7 @@ for _metric in (
         protocol=classifier_protocol,
         check=classifier_problem,
         features=CLASSIFIER_FEATURES,
+        tracks="fid_classifier",
     ),
     Metric(
         "is",

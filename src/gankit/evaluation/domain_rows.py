@@ -9,6 +9,18 @@ import torch
 
 from ..config import DataConfig
 from ..data import Dataset
+from ..data.stacked import DIGITS_OF, digit_dataset
+from ..data.toy import mode_mixture
+from ..metrics.classifier import (
+    classifier_features,
+    classifier_scores,
+    load_or_train_classifier,
+    stacked_modes,
+    weights_sha256,
+)
+from ..metrics.frechet import feature_stats, frechet_distance
+from ..metrics.modes import jsd_to_gaussian, mode_coverage
+from ..metrics.parzen import parzen_protocol
 from .options import CLASSIFIER_DATASETS, PARZEN_VALIDATION, Samples, row
 
 
@@ -19,8 +31,6 @@ def _flat_unit(x: torch.Tensor) -> torch.Tensor:
 def parzen_rows(job) -> list[dict]:
     """The paper's Parzen window estimate (σ chosen on validation, scored on test), of the samples and, for scale,
     of as many training images; skipped with a note when not asked for and the reference lacks those splits."""
-    from ..metrics.parzen import parzen_protocol
-
     samples, opts, dataset = job.samples, job.opts, job.reference("parzen").dataset
     if not _parzen_splits(dataset):
         opts.notes.append(
@@ -82,17 +92,12 @@ def classifier_problem(job, n: int) -> str | None:
 
 def _classifier(dataset: Dataset):
     """The cached small CNN of ``dataset`` (trained on its train split on first use) and its test accuracy."""
-    from ..metrics.classifier import load_or_train_classifier
-
     train, test = dataset.train, dataset.split("test")
     return load_or_train_classifier(dataset.name, train.x, train.y, test.x, test.y)
 
 
 def classifier_rows(job) -> list[dict]:
     """The domain classifier's class histogram (KL to the reference's, classes covered) and its Fréchet distance."""
-    from ..metrics.classifier import classifier_features, classifier_scores
-    from ..metrics.frechet import feature_stats, frechet_distance
-
     samples, reference = job.samples, job.reference("classifier")
     started = time.monotonic()
     model, accuracy = _classifier(reference.dataset)
@@ -114,8 +119,6 @@ def classifier_rows(job) -> list[dict]:
 
 def classifier_protocol(job) -> dict:
     """The domain classifier that read the samples: its dataset and a SHA-256 of its weights."""
-    from ..metrics.classifier import weights_sha256
-
     dataset, model = job.memo["classifier"]
     network = {
         "network": f"gankit classifier of {dataset}",
@@ -133,9 +136,6 @@ def modes_rows(job) -> list[dict]:
 
 def _stacked_modes(samples: Samples, stacked_name: str, data_cfg: DataConfig | None) -> list[dict]:
     """Modes captured (of 1,000) and the KL of the mode histogram to uniform, read by the digits' classifier."""
-    from ..data.stacked import DIGITS_OF, digit_dataset
-    from ..metrics.classifier import stacked_modes
-
     started = time.monotonic()
     cfg = (
         data_cfg
@@ -157,9 +157,6 @@ def _stacked_modes(samples: Samples, stacked_name: str, data_cfg: DataConfig | N
 
 
 def _point_modes(samples: Samples, data_cfg: DataConfig) -> list[dict]:
-    from ..data.toy import mode_mixture
-    from ..metrics.modes import mode_coverage
-
     started, n = time.monotonic(), len(samples.x)
     modes, std = mode_mixture(data_cfg.name)
     return [
@@ -170,8 +167,6 @@ def _point_modes(samples: Samples, data_cfg: DataConfig) -> list[dict]:
 
 def jsd_rows(job) -> list[dict]:
     """JSD between the 1-D samples and the data's Gaussian, N(data.mean, data.std²)."""
-    from ..metrics.modes import jsd_to_gaussian
-
     started, data_cfg = time.monotonic(), job.data_cfg
     value = jsd_to_gaussian(job.samples.x.reshape(-1), data_cfg.mean, data_cfg.std)
     return [row("jsd", value, len(job.samples.x), f"N({data_cfg.mean}, {data_cfg.std}²)", started)]

@@ -11,15 +11,31 @@ from typing import Any
 from ..config import Config
 from ..data import Dataset
 from ..errors import ConfigError, GankitError
+from ..train.device import resolve_device
 from .inputs import generator_samples
 from .options import EvalOptions
 from .run import choose_metrics, compute, default_reference
 from .settings import memory_problem, metric_problem, reference_problem
-from .table import Job, metric_table
+from .table import Job, Metric, metric_table
 
-# train.eval_metric (a row name) → the metric-table entry whose rows hold it; "auto" takes the first that can run
-TRACKED = {"fid": "fid", "kid": "kid", "fid_classifier": "classifier", "jsd": "jsd"}
 SEED = 0
+
+
+def trackable() -> dict[str, Metric]:
+    """The values ``train.eval_metric`` may name (each a row of its metric's, lower is better; ``Metric.tracks``)
+    with their metric-table entries, in the table's order: "auto" takes the first that can run."""
+    return {m.tracks: m for m in metric_table().values() if m.tracks}
+
+
+def _entry(metric: str) -> Metric:
+    """The metric-table entry of the tracked ``metric``; a one-line ConfigError listing the choices otherwise."""
+    entries = trackable()
+    if metric not in entries:
+        raise ConfigError(
+            f"train.eval_metric {metric!r} is not a trackable metric; choices: auto, "
+            f"{', '.join(entries)}"
+        )
+    return entries[metric]
 
 
 def _reference(cfg: Config) -> str:
@@ -28,7 +44,7 @@ def _reference(cfg: Config) -> str:
 
 def _options(cfg: Config, metric: str, device: str = "cpu") -> EvalOptions:
     return EvalOptions(
-        metrics=[TRACKED[metric]],
+        metrics=[_entry(metric).name],
         n=cfg.train.eval_n,
         reference=_reference(cfg),
         seed=SEED,
@@ -59,13 +75,11 @@ class QualityProbe:
         """``cfg`` with ``train.eval_metric`` resolved ("auto": the first tracked metric that can run on
         ``dataset``), every train.eval_* setting checked first: the reference, the metric, the memory of
         ``train.eval_n`` samples and their features; a one-line ConfigError naming the setting otherwise."""
-        from ..train import resolve_device
-
         t = cfg.train
         job = self._job(cfg, EvalOptions(n=t.eval_n, reference=_reference(cfg)))
         metric = _resolved(cfg, dataset.kind, job)
         self._keep(job)
-        entry = metric_table()[TRACKED[metric]]
+        entry = _entry(metric)
         if t.eval_reference and not entry.needs_reference:
             raise ConfigError(
                 f"train.eval_reference={t.eval_reference}: {metric} takes no reference; leave it null"
@@ -89,11 +103,11 @@ class QualityProbe:
 
 def _problem(metric: str, cfg: Config, kind: str, job: Job) -> str | None:
     """Why the tracked ``metric`` cannot run on this data, or None; an unreadable reference is a ConfigError."""
+    entry, opts = _entry(metric), _options(cfg, metric)
     try:
-        choose_metrics(kind, cfg.data.name, _options(cfg, metric))
+        choose_metrics(kind, cfg.data.name, opts)
     except GankitError as e:
         return str(e)
-    entry = metric_table()[TRACKED[metric]]
     why = entry.needs_reference and reference_problem(job, entry.name)
     if why:
         raise ConfigError(f"train.eval_reference={job.reference_spec}: {why}")
@@ -108,8 +122,8 @@ def _resolved(cfg: Config, kind: str, job: Job) -> str:
         if why:
             raise ConfigError(f"train.eval_metric={asked}: {why}")
         return asked
-    table = metric_table()
-    applicable = [m for m in TRACKED if table[TRACKED[m]].applies(kind, name)]
+    entries = trackable()
+    applicable = [m for m, entry in entries.items() if entry.applies(kind, name)]
     problems = {}
     for metric in applicable:
         problems[metric] = _problem(metric, cfg, kind, job)
@@ -117,7 +131,7 @@ def _resolved(cfg: Config, kind: str, job: Job) -> str:
             return metric
     if not problems:
         raise ConfigError(
-            f"train.eval_metric=auto: none of {', '.join(TRACKED)} applies to {kind} data {name}; "
+            f"train.eval_metric=auto: none of {', '.join(entries)} applies to {kind} data {name}; "
             f"leave train.eval_every_kimg null and measure the run with gankit eval"
         )
     reasons = "; ".join(f"{m}: {why}" for m, why in problems.items())

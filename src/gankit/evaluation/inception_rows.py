@@ -10,6 +10,11 @@ from pathlib import Path
 import torch
 
 from ..errors import MetricError
+from ..metrics.cache import load_or_compute
+from ..metrics.frechet import feature_stats, frechet_distance, kid
+from ..metrics.inception import SIZE, InceptionFeatures, default_weights_path, file_sha256
+from ..metrics.inception_score import SPLITS, InceptionClassifier, inception_score
+from ..metrics.prdc import density_coverage, precision_recall
 from .inputs import Reference, write_stats
 from .options import FEATURE_CHUNK, KID_SUBSET, EvalOptions, row
 
@@ -28,7 +33,6 @@ def _features(extractor, images: torch.Tensor, what: str, opts: EvalOptions) -> 
 
 def reference_features(extractor, reference: Reference, opts: EvalOptions) -> torch.Tensor:
     """Pool features of the reference images, from the on-disk cache when the reference is a dataset split."""
-    from ..metrics.cache import load_or_compute
 
     def compute() -> dict[str, torch.Tensor]:
         return {
@@ -48,8 +52,6 @@ def reference_features(extractor, reference: Reference, opts: EvalOptions) -> to
 
 
 def _extractor(opts: EvalOptions):
-    from ..metrics.inception import InceptionFeatures
-
     return InceptionFeatures(
         opts.inception, device=opts.device, precision=opts.precision, resize=opts.resize
     )
@@ -133,8 +135,6 @@ def kid_problem(job, n: int) -> str | None:
 
 
 def fid_rows(job) -> list[dict]:
-    from ..metrics.frechet import feature_stats, frechet_distance
-
     f = inception_pass(job)
     if f.real is None:
         value = frechet_distance(feature_stats(f.fake), f.reference.stats)
@@ -154,8 +154,6 @@ def fid_rows(job) -> list[dict]:
 
 
 def kid_rows(job) -> list[dict]:
-    from ..metrics.frechet import kid
-
     f, ref = _with_features(job)
     subset = kid_subset(job.opts, len(f.fake), len(f.real))
     mean, std = kid(f.real, f.fake, subset_size=subset, seed=job.opts.seed)
@@ -163,8 +161,6 @@ def kid_rows(job) -> list[dict]:
 
 
 def pr_rows(job) -> list[dict]:
-    from ..metrics.prdc import precision_recall
-
     f, ref = _with_features(job)
     return [
         row(name, value, len(f.fake), ref, f.started, k=3, **f.precision)
@@ -173,8 +169,6 @@ def pr_rows(job) -> list[dict]:
 
 
 def dc_rows(job) -> list[dict]:
-    from ..metrics.prdc import density_coverage
-
     f, ref = _with_features(job)
     return [
         row(name, value, len(f.fake), ref, f.started, k=5, **f.precision)
@@ -218,10 +212,7 @@ def _note_foreign_stats(reference: Reference, weights: str, opts: EvalOptions) -
 
 def inception_score_rows(job) -> list[dict]:
     """IS (mean ± std over 10 splits) of the samples, with the classifier network ``opts.inception``."""
-    from ..metrics.inception import default_weights_path
-
     samples, opts = job.samples, job.opts
-    from ..metrics.inception_score import SPLITS, InceptionClassifier, inception_score
 
     if samples.kind != "image":
         raise MetricError("the Inception Score needs images")
@@ -246,9 +237,6 @@ def inception_score_rows(job) -> list[dict]:
 
 
 def inception_score_protocol(job) -> dict:
-    from ..metrics.inception import file_sha256
-    from ..metrics.inception_score import SPLITS
-
     network = {"weights_sha256": file_sha256(job.memo["is_network"]), "resize": "tf"}
     return {"features": network, "splits": SPLITS}
 
@@ -256,9 +244,6 @@ def inception_score_protocol(job) -> dict:
 def save_reference_stats(reference: Reference, out: str | Path, opts: EvalOptions) -> dict:
     """Inception statistics of the reference images written to ``out`` (``mu``, ``sigma`` and how they were made);
     returns what was recorded."""
-    from ..metrics.frechet import feature_stats
-    from ..metrics.inception import SIZE
-
     if reference.images is None:
         raise MetricError(
             "--save-reference-stats needs reference images (DATASET:SPLIT or an images .npz)"

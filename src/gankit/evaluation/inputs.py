@@ -17,6 +17,7 @@ from ..data import Dataset, load_dataset, to_uint8
 from ..errors import MetricError
 from ..fileio import npz_bytes, write_atomic
 from ..metrics.frechet import FeatureStats
+from ..train.restore import load_generator_and_meta, sample
 from .options import Samples
 
 STATS_KEYS = ("mu", "sigma")
@@ -114,8 +115,6 @@ def write_stats(path: str | Path, stats: FeatureStats, meta: dict[str, Any]) -> 
 
 def samples_from_run(run_dir: Path, checkpoint: str, n: int, seed: int) -> Samples:
     """``n`` samples (noise seed ``seed``) of the run's G at ``checkpoint`` (its EMA copy when it has one)."""
-    from ..train.restore import load_generator_and_meta
-
     G, meta = load_generator_and_meta(run_dir, checkpoint)
     return generator_samples(G, meta["kind"], n, seed, "ema" if meta["ema"] else "raw")
 
@@ -123,8 +122,6 @@ def samples_from_run(run_dir: Path, checkpoint: str, n: int, seed: int) -> Sampl
 def generator_samples(G, kind: str, n: int, seed: int, generator: str) -> Samples:
     """``n`` samples of ``G`` (a gankit.models.Generator, on any device; noise seed ``seed``) as evaluation takes
     them: uint8 images with their [0, 1] values, or float points; ``generator``: "ema" or "raw"."""
-    from ..train.restore import sample
-
     with torch.no_grad():
         raw = sample(G, n, seed).cpu()
     if kind == "image":

@@ -9,12 +9,13 @@ precision/recall and density/coverage share one pass of the Inception network.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..config import DataConfig
 from ..errors import MetricError
+from ..metrics.inception import FEATURE_DIM
+from ..registry import Registry
 from .inputs import Reference, resolve_reference
 from .options import DEFAULT_N_IMAGES, EvalOptions, Samples
 
@@ -37,8 +38,6 @@ class Job:
         if "reference" not in self.memo:
             if not self.reference_spec:
                 raise MetricError(f"{metric} needs --reference DATASET:SPLIT or a reference .npz")
-            from ..metrics.inception import FEATURE_DIM
-
             self.memo["reference"] = resolve_reference(
                 self.reference_spec, self.data_cfg, self.opts.n_ref, FEATURE_DIM
             )
@@ -62,7 +61,8 @@ class Metric:
     figures depend on (the feature network and its settings), called after ``rows``, for the rows' protocol stamp
     (gankit.evaluation.protocol); ``check(job, n)``: why it cannot give rows for ``n`` samples against the job's
     reference (a size, a reference it cannot read), or None, asked before any sample is drawn; ``features``: the
-    width of the features it computes per image (0: none), for the memory check."""
+    width of the features it computes per image (0: none), for the memory check; ``tracks``: the row quality
+    tracking may follow while training (``train.eval_metric``), one value where lower is better ('': none)."""
 
     name: str
     rows: Callable[[Job], list[dict[str, Any]]]
@@ -76,43 +76,34 @@ class Metric:
     protocol: Callable[[Job], dict[str, Any]] = lambda job: {}
     check: Callable[[Job, int], str | None] = lambda job, n: None
     features: int = 0
+    tracks: str = ""
 
     def n_for(self, data_name: str) -> int:
         return self.default_n(data_name) if callable(self.default_n) else self.default_n
 
 
-_METRICS: dict[str, Metric] = {}
+METRICS: Registry[Metric] = Registry(
+    "--metrics", MetricError, "a metric", is_entry=lambda value: isinstance(value, Metric)
+)
 
 
 def register_metric(metric: Metric) -> Metric:
-    """Make ``metric`` a choice of `gankit eval --metrics` under its name; returns it. Another metric under a taken
-    name is a ValueError."""
-    taken = _METRICS.get(metric.name)
-    if taken is not None and taken != metric:
-        raise ValueError(f"metric {metric.name!r} is already registered")
-    _METRICS[metric.name] = metric
-    return metric
+    """Make ``metric`` a choice of `gankit eval --metrics` under its name (gankit.registry's rules); returns it."""
+    return METRICS.register(metric.name, metric)
 
 
 def metric_table() -> dict[str, Metric]:
     """The registered metrics by name, in the order their rows are computed and printed (gankit's first)."""
-    from . import builtin_metrics  # noqa: F401 -- registers gankit's own on first use
-
-    return dict(_METRICS)
+    return METRICS.entries()
 
 
 def imported_names(names: list[str]) -> list[str]:
-    """Metric names as asked for, ``MODULE:NAME`` imported first (its module registers NAME) and given as NAME."""
+    """Metric names as asked for, each resolved by the table (``MODULE:NAME`` imports MODULE first) and given as the
+    metric's name; a :class:`Metric` found as the module's attribute joins the table."""
     out = []
     for name in names:
-        module, sep, short = name.partition(":")
-        if sep:
-            try:
-                importlib.import_module(module)
-            except Exception as e:  # noqa: BLE001 -- a user's module may raise anything as it runs
-                why = (str(e).strip().splitlines() or [""])[0]
-                raise MetricError(
-                    f"--metrics {name}: cannot import {module!r} ({type(e).__name__}: {why})"
-                ) from None
-        out.append(short if sep else name)
+        metric = METRICS.resolve(name)
+        if metric.name not in METRICS:
+            register_metric(metric)
+        out.append(metric.name)
     return out

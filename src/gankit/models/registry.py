@@ -1,14 +1,13 @@
 """Model registry: ``model.arch`` → a (generator, discriminator) pair for a dataset's sample shape.
 
-``model.arch`` is a registered name (gankit's: see :func:`architectures`) or ``module:name``: the module is imported,
-which runs its :func:`register` calls, and ``name`` is a name it registered or a builder function in it. So a run of
+``model.arch`` is a registered name (gankit's: see :func:`architectures`) or ``MODULE:NAME``: the module is imported,
+which runs its :func:`register` calls, and ``NAME`` is a name it registered or a builder function in it. So a run of
 an architecture of one's own trains from a YAML file and ``gankit sample``/``eval`` rebuild it in a fresh process.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 from typing import Callable
 
@@ -17,22 +16,36 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import ConfigError
+from ..registry import Registry
 from .base import Generator
+from .conditional import (
+    ACGANDiscriminator,
+    ConcatDiscriminator,
+    ConditionalGenerator,
+    ProjectionDiscriminator,
+    feature_dim,
+)
+from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator, PaperDiscriminator, PaperGenerator
+from .nfresnet import NFResNetDiscriminator, NFResNetGenerator, default_widths
+from .resnet import ResNetDiscriminator, ResNetGenerator
+from .resolution import Downsampled, Upsampled, inner_shape
 
 Builder = Callable[..., tuple[Generator, nn.Module]]
-_ARCHS: dict[str, Builder] = {}
+ARCHITECTURES: Registry[Builder] = Registry(
+    "model.arch", ConfigError, "an architecture", is_entry=callable
+)
 # D flattens its input: a concat-conditional D gets the one-hot appended to it
 _FLAT_INPUT: set[str] = set()
 
 
 def register(name: str, *, flat_input: bool = False):
-    """Decorator: ``builder(cfg, *, sample_shape, kind, pixel_mean) -> (G, D)`` under ``name``. ``flat_input``: D
-    flattens each sample (an MLP), so a concat-conditional D takes the one-hot beside the flat sample instead of as
-    extra image channels."""
+    """Decorator: ``builder(cfg, *, sample_shape, kind, pixel_mean) -> (G, D)`` under ``name`` (gankit.registry's
+    rules). ``flat_input``: D flattens each sample (an MLP), so a concat-conditional D takes the one-hot beside the
+    flat sample instead of as extra image channels."""
 
     def wrap(builder: Builder) -> Builder:
-        _ARCHS[name] = builder
+        ARCHITECTURES.register(name, builder)
         if flat_input:
             _FLAT_INPUT.add(name)
         return builder
@@ -42,34 +55,12 @@ def register(name: str, *, flat_input: bool = False):
 
 def architectures() -> list[str]:
     """The registered names, gankit's first."""
-    return list(_ARCHS)
+    return ARCHITECTURES.names()
 
 
 def resolve(arch: str) -> Builder:
     """The builder ``arch`` names (see the module docstring); a one-line ConfigError listing the choices otherwise."""
-    if arch in _ARCHS:
-        return _ARCHS[arch]
-    module, sep, name = arch.partition(":")
-    if not sep:
-        raise ConfigError(
-            f"model.arch: {arch!r} is not one of {', '.join(_ARCHS)} (or module:builder)"
-        )
-    try:
-        namespace = importlib.import_module(module)
-    except ImportError as e:
-        raise ConfigError(f"model.arch: cannot import {module!r} ({e})") from None
-    except Exception as e:  # noqa: BLE001 -- a user's module may raise anything as it runs
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise ConfigError(
-            f"model.arch: cannot import {module!r} ({type(e).__name__}: {first})"
-        ) from None
-    builder = _ARCHS.get(name, getattr(namespace, name, None))
-    if not callable(builder):
-        raise ConfigError(
-            f"model.arch: {module} neither registers an architecture {name!r} nor has a builder of "
-            f"that name"
-        )
-    return builder
+    return ARCHITECTURES.resolve(arch)
 
 
 def build_models(
@@ -101,8 +92,6 @@ def _at_inner_resolution(
     num_classes: int,
 ) -> tuple[Generator, nn.Module]:
     """G and D built for ``model.inner_resolution`` and wrapped to the data's (gankit.models.resolution)."""
-    from .resolution import Downsampled, Upsampled, inner_shape
-
     if kind != "image":
         raise ValueError("model.inner_resolution is for images")
     shape = inner_shape(sample_shape, cfg.inner_resolution)
@@ -141,14 +130,6 @@ def _conditional(
     pixel_mean: torch.Tensor | None,
     num_classes: int,
 ) -> tuple[Generator, nn.Module]:
-    from .conditional import (
-        ACGANDiscriminator,
-        ConcatDiscriminator,
-        ConditionalGenerator,
-        ProjectionDiscriminator,
-        feature_dim,
-    )
-
     if num_classes < 2:
         raise ValueError(
             f"model.conditional={cfg.conditional} needs a dataset with class labels (2 or more classes)"
@@ -212,8 +193,6 @@ def _square_image(arch: str, sample_shape: tuple[int, ...], kind: str) -> tuple[
 
 @register("dcgan")
 def _dcgan(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
-    from .dcgan import DCGANDiscriminator, DCGANGenerator
-
     c, r = _square_image("dcgan", sample_shape, kind)
     g = DCGANGenerator(z_dim=cfg.z_dim, channels=c, resolution=r, width=cfg.width, prior=cfg.prior)
     return g, DCGANDiscriminator(channels=c, resolution=r, width=cfg.width, norm=cfg.d_norm)
@@ -221,8 +200,6 @@ def _dcgan(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
 
 @register("resnet")
 def _resnet(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
-    from .resnet import ResNetDiscriminator, ResNetGenerator
-
     c, r = _square_image("resnet", sample_shape, kind)
     g = ResNetGenerator(z_dim=cfg.z_dim, channels=c, resolution=r, width=cfg.width, prior=cfg.prior)
     return g, ResNetDiscriminator(channels=c, resolution=r, width=cfg.width)
@@ -230,8 +207,6 @@ def _resnet(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
 
 @register("nf-resnet")
 def _nf_resnet(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
-    from .nfresnet import NFResNetDiscriminator, NFResNetGenerator, default_widths
-
     c, r = _square_image("nf-resnet", sample_shape, kind)
     shape = {
         "widths": default_widths(r, cfg.width),

@@ -1,7 +1,8 @@
 """Training: Algorithm 1 (algorithm.py), the loop around it (loop.py), checkpoints (checkpoint.py)."""
 
 from .algorithm import Players, Runtime, d_step, g_step, training_iteration
-from .loop import Trainer, resolve_device
+from .device import resolve_device
+from .loop import Trainer
 
 __all__ = [
     "Players",

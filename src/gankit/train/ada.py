@@ -20,6 +20,10 @@ from typing import Callable
 
 import torch
 
+from ..config import Config
+from ..errors import ConfigError
+from ..objectives import objectives, resolve_objective
+
 
 class AdaController:
     """p (``p``, 0-d float32 on ``device``, the probability the augmentation reads), the sums of the D updates since
@@ -59,3 +63,18 @@ class AdaController:
         """The inverse of :meth:`state_dict` (copied in place: a captured CUDA graph keeps reading the same p)."""
         for name, t in self.state_dict().items():
             t.copy_(tensors[name])
+
+
+def ada_of(cfg: Config, device: torch.device) -> AdaController | None:
+    """ADA's control of the augmentation probability on ``device`` (None when ``train.ada_target`` is null); a
+    ConfigError for an objective whose D output has no side that means real."""
+    t = cfg.train
+    if t.ada_target is None:
+        return None
+    if not resolve_objective(cfg.objective.loss).real_above_zero:
+        signed = [name for name, o in objectives().items() if o.real_above_zero]
+        raise ConfigError(
+            f"train.ada_target reads sign(D(x_real)), which means real above 0 only for objective.loss "
+            f"{' or '.join(signed)}; got {cfg.objective.loss}"
+        )
+    return AdaController(t.ada_target, t.ada_kimg, t.ada_interval, t.k, device)

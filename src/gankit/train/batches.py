@@ -7,8 +7,8 @@ from typing import Callable
 import torch
 
 from ..models import Generator
-from .parts import TrainingData
 from .sampler import MinibatchSampler
+from .training_data import TrainingData
 
 
 class Batches:

@@ -7,10 +7,12 @@ from pathlib import Path
 import torch
 
 from ..config import from_dict
-from ..data import load_dataset
+from ..data import load_dataset, to_uint8
 from ..errors import CheckpointError, RunDirError
+from ..fileio import npz_bytes, write_atomic
 from ..models import Generator, build_models
 from ..models.latent import truncate
+from ..viz.grids import grid_image, png_bytes, points_plot
 from . import checkpoint as ckpt
 
 
@@ -126,10 +128,6 @@ def save_samples(
     write a picture to ``png`` (default RUN/sample.png: an image grid, or points over the data) and, when given, an
     .npz to ``npz`` (``x``: uint8 [n, C, H, W] images or float32 [n, d] points; ``y``: int64 [n] labels). Returns
     what was drawn, in words."""
-    from ..data import to_uint8
-    from ..fileio import npz_bytes, write_atomic
-    from ..viz.grids import grid_image, png_bytes, points_plot
-
     G, kind, real = load_generator(Path(run_dir), which)
     labels = labels_for(G, n, label)
     x = sample(G, n, seed, labels=labels, truncation=truncation)

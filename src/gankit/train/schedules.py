@@ -1,5 +1,6 @@
 """Learning-rate and momentum schedules as pure functions of the counters (so resume is exact), and the writer that
-puts each step's values into the optimisers.
+puts each step's values into the optimisers; the ramped values the step reads as 0-d tensors (:func:`ramp_knob`) and
+their writer (:func:`write_ramps`).
 
 The paper (goodfeli/adversarial mnist.yaml): lr 0.1 divided by 1.000004 after every update, floor 1e-6
 (pylearn2 ExponentialDecay); momentum 0.5 rising linearly to 0.7 between epochs 1 and 250 (MomentumAdjustor,
@@ -17,7 +18,9 @@ from typing import Any
 
 import torch
 
-from ..config import Config, OptimConfig
+from ..config import Config, OptimConfig, TrainConfig
+from .algorithm import Players
+from .ema import EMA
 
 
 def lr_at(cfg: OptimConfig, updates: int, base: float | None = None) -> float:
@@ -64,6 +67,29 @@ def ramped(cfg: Config, nimg: int) -> dict[str, float]:
         ),
         "augment_p": cosine_ramp(t.augment_p, t.augment_p_final, progress),
     }
+
+
+def ramp_knob(value: float, ramped: bool, device: torch.device) -> torch.Tensor | None:
+    """A hyper-parameter read inside the step as a 0-d tensor on ``device`` that the schedules write in place
+    (so a captured CUDA graph reads each new value), or None when it stays at its neutral value."""
+    return torch.tensor(float(value), device=device) if ramped else None
+
+
+def write_ramps(
+    ramp: dict[str, float], players: Players, ada_sets_p: bool, ema: EMA | None, t: TrainConfig
+) -> dict[str, float]:
+    """This step's ramped penalty scale, augmentation probability (unless ADA sets it) and EMA half-life into
+    the parts that read them; returns the ramped ones for the log."""
+    out = {}
+    augment_p = None if ada_sets_p else players.augment_p
+    for name, knob in (("penalty_scale", players.penalty_scale), ("augment_p", augment_p)):
+        if knob is not None:
+            knob.fill_(ramp[name])
+            out[name] = ramp[name]
+    if ema is not None and t.ema_half_life_final_kimg is not None:
+        ema.half_life_img = 1000 * ramp["ema_half_life_kimg"]
+        out["ema_half_life_kimg"] = ramp["ema_half_life_kimg"]
+    return out
 
 
 def _assign(group: dict[str, Any], key: str, value: float) -> None:

@@ -1,17 +1,22 @@
 """What a checkpoint holds, as one object (docs/design.md, 'Checkpoints'): the run's state, from which training
-continues exactly."""
+continues exactly, and the size a checkpoint of it takes; :class:`Counter` makes its counters the Trainer's
+attributes."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..config import OptimConfig
 from . import checkpoint as ckpt
 from .ada import AdaController
 from .ema import EMA
+from .optim import state_slots
+from .optim_state import optimizer_from_flat, optimizer_to_flat
 from .quality import QualityTracker
 from .rng import Streams
 from .sampler import MinibatchSampler
@@ -46,8 +51,8 @@ class RunState:
 
     def to_checkpoint(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """(tensors, JSON-able rest) for :func:`gankit.train.checkpoint.save`; :meth:`load` is the inverse."""
-        opt_g, meta_g = ckpt.optimizer_to_flat("opt_g", self.opt_g)
-        opt_d, meta_d = ckpt.optimizer_to_flat("opt_d", self.opt_d)
+        opt_g, meta_g = optimizer_to_flat("opt_g", self.opt_g)
+        opt_d, meta_d = optimizer_to_flat("opt_d", self.opt_d)
         perm, cursor = self.sampler.state()
         tensors = {
             **_prefixed("G.", self.G.state_dict()),
@@ -75,12 +80,32 @@ class RunState:
             meta["quality"] = self.quality.state()
         return tensors, meta
 
+    def checkpoint_bytes(
+        self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], optim: OptimConfig
+    ) -> int:
+        """The size of one checkpoint of this state once training has begun, from the checkpoint's ``tensors`` and
+        ``meta`` now: those, what the first step adds (the optimisers' per-parameter moments, the sampler's
+        permutation of the training set) and the JSON."""
+        size = (
+            sum(v.numel() * v.element_size() for v in tensors.values())
+            + self.streams.torch.state()[0].numel()
+        )
+        if not self.opt_g.state and not self.opt_d.state:
+            params = [*self.G.parameters(), *self.D.parameters()]
+            size += state_slots(optim) * sum(p.numel() * p.element_size() for p in params)
+        if not len(self.sampler.perm):
+            size += 8 * self.sampler.n
+        header = 200 * (
+            len(tensors) + 3 * len(list(self.G.parameters())) + 3 * len(list(self.D.parameters()))
+        )
+        return size + header + len(json.dumps(meta, indent=1, default=str))
+
     def load(self, c: ckpt.Checkpoint, rank: int = 0) -> None:
         """Continue from checkpoint ``c`` (``rank``: this process's dropout stream, when it holds one per rank)."""
         self.G.load_state_dict(ckpt.part(c.tensors, "G."))
         self.D.load_state_dict(ckpt.part(c.tensors, "D."))
-        ckpt.optimizer_from_flat("opt_g", self.opt_g, c.tensors, c.meta["opt_g"])
-        ckpt.optimizer_from_flat("opt_d", self.opt_d, c.tensors, c.meta["opt_d"])
+        optimizer_from_flat("opt_g", self.opt_g, c.tensors, c.meta["opt_g"])
+        optimizer_from_flat("opt_d", self.opt_d, c.tensors, c.meta["opt_d"])
         if self.ema is not None:
             self.ema.load_state_dict(ckpt.part(c.tensors, "G_ema."))
         if self.ada is not None:
@@ -91,3 +116,17 @@ class RunState:
         self.lr_scale, self.rollbacks = c.meta.get("lr_scale", 1.0), c.meta.get("rollbacks", 0)
         if self.quality is not None:
             self.quality.load(c.meta.get("quality"))
+
+
+class Counter:
+    """An attribute of a holder of a :class:`RunState` (``holder.state``; the Trainer's ``step``, ``nimg``, ...) that
+    is the counter of the same name in that state."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, holder: Any, owner: type | None = None) -> Any:
+        return self if holder is None else getattr(holder.state, self.name)
+
+    def __set__(self, holder: Any, value: Any) -> None:
+        setattr(holder.state, self.name, value)

@@ -53,7 +53,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def _show_cache() -> int:
     """Print the decode cache: one row per entry, least recently used first, then the total against the cap."""
     # start-up: the command line imports torch and the library only when it needs them
-    from ..data.decode_cache import cache_folder, cap_bytes, entries, human_size
+    from ..data.cache_size import cache_folder, cap_bytes, human_size
+    from ..data.decode_cache import entries
 
     found, other = entries()
     where = f"decode cache {cache_folder()}"
@@ -92,7 +93,7 @@ def _show_cache() -> int:
 def _clear_cache() -> int:
     """Remove every entry of the decode cache and say how much was freed."""
     # start-up: the command line imports torch and the library only when it needs them
-    from ..data.decode_cache import cache_folder, clear, human_size
+    from ..data.cache_size import cache_folder, clear, human_size
 
     n, freed = clear()
     print(

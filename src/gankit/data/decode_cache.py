@@ -6,8 +6,8 @@ An entry is named ``SLOT-KEY``: the slot is the folder's resolved path and the r
 files. Writing an entry removes the older ones of its slot, so the cache holds one entry per folder and settings.
 The JSON holds a SHA-256 of every 8 MiB chunk of the ``.npy`` (taken after decoding, checked on every load, chunks
 hashed in parallel through a memory map) and a seal, the SHA-256 of its other fields: a damaged, edited or cut entry
-is decoded again, with a one-line warning naming it. The whole cache is capped (``GANKIT_CACHE_MAX_GB``, default 20
-GB): the least recently used entries go first."""
+is decoded again, with a one-line warning naming it. The whole cache is capped (gankit.data.cache_size;
+``GANKIT_CACHE_MAX_GB``, default 20 GB): the least recently used entries go first."""
 
 from __future__ import annotations
 
@@ -15,20 +15,17 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import mmap
 import os
-import re
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import DatasetError
-from ..fileio import cache_dir, write_atomic
+from ..fileio import write_atomic
+from .cache_size import cache_folder, cap_bytes, human_size, scan, tidy, touch
 
 if TYPE_CHECKING:  # folder.py imports this module; the settings type is only named here
     from .folder import ReadSettings
@@ -38,28 +35,13 @@ log = logging.getLogger(__name__)
 # part of the cache's key: a change to how pictures are read makes new entries
 READER_VERSION = 3
 CHUNK = 8 << 20  # bytes of the .npy per SHA-256
-DEFAULT_CAP_GB = 20.0
-STALE_S = (
-    86400  # a file of no entry (a killed decode's, an older gankit's) is removed once this old
-)
-
 Decoded = tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]
 # decode_all(paths, how, strict, name, out=None) -> (uint8 [n, C, R, R], bool [N] read, [(path, why)])
 DecodeAll = Callable[..., Decoded]
-_STEM = re.compile(r"[0-9a-f]{32}-[0-9a-f]{32}")
 
 
 class _Damaged(Exception):
     """An entry that cannot be trusted; the message says why."""
-
-
-class _File(NamedTuple):
-    """A complete entry (``path``: its stem, ``size``: of its .npy and .json, ``used``: its JSON's modification
-    time) or another file of the cache folder (its path, size and modification time)."""
-
-    path: Path
-    size: int
-    used: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +83,7 @@ def decoded(
             e.strerror,
         )
         return decode_all(paths, how, strict, name)
-    if not _tidy(folder, stem, cap):
+    if not tidy(folder, stem, cap):
         log.warning(
             "folder:%s: the decoded pictures exceed the decode cache's cap of %s (GANKIT_CACHE_MAX_GB); used for "
             "this run, not kept",
@@ -125,7 +107,7 @@ def _read_cached(stem: Path, shape: tuple[int, ...], strict: bool, name: str) ->
         )
         return None
     if cached is not None:
-        _touch(about)
+        touch(about)
     return cached
 
 
@@ -287,37 +269,10 @@ def describe(how: ReadSettings) -> str:
     )
 
 
-def cache_folder() -> Path:
-    """``folders/`` in the user cache."""
-    return cache_dir() / "folders"
-
-
-def cap_bytes() -> int:
-    """The decode cache's cap in bytes: ``GANKIT_CACHE_MAX_GB`` (decimal gigabytes, fractions allowed) or 20 GB."""
-    text = os.environ.get("GANKIT_CACHE_MAX_GB", "").strip()
-    try:
-        gb = float(text) if text else DEFAULT_CAP_GB
-    except ValueError:
-        gb = math.nan
-    if not 0 <= gb < math.inf:
-        raise DatasetError(f"GANKIT_CACHE_MAX_GB must be a number of gigabytes ≥ 0, got {text!r}")
-    return int(gb * 1e9)
-
-
-def human_size(n: float) -> str:
-    """``n`` bytes in decimal units, e.g. ``614 MB``, ``2.5 GB``."""
-    unit = "bytes"
-    for larger in ("kB", "MB", "GB"):
-        if n < 999.5:
-            break
-        n, unit = n / 1000, larger
-    return f"{n:.1f} {unit}" if n < 9.95 and unit != "bytes" else f"{n:.0f} {unit}"
-
-
 def entries() -> tuple[list[CacheEntry], int]:
     """The cache's complete entries, least recently used first, and the bytes of its other files (decodes under
     way or killed, entries of an older gankit)."""
-    found, other = _scan(cache_folder())
+    found, other = scan(cache_folder())
     result = []
     for e in found:
         try:
@@ -326,85 +281,3 @@ def entries() -> tuple[list[CacheEntry], int]:
             about = None
         result.append(CacheEntry(e.path, e.size, e.used, about))
     return result, sum(f.size for f in other)
-
-
-def clear() -> tuple[int, int]:
-    """Remove every entry and every file of no entry older than a day: (entries removed, bytes freed)."""
-    found, other = _scan(cache_folder())
-    freed = sum(_remove(e.path) for e in found + _stale(other))
-    return len(found), freed
-
-
-def _tidy(folder: Path, keep: Path, cap: int) -> bool:
-    """After ``keep`` was written: remove the other entries of its slot and files of no entry older than a day, then
-    the least recently used entries (``keep`` last) until the cache fits its cap. Whether ``keep`` is still there."""
-    found, other = _scan(folder)
-    slot = keep.name.split("-")[0]
-    older = [e for e in found if e.path.name.startswith(slot) and e.path != keep]
-    stale = _stale(other)
-    for e in older + stale:
-        _remove(e.path)
-    found = [e for e in found if e not in older]
-    total = sum(e.size for e in found) + sum(f.size for f in other if f not in stale)
-    for e in sorted(found, key=lambda e: (e.path == keep, e.used)):
-        if total <= cap:
-            break
-        total -= _remove(e.path)
-    return keep.with_suffix(".json").exists()
-
-
-def _scan(folder: Path) -> tuple[list[_File], list[_File]]:
-    """The complete entries in ``folder`` (a JSON and its .npy), least recently used first, and its other files."""
-    try:
-        with os.scandir(folder) as it:
-            files = {
-                e.name: e.stat(follow_symlinks=False)
-                for e in it
-                if e.is_file(follow_symlinks=False)
-            }
-    except FileNotFoundError:
-        return [], []
-    stems = [n[:-5] for n in files if n.endswith(".json") and _STEM.fullmatch(n[:-5])]
-    stems = [s for s in stems if f"{s}.npy" in files]
-    found = [
-        _File(
-            folder / s,
-            files[f"{s}.npy"].st_size + files[f"{s}.json"].st_size,
-            files[f"{s}.json"].st_mtime,
-        )
-        for s in stems
-    ]
-    ours = {f"{s}{ext}" for s in stems for ext in (".npy", ".json")}
-    other = [_File(folder / n, st.st_size, st.st_mtime) for n, st in files.items() if n not in ours]
-    return sorted(found, key=lambda e: e.used), other
-
-
-def _stale(other: list[_File]) -> list[_File]:
-    """The files of no entry left more than a day ago (by a killed decode, or an older gankit)."""
-    now = time.time()
-    return [f for f in other if now - f.used > STALE_S]
-
-
-def _remove(path: Path) -> int:
-    """Remove the entry ``path`` (a stem: its JSON first, then its .npy) or the file ``path``; the bytes freed.
-    A process that maps the .npy keeps reading it (POSIX)."""
-    targets = [path]
-    if _STEM.fullmatch(path.name):
-        targets = [path.with_suffix(".json"), path.with_suffix(".npy")]
-    freed = 0
-    for target in targets:
-        try:
-            size = target.stat().st_size
-            target.unlink()
-            freed += size
-        except OSError:  # gone already, or held open where that forbids removal
-            pass
-    return freed
-
-
-def _touch(path: Path) -> None:
-    """Record a use of the entry whose JSON is ``path`` (its modification time: the cap evicts the oldest)."""
-    try:
-        os.utime(path)
-    except OSError:  # a read-only cache: the entry is used all the same
-        pass

@@ -95,8 +95,10 @@ def r2_penalty(D: Critic, fake: torch.Tensor, *, gamma: float = 10.0) -> torch.T
 
 @torch.no_grad()
 def clip_weights_(D: torch.nn.Module, c: float = 0.01) -> None:
-    """WGAN weight clipping (Arjovsky et al., 2017): clamp every parameter of D to [−c, c] in place."""
+    """WGAN weight clipping (Arjovsky et al., 2017): clamp every trainable parameter of D to [−c, c] in place (a
+    frozen one, ``requires_grad=False``, is not D's to change)."""
     if c <= 0:
         raise ValueError(f"clip value c must be positive, got {c!r}")
     for p in D.parameters():
-        p.clamp_(-c, c)
+        if p.requires_grad:
+            p.clamp_(-c, c)

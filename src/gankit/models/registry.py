@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 from torch import nn
@@ -107,11 +107,20 @@ def _at_inner_resolution(
     return Upsampled(G, sample_shape[-1]), Downsampled(D, sample_shape[-1] // shape[-1])
 
 
+class ParameterCounts(NamedTuple):
+    """G's and D's trainable parameters (``g``, ``d``) and frozen ones (``requires_grad=False`` as built)."""
+
+    g: int
+    d: int
+    g_frozen: int = 0
+    d_frozen: int = 0
+
+
 def parameter_counts(
     cfg: ModelConfig, *, sample_shape: tuple[int, ...], kind: str, num_classes: int = 0
-) -> tuple[int, int] | None:
-    """(G's, D's) parameter counts of :func:`build_models`, found on the meta device: nothing is allocated, however
-    large. None when the builder cannot run on the meta device (the real build then reports any error)."""
+) -> ParameterCounts | None:
+    """The parameter counts of the pair :func:`build_models` builds, found on the meta device: nothing is allocated,
+    however large. None when the builder cannot run on the meta device (the real build then reports any error)."""
     # a user module is imported outside the meta device: tensors it makes at import stay real
     resolve(cfg.arch)
     try:
@@ -119,7 +128,12 @@ def parameter_counts(
             G, D = build_models(cfg, sample_shape=sample_shape, kind=kind, num_classes=num_classes)
     except Exception:  # noqa: BLE001 -- a builder that needs real values; the real build says what is wrong
         return None
-    return sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
+    counts = [
+        sum(p.numel() for p in m.parameters() if p.requires_grad == trains)
+        for trains in (True, False)
+        for m in (G, D)
+    ]
+    return ParameterCounts(*counts)
 
 
 def _conditional(

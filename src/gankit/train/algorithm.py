@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Callable, ContextManager
+from typing import Callable, ContextManager, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -95,6 +95,19 @@ class Players:
 def _grad_norm(module: nn.Module) -> torch.Tensor:
     grads = [p.grad for p in module.parameters() if p.grad is not None]
     return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+
+
+@contextlib.contextmanager
+def gradients_off(module: nn.Module) -> Iterator[None]:
+    """Inside the block the trainable parameters of ``module`` take no gradient (its frozen ones never do)."""
+    params = [q for q in module.parameters() if q.requires_grad]
+    for q in params:
+        q.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for q in params:
+            q.requires_grad_(True)
 
 
 def generate(G: Generator, z: torch.Tensor, y: Labels) -> torch.Tensor:
@@ -186,8 +199,7 @@ def g_step(
 ) -> Stats:
     """One generator update on m noise vectors ``z`` with labels ``y`` (``real`` = (x, labels) only for
     relativistic losses); D gets no gradient. ``grad_norm``: also report the norm of G's gradient."""
-    p.D.requires_grad_(False)
-    try:
+    with gradients_off(p.D):
         with p.runtime.autocast():
             fake = generate(p.G, z, y)
             if p.augment is not None:
@@ -206,8 +218,6 @@ def g_step(
             stats["g_class_loss"] = fake_ce.detach()
         p.opt_g.zero_grad(set_to_none=True)
         loss.backward()
-    finally:
-        p.D.requires_grad_(True)
     p.runtime.reduce(p.G)
     if grad_norm:
         stats["grad_norm_g"] = _grad_norm(p.G)

@@ -24,6 +24,7 @@ from .cudagraph import CapturedStep, unsupported
 from .distributed import Ranks
 from .ema import EMA, ema_of
 from .folder import RunFolder
+from .frozen import trainable
 from .guard import Doctor, diversity
 from .optim import build_optimizer
 from .penalties import penalty
@@ -129,9 +130,9 @@ def build_players(
     joint_d: bool,
     ada: AdaController | None = None,
 ) -> Players:
-    """G and D as the speed plan runs them, their optimisers, the objective's losses, D's penalty, augmentation (its
-    probability ``ada``'s when given) and clipping, the AC-GAN weight, and how the passes run (``joint_d``: one D
-    pass over real and generated samples)."""
+    """G and D as the speed plan runs them, their optimisers (of the trainable parameters), the objective's losses,
+    D's penalty, augmentation (its probability ``ada``'s when given) and clipping, the AC-GAN weight, and how the
+    passes run (``joint_d``: one D pass over real and generated samples)."""
     o = cfg.objective
     objective = get_objective(o.loss, g_loss=o.g_loss, label_smoothing=o.label_smoothing)
     G_fast, D_fast = speed.prepare_module(G, plan), speed.prepare_module(D, plan)
@@ -141,8 +142,8 @@ def build_players(
         reduce=ranks.average_gradients,
         joint_d=joint_d,
     )
-    opt_g = build_optimizer(cfg.optim, G.parameters())
-    opt_d = build_optimizer(cfg.optim, D.parameters())
+    opt_g = build_optimizer(cfg.optim, trainable(G))
+    opt_d = build_optimizer(cfg.optim, trainable(D))
     losses = (objective.d_loss, objective.g_loss, o.d_weight, objective.g_needs_real)
     return Players(
         G_fast,

@@ -19,23 +19,27 @@ def check_model_memory(
 ) -> None:
     """Refuse, before anything is allocated, a G and D (counted on the meta device) whose training state cannot fit
     in the memory ``device`` has available: per parameter 4 bytes each for the weights, the gradients, the optimiser
-    moments and a checkpoint's copy, and for G's EMA. On CUDA the host must also hold a checkpoint's copies."""
-    counts = parameter_counts(
+    moments and a checkpoint's copy, and for G's EMA; per frozen parameter (``requires_grad=False`` as built) the
+    weights alone, and the EMA's copy of G's. On CUDA the host must also hold a checkpoint's copies, which leave
+    frozen parameters out."""
+    c = parameter_counts(
         cfg.model, sample_shape=dataset.sample_shape, kind=dataset.kind, num_classes=num_classes
     )
-    if counts is None:
+    if c is None:
         return
-    n_g, n_d = counts
-    ema = n_g if cfg.train.ema_half_life_kimg > 0 else 0
-    needs = [(device, 4 * ((3 + state_slots(cfg.optim)) * (n_g + n_d) + ema))]
+    trained, frozen = c.g + c.d, c.g_frozen + c.d_frozen
+    ema = cfg.train.ema_half_life_kimg > 0
+    held = (3 + state_slots(cfg.optim)) * trained + frozen + (c.g + c.g_frozen if ema else 0)
+    needs = [(device, 4 * held)]
     if device.type == "cuda":
-        needs.append((torch.device("cpu"), 4 * 2 * (n_g + n_d + ema)))
+        needs.append((torch.device("cpu"), 4 * 2 * (trained + (c.g if ema else 0))))
     for where, need in needs:
         free = available_memory(where)
         if free is not None and need > free:
+            also = f" (and {frozen:,} frozen)" if frozen else ""
             raise ConfigError(
-                f"{_size_keys(cfg)}: G and D would have {n_g + n_d:,} parameters, whose training needs "
-                f"about {gib(need)} on {where.type}, more than the {gib(free)} available there"
+                f"{_size_keys(cfg)}: G and D would have {trained:,} trainable parameters{also}, whose "
+                f"training needs about {gib(need)} on {where.type}, more than the {gib(free)} available there"
             )
 
 

@@ -14,6 +14,7 @@ from ..models import Generator, build_models
 from ..models.latent import truncate
 from ..viz.grids import grid_image, png_bytes, points_plot
 from . import checkpoint as ckpt
+from .frozen import check_frozen, frozen_record, with_frozen
 
 
 def load_generator_and_meta(
@@ -34,8 +35,10 @@ def load_generator_and_meta(
     cfg = from_dict(c.meta["config"])
     shape, classes = tuple(c.meta["sample_shape"]), c.meta.get("num_classes", 0)
     G, _ = build_models(cfg.model, sample_shape=shape, kind=c.meta["kind"], num_classes=classes)
+    run = c.meta.get("frozen", {}).get("G")
+    check_frozen("G", frozen_record(G), run, f"{run_dir}: {c.name}")
     ema = ckpt.part(c.tensors, "G_ema.")
-    G.load_state_dict(ckpt.part(c.tensors, "G.") if raw or not ema else ema)
+    G.load_state_dict(with_frozen(G, ckpt.part(c.tensors, "G.") if raw or not ema else ema, run))
     return G.eval(), {**c.meta, "ema": bool(ema) and not raw}
 
 

@@ -5,7 +5,7 @@ attributes."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -15,6 +15,7 @@ from ..config import OptimConfig
 from . import checkpoint as ckpt
 from .ada import AdaController
 from .ema import EMA
+from .frozen import Record, check_frozen, frozen_record, trainable, with_frozen, without_frozen
 from .optim import state_slots
 from .optim_state import optimizer_from_flat, optimizer_to_flat
 from .quality import QualityTracker
@@ -32,7 +33,8 @@ class RunState:
     """G and D (the eager modules), their optimisers, the EMA of G, the random streams, the sampler's place in its
     epoch, ADA's state (p and its signal's sums), the quality tracker's best so far, and the counters: ``step``
     generator updates, ``nimg`` real samples shown to D, ``elapsed_s`` seconds of training, ``lr_scale`` (the
-    learning rates' factor after rollbacks) and ``rollbacks``."""
+    learning rates' factor after rollbacks) and ``rollbacks``. ``frozen``: each player's frozen parameters as built
+    (gankit.train.frozen), which checkpoints record instead of storing."""
 
     G: nn.Module
     D: nn.Module
@@ -48,22 +50,28 @@ class RunState:
     elapsed_s: float = 0.0
     lr_scale: float = 1.0
     rollbacks: int = 0
+    frozen: dict[str, Record] = field(init=False)
+
+    def __post_init__(self) -> None:
+        records = {"G": frozen_record(self.G), "D": frozen_record(self.D)}
+        self.frozen = {player: r for player, r in records.items() if r is not None}
 
     def to_checkpoint(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """(tensors, JSON-able rest) for :func:`gankit.train.checkpoint.save`; :meth:`load` is the inverse."""
         opt_g, meta_g = optimizer_to_flat("opt_g", self.opt_g)
         opt_d, meta_d = optimizer_to_flat("opt_d", self.opt_d)
         perm, cursor = self.sampler.state()
+        frozen_g, frozen_d = self.frozen.get("G"), self.frozen.get("D")
         tensors = {
-            **_prefixed("G.", self.G.state_dict()),
-            **_prefixed("D.", self.D.state_dict()),
+            **_prefixed("G.", without_frozen(self.G.state_dict(), frozen_g)),
+            **_prefixed("D.", without_frozen(self.D.state_dict(), frozen_d)),
             **opt_g,
             **opt_d,
             **self.streams.state_dict(),
             "sampler.perm": perm,
         }
         if self.ema is not None:
-            tensors.update(_prefixed("G_ema.", self.ema.state_dict()))
+            tensors.update(_prefixed("G_ema.", without_frozen(self.ema.state_dict(), frozen_g)))
         if self.ada is not None:
             tensors.update(_prefixed("ada.", self.ada.state_dict()))
         meta = {
@@ -78,6 +86,8 @@ class RunState:
         }
         if self.quality is not None:
             meta["quality"] = self.quality.state()
+        if self.frozen:
+            meta["frozen"] = self.frozen
         return tensors, meta
 
     def checkpoint_bytes(
@@ -90,24 +100,26 @@ class RunState:
             sum(v.numel() * v.element_size() for v in tensors.values())
             + self.streams.torch.state()[0].numel()
         )
+        params = [*trainable(self.G), *trainable(self.D)]
         if not self.opt_g.state and not self.opt_d.state:
-            params = [*self.G.parameters(), *self.D.parameters()]
             size += state_slots(optim) * sum(p.numel() * p.element_size() for p in params)
         if not len(self.sampler.perm):
             size += 8 * self.sampler.n
-        header = 200 * (
-            len(tensors) + 3 * len(list(self.G.parameters())) + 3 * len(list(self.D.parameters()))
-        )
+        header = 200 * (len(tensors) + 3 * len(params))
         return size + header + len(json.dumps(meta, indent=1, default=str))
 
     def load(self, c: ckpt.Checkpoint, rank: int = 0) -> None:
         """Continue from checkpoint ``c`` (``rank``: this process's dropout stream, when it holds one per rank)."""
-        self.G.load_state_dict(ckpt.part(c.tensors, "G."))
-        self.D.load_state_dict(ckpt.part(c.tensors, "D."))
+        run = c.meta.get("frozen", {})
+        for player in ("G", "D"):
+            check_frozen(player, self.frozen.get(player), run.get(player), c.name)
+        self.G.load_state_dict(with_frozen(self.G, ckpt.part(c.tensors, "G."), run.get("G")))
+        self.D.load_state_dict(with_frozen(self.D, ckpt.part(c.tensors, "D."), run.get("D")))
         optimizer_from_flat("opt_g", self.opt_g, c.tensors, c.meta["opt_g"])
         optimizer_from_flat("opt_d", self.opt_d, c.tensors, c.meta["opt_d"])
         if self.ema is not None:
-            self.ema.load_state_dict(ckpt.part(c.tensors, "G_ema."))
+            ema = ckpt.part(c.tensors, "G_ema.")
+            self.ema.load_state_dict(with_frozen(self.ema.shadow, ema, run.get("G")))
         if self.ada is not None:
             self.ada.load_state_dict(ckpt.part(c.tensors, "ada."))
         self.streams.load_state_dict(c.tensors, rank)

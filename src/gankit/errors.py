@@ -1,6 +1,11 @@
 """Typed exceptions. Each message is one line naming the field, the value and what is allowed."""
 
 
+def first_line(e: BaseException) -> str:
+    """The first line of ``e``'s message (surrounding blanks dropped), or its type's name when it has none."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
 class GankitError(Exception):
     """Base class of every error gankit raises on purpose (bad input, missing data, ...)."""
 

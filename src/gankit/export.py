@@ -23,7 +23,7 @@ from torch import nn
 
 from . import __version__
 from .data import to_uint8
-from .errors import GankitError
+from .errors import GankitError, first_line
 from .fileio import write_atomic
 from .models import Generator
 from .models.base import prior_half_width
@@ -183,8 +183,7 @@ def export_run(
     except GankitError:
         raise
     except Exception as e:  # noqa: BLE001 -- the exporters raise many types, with pages of detail
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise GankitError(f"cannot export {type(G).__name__} as {fmt}: {first}") from e
+        raise GankitError(f"cannot export {type(G).__name__} as {fmt}: {first_line(e)}") from e
     about = out.with_name(f"{out.name}.json")
     write_atomic(about, json.dumps(describe(G, meta, uint8, raw, fmt), indent=1).encode())
     return out, about

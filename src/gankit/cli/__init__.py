@@ -12,7 +12,7 @@ import os
 import sys
 import traceback
 
-from ..errors import GankitError, TrainingInterrupted
+from ..errors import GankitError, TrainingInterrupted, first_line
 from . import evaluate, explore, export, info, playground, runs, sample, train
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, Command
 
@@ -56,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except (GankitError, ValueError, OSError) as e:
         if os.environ.get("GANKIT_DEBUG") == "1":
             traceback.print_exc()
-        message = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"gankit: error: {message}", file=sys.stderr)
+        print(f"gankit: error: {first_line(e)}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..errors import MetricError
+from ..errors import MetricError, first_line
 from .protocol import describe, differences
 
 MAX_BYTES = 64 * 2**20  # far above any eval.json gankit writes
@@ -30,8 +30,7 @@ def _load(path: str | Path) -> Any:
     except RecursionError:
         raise MetricError(f"--compare {path}: nested too deeply to be an eval.json") from None
     except ValueError as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise MetricError(f"--compare {path}: not JSON ({first})") from None
+        raise MetricError(f"--compare {path}: not JSON ({first_line(e)})") from None
 
 
 def read_rows(path: str | Path) -> dict[str, dict[str, Any]]:

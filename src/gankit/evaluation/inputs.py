@@ -14,7 +14,7 @@ import torch
 
 from ..config import DataConfig
 from ..data import Dataset, load_dataset, to_uint8
-from ..errors import MetricError
+from ..errors import MetricError, first_line
 from ..fileio import npz_bytes, write_atomic
 from ..metrics.frechet import FeatureStats
 from ..train.restore import load_generator_and_meta, sample
@@ -32,9 +32,7 @@ def _open_npz(path: str | Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.keys()}
     except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise MetricError(
-            f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
-        ) from None
+        raise MetricError(f"cannot read {path}: {first_line(e)}") from None
 
 
 def read_npz(path: str | Path) -> torch.Tensor:

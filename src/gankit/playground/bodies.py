@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import GankitError
+from ..errors import GankitError, first_line
 
 MAX_DEPTH = 8  # nesting of lists and objects a request may use
 MAX_REASON = 200  # characters of an error reason sent back
@@ -82,7 +82,7 @@ def items(value: Any, name: str, most: int, what: str) -> list:
 
 def one_line(e: BaseException) -> str:
     """An exception's message as one line of at most MAX_REASON characters."""
-    line = (str(e).splitlines() or [type(e).__name__])[0]
+    line = first_line(e)
     return line if len(line) <= MAX_REASON else line[: MAX_REASON - 1] + "…"
 
 

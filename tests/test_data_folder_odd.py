@@ -50,9 +50,10 @@ def _load(folder: Path, caplog, **data):
     return ds, [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
 
 
-def _load_within(folder: Path, caplog, seconds: float = 10.0):
-    """:func:`_load` in a thread: a load still blocked after ``seconds`` (in open() of a FIFO) fails the test; the
-    FIFO is then opened for writing and closed, so the blocked reader sees an empty file and the thread ends."""
+def _load_within(folder: Path, caplog, seconds: float = 60.0):
+    """:func:`_load` in a thread: a load still blocked after ``seconds`` (in open() of a FIFO; these few pictures
+    load in well under a second) fails the test; the FIFO is then opened for writing and closed, so the blocked
+    reader sees an empty file and the thread ends."""
     result: list = []
     thread = threading.Thread(target=lambda: result.append(_load(folder, caplog)), daemon=True)
     thread.start()

@@ -16,8 +16,9 @@ from gankit.errors import ConfigError
 from gankit.models.mlp import MLPGenerator
 from gankit.objectives import get_objective
 from gankit.train import Trainer
-from gankit.train.ada import AdaController
 from gankit.train.algorithm import Players, d_step
+from gankit.train.tricks import Tricks
+from gankit.train.tricks.ada import Ada, AdaController
 
 
 def _controller(
@@ -110,7 +111,7 @@ def test_rt_is_the_mean_sign_of_d_on_the_real_batches_since_the_last_adjustment(
         torch.optim.SGD(D.parameters(), lr=0.0),
         objective.d_loss,
         objective.g_loss,
-        real_signs=ada.signs,
+        tricks=Tricks([Ada(ada)]),
     )
     real = torch.zeros(5, 1, 2, 2)
     real[:, 0, 0, 0] = torch.tensor([2.0, -1.0, 3.0, 0.5, -4.0])  # signs +1 −1 +1 +1 −1
@@ -194,7 +195,8 @@ def test_trainer_adapts_p_logs_it_and_checkpoints_it(tmp_path):
     """16 noise images that D soon tells from G's: r_t passes the target and p rises, by n / 500 per adjustment
     (64 images every 4 steps), logged as augment_p and ada_rt and saved in the checkpoint."""
     trainer = Trainer(_ada_config(steps=40, log_every=4), tmp_path / "run", dataset=_noise())
-    assert trainer.players.augment_p is trainer.ada.p  # the probability the augmentation reads
+    # the probability the augmentation reads is the one ADA moves
+    assert trainer.tricks["augment"].p is trainer.tricks["ada"].control.p
     trainer.fit()
     rows = [
         json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()

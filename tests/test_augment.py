@@ -155,7 +155,7 @@ def test_augmentation_probability_picks_images_to_augment():
     """train.augment_p: p = 0 leaves every image as it was; p = 1 augments every one exactly as without a
     probability (the choice is drawn after the transform's own draws); p = ½ augments some and keeps the others."""
     from gankit.config import TrainConfig
-    from gankit.train.augmentation import augmentation
+    from gankit.train.tricks.augment import augmentation
 
     x = torch.rand(64, 1, 8, 8) + 0.1
     t = TrainConfig(augment="cutout")
@@ -178,8 +178,8 @@ def test_ranks_augment_their_rows_of_the_global_batch(shared):
     its rows), with and without one draw shared by real and generated images; with a probability of ½ too. One
     process's draws are those of ``diff_augment`` itself."""
     from gankit.config import TrainConfig
-    from gankit.train.augmentation import augmentation
     from gankit.train.distributed import Ranks
+    from gankit.train.tricks.augment import augmentation
 
     a, b = torch.rand(8, 3, 16, 16), torch.rand(8, 3, 16, 16)
     t = TrainConfig(augment="color,translation,cutout,flip", augment_shared=shared)

@@ -109,8 +109,10 @@ def test_concat_feeds_the_one_hot(arch, channels):
     assert torch.equal(D(x, y), D.base(manual))
 
 
-def _players(G, D, lr=0.0, ac_weight=1.0):
+def _players(G, D, lr=0.0, ac_weight=1.0, penalty=None):
     from gankit.objectives import get_objective
+    from gankit.train.tricks import AcGan, Tricks
+    from gankit.train.tricks.penalty import PenaltyTrick
 
     obj = get_objective("gan")
     return Players(
@@ -120,7 +122,10 @@ def _players(G, D, lr=0.0, ac_weight=1.0):
         torch.optim.SGD(D.parameters(), lr=lr),
         obj.d_loss,
         obj.g_loss,
-        ac_weight=ac_weight,
+        tricks=Tricks(
+            ([AcGan(ac_weight)] if hasattr(D, "forward_with_classes") else [])
+            + ([] if penalty is None else [PenaltyTrick(penalty)])
+        ),
     )
 
 
@@ -159,14 +164,13 @@ def test_penalty_sees_the_labels():
     from gankit.regularizers import r1_penalty
 
     G, D, _ = _models("mlp", "projection")
-    p = _players(G, D)
     real, y, seen = torch.randn(8, 2), torch.arange(8) % 5, {}
 
     def penalty(critic, r, f):
         seen["out"] = critic(r).detach()
         return r1_penalty(critic, r, gamma=1.0)
 
-    p.penalty = penalty
+    p = _players(G, D, penalty=penalty)
     stats = d_step(p, real, G.sample_z(8, device="cpu"), y)
     assert torch.allclose(seen["out"], D(real, y)) and stats["penalty"] > 0
 

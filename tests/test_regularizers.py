@@ -215,7 +215,7 @@ def test_ranks_draw_their_rows_of_the_global_batch_of_random_points():
     from gankit.config import ObjectiveConfig
     from gankit.regularizers import dragan_penalty
     from gankit.train.distributed import Ranks
-    from gankit.train.penalties import penalty
+    from gankit.train.tricks.penalty import penalty
 
     torch.manual_seed(0)
     D = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 1))

@@ -8,10 +8,21 @@ from gankit_testkit import quick_config
 
 from gankit.config import OptimConfig, from_dict
 from gankit.errors import ConfigError
+from gankit.models import build_models
 from gankit.train import Trainer
+from gankit.train.distributed import Ranks
 from gankit.train.logger import read_metrics
 from gankit.train.optim import MomentumSGD
-from gankit.train.schedules import cosine_ramp, lr_at, momentum_at, ramp_progress, ramped
+from gankit.train.rng import make_streams
+from gankit.train.schedules import (
+    cosine_ramp,
+    lr_at,
+    momentum_at,
+    optimiser_ramps,
+    ramp_progress,
+    write_ramps,
+)
+from gankit.train.tricks import BUILT_IN, Context, build_tricks
 
 PAPER = OptimConfig(
     name="sgd",
@@ -92,6 +103,17 @@ RAMPS = from_dict(
 )
 
 
+def ramped(cfg, nimg: int) -> dict[str, float]:
+    """What a run of ``cfg`` writes before a step after ``nimg`` images: the optimisers' ramped values and those of
+    its tricks (built on a small image pair)."""
+    G, D = build_models(cfg.model, sample_shape=(1, 8, 8), kind="image")
+    tricks = build_tricks(
+        Context(cfg, G, D, make_streams(0, torch.device("cpu")), Ranks()), BUILT_IN
+    )
+    progress = ramp_progress(cfg.train.ramp_kimg, nimg)
+    return {**optimiser_ramps(cfg.optim, progress), **write_ramps(tricks.ramps(), progress)}
+
+
 @pytest.mark.parametrize(
     "nimg, progress", [(0, 0.0), (1000, 0.25), (2000, 0.5), (4000, 1.0), (9000, 1.0)]
 )
@@ -105,12 +127,10 @@ def test_ramped_values_follow_the_counters(nimg, progress):
 
 
 def test_without_final_settings_nothing_moves():
+    """No ``*_final`` setting: the optimisers' values stay, and no trick has a ramp to write or log."""
     assert ramped(from_dict({"train": {"steps": 1, "ramp_kimg": 1}}), 700) == {
         "lr_factor": 1.0,
         "beta2": 0.999,
-        "penalty_scale": 1.0,
-        "ema_half_life_kimg": 0.0,
-        "augment_p": 1.0,
     }
 
 
@@ -166,6 +186,6 @@ def test_the_trainer_writes_every_ramp(tmp_path, tiny_images):
     assert rows[-1]["beta2"] == pytest.approx(at["beta2"], rel=1e-6)
     assert rows[-1]["penalty_scale"] == pytest.approx(at["penalty_scale"], rel=1e-6)
     assert trainer.players.opt_d.param_groups[0]["betas"][1] == pytest.approx(at["beta2"])
-    assert trainer.players.penalty_scale.item() == pytest.approx(at["penalty_scale"])
+    assert trainer.tricks["penalty"].scale.item() == pytest.approx(at["penalty_scale"])
     assert trainer.ema.half_life_img == pytest.approx(1000 * at["ema_half_life_kimg"])
     assert rows[0]["lr"] == pytest.approx(1e-3) and rows[0]["penalty_scale"] == 1.0

@@ -5,6 +5,11 @@ and ``--set section.key=value`` overrides. Unknown keys, wrong types and out-of-
 :class:`~gankit.errors.ConfigError` with a one-line message naming the key and what is allowed. Keys whose values
 name an entry of a registry (``data.name``, ``model.arch``, ``objective.loss``, ``objective.g_loss``) are checked by
 that registry when the run is built, so a registered entry of one's own is a valid value.
+
+Besides the core sections (data, model, objective, optim, train), a config has the sections of the training tricks
+named in ``train.tricks`` (:data:`TRICKS`): a trick class declares its ``section`` and a frozen ``Settings``
+dataclass whose fields are made with :func:`setting`; they are checked like the core keys and land in
+:attr:`Config.tricks`.
 """
 
 from __future__ import annotations
@@ -21,18 +26,11 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ConfigError
+from .registry import Registry
 
 PRESET_DIR = Path(__file__).parent / "presets"
 # DiffAugment, ADA's blits (gankit.augment)
 AUGMENT_POLICIES = ("color", "translation", "cutout", "flip", "rot90")
-# settings that cosine-ramp over train.ramp_kimg (gankit.train.schedules)
-RAMPED = (
-    "optim.lr_final",
-    "optim.beta2_final",
-    "objective.penalty_final",
-    "train.ema_half_life_final_kimg",
-    "train.augment_p_final",
-)
 
 
 NON_EMPTY = "*"  # in a field's ``when`` values: the other key is any non-empty string
@@ -52,10 +50,16 @@ def _opt(
     lo_open: bool = False,
     when: tuple[str, tuple[str, ...]] | None = None,
     help: str = "",
+    resumable: bool = False,
+    ramped: bool = False,
+    each_of: tuple[str, ...] | None = None,
 ) -> Any:
     """A dataclass field carrying its validation rules (choices, closed/open lower bound, upper bound) and, in
     ``when`` = (``section.key``, values), the only values of another key under which it has an effect (a value
-    ending in ``:`` matches as a prefix, e.g. ``folder:``; :data:`NON_EMPTY` matches any non-empty string)."""
+    ending in ``:`` matches as a prefix, e.g. ``folder:``; :data:`NON_EMPTY` matches any non-empty string).
+    ``resumable``: an override may change it when a run is resumed; ``ramped``: a ``*_final`` setting that
+    cosine-ramps over ``train.ramp_kimg`` (set only with a ramp); ``each_of``: the value is a comma-separated list
+    whose every non-blank item is one of these."""
     return field(
         default=default,
         metadata={
@@ -65,8 +69,16 @@ def _opt(
             "lo_open": lo_open,
             "when": when,
             "help": help,
+            "resumable": resumable,
+            "ramped": ramped,
+            "each_of": each_of,
         },
     )
+
+
+# The fields of a training trick's own settings dataclass (frozen; its types int, float, str or bool, each may be
+# ``| None``) are made with ``setting(default, ...)``: the same rules, metadata and checks as gankit's own keys.
+setting = _opt
 
 
 PICTURES = ("data.name", ("folder:", "emoji"))  # the sources of users' own pictures
@@ -250,6 +262,7 @@ class ObjectiveConfig:
         lo=0.0,
         help="every penalty weight × this at the end of train.ramp_kimg "
         "(cosine ramp from × 1; null: constant)",
+        ramped=True,
     )
     clip: float = _opt(
         0.0, lo=0.0, help="WGAN weight clipping of D's parameters to [-clip, clip] (0: off)"
@@ -311,6 +324,7 @@ class OptimConfig:
         lo_open=True,
         help="lr at the end of train.ramp_kimg (cosine ramp; lr_g and lr_d scale alike; "
         "null: constant)",
+        ramped=True,
     )
     beta2_final: float | None = _opt(
         None,
@@ -318,6 +332,7 @@ class OptimConfig:
         hi=1.0,
         when=("optim.name", ("adam",)),
         help="adam: beta2 at the end of train.ramp_kimg (cosine ramp; null: constant)",
+        ramped=True,
     )
 
 
@@ -329,24 +344,34 @@ AUGMENTED = ("train.augment", (NON_EMPTY,))
 class TrainConfig:
     k: int = _opt(1, lo=1, help="discriminator updates per generator update (Algorithm 1)")
     batch_size: int = _opt(100, lo=1, help="m: real and noise samples per update")
-    steps: int | None = _opt(None, lo=1, help="stop after this many generator updates")
-    epochs: float | None = _opt(
-        None, lo=0.0, lo_open=True, help="stop after this many passes over the data"
+    steps: int | None = _opt(
+        None, lo=1, help="stop after this many generator updates", resumable=True
     )
-    nimg: int | None = _opt(None, lo=1, help="stop after this many real samples shown to D")
+    epochs: float | None = _opt(
+        None, lo=0.0, lo_open=True, help="stop after this many passes over the data", resumable=True
+    )
+    nimg: int | None = _opt(
+        None, lo=1, help="stop after this many real samples shown to D", resumable=True
+    )
     minutes: float | None = _opt(
-        None, lo=0.0, lo_open=True, help="stop after this much wall-clock time"
+        None, lo=0.0, lo_open=True, help="stop after this much wall-clock time", resumable=True
     )
     seed: int = _opt(0, lo=0, help="the run's one seed")
     device: str = _opt(
-        "auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when present, else cpu"
+        "auto",
+        choices=("auto", "cpu", "cuda"),
+        help="auto: cuda when present, else cpu",
+        resumable=True,
     )
-    log_every: int = _opt(100, lo=1, help="steps between metrics.jsonl rows")
-    sample_every: int = _opt(1000, lo=1, help="steps between fixed-noise grids")
+    log_every: int = _opt(100, lo=1, help="steps between metrics.jsonl rows", resumable=True)
+    sample_every: int = _opt(1000, lo=1, help="steps between fixed-noise grids", resumable=True)
     checkpoint_every: int = _opt(
-        1000, lo=1, help="steps between checkpoints (one is always written at the end)"
+        1000,
+        lo=1,
+        help="steps between checkpoints (one is always written at the end)",
+        resumable=True,
     )
-    keep_checkpoints: int = _opt(3, lo=1, help="checkpoints kept besides `latest`")
+    keep_checkpoints: int = _opt(3, lo=1, help="checkpoints kept besides `latest`", resumable=True)
     snapshot_every: int = _opt(
         0, lo=0, help="1-D/2-D runs: steps between figure snapshots (0: off)"
     )
@@ -358,6 +383,7 @@ class TrainConfig:
         lo=0.0,
         lo_open=True,
         help="EMA half-life at the end of train.ramp_kimg (cosine ramp; null: constant)",
+        ramped=True,
     )
     ema_rampup: float | None = _opt(
         0.05, lo=0.0, help="EMA half-life capped at nimg·rampup early on (null: none)"
@@ -367,6 +393,7 @@ class TrainConfig:
         help="augmentation of what D sees, applied in the order given: a comma-separated subset of "
         "color, translation, cutout (DiffAugment), flip, rot90 (ADA's pixel blitting; rot90 "
         "needs square images) (empty: off)",
+        each_of=AUGMENT_POLICIES,
     )
     augment_p: float = _opt(
         1.0,
@@ -381,6 +408,7 @@ class TrainConfig:
         hi=1.0,
         when=AUGMENTED,
         help="augment_p at the end of train.ramp_kimg (cosine ramp; null: constant)",
+        ramped=True,
     )
     ramp_kimg: float = _opt(
         0.0,
@@ -390,6 +418,12 @@ class TrainConfig:
     )
     augment_shared: bool = _opt(
         False, when=AUGMENTED, help="apply the same augmentation draw to the real and fake batch"
+    )
+    tricks: str = _opt(
+        "",
+        help="training tricks of one's own, applied after gankit's in the order given: a comma-separated "
+        "list of registered names or MODULE:NAME (docs/design.md, 'How to add a training trick'); their "
+        "settings are the sections they declare (empty: none)",
     )
     ada_target: float | None = _opt(
         None,
@@ -419,6 +453,7 @@ class TrainConfig:
         help="quality tracked while training: thousands of real images between evaluations of "
         "train.eval_metric on G (its EMA copy when there is one); the best "
         "checkpoint so far is kept in checkpoints/best (null: off)",
+        resumable=True,
     )
     eval_metric: str = _opt(
         "auto",
@@ -440,6 +475,7 @@ class TrainConfig:
         lo_open=True,
         help="stop early once the tracked metric has not improved for this many thousand real "
         "images (null: never)",
+        resumable=True,
     )
     grid_size: int = _opt(64, lo=1, hi=1024, help="samples in each fixed-noise grid")
     speed: str = _opt(
@@ -447,16 +483,18 @@ class TrainConfig:
         choices=("auto", "eager", "compile", "cudagraph"),
         help="eager; torch.compile of G and D; cudagraph: the whole step captured in a CUDA graph; "
         "auto: eager on CPU, cudagraph on CUDA when the run allows it, else compile (reason logged)",
+        resumable=True,
     )
     precision: str = _opt(
         "fp32", choices=("fp32", "bf16"), help="bf16: autocast forward passes, fp32 master weights"
     )
-    tf32: bool = _opt(True, help="CUDA: allow TF32 in matmuls and convolutions")
+    tf32: bool = _opt(True, help="CUDA: allow TF32 in matmuls and convolutions", resumable=True)
     channels_last: str = _opt(
         "auto",
         choices=("auto", "on", "off"),
         help="channels_last memory format for convolutional models (auto: on, except with "
         "train.speed=compile)",
+        resumable=True,
     )
     on_divergence: str = _opt(
         "rollback",
@@ -464,6 +502,7 @@ class TrainConfig:
         help="divergence (NaN/Inf in the losses or the state, or a loss beyond "
         "train.max_abs_loss): restore the last good checkpoint with lower learning rates, "
         "or stop",
+        resumable=True,
     )
     rollback_lr_factor: float = _opt(
         0.5,
@@ -473,16 +512,19 @@ class TrainConfig:
         help="learning rates are multiplied by this at each rollback",
     )
     max_rollbacks: int = _opt(
-        3, lo=0, help="give up (stop with an error) after this many rollbacks"
+        3, lo=0, help="give up (stop with an error) after this many rollbacks", resumable=True
     )
     max_abs_loss: float = _opt(
         1e6,
         lo=0.0,
         lo_open=True,
         help="a logged mean d_loss or g_loss beyond ± this counts as divergence (exploded)",
+        resumable=True,
     )
     doctor: bool = _opt(
-        True, help="warn about D overpowering G, mode collapse and non-finite gradients"
+        True,
+        help="warn about D overpowering G, mode collapse and non-finite gradients",
+        resumable=True,
     )
     sync_batchnorm: bool = _opt(
         False, help="distributed on CUDA: BatchNorm statistics over the global batch"
@@ -513,6 +555,8 @@ class Config:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    # the settings of each trick named in train.tricks that has a Settings class, by its section
+    tricks: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         t = self.train
@@ -521,7 +565,9 @@ class Config:
                 "train: no stop condition; set one of train.steps, train.epochs, train.nimg, "
                 "train.minutes"
             )
-        ramped = [k for k in RAMPED if self.get(k) is not None]
+        ramped = [
+            k for k, f in self._fields() if f.metadata.get("ramped") and self.get(k) is not None
+        ]
         if ramped and t.ramp_kimg == 0:
             raise ConfigError(
                 f"{ramped[0]} is set but train.ramp_kimg is 0: give the ramp's length in kimg"
@@ -530,28 +576,47 @@ class Config:
             raise ConfigError(
                 "train.ema_half_life_final_kimg needs an EMA: set train.ema_half_life_kimg > 0"
             )
-        unknown = [
-            p for p in t.augment.split(",") if p.strip() and p.strip() not in AUGMENT_POLICIES
-        ]
-        if unknown:
-            raise ConfigError(
-                f"train.augment: {unknown[0]!r} is not one of {', '.join(AUGMENT_POLICIES)}"
-            )
+
+    def _sections(self) -> dict[str, Any]:
+        """The settings object of every section, the core ones first, then the tricks'."""
+        return {**{name: getattr(self, name) for name in SECTIONS}, **self.tricks}
+
+    def _fields(self) -> list[tuple[str, dataclasses.Field]]:
+        """(``section.key``, its field) of every setting, section by section."""
+        return [(f"{s}.{f.name}", f) for s, obj in self._sections().items() for f in fields(obj)]
+
+    def _find(self, key: str) -> dataclasses.Field | None:
+        section, _, name = str(key).partition(".")
+        obj = self._sections().get(section)
+        return None if obj is None else next((f for f in fields(obj) if f.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Nested plain values: the core sections, then each trick's section (what :func:`from_dict` reads)."""
+        return {name: dataclasses.asdict(obj) for name, obj in self._sections().items()}
+
+    def field_of(self, key: str) -> dataclasses.Field:
+        """The dataclass field of ``section.key`` (a core key or a trick's), with its rules in ``metadata``."""
+        found = self._find(key)
+        if found is None:
+            raise ConfigError(f"unknown config key {_show(key)}")
+        return found
 
     def get(self, key: str) -> Any:
         """The value of ``section.key``."""
+        self.field_of(key)
         section, name = key.split(".")
-        return getattr(getattr(self, section), name)
+        return getattr(self._sections()[section], name)
+
+    def resumable(self, key: str) -> bool:
+        """Whether an override may change ``section.key`` when the run is resumed (False for an unknown key)."""
+        found = self._find(key)
+        return bool(found is not None and found.metadata.get("resumable"))
 
     def inert_keys(self) -> list[str]:
         """``section.key`` of every setting that has no effect in this config (its ``when`` condition is false)."""
         return [
-            f"{section}.{f.name}"
-            for section in SECTIONS
-            for f in fields(SECTIONS[section])
+            k
+            for k, f in self._fields()
             if f.metadata.get("when") and not _holds(self, *f.metadata["when"])
         ]
 
@@ -559,7 +624,7 @@ class Config:
         """One line per setting given a non-default value that has no effect in this config."""
         out = []
         for key in self.inert_keys():
-            f = _field(key)
+            f = self.field_of(key)
             if self.get(key) != f.default:
                 other, values = f.metadata["when"]
                 out.append(
@@ -586,13 +651,22 @@ def _matches(value: str, wanted: str) -> bool:
 
 
 def _field(key: str) -> dataclasses.Field:
+    """The field of a core ``section.key``."""
     section, name = key.split(".")
     return next(f for f in fields(SECTIONS[section]) if f.name == name)
 
 
-SECTIONS: dict[str, type] = {
-    f.name: f.type if isinstance(f.type, type) else globals()[f.type] for f in fields(Config)
-}
+def _core_sections() -> dict[str, type]:
+    """The fields of :class:`Config` whose type is a section dataclass, by name (not ``tricks``)."""
+    out = {}
+    for f in fields(Config):
+        tp = f.type if isinstance(f.type, type) else globals().get(f.type)
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            out[f.name] = tp
+    return out
+
+
+SECTIONS: dict[str, type] = _core_sections()
 
 
 # ----------------------------------------------------------------------------------------------------------- checks
@@ -639,7 +713,6 @@ def _as_number(value: Any, kind: type) -> Any:
 
 def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
     allowed, nullable = _allowed_types(f.type)
-    meta = f.metadata
     value = _as_number(value, allowed[0] if allowed else None)
     if value is None:
         if nullable:
@@ -647,12 +720,18 @@ def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
         if allowed[0] is str and f.default == "":  # `train.augment=` as people write "none"
             return ""
         raise ConfigError(f"{key}: must not be null; expected {allowed[0].__name__}")
-    tname = allowed[0].__name__
-    if allowed[0] is bool:
+    value = _typed(key, allowed[0], nullable, value)
+    _check_rules(key, f.metadata, value)
+    return value
+
+
+def _typed(key: str, kind: type, nullable: bool, value: Any) -> Any:
+    """``value`` as a ``kind`` (an int is a float for a float key); a ConfigError for any other type."""
+    if kind is bool:
         ok = isinstance(value, bool)
-    elif allowed[0] is int:
+    elif kind is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
-    elif allowed[0] is float:
+    elif kind is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if ok and isinstance(value, int) and abs(value) > sys.float_info.max:
             raise ConfigError(
@@ -665,13 +744,20 @@ def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
         ok = isinstance(value, str)
     if not ok:
         raise ConfigError(
-            f"{key}: expected {tname}{' or null' if nullable else ''}, "
+            f"{key}: expected {kind.__name__}{' or null' if nullable else ''}, "
             f"got {type(value).__name__} {_show(value)}"
         )
+    return value
+
+
+def _check_rules(key: str, meta: Mapping[str, Any], value: Any) -> None:
+    """A ConfigError unless ``value`` keeps its field's rules: choices, each_of, bounds."""
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(
             f"{key}: {_show(value)} is not one of {', '.join(map(str, meta['choices']))}"
         )
+    if meta.get("each_of"):
+        _check_each_of(key, meta["each_of"], value)
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is not None and (value < lo or (meta.get("lo_open") and value == lo)):
         bound = f"> {lo}" if meta.get("lo_open") else f">= {lo}"
@@ -681,7 +767,13 @@ def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
         )
     if hi is not None and value > hi:
         raise ConfigError(f"{key}: {_show(value)} is out of range; must be <= {hi}")
-    return value
+
+
+def _check_each_of(key: str, allowed: tuple[str, ...], value: str) -> None:
+    """A ConfigError naming the first non-blank item of the comma-separated ``value`` that is not ``allowed``."""
+    unknown = [p.strip() for p in value.split(",") if p.strip() and p.strip() not in allowed]
+    if unknown:
+        raise ConfigError(f"{key}: {_show(unknown[0])} is not one of {', '.join(allowed)}")
 
 
 def _build_section(name: str, cls: type, values: Mapping[str, Any]) -> Any:
@@ -700,19 +792,73 @@ def _build_section(name: str, cls: type, values: Mapping[str, Any]) -> Any:
 
 
 def from_dict(values: Mapping[str, Any]) -> Config:
-    """Build and validate a :class:`Config` from nested mappings; missing keys take the dataclass defaults."""
+    """Build and validate a :class:`Config` from nested mappings; missing keys take the dataclass defaults. The
+    sections besides the core ones are those of the tricks named in ``train.tricks``."""
     if values is None:
         values = {}
     if not isinstance(values, Mapping):
         raise ConfigError(f"config: expected a mapping of sections, got {type(values).__name__}")
-    sections = {}
-    for name, sub in values.items():
-        if name not in SECTIONS:
+    core = {
+        name: _build_section(name, cls, values.get(name) or {})
+        for name, cls in SECTIONS.items()
+        if name in values
+    }
+    named = trick_classes(core.get("train", TrainConfig()).tricks)
+    tricks = _trick_settings(named, values)
+    unknown = [name for name in values if name not in SECTIONS and name not in tricks]
+    if unknown:
+        raise ConfigError(
+            f"unknown config section {_show(unknown[0])}; sections are: "
+            f"{', '.join([*SECTIONS, *tricks])}"
+        )
+    return Config(**core, tricks=tricks)
+
+
+# ----------------------------------------------------------------------------------------------------------- tricks
+
+
+def _is_trick(obj: object) -> bool:
+    """Whether ``obj`` is a training trick: a class with ``section``, ``Settings`` and a callable ``build``."""
+    return (
+        isinstance(obj, type)
+        and hasattr(obj, "section")
+        and hasattr(obj, "Settings")
+        and callable(getattr(obj, "build", None))
+    )
+
+
+# Training tricks by name (gankit.train registers its own); ``train.tricks`` names them, or MODULE:NAME.
+TRICKS: Registry[type] = Registry(
+    "train.tricks", ConfigError, "a training trick", is_entry=_is_trick
+)
+
+
+def trick_classes(tricks: Config | str) -> list[type]:
+    """The trick classes a config's ``train.tricks`` (or that comma-separated string) names, in its order."""
+    text = tricks.train.tricks if isinstance(tricks, Config) else tricks
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    twice = [name for i, name in enumerate(names) if name in names[:i]]
+    if twice:
+        raise ConfigError(f"train.tricks: {_show(twice[0])} is named twice")
+    return [TRICKS.resolve(name) for name in names]
+
+
+def _trick_settings(classes: list[type], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings object of each trick of ``classes`` that has a ``Settings`` class, by its section, read from
+    that section of ``values``."""
+    out: dict[str, Any] = {}
+    for cls in classes:
+        if cls.Settings is None:
+            continue
+        section = cls.section
+        if not isinstance(section, str) or not section.isidentifier():
+            raise ConfigError(f"train.tricks: {cls.__name__}.section must be a section name")
+        if section in SECTIONS or section in out:
             raise ConfigError(
-                f"unknown config section {_show(name)}; sections are: {', '.join(SECTIONS)}"
+                f"train.tricks: {cls.__name__}'s section {section!r} is already a section of the config"
             )
-        sections[name] = _build_section(name, SECTIONS[name], sub or {})
-    return Config(**sections)
+        out[section] = _build_section(section, cls.Settings, values.get(section) or {})
+    return out
 
 
 # ------------------------------------------------------------------------------------------------- presets, overrides
@@ -782,11 +928,6 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
                 f"override {_show(item)} must look like section.key=value (e.g. train.steps=500)"
             )
         section, name = parts
-        if section not in SECTIONS:
-            raise ConfigError(
-                f"unknown config section {_show(section)} in {_show(item)}; "
-                f"sections are: {', '.join(SECTIONS)}"
-            )
         try:
             value = _safe_load(text) if text.strip() else None
         except yaml.YAMLError:

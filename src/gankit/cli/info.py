@@ -115,7 +115,8 @@ def config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--keys",
         action="store_true",
-        help="print every config key with its type, default, allowed values and meaning (Markdown)",
+        help="print every config key with its type, default, allowed values and meaning (Markdown); with a "
+        "config or --set, the keys of the training tricks it names too",
     )
 
 
@@ -127,7 +128,8 @@ def cmd_config(args: argparse.Namespace) -> int:
         # start-up: the command line imports torch and the library only when it needs them
         from ..config_doc import keys_markdown
 
-        sys.stdout.write(keys_markdown())
+        given = args.config is not None or args.overrides
+        sys.stdout.write(keys_markdown(load_config(args.config, args.overrides) if given else None))
         return 0
     cfg = load_config(args.config, args.overrides)
     inert = cfg.inert_keys()

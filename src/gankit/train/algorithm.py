@@ -8,12 +8,12 @@
         update G by descending its stochastic gradient (of log(1 - D(G(z))), or of -log D(G(z)))
 
 Class-conditional models (G.num_classes > 0) get labels: in a D step the generated samples take the real
-minibatch's labels y, and D judges (x, y) pairs; in the G step the caller draws the labels. An AC-GAN D
-(``forward_with_classes``) adds ``ac_weight`` × the cross-entropy of its class predictions to both players' losses.
+minibatch's labels y, and D judges (x, y) pairs; in the G step the caller draws the labels.
 
-Each step returns detached scalar tensors (no host sync); the caller decides when to read them. How the passes run
-(autocast, a compiled D, one joint D pass, gradients averaged across processes) is the players' :class:`Runtime`,
-which changes nothing the steps compute beyond floating-point rounding.
+Training tricks (gankit.train.tricks) act at named points of the two steps: what D sees, terms added to either
+player's loss, after D's update. Each step returns detached scalar tensors (no host sync); the caller decides when
+to read them. How the passes run (autocast, a compiled D, one joint D pass, gradients averaged across processes) is
+the players' :class:`Runtime`, which changes nothing the steps compute beyond floating-point rounding.
 """
 
 from __future__ import annotations
@@ -23,19 +23,13 @@ from dataclasses import dataclass, field
 from typing import Callable, ContextManager, Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..models.base import Generator
-from ..regularizers import clip_weights_
+from .tricks.active import Tricks
+from .tricks.base import DUpdate, GUpdate, Labels, Stats, Verdict
 
-Stats = dict[str, torch.Tensor]
 GRAD_NORM_KEYS = ("grad_norm_d", "grad_norm_g")
-Labels = torch.Tensor | None  # int64 [m] class labels for conditional models, else None
-
-
-Augment = Callable[[torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, torch.Tensor | None]]
-Penalty = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _local(module: nn.Module) -> None:
@@ -58,14 +52,10 @@ class Runtime:
 
 @dataclass
 class Players:
-    """The two players, their optimisers and losses. ``d_loss(real_logits, fake_logits)``, ``g_loss(fake_logits)``
-    (or ``g_loss(fake_logits, real_logits)`` when ``g_needs_real``). Optional: ``penalty(D, real, fake)`` added to
-    D's loss every ``penalty_every`` D updates (scaled by it: lazy regularisation, and by ``penalty_scale``, a 0-d
-    tensor the schedules write in place), ``augment(real, fake)`` applied
-    to what D sees (``real`` None in the G step), ``clip`` of D's weights after each D update (WGAN),
-    ``ac_weight`` of an AC-GAN D's classification loss, ``real_signs`` (float32 [2] on the device: every D update
-    adds Σ sign(D(x_real)) over its real batch and the batch's size; ADA's overfitting signal, gankit.train.ada);
-    ``runtime``: how the passes run."""
+    """The two players, their optimisers and the objective: ``d_loss(real_logits, fake_logits)`` (× ``d_weight``),
+    ``g_loss(fake_logits)`` (or ``g_loss(fake_logits, real_logits)`` when ``g_needs_real``); the training tricks
+    that act in their steps (``tricks``, gankit.train.tricks); ``runtime``: how the passes run; ``d_updates``: the
+    D updates so far (restored from step·k on resume)."""
 
     G: Generator
     D: nn.Module
@@ -75,17 +65,9 @@ class Players:
     g_loss: Callable[..., torch.Tensor]
     d_weight: float = 1.0
     g_needs_real: bool = False
-    penalty: Penalty | None = None
-    penalty_every: int = 1
-    penalty_scale: torch.Tensor | None = None
-    # the probability ``augment`` reads (written by the schedules)
-    augment_p: torch.Tensor | None = None
-    augment: Augment | None = None
-    clip: float = 0.0
-    ac_weight: float = 1.0
-    real_signs: torch.Tensor | None = None
+    tricks: Tricks = field(default_factory=Tricks)
     runtime: Runtime = field(default_factory=Runtime)
-    d_updates: int = 0  # counter for lazy regularisation (restored from step·k on resume)
+    d_updates: int = 0
 
     def real_batches(self, k: int) -> int:
         """Real minibatches one iteration of ``k`` D updates reads: k, and one more when G's loss needs real data."""
@@ -120,32 +102,28 @@ def labelled(D: nn.Module, y: Labels) -> Callable[[torch.Tensor], torch.Tensor]:
     return D if y is None else lambda x: D(x, y)
 
 
-def judge(p: Players, x: torch.Tensor, y: Labels) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """D's logits [m] for samples x with labels y, and an AC-GAN D's class cross-entropy (else None)."""
+def judge(p: Players, x: torch.Tensor, y: Labels) -> Verdict:
+    """D's verdict on samples x with labels y: its logits [m], and an AC-GAN D's class logits [m, C]."""
     if y is not None and hasattr(p.D, "forward_with_classes"):
-        logits, class_logits = p.D.forward_with_classes(x)
-        return logits.float(), F.cross_entropy(class_logits.float(), y)
-    return (p.D(x) if y is None else p.D(x, y)).float(), None
+        logits, classes = p.D.forward_with_classes(x)
+        return Verdict(logits.float(), classes.float())
+    return Verdict((p.D(x) if y is None else p.D(x, y)).float())
 
 
 def judge_pair(
     p: Players, real: torch.Tensor, fake: torch.Tensor, y: Labels
-) -> tuple[tuple, tuple]:
+) -> tuple[Verdict, Verdict]:
     """:func:`judge` of real and of fake samples (both labelled ``y``), as one pass over [real; fake] when
     ``p.runtime.joint_d``."""
     if not p.runtime.joint_d:
         return judge(p, real, y), judge(p, fake, y)
     m = real.shape[0]
-    both, y2 = torch.cat([real, fake]), (None if y is None else torch.cat([y, y]))
-    if y is not None and hasattr(p.D, "forward_with_classes"):
-        logits, class_logits = p.D.forward_with_classes(both)
-        logits, class_logits = logits.float(), class_logits.float()
-        return (
-            (logits[:m], F.cross_entropy(class_logits[:m], y)),
-            (logits[m:], F.cross_entropy(class_logits[m:], y)),
-        )
-    logits = (p.D(both) if y is None else p.D(both, y2)).float()
-    return (logits[:m], None), (logits[m:], None)
+    both = judge(p, torch.cat([real, fake]), None if y is None else torch.cat([y, y]))
+    classes = both.classes
+    return (
+        Verdict(both.logits[:m], None if classes is None else classes[:m]),
+        Verdict(both.logits[m:], None if classes is None else classes[m:]),
+    )
 
 
 def d_step(
@@ -156,37 +134,25 @@ def d_step(
     with p.runtime.autocast():
         with torch.no_grad():
             fake = generate(p.G, z, y)
-        if p.augment is not None:
-            real, fake = p.augment(real, fake)
-        (real_logits, real_ce), (fake_logits, fake_ce) = judge_pair(p, real, fake, y)
-    loss = p.d_weight * p.d_loss(real_logits, fake_logits)
+        real, fake = p.tricks.d_sees(real, fake)
+        real_out, fake_out = judge_pair(p, real, fake, y)
+    loss = p.d_weight * p.d_loss(real_out.logits, fake_out.logits)
     stats = {"d_loss": loss.detach()}
-    if real_ce is not None:
-        loss = loss + p.ac_weight * (real_ce + fake_ce)
-        stats["d_class_loss"] = real_ce.detach()
-    if p.penalty is not None and p.d_updates % p.penalty_every == 0:
-        D = p.runtime.penalty_D or p.D
-        penalty = p.penalty(labelled(D, y), real, fake.float())
-        if p.penalty_scale is not None:
-            penalty = penalty * p.penalty_scale
-        stats["penalty"] = penalty.detach()
-        loss = loss + p.penalty_every * penalty
+    critic = labelled(p.runtime.penalty_D or p.D, y)
+    u = DUpdate(p.D, critic, real, fake, y, real_out, fake_out, p.d_updates)
+    loss = p.tricks.add_terms(loss, stats, u)
     p.opt_d.zero_grad(set_to_none=True)
     loss.backward()
     p.runtime.reduce(p.D)
     stats.update(
-        d_real=torch.sigmoid(real_logits.detach()).mean(),
-        d_fake=torch.sigmoid(fake_logits.detach()).mean(),
+        d_real=torch.sigmoid(real_out.logits.detach()).mean(),
+        d_fake=torch.sigmoid(fake_out.logits.detach()).mean(),
     )
-    if p.real_signs is not None:
-        p.real_signs[0].add_(real_logits.detach().sign().sum())
-        p.real_signs[1].add_(real_logits.numel())
     if grad_norm:
         stats["grad_norm_d"] = _grad_norm(p.D)
     p.opt_d.step()
     p.d_updates += 1
-    if p.clip > 0:
-        clip_weights_(p.D, p.clip)
+    p.tricks.d_updated(u)
     return stats
 
 
@@ -201,21 +167,15 @@ def g_step(
     relativistic losses); D gets no gradient. ``grad_norm``: also report the norm of G's gradient."""
     with gradients_off(p.D):
         with p.runtime.autocast():
-            fake = generate(p.G, z, y)
-            if p.augment is not None:
-                fake = p.augment(fake, None)[0]
-            fake_logits, fake_ce = judge(p, fake, y)
+            fake = p.tricks.d_sees(generate(p.G, z, y), None)[0]
+            fake_out = judge(p, fake, y)
             if p.g_needs_real:
-                x_real, y_real = real
                 with torch.no_grad():
-                    real_logits = judge(
-                        p, x_real if p.augment is None else p.augment(x_real, None)[0], y_real
-                    )[0]
-        loss = p.g_loss(fake_logits, real_logits) if p.g_needs_real else p.g_loss(fake_logits)
+                    real_logits = judge(p, p.tricks.d_sees(real[0], None)[0], real[1]).logits
+        args = (fake_out.logits, real_logits) if p.g_needs_real else (fake_out.logits,)
+        loss = p.g_loss(*args)
         stats = {"g_loss": loss.detach()}
-        if fake_ce is not None:
-            loss = loss + p.ac_weight * fake_ce
-            stats["g_class_loss"] = fake_ce.detach()
+        loss = p.tricks.add_terms(loss, stats, GUpdate(fake, fake_out, y))
         p.opt_g.zero_grad(set_to_none=True)
         loss.backward()
     p.runtime.reduce(p.G)

@@ -1,39 +1,36 @@
-"""How a :class:`~gankit.train.Trainer` is assembled around G and D: the speed plan, ADA, the players (optimisers,
-objective, penalty, augmentation), the schedules, the draws, the step runner, the EMA and the run state
+"""How a :class:`~gankit.train.Trainer` is assembled around G and D: the speed plan, the training tricks, the
+players (optimisers, objective, tricks), the schedules, the draws, the step runner and the run state
 (:func:`assemble`); then the run folder and the doctor."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import nn
 
-from ..config import Config, ObjectiveConfig, TrainConfig, to_yaml
+from ..config import Config, TrainConfig, to_yaml
 from ..errors import ConfigError
 from ..models import Generator
 from ..objectives import get_objective, resolve_objective
 from . import speed
-from .ada import AdaController, ada_of
 from .algorithm import Players, Runtime, Stats, training_iteration
-from .augmentation import augmentation
 from .batches import Batches
 from .cudagraph import CapturedStep, unsupported
 from .distributed import Ranks
-from .ema import EMA, ema_of
 from .folder import RunFolder
 from .frozen import trainable
 from .guard import Doctor, diversity
 from .optim import build_optimizer
-from .penalties import penalty
 from .quality import QualityTracker
 from .rng import Streams
 from .sampler import MinibatchSampler
-from .schedules import ScheduleWriter, ramp_knob
+from .schedules import ScheduleWriter
 from .state import RunState
 from .training_data import TrainingData
+from .tricks import BUILT_IN, Context, Tricks, build_tricks
 
 
 @dataclass
@@ -41,12 +38,11 @@ class Assembly:
     """What :func:`assemble` builds, as the Trainer holds it."""
 
     speed: speed.SpeedPlan
-    ada: AdaController | None
+    tricks: Tricks
     players: Players
     schedule: ScheduleWriter
     batches: Batches
     stepper: speed.EagerStep | CapturedStep
-    ema: EMA | None
     state: RunState
 
 
@@ -60,23 +56,19 @@ def assemble(
     quality: QualityTracker | None,
     joint_d: bool,
 ) -> Assembly:
-    """The named parts around G and D, in order: the speed plan, ADA, the players, the schedules, the batches and
-    the step runner, the EMA and the run state (``joint_d``: one D pass over real and generated samples)."""
-    t, device = cfg.train, ranks.device
+    """The named parts around G and D, in order: the speed plan, the training tricks, the players, the schedules,
+    the batches and the step runner, and the run state (``joint_d``: one D pass over real and generated samples)."""
+    t = cfg.train
     plan = _speed_plan(cfg, G, D, data, ranks)
-    ada = ada_of(cfg, device)
-    players = build_players(cfg, G, D, plan, streams, ranks, joint_d=joint_d, ada=ada)
+    tricks = build_tricks(Context(cfg, G, D, streams, ranks), BUILT_IN)
+    players = build_players(cfg, G, D, plan, tricks, ranks, joint_d=joint_d)
     schedule = ScheduleWriter(cfg.optim, players.opt_g, players.opt_d)
     batches = _batches(t, data, G, plan, streams, ranks)
-    generators = [streams.noise, streams.aug, streams.reg]
     stepper = speed.step_runner(
-        plan, _iteration(players, t.k, batches), players, t.k, batches, generators
+        plan, _iteration(players, t.k, batches), players, t.k, batches, streams.device_streams()
     )
-    ema = ema_of(G, t)
-    state = RunState(
-        G, D, players.opt_g, players.opt_d, ema, streams, batches.sampler, ada, quality
-    )
-    return Assembly(plan, ada, players, schedule, batches, stepper, ema, state)
+    state = RunState(G, D, players.opt_g, players.opt_d, streams, batches.sampler, tricks, quality)
+    return Assembly(plan, tricks, players, schedule, batches, stepper, state)
 
 
 def _speed_plan(
@@ -125,14 +117,13 @@ def build_players(
     G: Generator,
     D: nn.Module,
     plan: speed.SpeedPlan,
-    streams: Streams,
+    tricks: Tricks,
     ranks: Ranks,
     joint_d: bool,
-    ada: AdaController | None = None,
 ) -> Players:
-    """G and D as the speed plan runs them, their optimisers (of the trainable parameters), the objective's losses,
-    D's penalty, augmentation (its probability ``ada``'s when given) and clipping, the AC-GAN weight, and how the
-    passes run (``joint_d``: one D pass over real and generated samples)."""
+    """G and D as the speed plan runs them, their optimisers (of the trainable parameters, the tricks' own
+    networks' included), the objective's losses, the training tricks and how the passes run (``joint_d``: one D
+    pass over real and generated samples)."""
     o = cfg.objective
     objective = get_objective(o.loss, g_loss=o.g_loss, label_smoothing=o.label_smoothing)
     G_fast, D_fast = speed.prepare_module(G, plan), speed.prepare_module(D, plan)
@@ -142,43 +133,10 @@ def build_players(
         reduce=ranks.average_gradients,
         joint_d=joint_d,
     )
-    opt_g = build_optimizer(cfg.optim, trainable(G))
-    opt_d = build_optimizer(cfg.optim, trainable(D))
+    opt_g = build_optimizer(cfg.optim, trainable(G) + tricks.parameters("G"))
+    opt_d = build_optimizer(cfg.optim, trainable(D) + tricks.parameters("D"))
     losses = (objective.d_loss, objective.g_loss, o.d_weight, objective.g_needs_real)
-    return Players(
-        G_fast,
-        D_fast,
-        opt_g,
-        opt_d,
-        *losses,
-        runtime=runtime,
-        clip=o.clip,
-        ac_weight=o.ac_weight,
-        **_penalty_parts(o, streams, ranks),
-        **_augmentation_parts(cfg.train, streams, ada, G, ranks),
-    )
-
-
-def _penalty_parts(o: ObjectiveConfig, streams: Streams, ranks: Ranks) -> dict[str, Any]:
-    """D's gradient penalty, how often it runs and its ramped scale (Players' fields)."""
-    return {
-        "penalty": penalty(o, streams.reg, ranks.device, ranks),
-        "penalty_every": o.reg_every,
-        "penalty_scale": ramp_knob(1.0, o.penalty_final is not None, ranks.device),
-    }
-
-
-def _augmentation_parts(
-    t: TrainConfig, streams: Streams, ada: AdaController | None, G: Generator, ranks: Ranks
-) -> dict[str, Any]:
-    """The augmentation, the probability it reads (ADA's, or a ramp) and ADA's sign counters."""
-    ramped = t.augment_p < 1 or t.augment_p_final is not None
-    augment_p = ada.p if ada is not None else ramp_knob(t.augment_p, ramped, ranks.device)
-    return {
-        "augment": augmentation(t, streams.aug, augment_p, G.out_shape, ranks),
-        "augment_p": augment_p,
-        "real_signs": None if ada is None else ada.signs,
-    }
+    return Players(G_fast, D_fast, opt_g, opt_d, *losses, tricks=tricks, runtime=runtime)
 
 
 def run_folder(

@@ -19,9 +19,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from ..config import TrainConfig
-
-__all__ = ["EMA", "ema_of"]
+__all__ = ["EMA"]
 
 
 class EMA:
@@ -73,10 +71,3 @@ class EMA:
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any:
         """Load a state dict produced by `state_dict()` into the shadow."""
         return self.shadow.load_state_dict(state_dict, strict=strict)
-
-
-def ema_of(G: nn.Module, t: TrainConfig) -> EMA | None:
-    """The EMA of G's weights with a half-life of ``train.ema_half_life_kimg`` thousand images (None when 0)."""
-    if t.ema_half_life_kimg <= 0:
-        return None
-    return EMA(G, half_life_img=1000 * t.ema_half_life_kimg, rampup=t.ema_rampup)

@@ -26,6 +26,7 @@ from . import distributed, stages, stopping
 from .algorithm import GRAD_NORM_KEYS
 from .assembly import assemble, doctor_of, run_folder
 from .device import resolve_device
+from .ema import EMA
 from .guard import SignalGuard
 from .logger import Meter
 from .networks import run_models
@@ -34,10 +35,11 @@ from .quality import Probe, tracker_of
 from .resume import check_resumable, checkpoint_to_resume, restore
 from .rng import make_streams
 from .rollback import roll_back
-from .schedules import ramped, write_ramps
+from .schedules import ramp_progress, write_ramps
 from .snapshots import take_snapshot
 from .state import Counter
 from .training_data import on_device, training_split
+from .tricks import StepDone
 
 Progress = Callable[["Trainer", "dict[str, Any] | None"], None]
 
@@ -104,8 +106,13 @@ class Trainer:
         # one D pass over [real; fake]: gankit's D alone
         joint_d = D is None and not batch_coupled(self.D)
         a = assemble(cfg, self.G, self.D, data, streams, ranks, self.quality, joint_d)
-        self.speed, self.ada, self.players, self.schedule = a.speed, a.ada, a.players, a.schedule
-        self.batches, self.stepper, self.ema, self.state = a.batches, a.stepper, a.ema, a.state
+        self.speed, self.tricks, self.players, self.schedule = (
+            a.speed,
+            a.tricks,
+            a.players,
+            a.schedule,
+        )
+        self.batches, self.stepper, self.state = a.batches, a.stepper, a.state
         fixed = fixed_inputs(self.G, self.dataset.kind, classes, cfg.train, self.device)
         self.fixed_z, self.fixed_y, self.grid_nrow = fixed.z, fixed.y, fixed.nrow
         self.snapshot_grid = snapshot_grid_of(cfg.train, self.dataset.kind, self.x, classes)
@@ -125,6 +132,12 @@ class Trainer:
         return self.state.checkpoint_bytes(*self.state_tensors(), self.cfg.optim)
 
     # ---------------------------------------------------------------------------------------------- counters
+
+    @property
+    def ema(self) -> EMA | None:
+        """The EMA of G's weights (the ``ema`` trick's), or None."""
+        trick = self.tricks.get("ema")
+        return None if trick is None else trick.ema
 
     @property
     def G_eval(self) -> Generator:
@@ -156,15 +169,15 @@ class Trainer:
     # ---------------------------------------------------------------------------------------------- a step
 
     def train_step(self) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
-        """One iteration of Algorithm 1 with this step's schedules, counters, EMA and ADA: (hyper-parameters, stats as
-        device tensors — reading them is the caller's choice). The gradient norms are in the stats only for a step
-        that the loop logs (:meth:`logs_at`): measuring them costs a pass over every gradient; so are ADA's p and r_t
-        (``augment_p``, ``ada_rt``), as they are after the step and its adjustment of p."""
+        """One iteration of Algorithm 1 with this step's schedules, counters and the tricks' work after it (the EMA,
+        ADA): (hyper-parameters, stats as device tensors — reading them is the caller's choice). The gradient norms
+        are in the stats only for a step that the loop logs (:meth:`logs_at`): measuring them costs a pass over
+        every gradient; so are the tricks' stats after the step (ADA's ``augment_p``, ``ada_rt``)."""
         t = self.cfg.train
-        ramp = ramped(self.cfg, self.nimg)
+        progress = ramp_progress(t.ramp_kimg, self.nimg)
         hyper = {
-            **self.schedule.write(self.step, self.epochs_done, self.lr_scale, ramp),
-            **write_ramps(ramp, self.players, self.ada is not None, self.ema, t),
+            **self.schedule.write(self.step, self.epochs_done, self.lr_scale, progress),
+            **write_ramps(self.tricks.ramps(), progress),
         }
         grad_norms = self.logs_at(self.step + 1)
         with self.speed.scope(), self.streams.torch.installed():
@@ -173,14 +186,8 @@ class Trainer:
             stats = {k: v for k, v in stats.items() if k not in GRAD_NORM_KEYS}
         self.step += 1
         self.nimg += self.images_per_step
-        if self.ema is not None:
-            self.ema.update(self.G, t.batch_size, self.nimg)
-        if self.ada is not None:
-            if self.ada.due(self.step):
-                self.ada.adjust(self.ranks.add_up)
-            if grad_norms:  # a logged step: p and r_t as they are after it
-                stats = {**stats, **self.ada.stats()}
-        return hyper, stats
+        done = StepDone(self.step, self.nimg, grad_norms, self.G, t.batch_size, self.ranks.add_up)
+        return hyper, {**stats, **self.tricks.after_step(done)}
 
     # ---------------------------------------------------------------------------------------------- the loop
 

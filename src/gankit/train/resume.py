@@ -1,5 +1,5 @@
-"""Continuing a run: the settings a resume may override, the checkpoint it continues from, and a Trainer's state put
-back from a checkpoint (on resume and on a rollback)."""
+"""Continuing a run: the settings a resume may override (the config's resumable keys), the checkpoint it
+continues from, and a Trainer's state put back from a checkpoint (on resume and on a rollback)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..config import Config, load_config
 from ..errors import CheckpointError, ConfigError, RunDirError
 from . import checkpoint as ckpt
 from .distributed import Ranks
@@ -14,40 +15,27 @@ from .folder import RunFolder
 
 log = logging.getLogger(__name__)
 
-RESUME_KEYS = {
-    "steps",
-    "epochs",
-    "nimg",
-    "minutes",
-    "log_every",
-    "sample_every",
-    "checkpoint_every",
-    "keep_checkpoints",
-    "device",
-    "speed",
-    "tf32",
-    "channels_last",
-    "on_divergence",
-    "max_rollbacks",
-    "doctor",
-    "max_abs_loss",
-    "eval_every_kimg",
-    "eval_patience_kimg",
-}
-
 
 def check_resumable(run_dir: Path, overrides: Iterable[str]) -> None:
-    """A RunDirError unless ``run_dir`` is a gankit run folder; a ConfigError for an override outside
-    :data:`RESUME_KEYS` (anything else would break exact continuation)."""
+    """A RunDirError unless ``run_dir`` is a gankit run folder; a ConfigError for an override of a key that the
+    run's saved config does not mark resumable (anything else would break exact continuation)."""
     if not (run_dir / "config.yaml").is_file():
         raise RunDirError(
             f"cannot resume {run_dir}: it has no config.yaml (not a gankit run folder)"
         )
+    saved = load_config(str(run_dir / "config.yaml"))
     for item in overrides:
         key = item.partition("=")[0].strip()
-        if not key.startswith("train.") or key[len("train.") :] not in RESUME_KEYS:
-            allowed = ", ".join(f"train.{k}" for k in sorted(RESUME_KEYS))
-            raise ConfigError(f"--resume allows overriding only {allowed}; got {key}")
+        if not saved.resumable(key):
+            raise ConfigError(
+                f"--resume allows overriding only {_resumable_keys(saved)}; got {key}"
+            )
+
+
+def _resumable_keys(cfg: Config) -> str:
+    """The keys of ``cfg`` an override may change on resume, sorted, comma-separated."""
+    keys = [f"{s}.{k}" for s, values in cfg.to_dict().items() for k in values]
+    return ", ".join(sorted(k for k in keys if cfg.resumable(k)))
 
 
 def checkpoint_to_resume(

@@ -11,8 +11,9 @@ different threads do not mix their draws.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import torch
@@ -22,8 +23,12 @@ _HELD = threading.RLock()  # torch's default generators hold one run's state at 
 
 
 def stream_seed(seed: int, stream: str) -> int:
-    """Seed of one random stream derived from the run's seed."""
-    return (seed * 1_000_003 + STREAMS[stream] * 7_919) % (2**63 - 1)
+    """Seed of one random stream derived from the run's seed: gankit's streams by their number in :data:`STREAMS`,
+    any other (a training trick's own) by a number drawn from its name's SHA-256."""
+    number = STREAMS.get(stream)
+    if number is None:
+        number = 1_000 + int.from_bytes(hashlib.sha256(stream.encode()).digest()[:4], "big")
+    return (seed * 1_000_003 + number * 7_919) % (2**63 - 1)
 
 
 def _seeded_states(seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -89,28 +94,47 @@ class DefaultGenerators:
 class Streams:
     """The run's generators, each seeded from ``train.seed`` by its purpose: ``noise`` (z and the G step's labels),
     ``data`` (minibatch order), ``aug`` (DiffAugment) and ``reg`` (penalties' random points) on the training device,
-    and ``torch``, the run's state of torch's default generators (initialisation, dropout)."""
+    ``torch``, the run's state of torch's default generators (initialisation, dropout), and the streams training
+    tricks of one's own name (``own``, made by :meth:`named`)."""
 
     noise: torch.Generator
     data: torch.Generator
     aug: torch.Generator
     reg: torch.Generator
     torch: DefaultGenerators
+    seed: int = 0
+    own: dict[str, torch.Generator] = field(default_factory=dict)
+
+    def named(self, stream: str) -> torch.Generator:
+        """The stream of this name: one of gankit's (noise, data, aug, reg), or a trick's own, made on first use on
+        the training device and seeded from the run's seed and its name."""
+        if stream in ("noise", "data", "aug", "reg"):
+            return getattr(self, stream)
+        if stream not in self.own:
+            device = self.noise.device
+            seed = stream_seed(self.seed, stream)
+            self.own[stream] = torch.Generator(device).manual_seed(seed)
+        return self.own[stream]
+
+    def device_streams(self) -> list[torch.Generator]:
+        """The streams a training step draws from (noise, aug, reg and the tricks' own), which a CUDA graph
+        registers."""
+        return [self.noise, self.aug, self.reg, *self.own.values()]
+
+    def _names(self) -> list[str]:
+        return ["noise", "data", "aug", "reg", *self.own]
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Every stream's state, under its checkpoint name (``rng.cuda`` only on CUDA)."""
         cpu, cuda = self.torch.state()
-        out = {
-            f"rng.{name}": getattr(self, name).get_state()
-            for name in ("noise", "data", "aug", "reg")
-        }
+        out = {f"rng.{name}": self.named(name).get_state() for name in self._names()}
         return {**out, "rng.torch": cpu, **({"rng.cuda": cuda} if cuda is not None else {})}
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], rank: int = 0) -> None:
         """Inverse of :meth:`state_dict`; ``rank`` takes that process's dropout stream (``rng.torch.rankR``) when the
         checkpoint holds one per rank."""
-        for name in ("noise", "data", "aug", "reg"):
-            getattr(self, name).set_state(tensors[f"rng.{name}"])
+        for name in self._names():
+            self.named(name).set_state(tensors[f"rng.{name}"])
         self.torch.load(
             tensors.get(f"rng.torch.rank{rank}", tensors["rng.torch"]), tensors.get("rng.cuda")
         )
@@ -128,4 +152,5 @@ def make_streams(seed: int, device: torch.device) -> Streams:
         generator("aug"),
         generator("reg"),
         DefaultGenerators(stream_seed(seed, "init"), device),
+        seed,
     )

@@ -1,6 +1,6 @@
 """Learning-rate and momentum schedules as pure functions of the counters (so resume is exact), and the writer that
-puts each step's values into the optimisers; the ramped values the step reads as 0-d tensors (:func:`ramp_knob`) and
-their writer (:func:`write_ramps`).
+puts each step's values into the optimisers; the training tricks' ramped values (gankit.train.tricks.base.Ramp)
+and their writer (:func:`write_ramps`).
 
 The paper (goodfeli/adversarial mnist.yaml): lr 0.1 divided by 1.000004 after every update, floor 1e-6
 (pylearn2 ExponentialDecay); momentum 0.5 rising linearly to 0.7 between epochs 1 and 250 (MomentumAdjustor,
@@ -18,9 +18,8 @@ from typing import Any
 
 import torch
 
-from ..config import Config, OptimConfig, TrainConfig
-from .algorithm import Players
-from .ema import EMA
+from ..config import OptimConfig
+from .tricks.base import Ramp
 
 
 def lr_at(cfg: OptimConfig, updates: int, base: float | None = None) -> float:
@@ -53,42 +52,21 @@ def cosine_ramp(start: float, end: float | None, progress: float) -> float:
     return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def ramped(cfg: Config, nimg: int) -> dict[str, float]:
-    """The ramped values after ``nimg`` real images: ``lr_factor`` (× every learning rate), ``beta2``,
-    ``penalty_scale`` (× every penalty weight), ``ema_half_life_kimg``, ``augment_p``."""
-    o, t = cfg.optim, cfg.train
-    progress = ramp_progress(t.ramp_kimg, nimg)
+def optimiser_ramps(o: OptimConfig, progress: float) -> dict[str, float]:
+    """The optimisers' ramped values at ``progress`` (:func:`ramp_progress`): ``lr_factor`` (× every learning
+    rate) and ``beta2``."""
     return {
         "lr_factor": cosine_ramp(1.0, None if o.lr_final is None else o.lr_final / o.lr, progress),
         "beta2": cosine_ramp(o.beta2, o.beta2_final, progress),
-        "penalty_scale": cosine_ramp(1.0, cfg.objective.penalty_final, progress),
-        "ema_half_life_kimg": cosine_ramp(
-            t.ema_half_life_kimg, t.ema_half_life_final_kimg, progress
-        ),
-        "augment_p": cosine_ramp(t.augment_p, t.augment_p_final, progress),
     }
 
 
-def ramp_knob(value: float, ramped: bool, device: torch.device) -> torch.Tensor | None:
-    """A hyper-parameter read inside the step as a 0-d tensor on ``device`` that the schedules write in place
-    (so a captured CUDA graph reads each new value), or None when it stays at its neutral value."""
-    return torch.tensor(float(value), device=device) if ramped else None
-
-
-def write_ramps(
-    ramp: dict[str, float], players: Players, ada_sets_p: bool, ema: EMA | None, t: TrainConfig
-) -> dict[str, float]:
-    """This step's ramped penalty scale, augmentation probability (unless ADA sets it) and EMA half-life into
-    the parts that read them; returns the ramped ones for the log."""
+def write_ramps(ramps: list[Ramp], progress: float) -> dict[str, float]:
+    """Each trick's ramped value at ``progress`` into the tensor it reads; returns them for the log."""
     out = {}
-    augment_p = None if ada_sets_p else players.augment_p
-    for name, knob in (("penalty_scale", players.penalty_scale), ("augment_p", augment_p)):
-        if knob is not None:
-            knob.fill_(ramp[name])
-            out[name] = ramp[name]
-    if ema is not None and t.ema_half_life_final_kimg is not None:
-        ema.half_life_img = 1000 * ramp["ema_half_life_kimg"]
-        out["ema_half_life_kimg"] = ramp["ema_half_life_kimg"]
+    for r in ramps:
+        out[r.name] = cosine_ramp(r.start, r.final, progress)
+        r.value.fill_(out[r.name])
     return out
 
 
@@ -119,13 +97,14 @@ class ScheduleWriter:
         self._written: tuple[float, ...] | None = None
 
     def write(
-        self, step: int, epochs_done: int, lr_scale: float, ramp: dict[str, float]
+        self, step: int, epochs_done: int, lr_scale: float, progress: float
     ) -> dict[str, float | None]:
-        """The rates for update ``step`` (× ``lr_scale``, lowered by rollbacks, × the ramp's ``lr_factor``), the
-        momentum after ``epochs_done`` epochs and the ramp's ``beta2``, into the optimisers; returns them for the
-        log: ``lr`` (D's), ``lr_g`` (when it differs), ``momentum`` (sgd), ``beta2`` (when ramped), None where not
-        logged."""
-        o, scale = self.cfg, lr_scale * ramp["lr_factor"]
+        """The rates for update ``step`` (× ``lr_scale``, lowered by rollbacks, × the ramped ``lr_factor`` at
+        ``progress``), the momentum after ``epochs_done`` epochs and the ramped ``beta2``, into the optimisers;
+        returns them for the log: ``lr`` (D's), ``lr_g`` (when it differs), ``momentum`` (sgd), ``beta2`` (when
+        ramped), None where not logged."""
+        o, ramp = self.cfg, optimiser_ramps(self.cfg, progress)
+        scale = lr_scale * ramp["lr_factor"]
         lr_d, lr_g = scale * lr_at(o, step, o.lr_d), scale * lr_at(o, step, o.lr_g)
         momentum, beta2 = momentum_at(o, epochs_done), ramp["beta2"]
         if (lr_d, lr_g, momentum, beta2) != self._written:

@@ -13,14 +13,13 @@ from torch import nn
 
 from ..config import OptimConfig
 from . import checkpoint as ckpt
-from .ada import AdaController
-from .ema import EMA
-from .frozen import Record, check_frozen, frozen_record, trainable, with_frozen, without_frozen
+from .frozen import Record, check_frozen, frozen_record, with_frozen, without_frozen
 from .optim import state_slots
 from .optim_state import optimizer_from_flat, optimizer_to_flat
 from .quality import QualityTracker
 from .rng import Streams
 from .sampler import MinibatchSampler
+from .tricks import Tricks
 
 
 def _prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -30,8 +29,9 @@ def _prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.
 
 @dataclass
 class RunState:
-    """G and D (the eager modules), their optimisers, the EMA of G, the random streams, the sampler's place in its
-    epoch, ADA's state (p and its signal's sums), the quality tracker's best so far, and the counters: ``step``
+    """G and D (the eager modules), their optimisers, the random streams, the sampler's place in its epoch, the
+    training tricks' states (the EMA of G, ADA's p, a trick's own networks), the quality tracker's best so far,
+    and the counters: ``step``
     generator updates, ``nimg`` real samples shown to D, ``elapsed_s`` seconds of training, ``lr_scale`` (the
     learning rates' factor after rollbacks) and ``rollbacks``. ``frozen``: each player's frozen parameters as built
     (gankit.train.frozen), which checkpoints record instead of storing."""
@@ -40,10 +40,9 @@ class RunState:
     D: nn.Module
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
-    ema: EMA | None
     streams: Streams
     sampler: MinibatchSampler
-    ada: AdaController | None = None
+    tricks: Tricks = field(default_factory=Tricks)
     quality: QualityTracker | None = None
     step: int = 0
     nimg: int = 0
@@ -69,11 +68,8 @@ class RunState:
             **opt_d,
             **self.streams.state_dict(),
             "sampler.perm": perm,
+            **self.tricks.state_dict(),
         }
-        if self.ema is not None:
-            tensors.update(_prefixed("G_ema.", without_frozen(self.ema.state_dict(), frozen_g)))
-        if self.ada is not None:
-            tensors.update(_prefixed("ada.", self.ada.state_dict()))
         meta = {
             "step": self.step,
             "nimg": self.nimg,
@@ -100,7 +96,9 @@ class RunState:
             sum(v.numel() * v.element_size() for v in tensors.values())
             + self.streams.torch.state()[0].numel()
         )
-        params = [*trainable(self.G), *trainable(self.D)]
+        params = [
+            p for opt in (self.opt_g, self.opt_d) for g in opt.param_groups for p in g["params"]
+        ]
         if not self.opt_g.state and not self.opt_d.state:
             size += state_slots(optim) * sum(p.numel() * p.element_size() for p in params)
         if not len(self.sampler.perm):
@@ -117,11 +115,7 @@ class RunState:
         self.D.load_state_dict(with_frozen(self.D, ckpt.part(c.tensors, "D."), run.get("D")))
         optimizer_from_flat("opt_g", self.opt_g, c.tensors, c.meta["opt_g"])
         optimizer_from_flat("opt_d", self.opt_d, c.tensors, c.meta["opt_d"])
-        if self.ema is not None:
-            ema = ckpt.part(c.tensors, "G_ema.")
-            self.ema.load_state_dict(with_frozen(self.ema.shadow, ema, run.get("G")))
-        if self.ada is not None:
-            self.ada.load_state_dict(ckpt.part(c.tensors, "ada."))
+        self.tricks.load_state_dict(c.tensors)
         self.streams.load_state_dict(c.tensors, rank)
         self.sampler.restore(c.tensors["sampler.perm"], c.meta["sampler_cursor"])
         self.step, self.nimg, self.elapsed_s = c.meta["step"], c.meta["nimg"], c.meta["elapsed_s"]

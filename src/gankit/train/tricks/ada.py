@@ -1,5 +1,5 @@
-"""Adaptive discriminator augmentation (ADA; Karras et al. 2020, "Training Generative Adversarial Networks with
-Limited Data", NeurIPS): the probability p that an image D sees is augmented follows D's overfitting.
+"""The trick ``ada``: adaptive discriminator augmentation (ADA; Karras et al. 2020, "Training Generative Adversarial
+Networks with Limited Data", NeurIPS): the probability p that an image D sees is augmented follows D's overfitting.
 
 Every D update adds the signs of D's logits on its (augmented) real batch to a device accumulator. After every
 ``train.ada_interval`` D updates (rounded up to whole generator steps of ``train.k`` updates) the controller takes
@@ -20,9 +20,9 @@ from typing import Callable
 
 import torch
 
-from ..config import Config
-from ..errors import ConfigError
-from ..objectives import objectives, resolve_objective
+from ...errors import ConfigError
+from ...objectives import objectives, resolve_objective
+from .base import Context, DUpdate, Stats, StepDone, Trick
 
 
 class AdaController:
@@ -30,11 +30,17 @@ class AdaController:
     the last adjustment (``signs``, [2]: Σ sign(D(x_real)), how many) and the last adjustment's r_t (``rt``)."""
 
     def __init__(
-        self, target: float, kimg: float, interval: int, k: int, device: torch.device
+        self,
+        target: float,
+        kimg: float,
+        interval: int,
+        k: int,
+        device: torch.device,
+        p: torch.Tensor | None = None,
     ) -> None:
         self.target, self.rate = target, 1.0 / (1000.0 * kimg)
         self.every = math.ceil(interval / k)  # generator steps between adjustments
-        self.p = torch.zeros((), device=device)
+        self.p = torch.zeros((), device=device) if p is None else p  # the augmentation's, from 0
         self.signs = torch.zeros(2, device=device)
         self.rt = torch.zeros((), device=device)
 
@@ -65,16 +71,43 @@ class AdaController:
             t.copy_(tensors[name])
 
 
-def ada_of(cfg: Config, device: torch.device) -> AdaController | None:
-    """ADA's control of the augmentation probability on ``device`` (None when ``train.ada_target`` is null); a
-    ConfigError for an objective whose D output has no side that means real."""
-    t = cfg.train
-    if t.ada_target is None:
-        return None
-    if not resolve_objective(cfg.objective.loss).real_above_zero:
-        signed = [name for name, o in objectives().items() if o.real_above_zero]
-        raise ConfigError(
-            f"train.ada_target reads sign(D(x_real)), which means real above 0 only for objective.loss "
-            f"{' or '.join(signed)}; got {cfg.objective.loss}"
-        )
-    return AdaController(t.ada_target, t.ada_kimg, t.ada_interval, t.k, device)
+class Ada(Trick):
+    """ADA as a trick: counts the signs of D's logits on each real batch (:meth:`d_updated`), adjusts the ``augment``
+    trick's probability when due (:meth:`after_step`) and keeps p and its sums in checkpoints (``ada.*``)."""
+
+    checkpoint_key = "ada"
+
+    @classmethod
+    def build(cls, ctx: Context) -> "Ada | None":
+        """None when ``train.ada_target`` is null; a ConfigError for an objective whose D output has no side that
+        means real."""
+        t, loss = ctx.cfg.train, ctx.cfg.objective.loss
+        if t.ada_target is None:
+            return None
+        if not resolve_objective(loss).real_above_zero:
+            signed = [name for name, o in objectives().items() if o.real_above_zero]
+            raise ConfigError(
+                f"train.ada_target reads sign(D(x_real)), which means real above 0 only for objective.loss "
+                f"{' or '.join(signed)}; got {loss}"
+            )
+        p = ctx.built["augment"].p
+        return cls(AdaController(t.ada_target, t.ada_kimg, t.ada_interval, t.k, ctx.device, p))
+
+    def __init__(self, control: AdaController) -> None:
+        self.control = control
+
+    def d_updated(self, u: DUpdate) -> None:
+        signs = self.control.signs
+        signs[0].add_(u.real_out.logits.detach().sign().sum())
+        signs[1].add_(u.real_out.logits.numel())
+
+    def after_step(self, s: StepDone) -> Stats:
+        if self.control.due(s.step):
+            self.control.adjust(s.add_up)
+        return self.control.stats() if s.logged else {}  # p and r_t as they are after the step
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.control.state_dict()
+
+    def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.control.load_state_dict(tensors)

@@ -650,12 +650,6 @@ def _matches(value: str, wanted: str) -> bool:
     return value.startswith(wanted) if wanted.endswith(":") else value == wanted
 
 
-def _field(key: str) -> dataclasses.Field:
-    """The field of a core ``section.key``."""
-    section, name = key.split(".")
-    return next(f for f in fields(SECTIONS[section]) if f.name == name)
-
-
 def _core_sections() -> dict[str, type]:
     """The fields of :class:`Config` whose type is a section dataclass, by name (not ``tricks``)."""
     out = {}

@@ -85,35 +85,18 @@ def _config_file(path, steps: int, sigma: float = 0.5, tricks: str = SPEC):
     return path
 
 
+def _train(config, run) -> None:
+    """`gankit train CONFIG --run-dir RUN --quiet`, which must succeed."""
+    assert main(["train", str(config), "--run-dir", str(run), "--quiet"]) == 0
+
+
 def test_a_user_trick_trains_from_yaml_and_resumes_bit_for_bit(tmp_path, user_module):
     """`gankit train CONFIG.yaml` with `train.tricks: MODULE:instance_noise` and an `instance_noise:` section: the
     noise level ramps in the log, the trick's stream is checkpointed, and 4 steps + `--resume` to 8 give the
     checkpoint of 8 steps in one go. A run without the trick ends elsewhere: the trick acts."""
     straight, halves, plain = tmp_path / "straight", tmp_path / "halves", tmp_path / "plain"
-    assert (
-        main(
-            [
-                "train",
-                str(_config_file(tmp_path / "a.yaml", 8)),
-                "--run-dir",
-                str(straight),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "train",
-                str(_config_file(tmp_path / "b.yaml", 4)),
-                "--run-dir",
-                str(halves),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    _train(_config_file(tmp_path / "a.yaml", 8), straight)
+    _train(_config_file(tmp_path / "b.yaml", 4), halves)
     resume = ["train", "--resume", str(halves), "--set", "train.steps=8", "--quiet"]
     assert main(resume) == 0
     tensors = same_checkpoints(straight, halves)
@@ -122,13 +105,7 @@ def test_a_user_trick_trains_from_yaml_and_resumes_bit_for_bit(tmp_path, user_mo
     assert all(0.5 > a > b > 0.05 for a, b in zip(sigmas, sigmas[1:])) and len(sigmas) == 4
     saved = yaml.safe_load((straight / "config.yaml").read_text())
     assert saved["instance_noise"] == {"sigma": 0.5, "sigma_final": 0.05}
-    no_trick = [
-        "train",
-        str(_config_file(tmp_path / "c.yaml", 8, tricks="")),
-        "--run-dir",
-        str(plain),
-    ]
-    assert main(no_trick + ["--quiet"]) == 0
+    _train(_config_file(tmp_path / "c.yaml", 8, tricks=""), plain)
     other = saved_checkpoint(plain)
     assert "rng.instance_noise" not in other
     assert not torch.equal(other["D.net.0.weight"], tensors["D.net.0.weight"])
@@ -143,10 +120,7 @@ def test_the_trick_s_settings_are_keys_like_any_other(tmp_path, user_module, cap
     with pytest.raises(ConfigError, match=r"^instance_noise.sigma: -1.0 is out of range"):
         load_config("ring8", [f"train.tricks={SPEC}", "instance_noise.sigma=-1"])
     run = tmp_path / "run"
-    assert (
-        main(["train", str(_config_file(tmp_path / "a.yaml", 2)), "--run-dir", str(run), "--quiet"])
-        == 0
-    )
+    _train(_config_file(tmp_path / "a.yaml", 2), run)
     with pytest.raises(ConfigError, match="allows overriding only"):
         Trainer.resume(run, ["instance_noise.sigma=0.1"])
 

@@ -1,9 +1,10 @@
-"""The real-vs-real floor of a set without a test split (a folder, ``emoji``): FID and KID between two disjoint halves
-of the set, drawn by a seeded permutation. A generator evaluated against the whole set cannot be expected to read
-below this.
+"""The real-vs-real floor of a set without a test split (a folder, ``emoji``): FID and KID (or ``--metrics``) between
+two disjoint halves of the set, drawn by a seeded permutation. A generator evaluated against the whole set cannot be
+expected to read below this.
 
     python benchmarks/floor.py --data emoji --out runs/floor        # emoji at 64×64 on white (the defaults)
     python benchmarks/floor.py --data folder:~/pictures --set data.resolution=64
+    python benchmarks/floor.py --data emoji --out runs/floor --metrics fid,kid,fd_random
 
 ``--enlarged-from R``: instead, the floor of a model that draws at R pixels and enlarges (model.inner_resolution):
 ``--n`` pictures of the set taken at R×R, enlarged to the set's resolution (``--mode`` bilinear, as gankit's G does,
@@ -42,7 +43,7 @@ def enlarged_floor(cfg: DataConfig, args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_npz(out / "enlarged.npz", big.round().clamp(0, 255).to(torch.uint8))
     reference = f"{cfg.name}:train"
-    opts = EvalOptions(metrics=["fid", "kid"], reference=reference)
+    opts = EvalOptions(metrics=args.metrics.split(","), reference=reference)
     for row in evaluate_samples(out / "enlarged.npz", opts, out / "enlarged.json")["rows"]:
         print(
             f"{row['metric']}: {row['value']:.4f} ({len(pick)} pictures of {cfg.name} at "
@@ -61,6 +62,7 @@ def main() -> None:
     p.add_argument("--enlarged-from", type=int, default=None, metavar="R", help="see the docstring")
     p.add_argument("--mode", choices=("bilinear", "nearest"), default="bilinear")
     p.add_argument("--n", type=int, default=2000, help="with --enlarged-from: pictures enlarged")
+    p.add_argument("--metrics", default="fid,kid", help="comma-separated, as gankit eval --metrics")
     args = p.parse_args()
     settings = {k.removeprefix("data."): v for k, v in (item.split("=", 1) for item in args.set)}
     cfg = DataConfig(
@@ -77,7 +79,7 @@ def main() -> None:
     write_npz(out / "b.npz", x[order[half : 2 * half]])
     result = evaluate_samples(
         out / "a.npz",
-        EvalOptions(metrics=["fid", "kid"], reference=str(out / "b.npz")),
+        EvalOptions(metrics=args.metrics.split(","), reference=str(out / "b.npz")),
         out / "floor.json",
     )
     for row in result["rows"]:

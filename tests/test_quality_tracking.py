@@ -112,7 +112,7 @@ def test_configuration_errors_are_one_line(tmp_path):
         Trainer(_gauss(10, "train.eval_metric=is"), tmp_path / "c", probe=QualityProbe())
     assert str(error.value) == (
         "train.eval_metric 'is' is not a trackable metric; choices: auto, jsd, fid, kid, "
-        "fid_classifier"
+        "fid_classifier, fd_random"
     )
 
 

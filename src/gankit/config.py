@@ -173,9 +173,17 @@ class ModelConfig:
     width: int = _opt(
         64,
         lo=1,
-        when=("model.arch", ("dcgan", "resnet", "nf-resnet")),
+        when=("model.arch", ("dcgan", "resnet", "nf-resnet", "projected")),
         help="dcgan, resnet: base channel count; nf-resnet: channels at full resolution (doubling at "
-        "each halving, at most 8×)",
+        "each halving, at most 8×); projected: G's, and half the width of D's trained discriminators",
+    )
+    projected_levels: int = _opt(
+        2,
+        lo=1,
+        hi=4,
+        when=("model.arch", ("projected",)),
+        help="projected: EfficientNet-Lite0 feature levels D reads (1: 24 channels at 1/4 of the side, 2: "
+        '+40 at 1/8, 3: +112 at 1/16, 4: +320 at 1/32; pip install "gankit[projected]")',
     )
     blocks: int = _opt(
         1,

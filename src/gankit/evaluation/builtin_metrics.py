@@ -8,6 +8,7 @@ from ..data.stacked import DIGITS_OF
 from ..errors import MetricError
 from ..metrics.classifier import FEATURE_DIM as CLASSIFIER_FEATURES
 from ..metrics.inception import FEATURE_DIM, default_weights_path
+from ..metrics.random_features import FEATURE_DIM as RANDOM_FEATURES
 from .domain_rows import (
     classifier_problem,
     classifier_protocol,
@@ -30,6 +31,7 @@ from .inception_rows import (
     pr_rows,
 )
 from .options import CLASSIFIER_DATASETS, DEFAULT_N_STACKED_MODES, POINT_MODES, EvalOptions
+from .random_rows import fd_random_rows, random_problem, random_protocol
 from .table import Metric, register_metric
 
 
@@ -151,6 +153,16 @@ for _metric in (
         check=classifier_problem,
         features=CLASSIFIER_FEATURES,
         tracks="fid_classifier",
+    ),
+    Metric(
+        "fd_random",
+        fd_random_rows,
+        _images,
+        help="Fréchet distance in a seeded random network's features (no ImageNet weights)",
+        protocol=random_protocol,
+        check=random_problem,
+        features=RANDOM_FEATURES,
+        tracks="fd_random",
     ),
     Metric(
         "is",

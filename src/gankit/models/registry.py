@@ -28,6 +28,7 @@ from .conditional import (
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator, PaperDiscriminator, PaperGenerator
 from .nfresnet import NFResNetDiscriminator, NFResNetGenerator, default_widths
+from .projected import ProjectedDiscriminator
 from .resnet import ResNetDiscriminator, ResNetGenerator
 from .resolution import Downsampled, Upsampled, inner_shape
 
@@ -230,3 +231,20 @@ def _nf_resnet(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
     }
     g = NFResNetGenerator(z_dim=cfg.z_dim, channels=c, resolution=r, prior=cfg.prior, **shape)
     return g, NFResNetDiscriminator(channels=c, resolution=r, **shape)
+
+
+@register("projected")
+def _projected(cfg: ModelConfig, *, sample_shape, kind, pixel_mean):
+    """DCGAN's G and a projected D (gankit.models.projected) on EfficientNet-Lite0's first
+    ``model.projected_levels`` feature levels; the pretrained weights are not read on the meta device."""
+    c, r = _square_image("projected", sample_shape, kind)
+    g = DCGANGenerator(z_dim=cfg.z_dim, channels=c, resolution=r, width=cfg.width, prior=cfg.prior)
+    on_meta = torch.empty(0).device.type == "meta"
+    d = ProjectedDiscriminator(
+        channels=c,
+        resolution=r,
+        levels=cfg.projected_levels,
+        width=2 * cfg.width,
+        pretrained=not on_meta,
+    )
+    return g, d

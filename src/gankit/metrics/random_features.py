@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.errors import MetricError
+from ..errors import MetricError
 
 SEED = 0
 WIDTHS = (64, 128, 256, 512)
